@@ -1,0 +1,158 @@
+"""The one detector protocol, the findings detectors report, and the registry.
+
+A detector watches one *stream*: a station, and for univariate detectors one of its quantities.
+It speaks river's language — ``score_one(x)`` (higher = more anomalous) before ``learn_one(x)`` —
+where ``x`` is the station's reading set in canonical units plus ``"t"``, the time in epoch seconds::
+
+    x = {"t": 1795348800.0, "water_level": 2.61, "water_temperature": 11.2}
+
+and then turns its score into a decision with ``level(score)``. ``evidence(x, score)`` is called
+only when a warning is opened or changed, so it may be slow.
+
+A new detector is one file, ``detectors/<name>.py``::
+
+    class Params(BaseModel): ...
+
+    @register("name", params=Params, hazard="flood")
+    def make(station: Station, quantity: str | None, params: Params) -> Detector: ...
+
+plus ``applies`` (which streams of a station it watches) and its test; the core is not edited.
+
+Examples
+--------
+>>> from detectors import registry
+>>> "level_threshold" in registry()
+True
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ValidationError
+
+from riverwatch.catalog import Station
+from riverwatch.errors import ConfigError
+from riverwatch.model import Level
+
+X = Mapping[str, float]
+
+
+@runtime_checkable
+class Detector(Protocol):
+    """What every detector instance offers the pipeline (river-compatible scoring)."""
+
+    def score_one(self, x: X) -> float:
+        """Score ``x`` before learning it; finite, higher means more anomalous."""
+
+    def learn_one(self, x: X) -> None:
+        """Update the detector's state with ``x``."""
+
+    def level(self, score: float) -> Level:
+        """The warning level this score calls for (``Level.NONE`` when quiet)."""
+
+    def evidence(self, x: X, score: float) -> Finding:
+        """Why: the quantity, value, threshold, forecast crossing time, … behind the level."""
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """The evidence a detector gives for its level; the warning lifecycle turns it into events.
+
+    ``hazard`` groups findings into one warning per station (``flood``, ``water_quality``,
+    ``weather``, ``anomaly``) or marks a sensor problem (``sensor``); ``expected_at`` is the
+    forecast threshold crossing in epoch seconds.
+    """
+
+    detector: str
+    hazard: str
+    level: Level
+    quantity: str
+    value: float
+    score: float
+    threshold: float | None = None
+    expected_at: float | None = None
+    message_key: str = ""
+    details: tuple[tuple[str, str], ...] = ()
+
+
+Factory = Callable[[Station, "str | None", Any], Detector]
+Applies = Callable[[Station], "list[str | None]"]
+
+
+@dataclass(frozen=True, slots=True)
+class DetectorSpec:
+    """A registered detector: its factory, parameter model, hazard and which streams it watches."""
+
+    name: str
+    factory: Factory
+    params: type[BaseModel]
+    hazard: str
+    applies: Applies
+    skip_checks: frozenset[str] = frozenset()
+
+    def build(self, station: Station, quantity: str | None, params: Mapping | BaseModel | None = None
+              ) -> Detector:
+        """Create the detector for one stream, checking ``params`` against the parameter model."""
+        return self.factory(station, quantity, self.parse_params(params))
+
+    def parse_params(self, params: Mapping | BaseModel | None) -> BaseModel:
+        """Validate parameters once, at start-up; the error names the detector and option."""
+        if isinstance(params, self.params):
+            return params
+        try:
+            return self.params.model_validate(dict(params or {}))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            raise ConfigError(f"detector {self.name}: option {'.'.join(map(str, first['loc']))}: "
+                              f"{first['msg']}") from None
+
+
+_REGISTRY: dict[str, DetectorSpec] = {}
+
+
+def all_quantities(station: Station) -> list[str | None]:
+    """Default ``applies``: one stream per quantity the station measures."""
+    return list(station.quantities)
+
+
+def register(name: str, *, params: type[BaseModel], hazard: str, applies: Applies = all_quantities,
+             skip_checks: tuple[str, ...] = ()) -> Callable[[Factory], Factory]:
+    """Register a detector factory under ``name`` (used as a decorator).
+
+    ``skip_checks`` names contract checks this detector opts out of, visibly.
+    """
+
+    def decorate(factory: Factory) -> Factory:
+        if name in _REGISTRY and _REGISTRY[name].factory is not factory:
+            raise ConfigError(f"detector {name!r} is registered twice")
+        _REGISTRY[name] = DetectorSpec(name, factory, params, hazard, applies, frozenset(skip_checks))
+        return factory
+
+    return decorate
+
+
+def registry() -> dict[str, DetectorSpec]:
+    """Every registered detector, importing each ``detectors/<name>.py`` once."""
+    import detectors
+
+    for module in pkgutil.iter_modules(detectors.__path__):
+        if not module.name.startswith("_") and module.name not in _NOT_DETECTORS:
+            importlib.import_module(f"detectors.{module.name}")
+    return dict(_REGISTRY)
+
+
+def get(name: str) -> DetectorSpec:
+    """The registered detector called ``name``; ConfigError lists the known ones otherwise."""
+    known = registry()
+    if name not in known:
+        raise ConfigError(f"unknown detector {name!r} (known: {', '.join(sorted(known))})")
+    return known[name]
+
+
+#: Modules in ``detectors/`` that are infrastructure, not detectors.
+_NOT_DETECTORS = {"base", "lifecycle", "evaluate", "cap", "messages", "scaling", "metrics", "datasets",
+                  "plots", "checkpoint"}

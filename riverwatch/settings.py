@@ -1,0 +1,113 @@
+"""The one typed settings object.
+
+Values come, in order of precedence, from constructor arguments, ``RIVERWATCH_…`` environment
+variables (nested with ``__``, e.g. ``RIVERWATCH_MQTT__PORT``) and a TOML file
+(``riverwatch.toml`` or ``--config FILE``). ``riverwatch.sample.toml`` documents every option.
+
+Examples
+--------
+>>> s = Settings(mqtt={"port": 18830})
+>>> s.mqtt.port, s.influx.database
+(18830, 'riverwatch')
+>>> s.influx.token is None
+True
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+from riverwatch.errors import ConfigError
+
+DEFAULT_CONFIG = "riverwatch.toml"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class MqttSettings(BaseModel):
+    """Connection to the MQTT broker."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(1883, ge=1, le=65535)
+    username: str | None = None
+    password: SecretStr | None = None
+    client_id: str = "riverwatch-ingest"
+    tls: bool = False
+    ca_file: Path | None = None
+    keepalive_s: int = Field(30, ge=5)
+    session_expiry_s: int = Field(3600, ge=0)
+    shared_group: str | None = None
+    max_payload_bytes: int = Field(16384, ge=256)
+    receive_maximum: int = Field(1000, ge=1, le=65535)
+
+
+class InfluxSettings(BaseModel):
+    """InfluxDB through its v1-compatible HTTP API (1.x, or 2.x/3.x with a token)."""
+
+    url: str = "http://127.0.0.1:8086"
+    database: str = "riverwatch"
+    token: SecretStr | None = None
+    username: str | None = None
+    password: SecretStr | None = None
+    batch_lines: int = Field(5000, ge=1)
+    flush_interval_s: float = Field(0.2, gt=0)
+    timeout_s: float = Field(10.0, gt=0)
+
+
+class IngestSettings(BaseModel):
+    """Checks on incoming messages and the running worker."""
+
+    max_future_s: float = Field(300.0, ge=0, description="clock skew tolerated into the future")
+    max_late_s: float = Field(7 * 86400.0, gt=0, description="oldest accepted reading, seconds ago")
+    summary_interval_s: float = Field(5.0, gt=0)
+    spool_dir: Path = Path(".riverwatch/spool")
+    spool_max_bytes: int = Field(1 << 30, ge=1 << 20)
+    detectors: list[str] = Field(default_factory=lambda: ["level_threshold", "rate_of_rise"])
+    detector_params: dict[str, dict] = Field(default_factory=dict)
+    publish_scores: bool = True
+
+
+class Settings(BaseSettings):
+    """Everything riverwatch can be told; see ``riverwatch.sample.toml`` for the annotated file."""
+
+    model_config = SettingsConfigDict(env_prefix="RIVERWATCH_", env_nested_delimiter="__",
+                                      toml_file=DEFAULT_CONFIG, extra="forbid")
+
+    catalog: Path = REPO_ROOT / "catalog" / "demo.toml"
+    state_dir: Path = Path(".riverwatch")
+    languages_default: str = "en"
+    mqtt: MqttSettings = Field(default_factory=MqttSettings)
+    influx: InfluxSettings = Field(default_factory=InfluxSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings],
+                                   init_settings: PydanticBaseSettingsSource,
+                                   env_settings: PydanticBaseSettingsSource,
+                                   dotenv_settings: PydanticBaseSettingsSource,
+                                   file_secret_settings: PydanticBaseSettingsSource,
+                                   ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, TomlConfigSettingsSource(settings_cls)
+
+    @classmethod
+    def load(cls, config: str | Path | None = None, **overrides: object) -> "Settings":
+        """Load settings from ``config`` (default ``riverwatch.toml`` if present) and the environment.
+
+        Raises
+        ------
+        ConfigError
+            naming the first invalid option.
+        """
+        path = Path(config) if config else Path(os.environ.get("RIVERWATCH_CONFIG", DEFAULT_CONFIG))
+        if config and not path.is_file():
+            raise ConfigError(f"--config: file {path} not found")
+        bound = type(cls.__name__, (cls,), {"model_config": {**cls.model_config, "toml_file": path}})
+        try:
+            return Settings.model_validate(bound(**overrides).model_dump())
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(part) for part in first["loc"])
+            raise ConfigError(f"option {where}: {first['msg']}") from None

@@ -1,0 +1,63 @@
+"""Session fixtures: real Mosquitto and InfluxDB, started by the same code as ``services up``."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+
+from riverwatch.errors import ServiceError
+from riverwatch.influx import InfluxClient
+from riverwatch.services import ServiceUrls, find_binary, services_down, services_up
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _require_binaries() -> None:
+    try:
+        find_binary("mosquitto")
+        find_binary("influxd")
+    except ServiceError as exc:
+        pytest.skip(f"local services unavailable: {exc}")
+
+
+@pytest.fixture(scope="session")
+def services(tmp_path_factory) -> ServiceUrls:
+    """Mosquitto and InfluxDB on free loopback ports for the whole session."""
+    _require_binaries()
+    state_dir = tmp_path_factory.mktemp("services")
+    try:
+        yield services_up(state_dir)
+    finally:
+        services_down(state_dir)
+
+
+@pytest.fixture
+def mqtt_port(services: ServiceUrls) -> int:
+    """The session broker's port on 127.0.0.1."""
+    return services.mqtt_port
+
+
+@pytest.fixture
+def influx(services: ServiceUrls) -> InfluxClient:
+    """A client on a fresh, uniquely named database, dropped afterwards."""
+    client = InfluxClient(services.influx_url, f"test_{uuid.uuid4().hex[:12]}")
+    client.create_database()
+    try:
+        yield client
+    finally:
+        try:
+            client.drop_database()
+        finally:
+            client.close()
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """The shared data sets (``$RIVERWATCH_DATA`` or ``../shared/data`` beside the repo)."""
+    path = Path(os.environ.get("RIVERWATCH_DATA", REPO.parent / "shared" / "data"))
+    if not path.is_dir():
+        pytest.skip(f"data dir {path} not found: set RIVERWATCH_DATA")
+    return path
