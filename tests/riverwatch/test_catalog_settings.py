@@ -1,0 +1,64 @@
+"""Catalog checks at start-up and the settings object."""
+
+import pytest
+
+from riverwatch.catalog import load_catalog
+from riverwatch.errors import ConfigError
+from riverwatch.model import Level
+from riverwatch.settings import REPO_ROOT, Settings
+
+DEMO = REPO_ROOT / "catalog" / "demo.toml"
+
+
+def test_demo_catalog_has_two_partners_on_one_river():
+    catalog = load_catalog(DEMO)
+    countries = {p.country for p in catalog.partners}
+    assert len(countries) == 2
+    kinds = [s.kind for s in catalog.stations]
+    assert kinds.count("river_gauge") >= 3 and kinds.count("weather") >= 2 and kinds.count("water_quality") >= 2
+    gauges = [s for s in catalog.stations if s.kind == "river_gauge"]
+    assert len({s.river for s in gauges}) == 1
+    # one station upstream of the border: a gauge of one partner flows into a gauge of the other
+    assert any(catalog.by_id(s.downstream).partner != s.partner for s in catalog.stations if s.downstream)
+
+
+def test_levels_and_direction():
+    catalog = load_catalog(DEMO)
+    level = catalog.by_id("gauge-hochtal").quantities["water_level"]
+    assert level.level_for(1.0) is Level.NONE
+    assert level.level_for(3.1) is Level.WARNING
+    oxygen = catalog.by_id("wq-hochtal").quantities["dissolved_oxygen"]
+    assert oxygen.level_for(4.5) is Level.WATCH
+
+
+def test_catalog_errors_name_the_entry(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(DEMO.read_text().replace('downstream = "gauge-lacville"', 'downstream = "nowhere"'))
+    with pytest.raises(ConfigError, match="nowhere"):
+        load_catalog(bad)
+    bad.write_text(DEMO.read_text().replace("[stations.quantities.discharge]", "[stations.quantities.flow]", 1))
+    with pytest.raises(ConfigError, match="flow"):
+        load_catalog(bad)
+    with pytest.raises(ConfigError, match="not found"):
+        load_catalog(tmp_path / "missing.toml")
+
+
+def test_environment_overrides_toml(tmp_path, monkeypatch):
+    config = tmp_path / "riverwatch.toml"
+    config.write_text('[mqtt]\nport = 1999\n[influx]\ndatabase = "fromfile"\n')
+    monkeypatch.setenv("RIVERWATCH_MQTT__PORT", "2001")
+    settings = Settings.load(config)
+    assert settings.mqtt.port == 2001 and settings.influx.database == "fromfile"
+
+
+def test_invalid_option_is_named(tmp_path):
+    config = tmp_path / "riverwatch.toml"
+    config.write_text("[mqtt]\nport = 99999\n")
+    with pytest.raises(ConfigError, match="mqtt.port"):
+        Settings.load(config)
+
+
+def test_sample_config_is_valid():
+    settings = Settings.load(REPO_ROOT / "riverwatch.sample.toml")
+    assert settings.influx.database == "riverwatch"
+    assert settings.influx.token is None or settings.influx.token.get_secret_value()
