@@ -1,0 +1,59 @@
+"""``riverwatch run``: the ingest service from the command line.
+
+``riverwatch run [--config FILE] [--duration S]`` runs until SIGINT/SIGTERM (or ``--duration``
+seconds). ``<state_dir>/services.env``, written by ``riverwatch services up``, is loaded into the
+environment first (variables already set win), so ``services up`` then ``run`` just works.
+
+Examples
+--------
+>>> import argparse
+>>> parser = argparse.ArgumentParser()
+>>> add_commands(parser.add_subparsers(dest="command"))
+>>> args = parser.parse_args(["run", "--duration", "5"])
+>>> args.duration, args.func is run_command
+(5.0, True)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from riverwatch.catalog import load_catalog
+from riverwatch.settings import Settings
+
+
+def add_commands(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``run`` sub-command."""
+    parser = subparsers.add_parser("run", help="run the ingest service (MQTT -> checks -> InfluxDB, warnings)")
+    parser.add_argument("--config", type=Path, default=None, help="settings TOML file (default riverwatch.toml)")
+    parser.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    parser.set_defaults(func=run_command)
+
+
+def load_env_file(path: Path) -> dict[str, str]:
+    """Put ``KEY=VALUE`` lines of ``path`` into ``os.environ`` unless already set; return what was added."""
+    added: dict[str, str] = {}
+    if not path.is_file():
+        return added
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, value = (part.strip() for part in line.split("=", 1))
+        if key and key not in os.environ:
+            os.environ[key] = added[key] = value
+    return added
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Load settings (after ``services.env``), the catalog, and run the service."""
+    from ingest.service import Service
+
+    settings = Settings.load(args.config)
+    if load_env_file(Path(settings.state_dir) / "services.env"):
+        settings = Settings.load(args.config)
+    catalog = load_catalog(settings.catalog)
+    Service(settings, catalog).run(args.duration)
+    return 0

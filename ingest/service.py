@@ -1,0 +1,368 @@
+"""The running ingest service: MQTT in, validation, pipeline, InfluxDB and MQTT out.
+
+Threads: paho's network thread only enqueues; one processing thread validates, runs the
+pipeline, publishes rejects and warnings and hands lines to the :class:`~ingest.sinks.InfluxSink`;
+the sink's writer and replayer threads do the I/O and acknowledge each message once its lines
+are durable. Every ``ingest.summary_interval_s`` the service logs one summary line and writes the
+``pipeline`` and ``station_state`` measurements; detector and warning state is checkpointed to
+``<state_dir>/checkpoint/`` periodically and on shutdown, and restored on start.
+
+Examples
+--------
+>>> from riverwatch.catalog import load_catalog
+>>> from riverwatch.settings import Settings
+>>> svc = Service(Settings(ingest={"detectors": []}), load_catalog("catalog/demo.toml"))
+>>> svc.stats.received, svc.stats.rejected_by_reason
+(0, {})
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from detectors.base import DetectorSpec
+from riverwatch.catalog import Catalog
+from riverwatch.contract import encode_reject, encode_warning, parse_topic
+from riverwatch.errors import DecodeError, SinkError
+from riverwatch.model import WarningEvent
+from riverwatch.settings import Settings
+
+from ingest import lineproto
+from ingest.consumer import Consumer, Item
+from ingest.pipeline import Pipeline, reject_line, warning_line, warning_message
+from ingest.sinks import InfluxSink, MqttPublisher, Spool
+from ingest.validate import StreamClock, Validator
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_VERSION = 1
+CHECKPOINT_FILE = "ingest.pkl"
+TICK_INTERVAL_S = 1.0
+DRAIN_TIMEOUT_S = 10.0
+
+
+class Stats:
+    """Counters of one service; each is written by a single thread."""
+
+    __slots__ = ("received", "accepted", "rejected", "rejected_by_reason", "status_messages", "readings_in",
+                 "readings_stored", "acked", "warnings_published", "errors", "started")
+
+    def __init__(self) -> None:
+        self.received = self.accepted = self.rejected = self.status_messages = 0
+        self.readings_in = self.readings_stored = self.acked = self.warnings_published = self.errors = 0
+        self.rejected_by_reason: dict[str, int] = {}
+        self.started = time.time()
+
+    def as_dict(self) -> dict:
+        """A plain dict of every counter."""
+        return {name: getattr(self, name) for name in self.__slots__}
+
+
+class Service:
+    """One ingest worker.
+
+    Parameters
+    ----------
+    settings
+        All settings (mqtt, influx, ingest, state_dir).
+    catalog
+        The station catalog.
+    on_warning
+        Called with each :class:`~riverwatch.model.WarningEvent` as it happens (processing thread).
+    specs
+        Detector specs instead of ``settings.ingest.detectors`` from the registry.
+    checkpoint_interval_s
+        Seconds between checkpoints while running.
+    worker
+        The ``worker`` tag of the ``pipeline`` measurement (default: the MQTT client id).
+    """
+
+    def __init__(self, settings: Settings, catalog: Catalog, on_warning: Callable[[WarningEvent], None] | None = None,
+                 specs: Iterable[DetectorSpec] | None = None, checkpoint_interval_s: float = 60.0,
+                 worker: str | None = None) -> None:
+        self.settings = settings
+        self.catalog = catalog
+        self.on_warning = on_warning
+        self.worker = worker or settings.mqtt.client_id
+        self.checkpoint_interval_s = checkpoint_interval_s
+        self.checkpoint_path = Path(settings.state_dir) / "checkpoint" / CHECKPOINT_FILE
+        self.stats = Stats()
+        self.validator = Validator(catalog, settings.ingest, settings.mqtt.max_payload_bytes)
+        self.pipeline = Pipeline(catalog, settings, specs=specs)
+        self.spool = Spool(settings.ingest.spool_dir, settings.ingest.spool_max_bytes)
+        self.sink = InfluxSink(settings.influx, self.spool, self._durable,
+                               max_messages=max(1, settings.mqtt.receive_maximum // 2))
+        self.consumer = Consumer(settings.mqtt, self._enqueue)
+        self.publisher = MqttPublisher(self.consumer.client)
+        self._queue: queue.SimpleQueue[Item] = queue.SimpleQueue()
+        self._enqueued = 0
+        self._handled = 0
+        self._last_seen: dict[tuple[str, str], float] = {}
+        self._last_reject_ns = 0
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._summary_at = {"readings": 0, "time": time.monotonic()}
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        """Restore the checkpoint, start the sink, connect to MQTT and begin processing."""
+        self._restore()
+        try:
+            self.sink.client.create_database()
+        except SinkError as exc:
+            log.warning("InfluxDB not reachable at start (lines will be spooled): %s", exc)
+        self.sink.start()
+        self._stopping.clear()
+        self._thread = threading.Thread(target=self._process_loop, name="ingest-process", daemon=True)
+        self._thread.start()
+        self.consumer.start()
+
+    def wait_connected(self, timeout: float = 10.0) -> bool:
+        """True once connected to the broker and subscribed."""
+        return self.consumer.wait_connected(timeout)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Drain what has arrived, make it durable (acks go out), checkpoint, then disconnect."""
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        self.consumer.stop()
+        self.sink.stop(timeout)
+
+    def run(self, duration: float | None = None) -> None:
+        """Start, run until ``duration`` seconds passed or SIGINT/SIGTERM, then stop."""
+        import signal
+
+        done = threading.Event()
+        previous = {sig: signal.signal(sig, lambda *_: done.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+        self.start()
+        try:
+            done.wait(duration)
+        finally:
+            self.stop()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def wait_idle(self, timeout: float = 10.0, include_spool: bool = True) -> bool:
+        """Wait until every received message is processed and durable (and the spool replayed)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._handled == self._enqueued and self.sink.idle(include_spool):
+                return True
+            time.sleep(0.01)
+        return False
+
+    # ------------------------------------------------------------------ hot path
+
+    def _enqueue(self, item: Item) -> None:
+        self._enqueued += 1
+        self._queue.put(item)
+
+    def _process_loop(self) -> None:
+        get = self._queue.get
+        next_tick = next_summary = time.monotonic()
+        next_checkpoint = next_tick + self.checkpoint_interval_s
+        summary_s = self.settings.ingest.summary_interval_s
+        while not self._stopping.is_set():
+            try:
+                item = get(timeout=0.02)
+            except queue.Empty:
+                self.sink.poll()
+            else:
+                self._handle(item)
+            now = time.monotonic()
+            if now >= next_tick:
+                next_tick = now + TICK_INTERVAL_S
+                self._publish_events(self.pipeline.tick())
+                if now >= next_summary:
+                    next_summary = now + summary_s
+                    self._summary()
+                if now >= next_checkpoint:
+                    next_checkpoint = now + self.checkpoint_interval_s
+                    self._checkpoint()
+        self._drain()
+
+    def _handle(self, item: Item) -> None:
+        topic, payload, mid, qos, arrival = item
+        stats = self.stats
+        stats.received += 1
+        try:
+            obs = self.validator.validate(topic, payload, arrival)
+            if obs is None:
+                stats.status_messages += 1
+                self.sink.add([], (mid, qos, 0))
+            else:
+                stats.accepted += 1
+                stats.readings_in += len(obs.values)
+                self._last_seen[(obs.partner, obs.station)] = arrival
+                lines: list[str] = []
+                events = self.pipeline.process(obs, lines)
+                self.sink.add(lines, (mid, qos, len(obs.values)))
+                if events:
+                    self._publish_events(events)
+        except DecodeError as exc:
+            self._reject(exc, topic, payload, mid, qos, arrival)
+        except Exception:  # a poison message must not wedge the worker: count, ack, go on
+            stats.errors += 1
+            log.exception("internal error on a message from %.200s", topic)
+            self.sink.add([], (mid, qos, 0))
+        finally:
+            self._handled += 1
+
+    def _reject(self, exc: DecodeError, topic: str, payload: bytes, mid: int, qos: int, arrival: float) -> None:
+        stats = self.stats
+        stats.rejected += 1
+        stats.rejected_by_reason[exc.reason] = stats.rejected_by_reason.get(exc.reason, 0) + 1
+        try:
+            partner, station, _ = parse_topic(topic)
+        except DecodeError:
+            partner = station = None
+        self.publisher.reject(partner, station, encode_reject(exc.reason, exc.detail, topic, payload, arrival))
+        time_ns = max(int(arrival * 1e9), self._last_reject_ns + 1)
+        self._last_reject_ns = time_ns
+        self.sink.add([reject_line(exc.reason, partner, exc.detail, topic, time_ns)], (mid, qos, 0))
+
+    def _durable(self, tokens: list) -> None:
+        """Writer thread: a batch is durable; acknowledge its messages in order."""
+        ack = self.consumer.ack
+        stored = 0
+        for mid, qos, n_readings in tokens:
+            ack(mid, qos)
+            stored += n_readings
+        self.stats.readings_stored += stored
+        self.stats.acked += len(tokens)
+
+    def _publish_events(self, events: list[WarningEvent]) -> None:
+        if not events:
+            return
+        lines = []
+        for event in events:
+            lines.append(warning_line(event, self.catalog))
+            body = encode_warning(event, {"en": warning_message(event, self.catalog)})
+            if self.publisher.warning(event.partner, event.station, event.hazard, body):
+                self.stats.warnings_published += 1
+            if self.on_warning is not None:
+                try:
+                    self.on_warning(event)
+                except Exception:
+                    log.exception("on_warning callback failed")
+        self.sink.add(lines)
+
+    def _drain(self) -> None:
+        """On stop: process what is queued, make it durable, checkpoint."""
+        deadline = time.monotonic() + DRAIN_TIMEOUT_S
+        while time.monotonic() < deadline:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            self._handle(item)
+        self._summary()
+        if self.sink.wait_durable(DRAIN_TIMEOUT_S):
+            self._checkpoint(flushed=True)
+        else:
+            log.error("stop: not every batch became durable; checkpoint skipped (messages will be redelivered)")
+
+    # ------------------------------------------------------------------ summary
+
+    def _summary(self) -> None:
+        now, stats = time.monotonic(), self.stats
+        elapsed = max(1e-9, now - self._summary_at["time"])
+        rate = (stats.readings_in - self._summary_at["readings"]) / elapsed
+        self._summary_at = {"readings": stats.readings_in, "time": now}
+        open_warnings = self.pipeline.open_warnings()
+        counters = self.sink.counters
+        rejects = " ".join(f"{k}={v}" for k, v in sorted(stats.rejected_by_reason.items())) or "none"
+        log.info("ingest: %.0f readings/s, %d in, %d stored, rejects %s, %d warnings open, write lag %.2f s, "
+                 "spool %d B in %d segments%s", rate, stats.readings_in, stats.readings_stored, rejects,
+                 len(open_warnings), counters.write_lag_s, self.spool.bytes, self.spool.segments,
+                 " (InfluxDB DOWN)" if self.sink.influx_down else "")
+        if counters.spool_full:
+            log.error("ingest: spool full %d times: MQTT acks held back (backpressure)", counters.spool_full)
+        time_ns = time.time_ns()
+        lines = [lineproto.line("pipeline", {"worker": self.worker}, {
+            "readings_in": stats.readings_in, "readings_stored": stats.readings_stored,
+            "rejected": stats.rejected, "warnings_open": len(open_warnings), "readings_per_s": float(rate),
+            "write_lag_s": float(counters.write_lag_s), "spool_bytes": self.spool.bytes,
+            "spool_segments": self.spool.segments, "mqtt_connected": int(self.consumer.connected.is_set())},
+            time_ns)]
+        lines += self._station_state_lines(open_warnings, time_ns)
+        self.sink.add(lines)
+
+    def _station_state_lines(self, open_warnings: list, time_ns: int) -> list[str]:
+        now = time.time()
+        suspect = self.pipeline.qc.suspect_stations()
+        by_station: dict[tuple[str, str], list] = {}
+        for warning in open_warnings:
+            by_station.setdefault((getattr(warning, "partner", None), getattr(warning, "station", None)),
+                                  []).append(warning)
+        lines = []
+        for st in self.catalog.stations:
+            warnings = by_station.get(st.key, [])
+            public = [int(getattr(w, "level", 0)) for w in warnings if getattr(w, "public", True)]
+            if public and max(public) > 0:
+                state = 1 + max(public)
+            elif st.key in suspect or len(public) < len(warnings):
+                state = 1
+            else:
+                state = 0
+            seen = self._last_seen.get(st.key)
+            fields = {"name": st.name, "lat": float(st.lat), "lon": float(st.lon), "state": state,
+                      "last_seen_age_s": None if seen is None else float(now - seen),
+                      "open_warnings": len(warnings)}
+            lines.append(lineproto.line("station_state", {"partner": st.partner, "station": st.id, "kind": st.kind},
+                                        fields, time_ns))
+        return lines
+
+    # ------------------------------------------------------------------ checkpoints
+
+    def _checkpoint(self, flushed: bool = False) -> None:
+        """Save replay clocks, QC, detectors and the warning book, once everything before is durable.
+
+        The replay clocks must never run ahead of what is durable: a message processed but lost
+        in a crash is redelivered and must not then be refused as ``replayed``.
+        """
+        if not flushed and not self.sink.wait_durable(DRAIN_TIMEOUT_S):
+            log.warning("checkpoint skipped: batches not yet durable")
+            return
+        state = {"version": CHECKPOINT_VERSION,
+                 "clocks": {k: (c.seq, c.time_s) for k, c in self.validator.clocks.items()},
+                 "pipeline": self.pipeline.snapshot()}
+        path = self.checkpoint_path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            with open(tmp, "wb") as f:
+                pickle.dump(state, f, protocol=pickle.HIGHEST_PROTOCOL)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except Exception:
+            self.stats.errors += 1
+            log.exception("checkpoint to %s failed", path)
+
+    def _restore(self) -> None:
+        if not self.checkpoint_path.is_file():
+            return
+        try:
+            with open(self.checkpoint_path, "rb") as f:
+                state = pickle.load(f)
+            if state.get("version") != CHECKPOINT_VERSION:
+                raise ValueError(f"checkpoint version {state.get('version')}")
+            self.validator.clocks = {k: StreamClock(seq, t) for k, (seq, t) in state["clocks"].items()
+                                     if self.catalog.station(*k) is not None}
+            self.pipeline.restore(state["pipeline"])
+        except Exception:
+            self.stats.errors += 1
+            log.exception("checkpoint %s unreadable; starting fresh", self.checkpoint_path)
+            return
+        log.info("restored checkpoint %s (%d stations)", self.checkpoint_path, len(self.validator.clocks))

@@ -1,0 +1,520 @@
+"""Sinks: the InfluxDB writer, the disk spool for outages, and the MQTT publisher.
+
+Delivery guarantee (see DESIGN.md): a message is acknowledged to the broker only once its lines
+are *durable*, i.e. InfluxDB answered the write, or the batch sits fsynced in the spool.
+
+- :class:`InfluxSink` batches lines (``influx.batch_lines`` lines, a message-count cap below the
+  broker's in-flight window, or ``influx.flush_interval_s``) and writes them from its own thread,
+  so the thread reading MQTT never waits for a write. Each batch carries the ack tokens of its
+  messages; they are handed to ``on_durable`` in arrival order once the batch is durable.
+- A write that fails with a *retryable* error (InfluxDB down, 5xx, ...) spools the batch and the
+  sink switches to spooling; a replayer thread writes the spool back, oldest first, while live
+  batches keep flowing, and switches back when the spool is empty. A *non-retryable* rejection
+  (HTTP 400) is bisected to isolate the bad lines, which are counted and dropped; never retried.
+- :class:`Spool` is append-only segment files of records ``[length u32][crc32 u32][body]``, each
+  append fsynced. **When the spool is full** (``ingest.spool_max_bytes``) nothing is dropped: the
+  batch is held and retried, its messages stay unacknowledged, and the broker keeps further
+  messages in the persistent session once the in-flight window is full (backpressure). The
+  ``spool_full`` counter and an error log every 10 s make this loud.
+
+Examples
+--------
+>>> import tempfile
+>>> spool = Spool(tempfile.mkdtemp(), max_bytes=1 << 20)
+>>> spool.append(b"reading value=1 1"); spool.append(b"reading value=2 2")
+>>> got = []
+>>> spool.replay(got.append), got, spool.bytes
+(2, [b'reading value=1 1', b'reading value=2 2'], 0)
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import struct
+import threading
+import time
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+
+from riverwatch.contract import rejected_topic, warning_topic
+from riverwatch.errors import SinkError
+from riverwatch.influx import InfluxClient
+from riverwatch.settings import InfluxSettings
+
+log = logging.getLogger(__name__)
+
+_HEADER = struct.Struct(">II")
+SEGMENT_BYTES = 8 << 20
+REPLAY_INTERVAL_S = 0.5
+MAX_REPLAY_BACKOFF_S = 5.0
+
+
+# =========================================================================== spool
+
+
+class Spool:
+    """Append-only, CRC-checked, fsynced segment files; replayed in order, deleted once written.
+
+    Parameters
+    ----------
+    directory
+        Folder of the segment files ``<number>.seg`` (created).
+    max_bytes
+        :meth:`append` refuses (``SinkError``) a record that would take the spool past this size.
+    segment_bytes
+        A segment is closed and a new one begun past this size.
+
+    Thread-safe: one thread may append while another replays (replay seals the open segment
+    first, so it never reads a file being written).
+    """
+
+    def __init__(self, directory: str | os.PathLike, max_bytes: int, segment_bytes: int = SEGMENT_BYTES) -> None:
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.max_bytes = max_bytes
+        self.segment_bytes = segment_bytes
+        self.corrupt_records = 0
+        self._lock = threading.Lock()
+        self._replay_lock = threading.Lock()
+        self._file = None
+        self._file_bytes = 0
+        self._progress: dict[str, int] = {}
+        existing = self._segments()
+        self._next = int(existing[-1].stem) + 1 if existing else 1
+        self._bytes = sum(p.stat().st_size for p in existing)
+
+    @property
+    def bytes(self) -> int:
+        """Bytes on disk in all segments."""
+        return self._bytes
+
+    @property
+    def segments(self) -> int:
+        """Number of segment files (sealed and open)."""
+        return len(self._segments())
+
+    def _segments(self) -> list[Path]:
+        return sorted(self.directory.glob("*.seg"), key=lambda p: int(p.stem))
+
+    def append(self, body: bytes) -> None:
+        """Append one record and fsync it.
+
+        Raises
+        ------
+        SinkError
+            When the spool is full or the disk refuses the write (nothing was appended).
+        """
+        record = _HEADER.pack(len(body), zlib.crc32(body)) + body
+        with self._lock:
+            if self._bytes + len(record) > self.max_bytes:
+                raise SinkError(f"spool {self.directory} is full ({self._bytes} of {self.max_bytes} bytes)")
+            try:
+                if self._file is None or self._file_bytes >= self.segment_bytes:
+                    self._open_segment()
+                self._file.write(record)
+                self._file.flush()
+                os.fsync(self._file.fileno())
+            except OSError as exc:
+                self._seal()
+                raise SinkError(f"spool {self.directory}: {exc}") from exc
+            self._file_bytes += len(record)
+            self._bytes += len(record)
+
+    def _open_segment(self) -> None:
+        self._seal()
+        path = self.directory / f"{self._next:012d}.seg"
+        self._next += 1
+        self._file = open(path, "ab")
+        self._file_bytes = 0
+
+    def _seal(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def replay(self, callback: Callable[[bytes], None]) -> int:
+        """Hand every record to ``callback`` in append order; delete each segment once done.
+
+        If ``callback`` raises, replay stops there and re-raises; the records already handed over
+        are remembered and the rest stay for the next call.
+
+        Returns
+        -------
+        int
+            The number of records handed over.
+        """
+        with self._replay_lock:
+            with self._lock:
+                self._seal()
+                segments = self._segments()
+            done = 0
+            for path in segments:
+                done += self._replay_segment(path, callback)
+                size = path.stat().st_size
+                path.unlink()
+                self._progress.pop(path.name, None)
+                with self._lock:
+                    self._bytes -= size
+            return done
+
+    def _replay_segment(self, path: Path, callback: Callable[[bytes], None]) -> int:
+        data = path.read_bytes()
+        offset, done = self._progress.get(path.name, 0), 0
+        while offset < len(data):
+            if offset + _HEADER.size > len(data):
+                self._corrupt(path, offset, "truncated header")
+                break
+            length, crc = _HEADER.unpack_from(data, offset)
+            body = data[offset + _HEADER.size: offset + _HEADER.size + length]
+            if len(body) != length or zlib.crc32(body) != crc:
+                self._corrupt(path, offset, "bad length or CRC")
+                break
+            callback(body)
+            offset += _HEADER.size + length
+            self._progress[path.name] = offset
+            done += 1
+        return done
+
+    def _corrupt(self, path: Path, offset: int, why: str) -> None:
+        self.corrupt_records += 1
+        log.error("spool segment %s: %s at byte %d; the rest of the segment is skipped", path, why, offset)
+
+    def close(self) -> None:
+        """Close the open segment (appending later opens a new one)."""
+        with self._lock:
+            self._seal()
+
+
+# =========================================================================== InfluxDB
+
+
+class Batch:
+    """Lines and ack tokens handed to the writer thread together."""
+
+    __slots__ = ("lines", "tokens", "created")
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.tokens: list = []
+        self.created = time.monotonic()
+
+
+class SinkCounters:
+    """What the sink counts; each counter is written by one thread only."""
+
+    __slots__ = ("lines_written", "lines_spooled", "lines_replayed", "lines_rejected", "batches_written",
+                 "batches_spooled", "write_errors", "spool_full", "write_lag_s")
+
+    def __init__(self) -> None:
+        self.lines_written = self.lines_spooled = self.lines_replayed = self.lines_rejected = 0
+        self.batches_written = self.batches_spooled = self.write_errors = self.spool_full = 0
+        self.write_lag_s = 0.0
+
+
+class InfluxSink:
+    """Batching InfluxDB writer with a spool, a replayer and ordered durability callbacks.
+
+    Parameters
+    ----------
+    settings
+        ``url``, ``database``, credentials, ``batch_lines``, ``flush_interval_s``, ``timeout_s``.
+    spool
+        Where batches go while InfluxDB is unavailable.
+    on_durable
+        Called from the writer thread with each batch's tokens, in order, once it is durable.
+    max_messages
+        A batch is handed over once it carries this many tokens (keep it below the broker's
+        in-flight window: unacknowledged messages stall delivery).
+
+    :meth:`add` and :meth:`poll` belong to one producer thread; the writer and the replayer run
+    in their own threads.
+    """
+
+    def __init__(self, settings: InfluxSettings, spool: Spool, on_durable: Callable[[list], None] | None = None,
+                 max_messages: int = 500) -> None:
+        self.settings = settings
+        self.spool = spool
+        self.on_durable = on_durable or (lambda tokens: None)
+        self.batch_lines = settings.batch_lines
+        self.flush_interval_s = settings.flush_interval_s
+        self.max_messages = max(1, max_messages)
+        self.counters = SinkCounters()
+        self.client = self._client()
+        self._replay_client = self._client()
+        self._current = Batch()
+        self._queue: queue.Queue[Batch | None] = queue.Queue()
+        self._pending = 0          # batches handed over and not yet durable
+        self._pending_lock = threading.Lock()
+        self._down = spool.bytes > 0
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._last_full_log = 0.0
+
+    def _client(self) -> InfluxClient:
+        s = self.settings
+        return InfluxClient(s.url, s.database, token=s.token.get_secret_value() if s.token else None,
+                            username=s.username, password=s.password.get_secret_value() if s.password else None,
+                            timeout=s.timeout_s)
+
+    # ------------------------------------------------------------------ producer side
+
+    def add(self, lines: list[str], token: object = None) -> None:
+        """Add a message's lines (and its ack token) to the open batch; hand it over when full."""
+        batch = self._current
+        batch.lines.extend(lines)
+        if token is not None:
+            batch.tokens.append(token)
+        if (len(batch.lines) >= self.batch_lines or len(batch.tokens) >= self.max_messages
+                or time.monotonic() - batch.created >= self.flush_interval_s):
+            self.flush()
+
+    def poll(self) -> None:
+        """Hand the open batch over if it is older than ``flush_interval_s`` (call when idle)."""
+        batch = self._current
+        if (batch.lines or batch.tokens) and time.monotonic() - batch.created >= self.flush_interval_s:
+            self.flush()
+
+    def flush(self) -> None:
+        """Hand the open batch to the writer thread now."""
+        batch = self._current
+        if batch.lines or batch.tokens:
+            with self._pending_lock:
+                self._pending += 1
+            self._queue.put(batch)
+        self._current = Batch()
+
+    def open_batch_age(self) -> float:
+        """Seconds since the open batch was begun (0 when it is empty)."""
+        batch = self._current
+        return time.monotonic() - batch.created if (batch.lines or batch.tokens) else 0.0
+
+    def idle(self, include_spool: bool = True) -> bool:
+        """True when nothing waits: no open lines, no batch in the writer, (and an empty spool)."""
+        if self._current.lines or self._current.tokens or self._pending:
+            return False
+        return not include_spool or self.spool.bytes == 0
+
+    def wait_durable(self, timeout: float) -> bool:
+        """Flush, then wait until every handed-over batch is durable (written or spooled)."""
+        self.flush()
+        deadline = time.monotonic() + timeout
+        while self._pending and time.monotonic() < deadline:
+            time.sleep(0.005)
+        return not self._pending
+
+    @property
+    def influx_down(self) -> bool:
+        """True while batches go to the spool instead of InfluxDB."""
+        return self._down
+
+    # ------------------------------------------------------------------ threads
+
+    def start(self) -> None:
+        """Start the writer and replayer threads."""
+        self._stop.clear()
+        self._threads = [threading.Thread(target=self._write_loop, name="influx-writer", daemon=True),
+                         threading.Thread(target=self._replay_loop, name="spool-replayer", daemon=True)]
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Flush the open batch, let the writer finish (or spool) it, and stop both threads."""
+        self.flush()
+        self._queue.put(None)
+        writer, replayer = self._threads or (None, None)
+        if writer is not None:
+            writer.join(timeout)
+        self._stop.set()  # a writer still holding a batch (spool full) gives up: it stays unacked
+        if writer is not None:
+            writer.join(2.0)
+        if replayer is not None:
+            replayer.join(timeout)
+        self.spool.close()
+        self.client.close()
+        self._replay_client.close()
+
+    def _write_loop(self) -> None:
+        while True:
+            batch = self._queue.get()
+            if batch is None:
+                return
+            try:
+                durable = self._write_batch(batch)
+            except Exception:  # never let the writer die: keep the batch unacknowledged
+                log.exception("influx writer: unexpected error")
+                durable = False
+            if durable:
+                self.counters.write_lag_s = time.monotonic() - batch.created
+                try:
+                    self.on_durable(batch.tokens)
+                except Exception:
+                    log.exception("influx writer: on_durable failed")
+            with self._pending_lock:
+                self._pending -= 1
+
+    def _write_batch(self, batch: Batch) -> bool:
+        if not batch.lines:
+            return True
+        body = "\n".join(batch.lines).encode()
+        if not self._down:
+            try:
+                self.client.write(body)
+            except SinkError as exc:
+                if not getattr(exc, "retryable", True):
+                    self._bisect(self.client, batch.lines)
+                    return True
+                self.counters.write_errors += 1
+                self._down = True
+                log.warning("InfluxDB write failed, spooling until it is back: %s", exc)
+            else:
+                self.counters.lines_written += len(batch.lines)
+                self.counters.batches_written += 1
+                return True
+        return self._spool(body, len(batch.lines))
+
+    def _spool(self, body: bytes, n_lines: int) -> bool:
+        while True:
+            try:
+                self.spool.append(body)
+            except SinkError as exc:
+                if self._stop.is_set():
+                    return False
+                self.counters.spool_full += 1
+                now = time.monotonic()
+                if now - self._last_full_log > 10:
+                    self._last_full_log = now
+                    log.error("%s: holding the batch, MQTT acks stop (backpressure)", exc)
+                try:
+                    self.client.write(body)
+                except SinkError:
+                    if self._stop.wait(1.0):
+                        return False
+                    continue
+                self.counters.lines_written += n_lines
+                return True
+            self.counters.lines_spooled += n_lines
+            self.counters.batches_spooled += 1
+            return True
+
+    def _bisect(self, client: InfluxClient, lines: list[str]) -> int:
+        """Write ``lines`` in halves until the bad ones are isolated; returns lines written."""
+        if len(lines) == 1:
+            self.counters.lines_rejected += 1
+            if self.counters.lines_rejected <= 20:
+                log.error("InfluxDB rejected a line, dropped: %.300s", lines[0])
+            return 0
+        mid = len(lines) // 2
+        written = 0
+        for half in (lines[:mid], lines[mid:]):
+            body = "\n".join(half).encode()
+            try:
+                client.write(body)
+            except SinkError as exc:
+                if getattr(exc, "retryable", True):
+                    self._spool(body, len(half))
+                else:
+                    written += self._bisect(client, half)
+            else:
+                written += len(half)
+                self.counters.lines_written += len(half)
+        return written
+
+    def _replay_loop(self) -> None:
+        backoff = REPLAY_INTERVAL_S
+        while not self._stop.wait(backoff):
+            if self.spool.bytes == 0:
+                self._down = False
+                backoff = REPLAY_INTERVAL_S
+                continue
+            try:
+                self.spool.replay(self._replay_record)
+            except SinkError as exc:
+                backoff = min(MAX_REPLAY_BACKOFF_S, backoff * 2)
+                log.debug("spool replay paused: %s", exc)
+                if getattr(exc, "status", None) == 404:
+                    self._create_database()
+                continue
+            except Exception:
+                log.exception("spool replay failed")
+                backoff = MAX_REPLAY_BACKOFF_S
+                continue
+            backoff = REPLAY_INTERVAL_S
+            if self.spool.bytes == 0:
+                if self._down:
+                    log.warning("InfluxDB is back; spool replayed")
+                self._down = False
+
+    def _replay_record(self, body: bytes) -> None:
+        try:
+            self._replay_client.write(body)
+        except SinkError as exc:
+            if getattr(exc, "retryable", True):
+                raise
+            lines = body.decode().split("\n")
+            self._bisect_replay(lines)
+            return
+        self.counters.lines_replayed += body.count(b"\n") + 1
+
+    def _bisect_replay(self, lines: list[str]) -> None:
+        if len(lines) == 1:
+            self.counters.lines_rejected += 1
+            return
+        mid = len(lines) // 2
+        for half in (lines[:mid], lines[mid:]):
+            try:
+                self._replay_client.write("\n".join(half).encode())
+            except SinkError as exc:
+                if getattr(exc, "retryable", True):
+                    raise
+                self._bisect_replay(half)
+            else:
+                self.counters.lines_replayed += len(half)
+
+    def _create_database(self) -> None:
+        try:
+            self._replay_client.create_database()
+        except SinkError:
+            pass
+
+
+# =========================================================================== MQTT
+
+
+class MqttPublisher:
+    """Publishes rejects (QoS 1, not retained) and warnings (QoS 1, retained) on a paho client.
+
+    A cleared warning is published like any other state and stays retained, so a late
+    subscriber sees the all-clear rather than nothing.
+    """
+
+    def __init__(self, client: object) -> None:
+        self.client = client
+        self.rejects_published = 0
+        self.warnings_published = 0
+        self.publish_errors = 0
+
+    def reject(self, partner: str | None, station: str | None, body: bytes) -> bool:
+        """Publish a reject body on the station's ``rejected`` topic."""
+        return self._publish(rejected_topic(partner, station), body, retain=False, counter="rejects_published")
+
+    def warning(self, partner: str, station: str, hazard: str, body: bytes) -> bool:
+        """Publish a warning JSON, retained, on its ``warning/<hazard>`` topic."""
+        return self._publish(warning_topic(partner, station, hazard), body, retain=True,
+                             counter="warnings_published")
+
+    def _publish(self, topic: str, body: bytes, retain: bool, counter: str) -> bool:
+        try:
+            info = self.client.publish(topic, body, qos=1, retain=retain)
+        except Exception:  # paho raises on a payload it cannot send; count it, keep going
+            self.publish_errors += 1
+            log.exception("publish on %s failed", topic)
+            return False
+        # paho queues QoS 1 messages while disconnected and sends them after reconnecting
+        if info.rc not in (0, 4):  # MQTT_ERR_SUCCESS, MQTT_ERR_NO_CONN (queued)
+            self.publish_errors += 1
+            return False
+        setattr(self, counter, getattr(self, counter) + 1)
+        return True

@@ -1,0 +1,160 @@
+"""Validation: one MQTT message in, one :class:`~riverwatch.model.Observation` (or a reject) out.
+
+Checks run once per message, in this order, and the first failure rejects the whole message
+with a :class:`~riverwatch.errors.DecodeError` whose ``reason`` is a
+:data:`riverwatch.contract.REJECT_REASONS` code:
+
+``oversize`` → ``topic_invalid`` → payload (``bad_encoding``, ``bad_json``, ``bad_schema``,
+``not_finite``, ``bad_timestamp``) → ``unknown_station`` → ``topic_mismatch`` →
+``unknown_quantity`` → ``unknown_unit`` → ``future_timestamp`` → ``too_old`` → ``replayed``.
+
+Values leave in canonical units; the ``(scale, offset)`` of each (quantity, unit) pair is looked
+up once and kept in a dict. Status messages (``online``/``offline``) are tracked per station,
+not turned into readings.
+
+Examples
+--------
+>>> from riverwatch.catalog import load_catalog
+>>> from riverwatch.contract import encode_json
+>>> from riverwatch.settings import IngestSettings
+>>> v = Validator(load_catalog("catalog/demo.toml"), IngestSettings(), 16384)
+>>> topic = "rw/v1/rivertown/gauge-hochtal/data"
+>>> obs = v.validate(topic, encode_json(1.8e9, 1, {"water_level": (10.0, "ft")}), 1.8e9)
+>>> obs.values
+(('water_level', 3.048),)
+>>> v.validate(topic, encode_json(1.8e9, 1, {"water_level": (10.0, "ft")}), 1.8e9)
+Traceback (most recent call last):
+...
+riverwatch.errors.DecodeError: replayed: seq 1 at 1800000000.000 was already seen (last seq 1 at 1800000000.000)
+"""
+
+from __future__ import annotations
+
+from riverwatch.catalog import Catalog, Station
+from riverwatch.contract import decode_payload, parse_topic
+from riverwatch.errors import DecodeError
+from riverwatch.model import Observation
+from riverwatch.settings import IngestSettings
+from riverwatch.units import QUANTITIES, conversion
+
+#: Accepted bodies of a status message (the device's retained online flag and last will).
+STATUS_VALUES = frozenset({"online", "offline"})
+
+
+class StreamClock:
+    """Last accepted ``(seq, time_s)`` of one station: what replay detection compares with."""
+
+    __slots__ = ("seq", "time_s")
+
+    def __init__(self, seq: int, time_s: float) -> None:
+        self.seq = seq
+        self.time_s = time_s
+
+
+class Validator:
+    """Turn ``(topic, payload, now_s)`` into an :class:`Observation` or raise ``DecodeError``.
+
+    Parameters
+    ----------
+    catalog
+        The station catalog (unknown stations and quantities are rejected).
+    ingest
+        ``max_future_s`` and ``max_late_s`` bound the accepted timestamps.
+    max_payload_bytes
+        Larger payloads are rejected as ``oversize`` before parsing.
+
+    Attributes
+    ----------
+    clocks
+        ``(partner, station) -> StreamClock``; part of the service checkpoint.
+    status
+        ``(partner, station) -> (status, arrival time)`` from status topics.
+    """
+
+    def __init__(self, catalog: Catalog, ingest: IngestSettings, max_payload_bytes: int) -> None:
+        self.catalog = catalog
+        self.max_future_s = float(ingest.max_future_s)
+        self.max_late_s = float(ingest.max_late_s)
+        self.max_payload_bytes = int(max_payload_bytes)
+        self.clocks: dict[tuple[str, str], StreamClock] = {}
+        self.status: dict[tuple[str, str], tuple[str, float]] = {}
+        self._commissioned = {st.key: st.commissioned.timestamp() for st in catalog.stations}
+        self._conversions: dict[tuple[str, str], tuple[float, float]] = {}
+
+    def validate(self, topic: str, payload: bytes, now_s: float) -> Observation | None:
+        """Check one message; return its Observation, or None for a (tracked) status message.
+
+        Raises
+        ------
+        DecodeError
+            The reject reason and a detail for the device maker.
+        """
+        if len(payload) > self.max_payload_bytes:
+            raise DecodeError("oversize", f"{len(payload)} bytes > {self.max_payload_bytes}")
+        partner, station_id, channel = parse_topic(topic)
+        station = self.catalog.station(partner, station_id)
+        if channel == "status":
+            return self._track_status(station, partner, station_id, payload, now_s)
+        raw = decode_payload(payload)
+        if station is None:
+            raise DecodeError("unknown_station", f"{partner}/{station_id} is not in the station catalog")
+        if (raw.partner is not None and raw.partner != partner) or (
+                raw.station is not None and raw.station != station_id):
+            raise DecodeError("topic_mismatch", f"payload says {raw.partner}/{raw.station}, "
+                                                f"topic says {partner}/{station_id}")
+        values = self._canonical_values(station, raw.values)
+        time_s = raw.time_s
+        self._check_time(station.key, time_s, now_s)
+        self._check_replay(station.key, raw.seq, time_s)
+        # microsecond resolution: exact in a float, so a redelivery yields the same timestamp
+        return Observation(partner, station_id, round(time_s * 1e6) * 1000, raw.seq, values)
+
+    def _track_status(self, station: Station | None, partner: str, station_id: str,
+                      payload: bytes, now_s: float) -> None:
+        if station is None:
+            raise DecodeError("unknown_station", f"{partner}/{station_id} is not in the station catalog")
+        text = payload.decode("utf-8", "replace").strip().lower()
+        if text not in STATUS_VALUES:
+            raise DecodeError("bad_schema", f"status must be 'online' or 'offline', not {text[:40]!r}")
+        self.status[station.key] = (text, now_s)
+        return None
+
+    def _canonical_values(self, station: Station,
+                          values: list[tuple[str, float, str]]) -> tuple[tuple[str, float], ...]:
+        measured = station.quantities
+        conversions = self._conversions
+        out = []
+        for quantity, value, unit in values:
+            if quantity not in measured:
+                where = "in the contract" if quantity not in QUANTITIES else f"measured at {station.id}"
+                raise DecodeError("unknown_quantity", f"{quantity[:64]!r} is not {where}")
+            factor = conversions.get((quantity, unit))
+            if factor is None:
+                factor = conversion(quantity, unit)  # raises unknown_unit
+                conversions[(quantity, unit)] = factor
+            scale, offset = factor
+            out.append((quantity, value if scale == 1.0 and offset == 0.0
+                        else round(value * scale + offset, 12)))
+        return tuple(out)
+
+    def _check_time(self, key: tuple[str, str], time_s: float, now_s: float) -> None:
+        if time_s > now_s + self.max_future_s:
+            raise DecodeError("future_timestamp", f"{time_s:.3f} is {time_s - now_s:.0f} s ahead of "
+                                                  f"the server clock (max {self.max_future_s:.0f} s)")
+        if time_s < self._commissioned[key]:
+            raise DecodeError("too_old", f"{time_s:.3f} is before the station was commissioned")
+        if time_s < now_s - self.max_late_s:
+            raise DecodeError("too_old", f"{time_s:.3f} is {now_s - time_s:.0f} s old "
+                                         f"(max {self.max_late_s:.0f} s)")
+
+    def _check_replay(self, key: tuple[str, str], seq: int, time_s: float) -> None:
+        clock = self.clocks.get(key)
+        if clock is None:
+            self.clocks[key] = StreamClock(seq, time_s)
+            return
+        if seq <= clock.seq and time_s <= clock.time_s:
+            raise DecodeError("replayed", f"seq {seq} at {time_s:.3f} was already seen "
+                                          f"(last seq {clock.seq} at {clock.time_s:.3f})")
+        clock.seq = seq
+        if time_s > clock.time_s:
+            clock.time_s = time_s

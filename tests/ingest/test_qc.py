@@ -1,0 +1,60 @@
+"""QC flags: gross range, rate of change, flat line."""
+
+from __future__ import annotations
+
+from riverwatch.catalog import load_catalog
+from riverwatch.model import QC, Observation
+from riverwatch.settings import REPO_ROOT
+
+from ingest.qc import QualityControl
+
+CATALOG = load_catalog(REPO_ROOT / "catalog" / "demo.toml")
+GAUGE = ("rivertown", "gauge-hochtal")
+WX = ("rivertown", "wx-rivertown")
+
+
+def test_gross_range_fails_outside_plausible():
+    qc = QualityControl(CATALOG)
+    assert qc.check(GAUGE, "water_level", 0.0, 1.0) is QC.PASS
+    assert qc.check(GAUGE, "water_level", 600.0, 150.0) is QC.FAIL
+    assert qc.check(GAUGE, "water_level", 1200.0, -11.0) is QC.FAIL
+    # a failed value does not become the reference for the next rate check
+    assert qc.check(GAUGE, "water_level", 1800.0, 1.01) is QC.PASS
+
+
+def test_rate_of_change_is_suspect():
+    qc = QualityControl(CATALOG)  # max 1.5 m/h at gauge-hochtal
+    assert qc.check(GAUGE, "water_level", 0.0, 1.0) is QC.PASS
+    assert qc.check(GAUGE, "water_level", 3600.0, 2.4) is QC.PASS      # 1.4 m in an hour
+    assert qc.check(GAUGE, "water_level", 3660.0, 2.9) is QC.SUSPECT   # 0.5 m in a minute
+    assert qc.check(GAUGE, "discharge", 0.0, 1.0) is QC.PASS            # no rate limit configured
+    assert qc.check(GAUGE, "discharge", 60.0, 900.0) is QC.PASS
+
+
+def test_stuck_value_is_suspect_then_fails():
+    qc = QualityControl(CATALOG)
+    stuck_after = CATALOG.station(*GAUGE).quantities["water_level"].stuck_after
+    flags = [qc.check(GAUGE, "water_level", 60.0 * i, 1.5) for i in range(2 * stuck_after + 1)]
+    assert flags[: stuck_after - 1] == [QC.PASS] * (stuck_after - 1)
+    assert flags[stuck_after - 1] is QC.SUSPECT
+    assert flags[2 * stuck_after - 1] is QC.FAIL
+    assert qc.check(GAUGE, "water_level", 60.0 * 100, 1.51) is QC.PASS  # moving again
+
+
+def test_no_rain_for_hours_is_not_stuck():
+    qc = QualityControl(CATALOG)
+    assert {qc.check(WX, "precipitation", 600.0 * i, 0.0) for i in range(100)} == {QC.PASS}
+
+
+def test_late_reading_gets_range_test_only():
+    qc = QualityControl(CATALOG)
+    qc.check(GAUGE, "water_level", 3600.0, 1.0)
+    assert qc.check(GAUGE, "water_level", 60.0, 3.0) is QC.PASS
+    assert qc.check(GAUGE, "water_level", 3660.0, 1.01) is QC.PASS
+
+
+def test_readings_carry_their_flags():
+    qc = QualityControl(CATALOG)
+    obs = Observation("rivertown", "gauge-hochtal", 10**18, 4, (("water_level", 1.0), ("discharge", -5.0)))
+    assert [(r.quantity, r.qc) for r in qc.readings(obs)] == [("water_level", QC.PASS), ("discharge", QC.FAIL)]
+    assert qc.suspect_stations() == {GAUGE}

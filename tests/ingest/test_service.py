@@ -1,0 +1,236 @@
+"""End to end through real Mosquitto and InfluxDB: nothing lost, nothing doubled, rejects and warnings out."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+
+import orjson
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from riverwatch.catalog import load_catalog
+from riverwatch.contract import data_topic, encode_json, warning_topic
+from riverwatch.services import restart_influxdb, stop_influxdb
+from riverwatch.settings import REPO_ROOT, Settings
+
+from ingest.service import Service
+
+CATALOG = load_catalog(REPO_ROOT / "catalog" / "demo.toml")
+GAUGE = ("rivertown", "gauge-hochtal")
+WAIT = 30.0
+
+
+def wait_until(predicate, timeout: float = WAIT) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return predicate()
+
+
+def make_settings(services, influx, tmp_path, detectors=()) -> Settings:
+    return Settings(
+        state_dir=tmp_path / "state",
+        mqtt={"host": services.mqtt_host, "port": services.mqtt_port, "client_id": f"ingest-{uuid.uuid4().hex[:8]}",
+              "session_expiry_s": 30},
+        influx={"url": services.influx_url, "database": influx.database, "flush_interval_s": 0.05,
+                "timeout_s": 2.0},
+        ingest={"detectors": list(detectors), "spool_dir": tmp_path / "spool", "summary_interval_s": 0.5})
+
+
+class Publisher:
+    """A plain paho client publishing QoS 1 (and collecting what it subscribes to)."""
+
+    def __init__(self, services, subscribe: str | None = None) -> None:
+        self.received: list[mqtt.MQTTMessage] = []
+        self.subscribed = threading.Event()
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"pub-{uuid.uuid4().hex[:8]}",
+                                  protocol=mqtt.MQTTv5)
+        self.client.on_message = lambda c, u, m: self.received.append(m)
+        self.client.on_subscribe = lambda *a: self.subscribed.set()
+        self.client.connect(services.mqtt_host, services.mqtt_port)
+        self.client.loop_start()
+        if subscribe:
+            self.client.subscribe(subscribe, qos=1)
+            assert self.subscribed.wait(10)
+
+    def publish(self, topic: str, payload: bytes) -> None:
+        self.client.publish(topic, payload, qos=1).wait_for_publish(10)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+@pytest.fixture
+def publisher(services):
+    pub = Publisher(services, subscribe="rw/v1/+/+/rejected")
+    yield pub
+    pub.close()
+
+
+@pytest.fixture
+def service_factory(services, influx, tmp_path):
+    started: list[Service] = []
+
+    def start(**kwargs) -> Service:
+        svc = Service(make_settings(services, influx, tmp_path, **kwargs), CATALOG)
+        svc.start()
+        started.append(svc)
+        assert svc.wait_connected(10)
+        return svc
+
+    yield start
+    for svc in started:
+        svc.stop()
+
+
+def gauge_payload(seq: int, t: float, level_ft: float = 5.0) -> bytes:
+    return encode_json(t, seq, {"water_level": (level_ft, "ft"), "discharge": (100.0 + seq, "cfs"),
+                                "water_temperature": (11.0 + seq * 0.01, "degC")})
+
+
+def count(influx, q: str) -> int:
+    rows = influx.query_rows(q)
+    return int(rows[0]["count"]) if rows else 0
+
+
+def test_end_to_end_exactly_once_in_canonical_units_with_a_reject(service_factory, publisher, influx):
+    svc = service_factory()
+    n, t0 = 40, time.time() - 3600
+    topic = data_topic(*GAUGE)
+    for i in range(n):
+        publisher.publish(topic, gauge_payload(i, t0 + 60 * i, level_ft=5.0 + 0.01 * i))
+        if i == n // 2:
+            publisher.publish(topic, b'{"ts": "2026-01-01T00:00:00Z", "seq": ')
+    assert wait_until(lambda: svc.stats.received == n + 1)
+    assert svc.wait_idle(WAIT)
+    assert svc.stats.accepted == n and svc.stats.rejected_by_reason == {"bad_json": 1}
+    assert svc.stats.readings_stored == 3 * n and svc.stats.acked == n + 1
+    assert count(influx, 'SELECT count("value") FROM "reading"') == 3 * n
+    level = influx.query_rows('SELECT "value", "qc" FROM "reading" WHERE "quantity" = \'water_level\'')
+    assert [r["value"] for r in level] == pytest.approx([(5.0 + 0.01 * i) * 0.3048 for i in range(n)])
+    assert {r["qc"] for r in level} == {1}
+    assert wait_until(lambda: publisher.received)
+    reject = orjson.loads(publisher.received[0].payload)
+    assert publisher.received[0].topic == "rw/v1/rivertown/gauge-hochtal/rejected"
+    assert reject["reason"] == "bad_json"
+    assert count(influx, 'SELECT count("count") FROM "reject" WHERE "reason" = \'bad_json\'') == 1
+    assert wait_until(lambda: count(influx, 'SELECT count("readings_in") FROM "pipeline"') > 0)
+    states = influx.query_rows('SELECT last("state") FROM "station_state" GROUP BY "station"')
+    assert len(states) == len(CATALOG.stations)
+
+
+def test_redelivery_is_stored_once(service_factory, publisher, influx, services, tmp_path):
+    svc = service_factory()
+    payload, topic = gauge_payload(7, time.time() - 600), data_topic(*GAUGE)
+    publisher.publish(topic, payload)
+    publisher.publish(topic, payload)
+    assert wait_until(lambda: svc.stats.received == 2) and svc.wait_idle(WAIT)
+    assert svc.stats.rejected_by_reason == {"replayed": 1}
+    # a worker without that memory (fresh state) stores the same points again: they overwrite
+    other = Service(make_settings(services, influx, tmp_path / "other"), CATALOG)
+    other.start()
+    try:
+        assert other.wait_connected(10)
+        publisher.publish(topic, payload)
+        assert wait_until(lambda: other.stats.accepted == 1) and other.wait_idle(WAIT)
+    finally:
+        other.stop()
+    assert count(influx, 'SELECT count("value") FROM "reading"') == 3
+
+
+def test_influxdb_outage_is_spooled_and_replayed(service_factory, publisher, influx, services):
+    svc = service_factory()
+    n, t0, topic = 60, time.time() - 3600, data_topic(*GAUGE)
+    for i in range(n // 3):
+        publisher.publish(topic, gauge_payload(i, t0 + 60 * i))
+    assert wait_until(lambda: svc.stats.received == n // 3) and svc.wait_idle(WAIT)
+    stop_influxdb(services.state_dir)
+    try:
+        for i in range(n // 3, n):
+            publisher.publish(topic, gauge_payload(i, t0 + 60 * i))
+        assert wait_until(lambda: svc.stats.received == n)
+        assert wait_until(lambda: svc.stats.acked == n)  # durable in the spool, acknowledged
+        assert svc.sink.counters.lines_spooled > 0 and svc.spool.bytes > 0
+    finally:
+        restart_influxdb(services.state_dir)
+    assert svc.wait_idle(WAIT)
+    assert svc.spool.bytes == 0 and svc.sink.counters.lines_replayed > 0
+    assert svc.stats.readings_stored == 3 * n
+    assert count(influx, 'SELECT count("value") FROM "reading"') == 3 * n
+    per_series = influx.query_rows('SELECT count("value") FROM "reading" GROUP BY "quantity"')
+    assert [r["count"] for r in per_series] == [n, n, n]
+
+
+def test_a_warning_is_written_and_published_retained(service_factory, influx, services):
+    svc_warnings = []
+    svc = service_factory(detectors=["level_threshold"])
+    svc.on_warning = svc_warnings.append
+    pub = Publisher(services)
+    topic, t0 = data_topic(*GAUGE), time.time() - 3600
+    levels = [1.0, 1.2, 1.5, 2.0, 2.6, 3.1, 3.2, 3.3, 3.3, 3.4]  # warning threshold 3.0 m
+    hazard_topic = warning_topic(*GAUGE, "flood")
+    try:
+        for i, level in enumerate(levels):
+            pub.publish(topic, encode_json(t0 + 600 * i, i, {"water_level": (level, "m")}))
+        assert wait_until(lambda: svc.stats.received == len(levels)) and svc.wait_idle(WAIT)
+        assert any(e.station == GAUGE[1] and e.level >= 3 for e in svc_warnings)
+        rows = influx.query_rows('SELECT * FROM "warning" WHERE "station" = \'gauge-hochtal\'')
+        assert max(r["level"] for r in rows) == 3 and rows[0]["state"] == "raised"
+        late = Publisher(services, subscribe=hazard_topic)  # a late subscriber gets the retained state
+        try:
+            assert wait_until(lambda: late.received)
+            message = late.received[-1]
+            assert message.retain and orjson.loads(message.payload)["level"] == "warning"
+        finally:
+            late.close()
+    finally:
+        for event_topic in {warning_topic(e.partner, e.station, e.hazard) for e in svc_warnings}:
+            pub.client.publish(event_topic, b"", qos=1, retain=True).wait_for_publish(10)
+        pub.close()
+
+
+def test_checkpoint_restores_replay_memory_after_a_restart(services, influx, tmp_path, publisher):
+    settings = make_settings(services, influx, tmp_path)
+    payload, topic = gauge_payload(3, time.time() - 600), data_topic(*GAUGE)
+    first = Service(settings, CATALOG)
+    first.start()
+    try:
+        assert first.wait_connected(10)
+        publisher.publish(topic, payload)
+        assert wait_until(lambda: first.stats.accepted == 1) and first.wait_idle(WAIT)
+    finally:
+        first.stop()
+    assert first.checkpoint_path.is_file()
+    second = Service(settings, CATALOG)
+    second.start()
+    try:
+        assert second.wait_connected(10)
+        publisher.publish(topic, payload)
+        assert wait_until(lambda: second.stats.received == 1) and second.wait_idle(WAIT)
+        assert second.stats.rejected_by_reason == {"replayed": 1}
+    finally:
+        second.stop()
+
+
+def test_messages_published_while_stopped_wait_in_the_session(services, influx, tmp_path, publisher):
+    settings = make_settings(services, influx, tmp_path)
+    first = Service(settings, CATALOG)
+    first.start()
+    assert first.wait_connected(10)
+    first.stop()
+    t0, topic = time.time() - 3600, data_topic(*GAUGE)
+    for i in range(10):
+        publisher.publish(topic, gauge_payload(i, t0 + 60 * i))
+    second = Service(settings, CATALOG)
+    second.start()
+    try:
+        assert wait_until(lambda: second.stats.received == 10) and second.wait_idle(WAIT)
+    finally:
+        second.stop()
+    assert count(influx, 'SELECT count("value") FROM "reading"') == 30

@@ -1,0 +1,149 @@
+"""Validator: every reject reason from a crafted message, and no other exception ever escapes."""
+
+from __future__ import annotations
+
+import json
+
+import orjson
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from riverwatch.catalog import load_catalog
+from riverwatch.contract import REJECT_REASONS, encode_json, encode_senml
+from riverwatch.errors import DecodeError
+from riverwatch.settings import REPO_ROOT, IngestSettings
+
+from ingest.validate import Validator
+
+NOW = 1_800_000_000.0
+TOPIC = "rw/v1/rivertown/gauge-hochtal/data"
+CATALOG = load_catalog(REPO_ROOT / "catalog" / "demo.toml")
+
+
+def make_validator() -> Validator:
+    return Validator(CATALOG, IngestSettings(max_future_s=300, max_late_s=86400), 4096)
+
+
+def good(seq: int = 1, ts: float = NOW, **extra) -> bytes:
+    return encode_json(ts, seq, {"water_level": (10.0, "ft"), "discharge": (35.3147, "cfs")}, **extra)
+
+
+def raw(doc) -> bytes:
+    return orjson.dumps(doc)
+
+
+CASES = {
+    "topic_invalid": ("rw/v1/rivertown/data", good()),
+    "oversize": (TOPIC, b" " * 5000),
+    "bad_encoding": (TOPIC, b'{"ts": "\xff\xfe", "seq": 1}'),
+    "bad_json": (TOPIC, b'{"ts": 1,'),
+    "bad_schema": (TOPIC, raw({"ts": NOW, "seq": 1, "readings": []})),
+    "unknown_station": ("rw/v1/rivertown/nowhere/data", good()),
+    "topic_mismatch": (TOPIC, good(partner="lacville")),
+    "unknown_quantity": (TOPIC, encode_json(NOW, 1, {"kryptonite": (1.0, "kg")})),
+    "unknown_unit": (TOPIC, encode_json(NOW, 1, {"water_level": (1.0, "furlong")})),
+    "not_finite": (TOPIC, raw({"ts": NOW, "seq": 1, "readings": {"water_level": {"value": "NaN", "unit": "m"}}})),
+    "bad_timestamp": (TOPIC, raw({"ts": "yesterday", "seq": 1, "readings": {"water_level": {"value": 1, "unit": "m"}}})),
+    "future_timestamp": (TOPIC, good(ts=NOW + 3600)),
+    "too_old": (TOPIC, good(ts=NOW - 2 * 86400)),
+}
+
+
+@pytest.mark.parametrize("reason", sorted(CASES))
+def test_each_reject_reason_from_a_crafted_message(reason):
+    topic, payload = CASES[reason]
+    with pytest.raises(DecodeError) as err:
+        make_validator().validate(topic, payload, NOW)
+    assert err.value.reason == reason
+    assert reason in REJECT_REASONS
+
+
+def test_every_contract_reason_is_covered():
+    assert set(REJECT_REASONS) == set(CASES) | {"replayed"}
+
+
+def test_quantity_not_measured_at_the_station_is_unknown():
+    with pytest.raises(DecodeError, match="measured at gauge-hochtal") as err:
+        make_validator().validate(TOPIC, encode_json(NOW, 1, {"turbidity": (3.0, "NTU")}), NOW)
+    assert err.value.reason == "unknown_quantity"
+
+
+def test_before_commissioning_is_too_old():
+    v = Validator(CATALOG, IngestSettings(max_late_s=1e12), 4096)
+    with pytest.raises(DecodeError, match="commissioned"):
+        v.validate(TOPIC, good(ts=900_000_000.0), NOW)
+
+
+def test_accepted_message_is_converted_to_canonical_units():
+    obs = make_validator().validate(TOPIC, good(seq=3), NOW)
+    assert (obs.partner, obs.station, obs.seq, obs.time_ns) == ("rivertown", "gauge-hochtal", 3, int(NOW) * 10**9)
+    assert dict(obs.values) == {"water_level": pytest.approx(3.048), "discharge": pytest.approx(1.0, rel=1e-5)}
+
+
+def test_senml_payload_is_accepted():
+    payload = encode_senml("rivertown", "gauge-hochtal", NOW, 5, {"water_level": (150.0, "cm")})
+    assert make_validator().validate(TOPIC, payload, NOW).values == (("water_level", 1.5),)
+
+
+def test_replayed_and_seq_reset():
+    v = make_validator()
+    v.validate(TOPIC, good(seq=10, ts=NOW - 60), NOW)
+    with pytest.raises(DecodeError) as err:
+        v.validate(TOPIC, good(seq=10, ts=NOW - 60), NOW)
+    assert err.value.reason == "replayed"
+    with pytest.raises(DecodeError):
+        v.validate(TOPIC, good(seq=9, ts=NOW - 120), NOW)
+    # a device that restarts counts from 0 again, with a newer timestamp: accepted
+    assert v.validate(TOPIC, good(seq=0, ts=NOW - 30), NOW).seq == 0
+    # late (older timestamp) but a new sequence number: accepted
+    assert v.validate(TOPIC, good(seq=1, ts=NOW - 40), NOW).seq == 1
+
+
+def test_status_messages_are_tracked_not_readings():
+    v = make_validator()
+    assert v.validate("rw/v1/rivertown/gauge-hochtal/status", b"offline", NOW) is None
+    assert v.status[("rivertown", "gauge-hochtal")] == ("offline", NOW)
+    with pytest.raises(DecodeError) as err:
+        v.validate("rw/v1/rivertown/gauge-hochtal/status", b"sleepy", NOW)
+    assert err.value.reason == "bad_schema"
+
+
+def test_a_message_is_accepted_or_rejected_as_a_whole():
+    v = make_validator()
+    bad = encode_json(NOW, 1, {"water_level": (1.0, "m"), "discharge": (1.0, "gallons")})
+    with pytest.raises(DecodeError):
+        v.validate(TOPIC, bad, NOW)
+    assert v.clocks == {}  # nothing of the rejected message was remembered
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4),
+    max_leaves=20)
+messages = st.fixed_dictionaries({}, optional={
+    "ts": st.one_of(st.floats(), st.integers(), st.text(max_size=30), st.just("2027-01-15T08:00:00Z")),
+    "seq": st.one_of(st.integers(), st.text(max_size=3), st.none()),
+    "partner": json_values, "station": json_values,
+    "readings": st.dictionaries(st.sampled_from(["water_level", "discharge", "ph", "x"]),
+                                st.fixed_dictionaries({}, optional={"value": json_values,
+                                                                    "unit": st.sampled_from(["m", "ft", "cfs", "", "?"])}),
+                                max_size=3) | json_values})
+
+
+@settings(max_examples=300, deadline=None)
+@given(topic=st.sampled_from([TOPIC, "rw/v1/lacville/wq-lacville/data", "rw/v1/x/y/status", "a/b"]),
+       payload=st.binary(max_size=300))
+def test_arbitrary_bytes_only_raise_decode_error(topic, payload):
+    try:
+        make_validator().validate(topic, payload, NOW)
+    except DecodeError as exc:
+        assert exc.reason in REJECT_REASONS
+
+
+@settings(max_examples=400, deadline=None)
+@given(doc=messages | json_values)
+def test_arbitrary_json_only_raises_decode_error(doc):
+    try:
+        make_validator().validate(TOPIC, json.dumps(doc).encode(), NOW)
+    except DecodeError as exc:
+        assert exc.reason in REJECT_REASONS
