@@ -1,0 +1,90 @@
+"""The Pipeline health dashboard: throughput, rejects by reason, write lag, spool, broker link.
+
+Reads the ``pipeline`` summaries every ingest worker writes and the ``reject`` events.
+
+Examples
+--------
+>>> model = pipeline_health()
+>>> model.uid, len(model.panels)
+('rw-pipeline', 12)
+"""
+
+from __future__ import annotations
+
+from grafana_foundation_sdk.models import dashboard as dm
+
+from dashboards.build import (
+    UID_PIPELINE, Cell, dashboard, finish, influx, mapping, stat, steps, table, timeseries,
+)
+
+_LATEST = ('SELECT last("readings_per_s") AS "readings_per_s", last("write_lag_s") AS "write_lag_s", '
+           'last("spool_bytes") AS "spool_bytes", last("warnings_open") AS "warnings_open" '
+           'FROM "pipeline" WHERE $timeFilter GROUP BY "worker"')
+THROUGHPUT_NOW = f'SELECT sum("readings_per_s") AS "readings/s" FROM ({_LATEST})'
+LAG_NOW = f'SELECT max("write_lag_s") AS "write lag" FROM ({_LATEST})'
+SPOOL_NOW = f'SELECT sum("spool_bytes") AS "spooled" FROM ({_LATEST})'
+CONNECTED = 'SELECT last("mqtt_connected") FROM "pipeline" WHERE $timeFilter GROUP BY "worker"'
+REJECTS_NOW = 'SELECT sum("count") AS "rejects" FROM "reject" WHERE $timeFilter'
+
+THROUGHPUT = ('SELECT mean("readings_per_s") FROM "pipeline" WHERE $timeFilter '
+              'GROUP BY time($__interval), "worker" fill(none)')
+REJECTS = ('SELECT sum("count") FROM "reject" WHERE $timeFilter '
+           'GROUP BY time($__interval), "reason" fill(none)')
+WRITE_LAG = ('SELECT max("write_lag_s") FROM "pipeline" WHERE $timeFilter '
+             'GROUP BY time($__interval), "worker" fill(none)')
+SPOOL_BYTES = ('SELECT max("spool_bytes") AS "bytes" FROM "pipeline" WHERE $timeFilter '
+               'GROUP BY time($__interval), "worker" fill(none)')
+SPOOL_SEGMENTS = ('SELECT max("spool_segments") AS "segments" FROM "pipeline" WHERE $timeFilter '
+                  'GROUP BY time($__interval), "worker" fill(none)')
+CONNECTION = ('SELECT min("mqtt_connected") FROM "pipeline" WHERE $timeFilter '
+              'GROUP BY time($__interval), "worker" fill(none)')
+REJECTS_BY_PARTNER = ('SELECT sum("count") AS "rejects" FROM "reject" WHERE $timeFilter '
+                      'GROUP BY "partner", "reason"')
+RECENT_REJECTS = ('SELECT "partner", "reason", "detail", "topic" FROM "reject" WHERE $timeFilter '
+                  'ORDER BY time DESC LIMIT 100')
+
+CONNECTION_STATES = ((0, "disconnected", "red"), (1, "connected", "green"))
+
+
+def connection_mappings() -> list[dm.ValueMapping]:
+    """``mqtt_connected`` 0/1 as names and colours."""
+    return [mapping(CONNECTION_STATES)]
+
+
+def pipeline_health() -> dm.Dashboard:
+    """Build the Pipeline health dashboard."""
+    board = dashboard(UID_PIPELINE, "Riverwatch — Pipeline health",
+                      "Ingest throughput, rejects by reason, write lag, disk spool, broker connection.",
+                      refresh="10s", time_from="now-1h")
+    board.with_panel(stat("Readings/s", [influx(THROUGHPUT_NOW)], Cell(0, 0, 5, 4), unit="short",
+                          thresholds=steps("blue")))
+    board.with_panel(stat("Rejects", [influx(REJECTS_NOW)], Cell(5, 0, 4, 4),
+                          thresholds=steps("green", (1, "orange"))))
+    board.with_panel(stat("Write lag", [influx(LAG_NOW)], Cell(9, 0, 5, 4), unit="s",
+                          thresholds=steps("green", (5, "orange"), (30, "red"))))
+    board.with_panel(stat("Spooled", [influx(SPOOL_NOW)], Cell(14, 0, 5, 4), unit="bytes",
+                          thresholds=steps("green", (1, "orange"))))
+    board.with_panel(stat("Broker connection", [influx(CONNECTED, alias="$tag_worker")], Cell(19, 0, 5, 4),
+                          mappings=connection_mappings(), thresholds=steps("red", (1, "green")),
+                          no_value="no worker"))
+
+    board.with_panel(timeseries("Readings per second", [influx(THROUGHPUT, alias="$tag_worker")],
+                                Cell(0, 4, 12, 8), unit="short", minimum=0))
+    board.with_panel(timeseries("Rejects by reason", [influx(REJECTS, alias="$tag_reason")],
+                                Cell(12, 4, 12, 8), bars=True, decimals=0, minimum=0))
+    board.with_panel(timeseries("Write lag", [influx(WRITE_LAG, alias="$tag_worker")], Cell(0, 12, 8, 8),
+                                unit="s", minimum=0, bands=True,
+                                thresholds=steps("transparent", (5, "orange"), (30, "red"))))
+    board.with_panel(timeseries("Spool depth", [influx(SPOOL_BYTES, alias="$tag_worker")], Cell(8, 12, 8, 8),
+                                unit="bytes", minimum=0))
+    board.with_panel(timeseries("Spool segments", [influx(SPOOL_SEGMENTS, alias="$tag_worker")],
+                                Cell(16, 12, 8, 8), decimals=0, minimum=0))
+    board.with_panel(timeseries("Broker connection", [influx(CONNECTION, alias="$tag_worker")],
+                                Cell(0, 20, 12, 8), mappings=connection_mappings(), decimals=0,
+                                minimum=0, thresholds=steps("red", (1, "green"))))
+    board.with_panel(table("Rejects by partner and reason", [influx(REJECTS_BY_PARTNER, "A", table=True),
+                                                             influx(RECENT_REJECTS, "B", table=True)],
+                           Cell(12, 20, 12, 8), sort_by="rejects",
+                           description="Totals per partner and reason; the second frame lists the latest "
+                                       "rejects with their detail and topic."))
+    return finish(board)

@@ -1,0 +1,159 @@
+"""Everything Grafana needs, as files: the dashboards and the provisioning YAML.
+
+``write_all(settings, out)`` writes::
+
+    out/dashboards/Riverwatch/<uid>.json        shared dashboards (Overview, Station, Detectors, Pipeline)
+    out/dashboards/<Partner name>/<uid>.json    each partner's own Station dashboard
+    out/provisioning/datasources/riverwatch.yaml
+    out/provisioning/dashboards/riverwatch.yaml  (file provider, folders from the directory names)
+    out/provisioning/alerting/riverwatch-rules.yaml
+
+Mount ``out/dashboards`` at :data:`DASHBOARDS_PATH` and ``out/provisioning`` at
+``/etc/grafana/provisioning`` in the Grafana container. The InfluxDB token is not written: the
+datasource reads it from ``$INFLUX_TOKEN`` (Grafana's environment interpolation).
+
+Examples
+--------
+>>> from riverwatch.settings import Settings
+>>> ds = datasource(Settings(influx={"url": "http://influxdb:8086", "database": "rw"}))
+>>> ds["jsonData"]["dbName"], ds["secureJsonData"]["httpHeaderValue1"]
+('rw', 'Token ${INFLUX_TOKEN}')
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from riverwatch.catalog import Catalog, load_catalog
+from riverwatch.settings import Settings
+from dashboards.alerting import alert_rules, rule_file
+from dashboards.build import UID_STATION, to_json
+from dashboards.detectors_board import detectors_board
+from dashboards.influxql import DATASOURCE_TYPE, DATASOURCE_UID
+from dashboards.overview import overview
+from dashboards.pipeline_health import pipeline_health
+from dashboards.station import station
+
+#: Where the dashboards directory is mounted inside the Grafana container.
+DASHBOARDS_PATH = "/var/lib/grafana/dashboards/riverwatch"
+DATASOURCE_NAME = "Riverwatch InfluxDB"
+SHARED_FOLDER = ("rw-shared", "Riverwatch")
+
+
+@dataclass(frozen=True, slots=True)
+class Folder:
+    """A Grafana folder: fixed uid and title (also the directory name when provisioning)."""
+
+    uid: str
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
+class Board:
+    """One dashboard and the folder it belongs in."""
+
+    folder: Folder
+    model: object
+
+    @property
+    def uid(self) -> str:
+        """The dashboard's uid."""
+        return self.model.uid  # type: ignore[attr-defined]
+
+
+def shared_folder() -> Folder:
+    """The folder every partner sees."""
+    return Folder(*SHARED_FOLDER)
+
+
+def partner_folder(catalog: Catalog, partner_id: str) -> Folder:
+    """A partner's own folder."""
+    return Folder(f"rw-{partner_id}", catalog.partner(partner_id).name)
+
+
+def folders(catalog: Catalog) -> list[Folder]:
+    """The shared folder, then one per partner (catalog order)."""
+    return [shared_folder()] + [partner_folder(catalog, p.id) for p in catalog.partners]
+
+
+def boards(settings: Settings, catalog: Catalog | None = None) -> list[Board]:
+    """Every riverwatch dashboard with its folder, in a fixed order."""
+    catalog = catalog or load_catalog(settings.catalog)
+    detectors = list(settings.ingest.detectors)
+    shared = shared_folder()
+    result = [Board(shared, overview()), Board(shared, station(catalog, detectors)),
+              Board(shared, detectors_board(detectors)), Board(shared, pipeline_health())]
+    for p in catalog.partners:
+        model = station(catalog, detectors, partner=p.id, uid=f"{UID_STATION}-{p.id}")
+        result.append(Board(partner_folder(catalog, p.id), model))
+    return result
+
+
+def datasource(settings: Settings) -> dict:
+    """The InfluxDB (InfluxQL) datasource: URL and database from settings, token from the environment."""
+    influx = settings.influx
+    ds = {
+        "name": DATASOURCE_NAME,
+        "uid": DATASOURCE_UID,
+        "type": DATASOURCE_TYPE,
+        "access": "proxy",
+        "url": influx.url,
+        "isDefault": True,
+        "editable": False,
+        "jsonData": {"version": "InfluxQL", "dbName": influx.database, "httpMode": "POST",
+                     "httpHeaderName1": "Authorization"},
+        "secureJsonData": {"httpHeaderValue1": "Token ${INFLUX_TOKEN}"},
+    }
+    if influx.username:
+        ds["user"] = influx.username
+        ds["secureJsonData"]["password"] = "${INFLUX_PASSWORD}"
+    return ds
+
+
+def datasources_file(settings: Settings) -> dict:
+    """``provisioning/datasources/riverwatch.yaml``."""
+    return {"apiVersion": 1, "datasources": [datasource(settings)]}
+
+
+def dashboards_file() -> dict:
+    """``provisioning/dashboards/riverwatch.yaml``: one file provider, folders from directories."""
+    return {"apiVersion": 1, "providers": [{
+        "name": "riverwatch",
+        "orgId": 1,
+        "type": "file",
+        "disableDeletion": False,
+        "allowUiUpdates": False,
+        "updateIntervalSeconds": 60,
+        "options": {"path": DASHBOARDS_PATH, "foldersFromFilesStructure": True},
+    }]}
+
+
+def alerting_file() -> dict:
+    """``provisioning/alerting/riverwatch-rules.yaml``: the level rules, in the shared folder."""
+    folder = shared_folder()
+    return rule_file(alert_rules(folder.uid), folder.title)
+
+
+def _yaml(doc: dict) -> str:
+    return yaml.safe_dump(doc, sort_keys=True, allow_unicode=True, default_flow_style=False, width=100)
+
+
+def write_all(settings: Settings, out: str | Path, catalog: Catalog | None = None) -> list[Path]:
+    """Write every dashboard and provisioning file under ``out``; returns the paths, sorted."""
+    out = Path(out)
+    written: list[Path] = []
+
+    def put(path: Path, text: str) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+
+    for board in boards(settings, catalog):
+        put(out / "dashboards" / board.folder.title / f"{board.uid}.json", to_json(board.model))
+    put(out / "provisioning" / "datasources" / "riverwatch.yaml", _yaml(datasources_file(settings)))
+    put(out / "provisioning" / "dashboards" / "riverwatch.yaml", _yaml(dashboards_file()))
+    put(out / "provisioning" / "alerting" / "riverwatch-rules.yaml", _yaml(alerting_file()))
+    return sorted(written)

@@ -1,0 +1,192 @@
+"""The Station dashboard: one station's readings against its thresholds, QC, scores and warnings.
+
+Template variables chain ``partner → station → quantity`` (InfluxQL ``SHOW TAG VALUES``).
+Readings are generated from the catalog: one row per station kind, one panel per quantity of that
+kind in its canonical unit, and per station an override drawing that station's threshold bands.
+Warnings of the station are annotations.
+
+Examples
+--------
+>>> from riverwatch.catalog import load_catalog
+>>> from riverwatch.settings import REPO_ROOT
+>>> model = station(load_catalog(REPO_ROOT / "catalog" / "demo.toml"), ["level_threshold"])
+>>> [v.name for v in model.templating.list_val]
+['partner', 'station', 'quantity']
+>>> [p.title for p in model.panels if p.type_val == "row"][:2]
+['Readings: river gauge', 'Readings: water quality']
+>>> gauge = model.panels[6]  # after 5 stats and the first row
+>>> gauge.title, gauge.field_config.defaults.unit, gauge.field_config.overrides[0].matcher.options["names"]
+('River stage (m)', 'lengthm', ['gauge-grenzbruecke'])
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from grafana_foundation_sdk.builders import dashboard as db
+from grafana_foundation_sdk.models import dashboard as dm
+
+from riverwatch.catalog import Catalog
+from riverwatch.units import QUANTITIES
+from dashboards.build import (
+    UID_STATION, Cell, constant_variable, dashboard, finish, influx, level_bands, mapping, override,
+    qc_mappings, query_variable, row, stat, state_mappings, state_thresholds, steps, table,
+    timeseries,
+)
+from dashboards.influxql import InfluxQL, datasource_ref
+
+#: Grafana unit ids of the canonical units (anything else is shown as a suffix).
+GRAFANA_UNITS = {"m": "lengthm", "m3/s": "flowcms", "degC": "celsius", "%": "percent",
+                 "hPa": "pressurehpa", "m/s": "velocityms", "mm": "lengthmm", "mV": "mvolt",
+                 "V": "volt", "mg/L": "conmgL", "uS/cm": "suffix: µS/cm", "pH": "none"}
+
+#: How canonical units are written in panel titles.
+UNIT_SYMBOLS = {"degC": "°C", "uS/cm": "µS/cm", "m3/s": "m³/s"}
+
+PARTNERS = 'SHOW TAG VALUES FROM "reading" WITH KEY = "partner"'
+STATIONS = 'SHOW TAG VALUES FROM "reading" WITH KEY = "station" WHERE "partner" =~ /^$partner$/'
+QUANTITIES_OF_STATION = ('SHOW TAG VALUES FROM "reading" WITH KEY = "quantity" '
+                         'WHERE "partner" =~ /^$partner$/ AND "station" =~ /^$station$/')
+
+_STATION = '"partner" =~ /^$partner$/ AND "station" =~ /^$station$/'
+STATE = f'SELECT last("state") AS "state" FROM "station_state" WHERE {_STATION} AND $timeFilter'
+LAST_SEEN = f'SELECT last("last_seen_age_s") AS "last seen" FROM "station_state" WHERE {_STATION} AND $timeFilter'
+OPEN = f'SELECT last("open_warnings") AS "open warnings" FROM "station_state" WHERE {_STATION} AND $timeFilter'
+CROSSING = (f'SELECT last("expected_at") / 1000000 AS "expected crossing" FROM "warning" '
+            f'WHERE {_STATION} AND $timeFilter GROUP BY "hazard"')
+LEAD = f'SELECT last("lead_s") AS "lead time" FROM "warning" WHERE {_STATION} AND $timeFilter GROUP BY "hazard"'
+QC = (f'SELECT max("qc") FROM "reading" WHERE {_STATION} AND "quantity" =~ /^$quantity$/ '
+      'AND $timeFilter GROUP BY time($__interval), "quantity" fill(none)')
+WARNINGS = (f'SELECT "level_name", "state", "hazard", "detector", "quantity", "value", "threshold", "score", '
+            f'"message" FROM "warning" WHERE {_STATION} AND $timeFilter ORDER BY time DESC')
+ANNOTATIONS = (f'SELECT "message" AS "text", "level_name" AS "title", "hazard" AS "tags" FROM "warning" '
+               f'WHERE {_STATION} AND $timeFilter')
+
+LEVEL_NAMES = ((0, "none", "green"), (1, "advisory", "yellow"), (2, "watch", "orange"),
+               (3, "warning", "red"), (4, "emergency", "dark-red"))
+
+
+def scores_query(detectors: Sequence[str]) -> str:
+    """Mean score of each detector per interval and quantity (fields of ``score``)."""
+    fields = ", ".join(f'mean("{d}") AS "{d}"' for d in detectors)
+    return (f'SELECT {fields} FROM "score" WHERE {_STATION} AND "quantity" =~ /^$quantity$/ '
+            'AND $timeFilter GROUP BY time($__interval), "quantity" fill(none)')
+
+
+def levels_query(detectors: Sequence[str]) -> str:
+    """Highest decision level of each detector per interval and quantity."""
+    fields = ", ".join(f'max("{d}_level") AS "{d}"' for d in detectors)
+    return (f'SELECT {fields} FROM "score" WHERE {_STATION} AND "quantity" =~ /^$quantity$/ '
+            'AND $timeFilter GROUP BY time($__interval), "quantity" fill(none)')
+
+
+def grafana_unit(quantity: str) -> str:
+    """Grafana's unit id for a quantity's canonical unit.
+
+    >>> grafana_unit("water_level"), grafana_unit("turbidity")
+    ('lengthm', 'suffix: NTU')
+    """
+    unit = QUANTITIES[quantity].unit
+    return GRAFANA_UNITS.get(unit, f"suffix: {unit}")
+
+
+def readings_query(quantity: str) -> str:
+    """Mean reading of one quantity of the selected station, per interval."""
+    return (f'SELECT mean("value") FROM "reading" WHERE {_STATION} AND "quantity" = \'{quantity}\' '
+            'AND $timeFilter GROUP BY time($__interval), "station" fill(none)')
+
+
+def quantities_by_kind(catalog: Catalog) -> dict[str, list[str]]:
+    """Station kind -> the quantities its stations measure (kinds sorted, quantities in catalog order).
+
+    >>> from riverwatch.catalog import load_catalog
+    >>> from riverwatch.settings import REPO_ROOT
+    >>> quantities_by_kind(load_catalog(REPO_ROOT / "catalog" / "demo.toml"))["river_gauge"]
+    ['water_level', 'discharge', 'water_temperature']
+    """
+    kinds: dict[str, dict[str, None]] = {}
+    for st in catalog.stations:
+        kinds.setdefault(st.kind, {}).update(dict.fromkeys(st.quantities))
+    return {kind: list(names) for kind, names in sorted(kinds.items())}
+
+
+def band_overrides(catalog: Catalog, quantity: str) -> list[db.DashboardFieldConfigSourceOverrides]:
+    """Per catalogued station with levels for ``quantity``: its threshold bands (series = station)."""
+    overrides = []
+    for st in sorted(catalog.stations, key=lambda s: s.id):
+        spec = st.quantities.get(quantity)
+        if spec is not None and spec.levels:
+            bands = {"mode": "absolute", "steps": [s.to_json() for s in level_bands(spec.levels, spec.direction)]}
+            overrides.append(override([st.id], ("thresholds", bands)))
+    return overrides
+
+
+def readings_panel(catalog: Catalog, quantity: str, cell: Cell):
+    """One quantity of the selected station in its canonical unit, with the station's bands."""
+    q = QUANTITIES[quantity]
+    shown = UNIT_SYMBOLS.get(q.unit, q.unit)
+    panel = timeseries(q.label if shown == q.label else f"{q.label} ({shown})", [influx(readings_query(quantity), alias="$tag_station")],
+                       cell, unit=grafana_unit(quantity), bands=True, thresholds=steps("transparent"),
+                       description=f"{quantity}; bands: advisory, watch, warning, emergency (catalog).")
+    return panel.overrides(band_overrides(catalog, quantity))
+
+
+def readings_rows(board: db.Dashboard, catalog: Catalog, y: int) -> int:
+    """Add a row per station kind with its quantity panels (two per line); returns the next free y."""
+    for kind, quantities in quantities_by_kind(catalog).items():
+        board.with_row(row(f"Readings: {kind.replace('_', ' ')}", y))
+        y += 1
+        for i, quantity in enumerate(quantities):
+            board.with_panel(readings_panel(catalog, quantity, Cell(12 * (i % 2), y + 8 * (i // 2), 12, 8)))
+        y += 8 * ((len(quantities) + 1) // 2)
+    return y
+
+
+def warning_annotation() -> db.AnnotationQuery:
+    """The station's warning events as annotations (InfluxQL on ``warning``)."""
+    target = (InfluxQL(ANNOTATIONS).ref_id("Anno").table()
+              .annotation_columns(text="text", title="title", tags="tags"))
+    return (db.AnnotationQuery().name("Warnings").datasource(datasource_ref()).enable(True)
+            .hide(False).icon_color("red").target(target))
+
+
+def station(catalog: Catalog, detectors: Sequence[str], partner: str | None = None,
+            uid: str = UID_STATION) -> dm.Dashboard:
+    """Build the Station dashboard; with ``partner`` a partner's own copy (partner fixed)."""
+    title = "Riverwatch — Station" + (f" ({catalog.partner(partner).name})" if partner else "")
+    board = dashboard(uid, title, "One station: readings against thresholds, QC flags, detector "
+                      "scores, forecast crossings, warnings.")
+    if partner:
+        board.with_variable(constant_variable("partner", partner))
+    else:
+        board.with_variable(query_variable("partner", "Partner", PARTNERS, include_all=True))
+    board.with_variable(query_variable("station", "Station", STATIONS))
+    board.with_variable(query_variable("quantity", "Quantity", QUANTITIES_OF_STATION,
+                                       include_all=True, multi=True))
+    board.annotation(warning_annotation())
+
+    board.with_panel(stat("State", [influx(STATE)], Cell(0, 0, 5, 4), mappings=state_mappings(),
+                          thresholds=state_thresholds()))
+    board.with_panel(stat("Last reading", [influx(LAST_SEEN)], Cell(5, 0, 5, 4), unit="s",
+                          thresholds=steps("green", (120, "yellow"), (600, "orange"), (1800, "red"))))
+    board.with_panel(stat("Open warnings", [influx(OPEN)], Cell(10, 0, 4, 4),
+                          thresholds=steps("green", (1, "red"))))
+    board.with_panel(stat("Forecast threshold crossing", [influx(CROSSING, alias="$tag_hazard")],
+                          Cell(14, 0, 5, 4), unit="dateTimeAsIso", background=False, no_value="none",
+                          description="When the detector expects the next threshold to be crossed."))
+    board.with_panel(stat("Lead time", [influx(LEAD, alias="$tag_hazard")], Cell(19, 0, 5, 4), unit="s",
+                          background=False, no_value="none"))
+
+    y = readings_rows(board, catalog, 4)
+    board.with_row(row("Quality and detectors", y))
+    board.with_panel(timeseries("QC flags", [influx(QC, alias="$tag_quantity")], Cell(0, y + 1, 12, 8),
+                                points=True, mappings=qc_mappings(), decimals=0,
+                                description="QARTOD: 1 pass, 2 not evaluated, 3 suspect, 4 fail, 9 missing."))
+    board.with_panel(timeseries("Detector scores", [influx(scores_query(detectors), alias="$tag_quantity $col")],
+                                Cell(12, y + 1, 12, 8)))
+    board.with_panel(timeseries("Detector decision levels",
+                                [influx(levels_query(detectors), alias="$tag_quantity $col")],
+                                Cell(0, y + 9, 12, 8), mappings=[mapping(LEVEL_NAMES)], decimals=0, minimum=0))
+    board.with_panel(table("Warning events", [influx(WARNINGS, table=True)], Cell(12, y + 9, 12, 8),
+                           description="Newest first; level names coloured."))
+    return finish(board)
