@@ -1,0 +1,194 @@
+"""Rate of rise: a robust slope (Theil–Sen over the last readings) for flood waves and sudden jumps.
+
+The slope, in units per hour, of the last ``points`` readings within ``window_s`` is compared with
+the rates of each level. Rates default to fractions of the catalog's ``max_rate_per_hour`` and
+otherwise to per-quantity defaults. The slope must be consistent (Kendall-like agreement of the
+pairwise slopes ≥ ``min_agreement``) and a rate alone never calls for more than ``max_level``.
+
+Examples
+--------
+>>> from riverwatch.catalog import Station
+>>> st = Station(id="g", partner="p", kind="river_gauge", name="G", lat=0, lon=0,
+...              quantities={"water_level": {"max_rate_per_hour": 1.5}})
+>>> det = make(st, "water_level", Params())
+>>> for i in range(8):     # a flood wave rising 0.4 m per hour, 10-minute readings
+...     x = {"t": i * 600.0, "water_level": 1.0 + 0.4 * i / 6}
+...     s = det.score_one(x); det.learn_one(x)
+>>> round(s, 2), det.level(s).name
+(2.67, 'WATCH')
+"""
+
+from __future__ import annotations
+
+import math
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from detectors.base import Finding, register
+from detectors.scaling import Gated, LevelGate, Window, clamp, hazard_for, theil_sen, value_of
+from riverwatch.catalog import Station
+from riverwatch.model import Level
+
+#: Rates (units per hour) for advisory, watch, warning, emergency when the catalog has no maximum.
+DEFAULT_RATES = {"water_level": (0.3, 0.6, 1.2, 2.4), "turbidity": (20.0, 50.0, 100.0, 200.0)}
+#: How far above its recent low a quantity must have risen before a rate counts.
+DEFAULT_MIN_RISE = {"water_level": 0.3, "turbidity": 20.0}
+
+
+class Params(BaseModel):
+    """Parameters of ``rate_of_rise``.
+
+    quantities
+        Which quantities it watches (when the station measures them).
+    fractions
+        Rates of advisory … emergency as fractions of the catalog's ``max_rate_per_hour``.
+    rates
+        Per-quantity rates (units per hour) overriding fractions and defaults.
+    window_s, points, min_points, min_span_s
+        The slope uses the last ``points`` readings within ``window_s``, at least ``min_points``
+        spanning ``min_span_s``.
+    min_agreement
+        Share of rising minus falling pairs needed for a trend to count.
+    min_rise
+        Per-quantity rise above the recent low (``low_tau_s``) a rate needs to count; defaults
+        to the watch rate × 1 h.
+    max_level
+        The highest level a rate alone calls for.
+    persist_readings, persist_s
+        Persistence of a level (see level_threshold).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    quantities: tuple[str, ...] = ("water_level", "turbidity")
+    fractions: tuple[float, float, float, float] = (0.1, 0.2, 0.4, 0.8)
+    rates: dict[str, tuple[float, float, float, float]] = Field(default_factory=dict)
+    window_s: float = Field(7200.0, gt=0)
+    points: int = Field(6, ge=3, le=12)
+    min_points: int = Field(3, ge=2)
+    min_span_s: float = Field(1200.0, ge=0)
+    min_agreement: float = Field(0.5, ge=0, le=1)
+    min_rise: dict[str, float] = Field(default_factory=dict)
+    low_tau_s: float = Field(6 * 3600.0, gt=0)
+    max_level: Level = Level.WATCH
+    persist_readings: int = Field(2, ge=1)
+    persist_s: float = Field(0.0, ge=0)
+
+
+class RateOfRise(Gated):
+    """Rate-of-rise detector for one quantity of one station (see the module docstring)."""
+
+    __slots__ = ("quantity", "hazard", "rates", "window", "min_points", "min_span_s", "min_agreement",
+                 "max_level", "min_rise", "low_tau_s", "low", "low_t", "gate", "_cache",
+                 "_memo")
+
+    def __init__(self, quantity: str, rates: tuple[float, ...], min_rise: float, params: Params) -> None:
+        self.quantity = quantity
+        self.hazard = hazard_for(quantity)
+        self.rates = tuple(float(r) for r in rates)
+        self.window = Window(params.points - 1, params.window_s)
+        self.min_points = params.min_points
+        self.min_span_s = params.min_span_s
+        self.min_agreement = params.min_agreement
+        self.max_level = int(params.max_level)
+        self.min_rise = min_rise
+        self.low_tau_s = params.low_tau_s
+        self.low = math.inf
+        self.low_t = 0.0
+        self.gate = LevelGate(params.persist_readings, params.persist_s)
+        self._cache = (None, 0.0, 0)
+        self._memo = None
+
+    def _slope(self, x) -> tuple[float, float, float] | None:
+        """``(slope per hour, agreement, value)`` of the window plus ``x``; None when absent."""
+        v = value_of(x, self.quantity)
+        if v is None:
+            return None
+        t = value_of(x, "t") or 0.0
+        ts, vs = self.window.points(t, v)
+        if len(ts) < self.min_points or ts[-1] - ts[0] < self.min_span_s:
+            return 0.0, 0.0, v
+        slope, _, agreement = theil_sen(ts, vs)
+        return slope * 3600.0, agreement, v
+
+    def _measure(self, x):
+        m = self._slope(x)
+        if m is None:
+            return None
+        slope, agreement, _ = m
+        if agreement < self.min_agreement or slope <= 0 or m[2] - self.low < self.min_rise:
+            return 0.0, 0, 0
+        score = clamp(slope / self.rates[0])
+        lvl = self._level_of(score)
+        return score, lvl, lvl
+
+    def _level_of(self, score: float) -> int:
+        rate = score * self.rates[0]
+        lvl = 0
+        for i, r in enumerate(self.rates):
+            if rate >= r:
+                lvl = i + 1
+        return min(lvl, self.max_level)
+
+    def _commit(self, x) -> None:
+        v = value_of(x, self.quantity)
+        if v is None:
+            return
+        t = value_of(x, "t") or 0.0
+        self.window.add(t, v)
+        if v <= self.low:
+            self.low, self.low_t = v, t
+        elif t > self.low_t:     # the recent low follows the value up slowly
+            self.low += (1.0 - math.exp(-(t - self.low_t) / self.low_tau_s)) * (v - self.low)
+            self.low_t = t
+
+    def evidence(self, x, score: float) -> Finding:
+        """The rate per hour, its threshold and the agreement of the trend."""
+        m = self._slope(x)
+        slope, agreement, v = m if m is not None else (0.0, 0.0, 0.0)
+        lvl = self.level(score)
+        threshold = self.rates[max(int(lvl), 1) - 1]
+        rise = v - self.low if math.isfinite(self.low) else 0.0
+        return Finding("rate_of_rise", self.hazard, lvl, self.quantity, v, score, threshold, None,
+                       "rate_of_rise", (("rate_per_hour", f"{score * self.rates[0]:.4g}"),
+                                        ("agreement", f"{agreement:.2f}"), ("rise", f"{rise:.4g}")))
+
+    def __getstate__(self):
+        return tuple(getattr(self, k) for k in self.__slots__)
+
+    def __setstate__(self, state) -> None:
+        for k, v in zip(self.__slots__, state):
+            setattr(self, k, v)
+
+
+def watched(station: Station) -> list[str | None]:
+    """Streams of ``rate_of_rise``: the station's quantities among ``Params().quantities``."""
+    return [q for q in Params().quantities if q in station.quantities]
+
+
+def rates_for(station: Station, quantity: str, params: Params) -> tuple[float, ...]:
+    """Rates per hour for advisory … emergency of ``quantity`` at ``station``."""
+    if quantity in params.rates:
+        return params.rates[quantity]
+    spec = station.quantities.get(quantity)
+    if spec is not None and spec.max_rate_per_hour:
+        return tuple(f * spec.max_rate_per_hour for f in params.fractions)
+    return DEFAULT_RATES.get(quantity, (1.0, 2.0, 4.0, 8.0))
+
+
+def min_rise_for(station: Station, quantity: str, params: Params, rates: tuple[float, ...]) -> float:
+    """Rise above the recent low needed: configured, else the watch rate × 1 h when rates come
+    from the configuration or the catalog, else the per-quantity default."""
+    if quantity in params.min_rise:
+        return params.min_rise[quantity]
+    spec = station.quantities.get(quantity)
+    if quantity in params.rates or (spec is not None and spec.max_rate_per_hour):
+        return rates[1]
+    return DEFAULT_MIN_RISE.get(quantity, rates[1])
+
+
+@register("rate_of_rise", params=Params, hazard="flood", applies=watched)
+def make(station: Station, quantity: str | None, params: Params) -> RateOfRise:
+    """``rate_of_rise`` for ``quantity`` of ``station``."""
+    q = quantity or "water_level"
+    rates = rates_for(station, q, params)
+    return RateOfRise(q, rates, min_rise_for(station, q, params, rates), params)

@@ -1,0 +1,236 @@
+"""Sensor faults: impossible values, spikes, implausible rates, stuck values, drift and dropouts.
+
+These findings have hazard ``sensor``: they become maintenance notices, never public warnings.
+Each check yields a ratio ``r`` (≥ 1 means flagged); the score is the worst check, mapped so that
+its integer part is the level: ``r`` below 1 stays below 1, a flagged check scores
+``severity + min(0.99, (r − 1) / 10)`` with severity 1 (advisory) for dropouts, stuck values and
+drift, 2 (watch) for spikes and implausible rates, 3 (warning) for impossible values.
+
+Checks (per quantity stream, a few floats of state):
+
+- **impossible**: outside the quantity's plausible range (catalog or physical: pH > 14,
+  negative turbidity …); such values are not learnt.
+- **spike**: the previous reading jumped away from its neighbours by ≥ ``spike_k`` robust
+  difference scales (and ≥ ``spike_rel`` of the value) and this one came back (flagged one
+  reading late, at the return).
+- **rate**: a change faster than the catalog's ``max_rate_per_hour`` × ``rate_factor``.
+- **stuck**: the same value ``stuck_after`` times (catalog) over at least ``stuck_min_s``.
+- **drift**: a steady, one-directional ramp (consistent signs, constant slope) over ≥ ``drift_n``
+  readings that has carried the value ≥ ``drift_scales`` noise scales beyond the range the stream
+  kept while it was not trending — a natural recovery returns into that range, a drift leaves it.
+- **dropout**: a gap longer than ``gap_factor`` × the longest regular interval seen lately.
+
+Examples
+--------
+>>> from riverwatch.catalog import Station
+>>> st = Station(id="s", partner="p", kind="water_quality", name="S", lat=0, lon=0,
+...              quantities={"turbidity": {}})
+>>> det = make(st, "turbidity", Params())
+>>> out = []
+>>> for i, v in enumerate([5.0, 5.2, 4.9, 5.1, 5.0, 5.1, 4.9, 5.0, 80.0, 5.1, 5.0, -3.0]):
+...     x = {"t": i * 900.0, "turbidity": v}
+...     s = det.score_one(x); det.learn_one(x)
+...     out.append(det.level(s).name)
+>>> out[8:]
+['NONE', 'WATCH', 'NONE', 'WARNING']
+>>> det.evidence({"t": 9 * 900.0, "turbidity": 5.1}, 2.99).details[0]
+('fault', 'spike')
+"""
+
+from __future__ import annotations
+
+import math
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from detectors.base import Finding, register
+from detectors.scaling import Gated, LevelGate, clamp, value_of
+from riverwatch.catalog import Station
+from riverwatch.units import QUANTITIES
+
+FAULTS = ("none", "dropout", "stuck", "drift", "spike", "rate", "impossible")
+SEVERITY = {"dropout": 1, "stuck": 1, "drift": 1, "spike": 2, "rate": 2, "impossible": 3}
+#: Smallest meaningful difference per quantity (sensor resolution), in the canonical unit.
+RESOLUTION = {"water_level": 0.002, "discharge": 0.01, "water_temperature": 0.05, "air_temperature": 0.05,
+              "dew_point": 0.05, "relative_humidity": 0.5, "air_pressure": 0.1, "wind_speed": 0.1,
+              "precipitation": 0.1, "turbidity": 0.05, "conductivity": 1.0, "ph": 0.01, "redox": 1.0,
+              "chlorine": 0.005, "dissolved_oxygen": 0.05, "battery": 0.01}
+
+
+class Params(BaseModel):
+    """Parameters of ``sensor_fault`` (see the module docstring for the checks)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    spike_k: float = Field(8.0, gt=0)
+    spike_rel: float = Field(0.5, ge=0)
+    spike_return: float = Field(0.5, gt=0, le=1)
+    rate_factor: float = Field(2.0, gt=0)
+    stuck_min_s: float = Field(6 * 3600.0, ge=0)
+    stuck_exempt: tuple[str, ...] = ("precipitation", "wind_speed")
+    drift_n: int = Field(48, ge=8)
+    drift_scales: float = Field(10.0, gt=0)
+    gap_factor: float = Field(1.3, gt=1)
+    warmup: int = Field(8, ge=2)
+    tau_readings: float = Field(48.0, gt=1)
+
+
+class SensorFault(Gated):
+    """Fault detector for one quantity of one station (see the module docstring)."""
+
+    __slots__ = ("quantity", "hazard", "lo", "hi", "max_rate", "stuck_after", "stuck_ok", "res", "k",
+                 "rel", "ret", "rate_factor", "stuck_min_s", "drift_n", "drift_scales", "gap_factor",
+                 "warmup", "a", "t1", "v1", "t2", "v2", "dscale", "dt_typ", "n", "same_n", "same_t",
+                 "sign", "fast", "slow", "env_lo", "env_hi", "gaps", "gate", "_cache", "_memo", "_fault")
+
+    def __init__(self, quantity: str, plausible, max_rate: float | None, stuck_after: int,
+                 params: Params) -> None:
+        self.quantity = quantity
+        self.hazard = "sensor"
+        q = QUANTITIES.get(quantity)
+        lo, hi = plausible or (q.plausible if q else (-math.inf, math.inf))
+        self.lo, self.hi = float(lo), float(hi)
+        self.max_rate = max_rate
+        self.stuck_after = stuck_after
+        self.stuck_ok = quantity in params.stuck_exempt
+        self.res = RESOLUTION.get(quantity, 1e-6)
+        self.k, self.rel, self.ret = params.spike_k, params.spike_rel, params.spike_return
+        self.rate_factor = params.rate_factor
+        self.stuck_min_s = params.stuck_min_s
+        self.drift_n, self.drift_scales = params.drift_n, params.drift_scales
+        self.gap_factor, self.warmup = params.gap_factor, params.warmup
+        self.a = 1.0 / params.tau_readings
+        self.t1 = self.v1 = self.t2 = self.v2 = math.nan
+        self.dscale = self.dt_typ = 0.0
+        self.n = self.same_n = 0
+        self.same_t = 0.0
+        self.sign = self.fast = self.slow = 0.0
+        self.gaps = 0
+        self.env_lo, self.env_hi = math.inf, -math.inf
+        self.gate = LevelGate(1, 0.0)
+        self._cache = (None, 0.0, 0)
+        self._memo = None
+        self._fault = ("none", 0.0, 0.0)  # (fault, ratio, value it concerns)
+
+    # -- checks ----------------------------------------------------------------------------------
+    def _checks(self, t: float, v: float) -> tuple[str, float, float]:
+        """The worst ``(fault, ratio, value concerned)`` for reading ``(t, v)`` (pure)."""
+        if v < self.lo or v > self.hi:
+            outside = min(abs(v - self.lo), abs(v - self.hi)) / (self.hi - self.lo + 1e-12)
+            return "impossible", 1.0 + outside, v
+        worst = ("none", 0.0, v)
+        if self.n < 1:
+            return worst
+        dt = t - self.t1
+        scale = max(self.dscale, self.res)
+        d2 = v - self.v1
+        ready = self.n >= self.warmup
+        if ready and self.dt_typ > 0 and dt > 0:
+            expected = self.gap_factor * self.dt_typ
+            worst = _worse(worst, ("dropout", dt / expected, v))
+        if ready and self.n >= 2:
+            d1 = self.v1 - self.v2
+            jump = min(abs(d1), abs(d2))
+            if d1 * d2 < 0 and abs(v - self.v2) <= self.ret * jump:
+                need = max(self.k * scale, self.rel * max(abs(self.v2), abs(v), self.res))
+                worst = _worse(worst, ("spike", jump / need, self.v1))
+        if self.max_rate and dt > 0:
+            worst = _worse(worst, ("rate", abs(d2) * 3600.0 / dt / (self.rate_factor * self.max_rate), v))
+        if not self.stuck_ok and v == self.v1 and self.stuck_after:
+            n_same = self.same_n + 1
+            if t - self.same_t >= self.stuck_min_s:
+                worst = _worse(worst, ("stuck", n_same / self.stuck_after, v))
+        if self.n >= 4 * self.drift_n and self.slow != 0 and abs(self.sign) >= 0.8:
+            steady = abs(self.fast - self.slow) <= 0.3 * abs(self.slow)
+            beyond = max(self.env_lo - v, v - self.env_hi) / scale
+            if steady and self.env_lo <= self.env_hi and beyond > 0:
+                worst = _worse(worst, ("drift", beyond / self.drift_scales, v))
+        return worst
+
+    def _measure(self, x):
+        v = value_of(x, self.quantity)
+        if v is None:
+            return None
+        t = value_of(x, "t") or 0.0
+        fault, ratio, concerned = self._checks(t, v)
+        self._fault = (fault, ratio, concerned)
+        score = _score(fault, ratio)
+        lvl = self._level_of(score)
+        return score, lvl, lvl
+
+    def _level_of(self, score: float) -> int:
+        return max(0, min(3, int(score)))
+
+    def _commit(self, x) -> None:
+        v = value_of(x, self.quantity)
+        if v is None or v < self.lo or v > self.hi:
+            return
+        t = value_of(x, "t") or 0.0
+        if self.n and t <= self.t1:
+            return
+        a = self.a
+        if self.n:
+            dt = t - self.t1
+            d = v - self.v1
+            scale = max(self.dscale, self.res)
+            ad = min(abs(d), 4.0 * scale) if self.n > 4 else abs(d)
+            self.dscale += (a if self.n > 4 else 1.0 / self.n) * (ad - self.dscale)
+            # dt_typ: the longest regular interval lately (slowly forgotten); a gap is not learnt
+            # unless gaps of that length keep coming (a new reporting interval)
+            if not self.dt_typ or dt <= self.gap_factor * self.dt_typ or self.gaps >= 1:
+                self.dt_typ = max(dt, self.dt_typ * (1.0 - 0.2 * a))
+                self.gaps = 0
+            else:
+                self.gaps += 1
+            s = (d > 0) - (d < 0)
+            b = 1.0 / min(self.n + 1, self.drift_n)
+            self.sign += b * (s - self.sign)
+            self.fast += min(1.0, 4 * b) * (d - self.fast)
+            self.slow += b * (d - self.slow)
+            if abs(self.sign) < 0.5 or self.n < self.drift_n:
+                self.env_lo, self.env_hi = min(self.env_lo, v), max(self.env_hi, v)
+            if v == self.v1:
+                self.same_n += 1
+            else:
+                self.same_n, self.same_t = 1, t
+        else:
+            self.same_n, self.same_t = 1, t
+        self.t2, self.v2, self.t1, self.v1 = self.t1, self.v1, t, v
+        self.n += 1
+
+    def evidence(self, x, score: float):
+        """The fault found, the value it concerns and the check's ratio."""
+        fault, ratio, concerned = self._fault if _score(*self._fault[:2]) == score else (
+            _fault_of(score), score, value_of(x, self.quantity) or 0.0)
+        return Finding("sensor_fault", "sensor", self.level(score), self.quantity, concerned, score,
+                       None, None, f"sensor.{fault}", (("fault", fault), ("ratio", f"{ratio:.3g}")))
+
+    def __getstate__(self):
+        return tuple(getattr(self, k) for k in self.__slots__)
+
+    def __setstate__(self, state) -> None:
+        for k, v in zip(self.__slots__, state):
+            setattr(self, k, v)
+
+
+def _worse(a: tuple[str, float, float], b: tuple[str, float, float]) -> tuple[str, float, float]:
+    return b if _score(b[0], b[1]) > _score(a[0], a[1]) else a
+
+
+def _score(fault: str, ratio: float) -> float:
+    if fault == "none" or not ratio > 0:
+        return 0.0
+    if ratio < 1.0:
+        return clamp(ratio)
+    return SEVERITY[fault] + min(0.99, (ratio - 1.0) / 10.0)
+
+
+def _fault_of(score: float) -> str:
+    return {1: "dropout", 2: "spike", 3: "impossible"}.get(int(score), "none")
+
+
+@register("sensor_fault", params=Params, hazard="sensor")
+def make(station: Station, quantity: str | None, params: Params) -> SensorFault:
+    """``sensor_fault`` for ``quantity`` of ``station`` (limits from the catalog)."""
+    spec = station.quantities.get(quantity) if quantity else None
+    return SensorFault(quantity or "", spec.plausible if spec else None,
+                       spec.max_rate_per_hour if spec else None, spec.stuck_after if spec else 12, params)

@@ -1,0 +1,60 @@
+"""rate_of_rise: a flood wave at the demo catalog's gauge, quiet on noise, capped level."""
+
+from __future__ import annotations
+
+import math
+import random
+from pathlib import Path
+
+import pytest
+
+from detectors import get
+from riverwatch.catalog import load_catalog
+from riverwatch.model import Level
+
+CATALOG = load_catalog(Path(__file__).resolve().parents[2] / "catalog" / "demo.toml")
+HOCHTAL = CATALOG.station("rivertown", "gauge-hochtal")
+
+
+def wave(t_h: float) -> float:
+    """Stage (m): 1.2 m base, a flood wave peaking at 3.6 m after 10 h."""
+    return 1.2 + 2.4 * math.exp(-((t_h - 10.0) / 2.5) ** 2)
+
+
+def levels(det, values, step_s=300.0):
+    out = []
+    for i, v in enumerate(values):
+        x = {"t": 1.8e9 + i * step_s, "water_level": v}
+        s = det.score_one(x)
+        det.learn_one(x)
+        out.append(det.level(s))
+    return out
+
+
+def test_fires_on_the_rising_limb_of_a_flood_wave():
+    det = get("rate_of_rise").build(HOCHTAL, "water_level")
+    rng = random.Random(1)
+    hours = [i / 12 for i in range(12 * 20)]
+    out = levels(det, [wave(h) + rng.gauss(0, 0.005) for h in hours])
+    first_watch = next(h for h, lvl in zip(hours, out) if lvl >= Level.WATCH)
+    assert first_watch < 10.0                     # before the peak
+    assert wave(first_watch) < 2.5                # before the watch stage is reached
+    assert max(out) == Level.WATCH                # a rate alone never calls for more
+
+
+def test_quiet_on_noisy_steady_river():
+    det = get("rate_of_rise").build(HOCHTAL, "water_level")
+    rng = random.Random(2)
+    assert set(levels(det, [1.2 + rng.gauss(0, 0.03) for _ in range(2000)])) == {Level.NONE}
+
+
+def test_falling_river_is_not_a_rise():
+    det = get("rate_of_rise").build(HOCHTAL, "water_level")
+    assert set(levels(det, [3.0 - 0.01 * i for i in range(200)])) == {Level.NONE}
+
+
+def test_rates_follow_catalog_max_rate():
+    det = get("rate_of_rise").build(HOCHTAL, "water_level")
+    assert det.rates == pytest.approx((0.15, 0.3, 0.6, 1.2))
+    f = det.evidence({"t": 0.0, "water_level": 1.0}, 0.0)
+    assert f.hazard == "flood" and f.detector == "rate_of_rise"

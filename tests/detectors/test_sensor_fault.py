@@ -1,0 +1,77 @@
+"""sensor_fault: spike, stuck, drift, impossible and dropout are flagged; a normal river is not."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from detectors import get
+from riverwatch.catalog import load_catalog
+from riverwatch.model import Level
+
+CATALOG = load_catalog(Path(__file__).resolve().parents[2] / "catalog" / "demo.toml")
+WQ = CATALOG.station("rivertown", "wq-hochtal")
+GAUGE = CATALOG.station("rivertown", "gauge-hochtal")
+
+
+def faults(station, quantity, values, step_s=900.0, times=None):
+    det = get("sensor_fault").build(station, quantity)
+    out = []
+    times = times or [1.8e9 + i * step_s for i in range(len(values))]
+    for t, v in zip(times, values):
+        x = {"t": t, quantity: v}
+        s = det.score_one(x)
+        det.learn_one(x)
+        lvl = det.level(s)
+        f = det.evidence(x, s)
+        assert f.hazard == "sensor"
+        out.append(dict(f.details).get("fault") if lvl else None)
+    return out
+
+
+def noisy(n, base=5.0, sd=0.2, seed=0):
+    rng = random.Random(seed)
+    return [base + rng.gauss(0, sd) for _ in range(n)]
+
+
+def test_normal_noisy_signal_is_quiet():
+    assert set(faults(WQ, "turbidity", noisy(2000))) == {None}
+
+
+def test_spike_flagged_at_the_return():
+    values = noisy(100) + [60.0] + noisy(20, seed=1)
+    out = faults(WQ, "turbidity", values)
+    assert out[101] == "spike" and out.count("spike") == 1
+
+
+def test_flood_rise_is_not_a_spike():
+    rise = [1.2 + 0.1 * i for i in range(20)] + [3.2] * 20
+    assert "spike" not in faults(GAUGE, "water_level", noisy(100, 1.2, 0.005) + rise)
+
+
+def test_stuck_value_flagged():
+    out = faults(WQ, "conductivity", noisy(100, 400, 3) + [412.0] * 40)
+    assert "stuck" in out[100:] and "stuck" not in out[:100]
+
+
+def test_drift_flagged():
+    base = noisy(400, 5.0, 0.05)
+    ramp = [5.0 + 0.02 * i for i in range(300)]
+    out = faults(WQ, "turbidity", base + ramp)
+    assert "drift" in out[400:] and "drift" not in out[:400]
+
+
+def test_impossible_values_flagged():
+    assert faults(WQ, "ph", [7.0, 7.1, 15.0])[-1] == "impossible"
+    assert faults(WQ, "turbidity", [5.0, 5.1, -2.0])[-1] == "impossible"
+
+
+def test_dropout_flagged_after_gap():
+    times = [1.8e9 + i * 900.0 for i in range(50)] + [1.8e9 + 49 * 900.0 + 6 * 3600.0]
+    out = faults(WQ, "turbidity", noisy(51), times=times)
+    assert out[-1] == "dropout" and set(out[:-1]) == {None}
+
+
+def test_level_of_impossible_is_warning_and_of_spike_watch():
+    det = get("sensor_fault").build(WQ, "turbidity")
+    assert det.level(3.2) == Level.WARNING and det.level(2.1) == Level.WATCH and det.level(0.5) == Level.NONE
