@@ -1,0 +1,35 @@
+# riverwatch pipeline image (docker-compose.yml services riverwatch, broker-auth and simulator).
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY riverwatch ./riverwatch
+COPY devices ./devices
+COPY ingest ./ingest
+COPY detectors ./detectors
+COPY dashboards ./dashboards
+COPY catalog ./catalog
+
+# Install, then prove from outside the source tree that the package data came along
+# (message catalogs, the CAP schema) and that the CLI starts.
+RUN pip install . \
+ && cd / \
+ && python -c "from detectors.messages import load_catalogs; from detectors.cap import XSD_PATH; \
+assert {'en', 'de', 'fr'} <= set(load_catalogs()) and XSD_PATH.is_file()" \
+ && riverwatch --help > /dev/null
+
+RUN useradd --system --uid 10001 --user-group --home-dir /var/lib/riverwatch --create-home riverwatch
+USER riverwatch
+WORKDIR /var/lib/riverwatch
+
+ENV RIVERWATCH_STATE_DIR=/var/lib/riverwatch \
+    RIVERWATCH_CATALOG=/app/catalog/demo.toml
+
+# The alert feed (ingest/feed.py) answers /healthz on this port.
+EXPOSE 8090
+CMD ["riverwatch", "run"]
