@@ -1,0 +1,195 @@
+"""``adaptive_anomaly``: a fast, robust univariate anomaly detector for series without thresholds.
+
+It learns what is normal for one stream and scores how unlikely each new reading is, in [0, 1], so one
+threshold serves every stream. Four steps per reading, all plain floats (a few µs):
+
+1. **Surprise features**, each in units of the stream's long-run standard deviation σ (exponentially
+   weighted mean μ and variance, re-baselining as the level moves):
+   ``innovation`` |x − EWMA forecast| (spikes), ``shift`` |short mean − μ| (level shifts, drifts) and
+   ``level`` |x − μ| (values outside the usual range).
+2. **Self-calibration**: each feature is standardised against its own long history (mean and variance
+   over ~3,000 readings), so a noisy stream and a calm one give comparable numbers.
+3. **Anomaly likelihood** (as Numenta's): the largest standardised feature, averaged over the last
+   few readings, is turned into a Gaussian tail probability ``q``; the score is ``−log10(q) / 10``
+   (score 0.5 ⇔ q = 10⁻⁵, 1 ⇔ q ≤ 10⁻¹⁰).
+4. **Alert hygiene**: score 0 during the probationary period (the first ``probation`` readings, while
+   the statistics settle), and for ``hold`` readings after a score reached ``threshold`` (the first
+   detection is the one that matters; the statistics keep re-learning meanwhile).
+
+All averages are bias-corrected while young (weight ``max(α, 1/n)``), so the detector is usable as
+soon as its probation ends. Missing or non-finite values score 0 and are not learned.
+
+Examples
+--------
+>>> import math
+>>> from detectors.base import get
+>>> from detectors.evaluate.datasets import synthetic_station
+>>> st = synthetic_station("demo", ["water_level"])
+>>> det = get("adaptive_anomaly").build(st, "water_level", {"probation": 200})
+>>> scores = []
+>>> for i in range(600):
+...     v = 1.0 + 0.05 * math.sin(i / 10) + (3.0 if i == 500 else 0.0)
+...     x = {"t": 1.7e9 + 300 * i, "water_level": v}
+...     scores.append(det.score_one(x))
+...     det.learn_one(x)
+>>> max(scores[:500]) < 0.5 <= scores[500]
+True
+>>> det.level(scores[500]).name
+'WATCH'
+"""
+
+from __future__ import annotations
+
+import math
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from detectors.base import Finding, X, register
+from riverwatch.catalog import Station
+from riverwatch.model import Level
+
+_SQRT2 = math.sqrt(2.0)
+_LOG_FLOOR = 1e-300
+_CAP = 10.0          # features are capped at 10 σ: beyond that "very surprising" is enough
+_WARM = 30           # readings before features are standardised (the level statistics need a few)
+
+
+class Params(BaseModel):
+    """Parameters of ``adaptive_anomaly`` (defaults tuned on the NAB real series; see docs/detectors.md)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    probation: int = Field(750, ge=0, description="readings scored 0 while the statistics settle")
+    fast: float = Field(0.3, gt=0, le=1, description="EWMA weight of the one-step forecast")
+    short: float = Field(0.05, gt=0, le=1, description="EWMA weight of the short-run mean")
+    long: float = Field(0.001, gt=0, le=1, description="EWMA weight of the long-run mean and variance")
+    history: float = Field(0.0003, gt=0, le=1, description="EWMA weight of the feature statistics")
+    average: int = Field(4, ge=1, le=100, description="readings averaged in the likelihood")
+    hold: int = Field(100, ge=0, description="readings suppressed after an alert")
+    threshold: float = Field(0.5, gt=0, le=1, description="score of an ADVISORY (and of an alert)")
+    watch: float = Field(0.9, gt=0, le=1, description="score of a WATCH")
+
+
+class AdaptiveAnomaly:
+    """Online anomaly likelihood of one quantity; see the module docstring.
+
+    ``score_one(x)`` does not change the state; ``learn_one(x)`` does (reusing the work of the
+    preceding ``score_one`` of the same reading).
+    """
+
+    __slots__ = ("quantity", "p", "n", "fast", "short_mean", "mean", "var", "feat_n", "feat_mean",
+                 "feat_var", "ring", "ring_sum", "ring_pos", "last_alert", "_pending")
+
+    def __init__(self, quantity: str, params: Params) -> None:
+        self.quantity = quantity
+        self.p = params
+        self.n = 0
+        self.fast = self.short_mean = self.mean = self.var = 0.0
+        self.feat_n = 0
+        self.feat_mean = [0.0, 0.0, 0.0]
+        self.feat_var = [0.0, 0.0, 0.0]
+        self.ring = [0.0] * params.average
+        self.ring_sum = 0.0
+        self.ring_pos = 0
+        self.last_alert = -(10 ** 12)
+        self._pending: tuple | None = None
+
+    # --- protocol ---------------------------------------------------------------------------
+
+    def score_one(self, x: X) -> float:
+        """Anomaly score of ``x`` in [0, 1] (0 while learning, missing or held after an alert)."""
+        step = self._step(x)
+        return step[0] if step else 0.0
+
+    def learn_one(self, x: X) -> None:
+        """Learn ``x`` (non-finite or missing values are skipped)."""
+        step = self._step(x)
+        if not step:
+            return
+        score, value, short_mean, raw, feats = step
+        p = self.p
+        n = self.n = self.n + 1
+        a = p.long if p.long * n > 1.0 else 1.0 / n
+        d = value - self.mean
+        self.fast = value if n == 1 else self.fast + p.fast * (value - self.fast)
+        self.short_mean = value if n == 1 else short_mean
+        self.mean += a * d
+        self.var = (1.0 - a) * (self.var + a * d * d)
+        if feats is not None:
+            fn = self.feat_n = self.feat_n + 1
+            b = p.history if p.history * fn > 1.0 else 1.0 / fn
+            fm, fv = self.feat_mean, self.feat_var
+            for k in range(3):
+                e = feats[k] - fm[k]
+                fm[k] += b * e
+                fv[k] = (1.0 - b) * (fv[k] + b * e * e)
+            pos = self.ring_pos
+            self.ring_sum += raw - self.ring[pos]
+            self.ring[pos] = raw
+            self.ring_pos = (pos + 1) % len(self.ring)
+        if score >= p.threshold:
+            self.last_alert = n - 1
+        self._pending = None
+
+    def level(self, score: float) -> Level:
+        """ADVISORY from ``threshold``, WATCH from ``watch``; never more (an anomaly is not a flood)."""
+        if score >= self.p.watch:
+            return Level.WATCH
+        return Level.ADVISORY if score >= self.p.threshold else Level.NONE
+
+    def evidence(self, x: X, score: float) -> Finding:
+        """The value, the learned normal level and spread, and the score behind the level."""
+        value = float(x.get(self.quantity, math.nan))
+        return Finding("adaptive_anomaly", "anomaly", self.level(score), self.quantity, value, score,
+                       threshold=self.p.threshold, message_key="anomaly",
+                       details=(("expected", f"{self.mean:.6g}"), ("spread", f"{math.sqrt(self.var):.3g}")))
+
+    def __getstate__(self) -> tuple:
+        return tuple(getattr(self, k) for k in self.__slots__ if k != "_pending")
+
+    def __setstate__(self, state: tuple) -> None:
+        for k, v in zip((k for k in self.__slots__ if k != "_pending"), state):
+            setattr(self, k, v)
+        self._pending = None
+
+    # --- the work -----------------------------------------------------------------------------
+
+    def _step(self, x: X) -> tuple | None:
+        """(score, value, new short mean, raw likelihood input, features) for ``x``, cached per reading."""
+        pending = self._pending
+        if pending is not None and pending[0] is x:
+            return pending[1]
+        value = x.get(self.quantity)
+        if value is None or not math.isfinite(value):
+            return None
+        value = float(value)
+        p, n = self.p, self.n
+        short_mean = self.short_mean + p.short * (value - self.short_mean)
+        if n < _WARM:
+            step = (0.0, value, short_mean, 0.0, None)
+        else:
+            step = self._score(value, short_mean, n)
+        self._pending = (x, step)
+        return step
+
+    def _score(self, value: float, short_mean: float, n: int) -> tuple:
+        p = self.p
+        sd = math.sqrt(self.var) + 1e-9 * (abs(self.mean) + 1.0)
+        mean = self.mean
+        feats = (min(abs(value - self.fast) / sd, _CAP), min(abs(short_mean - mean) / sd, _CAP),
+                 min(abs(value - mean) / sd, _CAP))
+        fm, fv = self.feat_mean, self.feat_var
+        raw = max((feats[k] - fm[k]) / (math.sqrt(fv[k]) + 1e-12) for k in range(3))
+        ring = self.ring
+        count = min(self.feat_n + 1, len(ring))
+        z = (self.ring_sum - ring[self.ring_pos] + raw) / count
+        if n < p.probation or n - self.last_alert < p.hold or z <= 0.0:
+            return (0.0, value, short_mean, raw, feats)
+        q = 0.5 * math.erfc(z / _SQRT2)
+        score = min(1.0, -math.log10(max(q, _LOG_FLOOR)) / 10.0)
+        return (score, value, short_mean, raw, feats)
+
+
+@register("adaptive_anomaly", params=Params, hazard="anomaly")
+def make(station: Station, quantity: str | None, params: Params) -> AdaptiveAnomaly:
+    """One detector per quantity of the station."""
+    return AdaptiveAnomaly(quantity or next(iter(station.quantities)), params)

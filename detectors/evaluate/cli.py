@@ -1,0 +1,272 @@
+"""``riverwatch evaluate``: replay a recorded data set through the production detectors and score it.
+
+Examples
+--------
+>>> import argparse
+>>> parser = argparse.ArgumentParser()
+>>> add_commands(parser.add_subparsers(dest="command"))
+>>> args = parser.parse_args(["evaluate", "data", "--format", "nab", "--out", "o", "--param", "hold=50"])
+>>> args.format, args.param, args.func is run
+('nab', ['hold=50'], True)
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+from tqdm import tqdm
+
+from detectors.base import registry
+from detectors.evaluate import datasets, nab_score
+from detectors.evaluate.metrics import event_metrics
+from detectors.evaluate.plots import plot_overview, plot_replay
+from detectors.evaluate.replay import ReplayResult, replay, split_params
+from riverwatch.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+#: Hazards scored per format when no ``--detector`` is given (sensor problems are never warnings).
+DEFAULT_HAZARDS = {"nab": ("anomaly",), "csv": ("anomaly",), "usgs": ("flood",), "gecco": ("water_quality",)}
+#: How long before an event a warning still counts as its early warning, minutes, per format.
+DEFAULT_LEAD_WINDOW_MIN = {"nab": 0.0, "csv": 60.0, "usgs": 1440.0, "gecco": 30.0}
+SUMMARY_KEYS = ("precision", "recall", "f1", "lead_time_median_minutes", "lead_time_p10_minutes",
+                "false_warnings_per_day")
+
+
+def add_commands(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``evaluate`` to the ``riverwatch`` command."""
+    p = subparsers.add_parser("evaluate", help="replay recorded data through the detectors and score them",
+                              description=__doc__.splitlines()[0])
+    p.add_argument("data", type=Path, help="data folder (nab, usgs) or CSV file (gecco, csv)")
+    p.add_argument("--format", required=True, choices=datasets.FORMATS)
+    p.add_argument("--detector", action="append", default=[],
+                   help="registered detector to run (repeatable; default: those of the format's hazard)")
+    p.add_argument("--param", action="append", default=[], metavar="K=V",
+                   help="detector parameter, k=v for every selected detector having it or name.k=v")
+    p.add_argument("--out", type=Path, required=True, help="results folder")
+    p.add_argument("--categories", default="", help="nab: comma-separated category folders, or 'real'")
+    p.add_argument("--limit", type=int, default=0, help="replay only the first N series")
+    p.add_argument("--lead-window", type=float, default=None,
+                   help="minutes before an event a warning still counts (default per format)")
+    p.add_argument("--max-plots", type=int, default=8, help="series plots to draw (worst and best)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def default_detectors(fmt: str) -> list[str]:
+    """``adaptive_anomaly`` for generic series; the registered detectors of the hazard otherwise."""
+    if fmt in ("nab", "csv"):
+        return ["adaptive_anomaly"]
+    hazards = DEFAULT_HAZARDS[fmt]
+    names = sorted(name for name, spec in registry().items() if spec.hazard in hazards)
+    return names or ["adaptive_anomaly"]
+
+
+def load_series(args: argparse.Namespace) -> list[datasets.Series]:
+    """The series of ``args.data`` in ``args.format`` (categories and limit applied)."""
+    options: dict[str, Any] = {}
+    if args.format == "nab" and args.categories:
+        cats = args.categories.split(",")
+        if cats == ["real"]:
+            cats = [p.name for p in sorted(args.data.iterdir()) if p.is_dir() and p.name.startswith("real")]
+        options["categories"] = cats
+    series = datasets.load(args.format, args.data, **options)
+    return series[: args.limit] if args.limit else series
+
+
+def run(args: argparse.Namespace) -> int:
+    """Replay, score, write results, summary and plots; print the summary."""
+    names = args.detector or default_detectors(args.format)
+    params = split_params(names, args.param)
+    series = load_series(args)
+    if not series:
+        raise ConfigError(f"evaluate: no series found in {args.data}")
+    results = replay_corpus(series, names, params, fmt=args.format, progress=not args.no_progress)
+    lead_window = 60.0 * (args.lead_window if args.lead_window is not None
+                          else DEFAULT_LEAD_WINDOW_MIN[args.format])
+    summary = summarise(results, names, params, args, lead_window)
+    write_results(results, args.out, args.format)
+    summary["plots"] = draw_plots(results, args.out, summary, args.max_plots)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "summary.json").write_text(json.dumps(summary, indent=2, default=_jsonable) + "\n")
+    print_summary(summary)
+    return 0
+
+
+def replay_corpus(series: Sequence[datasets.Series], names: Sequence[str], params: dict, *, fmt: str,
+                  progress: bool = True) -> list[ReplayResult]:
+    """Replay every series with one progress bar over all readings.
+
+    NAB files get NAB's probationary period (15 %, at most 750 rows) as ``probation`` unless set.
+    """
+    total = sum(len(s) for s in series)
+    bar = tqdm(total=total, unit="rd", unit_scale=True, desc="replay", disable=not progress, file=sys.stderr,
+               mininterval=2.0)
+    out = []
+    with bar:
+        for s in series:
+            per = {name: dict(p) for name, p in params.items()}
+            if fmt == "nab":
+                for name in names:
+                    if "probation" in registry()[name].params.model_fields:
+                        per[name].setdefault("probation", nab_score.probation_rows(len(s)))
+            out.append(replay(s, names, per, progress=bar))
+    return out
+
+
+def nab_files(results: Sequence[ReplayResult]) -> list[nab_score.ScoredFile]:
+    """The replayed NAB series as files for the NAB scorer."""
+    return [nab_score.ScoredFile(f"{r.series.category}/{r.series.name}", r.scores,
+                                 nab_score.window_rows(r.series.t, [(e.start, e.end) for e in r.series.events]),
+                                 nab_score.probation_rows(len(r.series)))
+            for r in results]
+
+
+def summarise(results: Sequence[ReplayResult], names: Sequence[str], params: dict,
+              args: argparse.Namespace, lead_window: float) -> dict:
+    """The summary: event metrics, NAB scores (nab format), throughput and a per-series table."""
+    items = [(r.series.events, [w.time for w in r.warnings_for()], r.series.days, r.series.quiet) for r in results]
+    metrics = event_metrics(items, lead_window)
+    readings = sum(len(r.series) for r in results)
+    seconds = sum(r.seconds for r in results)
+    summary: dict[str, Any] = {key: getattr(metrics, key) for key in SUMMARY_KEYS}
+    summary.update({
+        "format": args.format, "data": str(args.data), "detectors": list(names), "params": params,
+        "series": len(results), "readings": readings, "replay_seconds": round(seconds, 3),
+        "readings_per_s": round(readings / seconds) if seconds else None,
+        "lead_window_minutes": lead_window / 60.0, "events": metrics.as_dict(),
+        "sensor_warnings": sum(1 for r in results for w in r.warnings if w.hazard == "sensor"),
+    })
+    per_series = []
+    if args.format == "nab":
+        files = nab_files(results)
+        profiles = nab_score.profiles_from(datasets.nab_profiles(args.data)) \
+            if (args.data / "profiles.json").exists() else nab_score.default_profiles()
+        scored = nab_score.score_corpus(files, profiles)
+        summary["nab"] = {name: round(res.score, 2) for name, res in scored.items()}
+        summary["nab_detail"] = {name: {"threshold": res.threshold, "tp": res.tp, "fp": res.fp, "fn": res.fn,
+                                        "raw": round(res.raw, 3)} for name, res in scored.items()}
+        std = profiles.get("standard") or next(iter(profiles.values()))
+        best = scored[std.name].threshold
+        for f, r in zip(files, results):
+            one = nab_score.corpus_score([f], std, best)
+            per_series.append({"series": f.name, "raw": round(one.raw, 3), "tp": one.tp, "fp": one.fp,
+                               "fn": one.fn})
+    if not per_series:
+        per_series = [{"series": f"{r.series.category}/{r.series.name}"} for r in results]
+    for row, item, r in zip(per_series, items, results):
+        one = event_metrics([item], lead_window)
+        row.update({"events": one.events, "detected": one.detected, "warnings": one.warnings,
+                    "false_warnings": one.false_warnings, "quiet": r.series.quiet,
+                    "lead_times_minutes": [round(v, 1) for v in one.lead_times_minutes]})
+    summary["per_series"] = per_series
+    return summary
+
+
+def _stamp(t: float) -> str:
+    return datetime.fromtimestamp(t, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def write_results(results: Sequence[ReplayResult], out: Path, fmt: str) -> None:
+    """Per-series CSVs: NAB's results layout for ``nab``; per-row scores and a warning timeline otherwise."""
+    for r in results:
+        s = r.series
+        folder = out / s.category
+        folder.mkdir(parents=True, exist_ok=True)
+        stem = s.name.removesuffix(".csv")
+        with open(folder / f"{stem}.csv", "w", newline="") as fh:
+            w = csv.writer(fh)
+            if fmt == "nab":
+                values = next(iter(s.columns.values()))
+                w.writerow(["timestamp", "value", "anomaly_score"])
+                w.writerows([_stamp(t), _num(v), f"{sc:.6f}"] for t, v, sc in zip(s.t.tolist(), values.tolist(),
+                                                                                r.scores.tolist()))
+            else:
+                keys = list(s.columns)
+                label = _label_rows(s)
+                w.writerow(["timestamp", *keys, "anomaly_score", "level", "label"])
+                cols = [s.columns[k].tolist() for k in keys]
+                for i, t in enumerate(s.t.tolist()):
+                    w.writerow([_stamp(t), *(_num(c[i]) for c in cols), f"{r.scores[i]:.6f}", int(r.levels[i]),
+                                int(label[i])])
+        if fmt != "nab":
+            with open(folder / f"{stem}_warnings.csv", "w", newline="") as fh:
+                w = csv.writer(fh)
+                w.writerow(["raised", "ended", "hazard", "level", "detector", "quantity", "value", "score"])
+                for warn in r.warnings:
+                    w.writerow([_stamp(warn.time), _stamp(warn.end_time), warn.hazard, warn.level, warn.detector,
+                                warn.quantity, _num(warn.value), f"{warn.score:.6g}"])
+
+
+def _label_rows(s: datasets.Series) -> np.ndarray:
+    label = np.zeros(len(s), dtype=bool)
+    for ev in s.events:
+        label |= (s.t >= ev.start) & (s.t <= ev.end)
+    return label
+
+
+def _num(v: float) -> str:
+    return "" if v != v else f"{v:.6g}"
+
+
+def draw_plots(results: Sequence[ReplayResult], out: Path, summary: dict, max_plots: int) -> list[str]:
+    """One plot per series (the worst and best few when there are more than ``max_plots``) + overview."""
+    rows = summary["per_series"]
+    if "raw" in rows[0]:
+        badness = [-row["raw"] for row in rows]
+        values, xlabel = [row["raw"] for row in rows], "NAB raw score (standard, corpus threshold)"
+    else:
+        badness = [(row["events"] - row["detected"]) + row["false_warnings"] * 0.5 for row in rows]
+        values, xlabel = [row["detected"] - row["events"] - row["false_warnings"] for row in rows], \
+            "detected − events − false warnings"
+    order = sorted(range(len(rows)), key=lambda k: badness[k], reverse=True)
+    if len(order) > max_plots:
+        half = max(max_plots // 2, 1)
+        order = order[:half] + order[-(max_plots - half):] if max_plots > 1 else order[:1]
+    threshold = None
+    if "nab_detail" in summary:
+        threshold = summary["nab_detail"].get("standard", {}).get("threshold")
+    drawn = []
+    for k in order[:max_plots]:
+        r = results[k]
+        path = out / "plots" / f"{r.series.category}__{r.series.name.removesuffix('.csv')}.png"
+        plot_replay(r, path, threshold=threshold, title=f"{rows[k]['series']} — {xlabel.split('(')[0]}: "
+                                                         f"{values[k]:.2f}")
+        drawn.append(str(path.relative_to(out)))
+    if len(rows) > 1:
+        drawn.append(str(plot_overview([row["series"] for row in rows], values, out / "plots" / "overview.png",
+                                       xlabel=xlabel).relative_to(out)))
+    return drawn
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, (np.floating, np.integer)):
+        return v.item()
+    if isinstance(v, float) and not np.isfinite(v):
+        return None
+    return str(v)
+
+
+def print_summary(summary: dict) -> None:
+    """Print the headline figures."""
+    def fmt(v: Any) -> str:
+        return "n/a" if v is None else (f"{v:.3f}" if isinstance(v, float) else str(v))
+    ev = summary["events"]
+    print(f"detectors: {', '.join(summary['detectors'])}   series: {summary['series']}   "
+          f"readings: {summary['readings']} ({fmt(summary['readings_per_s'])}/s)")
+    print(f"events: {ev['events']} detected: {ev['detected']} warnings: {ev['warnings']} "
+          f"false: {ev['false_warnings']} quiet-period warnings: {ev['quiet_warnings']} "
+          f"sensor warnings: {summary['sensor_warnings']}")
+    print("  ".join(f"{k}={fmt(summary[k])}" for k in SUMMARY_KEYS))
+    if "nab" in summary:
+        print("NAB: " + "  ".join(f"{k}={v:.1f} (threshold {summary['nab_detail'][k]['threshold']:.4f})"
+                                  for k, v in summary["nab"].items()))

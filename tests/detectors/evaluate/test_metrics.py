@@ -1,0 +1,42 @@
+"""Event-level warning metrics."""
+
+import pytest
+
+from detectors.evaluate.datasets import Event
+from detectors.evaluate.metrics import event_metrics, match_events
+
+HOUR = 3600.0
+
+
+def test_lead_time_relative_to_reference():
+    ev = Event(10 * HOUR, 12 * HOUR, 9 * HOUR)  # reference (e.g. first crossing) before the window
+    leads, false = match_events([ev], [7 * HOUR, 11 * HOUR], lead_window=4 * HOUR)
+    assert leads == [2 * HOUR] and false == 0
+
+
+def test_precision_recall_f1_and_false_rate():
+    events = [Event(100.0, 200.0, 100.0), Event(1000.0, 1100.0, 1000.0)]
+    m = event_metrics([(events, [150.0, 160.0, 5000.0], 2.0, False)], lead_window=0.0)
+    assert (m.events, m.detected, m.false_warnings, m.warnings) == (2, 1, 1, 3)
+    assert m.precision == 0.5 and m.recall == 0.5 and m.f1 == pytest.approx(0.5)
+    assert m.false_warnings_per_day == 0.5
+    assert m.lead_time_median_minutes == pytest.approx(-50 / 60)
+
+
+def test_quiet_period_warnings_are_false_and_counted():
+    m = event_metrics([((), [10.0, 20.0], 1.0, True), ((Event(0, 10, 0),), [5.0], 1.0, False)], 0.0)
+    assert m.quiet_warnings == 2 and m.false_warnings == 2 and m.recall == 1.0
+
+
+def test_undefined_figures_are_none():
+    m = event_metrics([((), [], 1.0, True)], 0.0)
+    assert m.precision is None and m.recall is None and m.f1 is None
+    assert m.lead_time_median_minutes is None and m.false_warnings_per_day == 0.0
+
+
+def test_p10_lead_time():
+    events = [Event(k * 1e5, k * 1e5 + 100, k * 1e5) for k in range(1, 11)]
+    warnings = [k * 1e5 - 60.0 * k for k in range(1, 11)]  # leads 1..10 minutes
+    m = event_metrics([(events, warnings, 1.0, False)], lead_window=3600.0)
+    assert m.lead_time_median_minutes == pytest.approx(5.5)
+    assert m.lead_time_p10_minutes == pytest.approx(1.9)
