@@ -17,10 +17,10 @@ Examples
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 from riverwatch.catalog import load_catalog
+from riverwatch.services_cli import use_local_services
 from riverwatch.settings import Settings
 
 
@@ -32,27 +32,12 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run_command)
 
 
-def load_env_file(path: Path) -> dict[str, str]:
-    """Put ``KEY=VALUE`` lines of ``path`` into ``os.environ`` unless already set; return what was added."""
-    added: dict[str, str] = {}
-    if not path.is_file():
-        return added
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, value = (part.strip() for part in line.split("=", 1))
-        if key and key not in os.environ:
-            os.environ[key] = added[key] = value
-    return added
-
-
 def run_command(args: argparse.Namespace) -> int:
     """Load settings (after ``services.env``), the catalog, and run the service."""
     from ingest.service import Service
 
     settings = Settings.load(args.config)
-    if load_env_file(Path(settings.state_dir) / "services.env"):
+    if use_local_services(settings.state_dir):
         settings = Settings.load(args.config)
     catalog = load_catalog(settings.catalog)
     Service(settings, catalog).run(args.duration)

@@ -4,17 +4,25 @@
   away wait in the broker; unacknowledged ones are delivered again on reconnect.
 - QoS 1 subscriptions to :data:`riverwatch.contract.DATA_SUBSCRIPTION` (as
   ``$share/<group>/…`` when ``mqtt.shared_group`` is set, so several workers split the load) and
-  to the status topics, made in ``on_connect`` so every reconnect re-subscribes.
+  to the status topics, made in ``on_connect`` so every reconnect re-subscribes. With
+  ``ingest.shard = "i/n"`` the worker instead subscribes to the explicit
+  ``rw/v1/<partner>/<station>/data|status`` topics of the catalog stations whose stable hash
+  (:func:`shard_of`) is ``i``: a station's stream always reaches the same worker.
 - ``manual_ack=True``: paho does not acknowledge on its own; :meth:`Consumer.ack` is called once
-  the message's readings are durable. Acks go out in arrival order, as MQTT requires.
-- ``on_message`` only hands ``(topic, payload, mid, qos, arrival_s)`` to a callback (the
-  service's queue); ``loop_start()`` runs the network thread, reconnecting with back-off.
+  the message's readings are durable. Every message carries the *generation* of the connection it
+  arrived on; an ack from an older connection is dropped, because after a reconnect the broker
+  re-sends the message under the same packet id and that id may since have been given to another
+  message (acking it would acknowledge a message that is not durable yet).
+- ``on_message`` only hands ``(topic, payload, mid, qos, arrival_s, generation)`` to a callback
+  (the service's queue); ``loop_start()`` runs the network thread, reconnecting with back-off.
 
 Examples
 --------
 >>> from riverwatch.settings import MqttSettings
 >>> Consumer(MqttSettings(shared_group="workers"), lambda item: None).subscriptions()[0]
 ('$share/workers/rw/v1/+/+/data', 1)
+>>> shard_of("rivertown", "gauge-hochtal", 4) == shard_of("rivertown", "gauge-hochtal", 4)
+True
 """
 
 from __future__ import annotations
@@ -22,7 +30,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+import zlib
+from collections.abc import Callable, Iterable
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -30,13 +39,47 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from riverwatch.contract import DATA_SUBSCRIPTION, STATUS_SUBSCRIPTION
+from riverwatch.catalog import Catalog
+from riverwatch.contract import DATA_SUBSCRIPTION, STATUS_SUBSCRIPTION, data_topic, status_topic
+from riverwatch.errors import ConfigError
 from riverwatch.settings import MqttSettings
 
 log = logging.getLogger(__name__)
 
-#: What ``on_message`` enqueues: topic, payload, message id, QoS, arrival time (epoch seconds).
-Item = tuple[str, bytes, int, int, float]
+#: What ``on_message`` enqueues: topic, payload, message id, QoS, arrival time (epoch s), generation.
+Item = tuple[str, bytes, int, int, float, int]
+
+#: Topic filters per SUBSCRIBE packet (a sharded worker of a large catalog has thousands).
+FILTERS_PER_SUBSCRIBE = 100
+
+
+def shard_of(partner: str, station: str, count: int) -> int:
+    """The shard (0 … count-1) of a station: CRC-32 of ``partner/station``, stable across runs.
+
+    >>> shard_of("rivertown", "gauge-hochtal", 1)
+    0
+    """
+    return zlib.crc32(f"{partner}/{station}".encode()) % count
+
+
+def parse_shard(shard: str | None) -> tuple[int, int] | None:
+    """``"i/n"`` → ``(i, n)``; None stays None.
+
+    >>> parse_shard("1/4")
+    (1, 4)
+    """
+    if shard is None:
+        return None
+    index, count = (int(part) for part in shard.split("/"))
+    if not 0 <= index < count:
+        raise ConfigError(f"option ingest.shard: {shard!r} needs 0 <= i < n")
+    return index, count
+
+
+def shard_stations(catalog: Catalog, shard: tuple[int, int]) -> list[tuple[str, str]]:
+    """The ``(partner, station)`` keys of the catalog that belong to ``shard = (i, n)``."""
+    index, count = shard
+    return [st.key for st in catalog.stations if shard_of(st.partner, st.id, count) == index]
 
 
 class Consumer:
@@ -48,14 +91,36 @@ class Consumer:
         The ``mqtt`` settings section.
     deliver
         Called on paho's network thread with each :data:`Item`; must not block.
+    stations
+        With sharding: the ``(partner, station)`` keys to subscribe to explicitly (no wildcard,
+        no shared subscription). None: the wildcard subscriptions.
+
+    Raises
+    ------
+    ConfigError
+        ``stations`` given together with ``mqtt.shared_group`` (a shared subscription would split
+        a shard's stations across workers again), or an empty shard.
     """
 
-    def __init__(self, settings: MqttSettings, deliver: Callable[[Item], None]) -> None:
+    def __init__(self, settings: MqttSettings, deliver: Callable[[Item], None],
+                 stations: Iterable[tuple[str, str]] | None = None) -> None:
         self.settings = settings
         self.deliver = deliver
+        self.stations = None if stations is None else list(stations)
+        if self.stations is not None:
+            if settings.shared_group:
+                raise ConfigError("option ingest.shard: cannot be combined with mqtt.shared_group "
+                                  "(a shard is one worker; give each worker its own client_id)")
+            if not self.stations:
+                raise ConfigError("option ingest.shard: no catalog station falls into this shard")
         self.connected = threading.Event()
         self.connects = 0
         self.disconnects = 0
+        self.subscribe_failures = 0
+        self.acks_dropped = 0
+        self.generation = 0
+        self.last_message = time.monotonic()
+        self._pending_subacks: set[int] = set()
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=settings.client_id,
                              protocol=mqtt.MQTTv5, manual_ack=True)
         if settings.username:
@@ -72,8 +137,16 @@ class Consumer:
         client.on_subscribe = self._on_subscribe
         self.client = client
 
+    @property
+    def reconnects(self) -> int:
+        """Successful connects after the first one."""
+        return max(0, self.connects - 1)
+
     def subscriptions(self) -> list[tuple[str, int]]:
         """The ``(topic filter, qos)`` pairs subscribed on every connect."""
+        if self.stations is not None:
+            return ([(data_topic(p, s), 1) for p, s in self.stations]
+                    + [(status_topic(p, s), 1) for p, s in self.stations])
         group = self.settings.shared_group
         data = f"$share/{group}/{DATA_SUBSCRIPTION}" if group else DATA_SUBSCRIPTION
         status = f"$share/{group}/{STATUS_SUBSCRIPTION}" if group else STATUS_SUBSCRIPTION
@@ -89,7 +162,7 @@ class Consumer:
         self.client.loop_start()
 
     def wait_connected(self, timeout: float) -> bool:
-        """Block until connected and subscribed (SUBACK received), at most ``timeout`` seconds."""
+        """Block until connected and subscribed (every SUBACK received), at most ``timeout`` seconds."""
         return self.connected.wait(timeout)
 
     def stop(self) -> None:
@@ -100,28 +173,57 @@ class Consumer:
             self.client.loop_stop()
         self.connected.clear()
 
-    def ack(self, mid: int, qos: int) -> None:
-        """Acknowledge one message (PUBACK for QoS 1); QoS 0 needs none."""
-        if qos:
-            self.client.ack(mid, qos)
+    def ack(self, mid: int, qos: int, generation: int | None = None) -> None:
+        """Acknowledge one message (PUBACK for QoS 1); QoS 0 needs none.
+
+        A message from an earlier connection (``generation``) is not acknowledged: the broker has
+        re-sent it on the current connection, where it is processed and acknowledged again.
+        """
+        if not qos:
+            return
+        if generation is not None and generation != self.generation:
+            self.acks_dropped += 1
+            return
+        self.client.ack(mid, qos)
+
+    def resubscribe(self) -> None:
+        """Send the subscriptions again (idempotent on the broker); used by the service's watchdog."""
+        if self.connected.is_set():
+            self._subscribe(self.client)
+
+    def idle_s(self) -> float:
+        """Seconds since the last message arrived (or since the consumer was made)."""
+        return time.monotonic() - self.last_message
 
     # ------------------------------------------------------------------ paho callbacks (thin)
+
+    def _subscribe(self, client) -> None:
+        pairs = self.subscriptions()
+        for start in range(0, len(pairs), FILTERS_PER_SUBSCRIBE):
+            chunk = pairs[start:start + FILTERS_PER_SUBSCRIBE]
+            result, mid = client.subscribe([(topic, SubscribeOptions(qos=qos)) for topic, qos in chunk])
+            if result == mqtt.MQTT_ERR_SUCCESS:
+                self._pending_subacks.add(mid)
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
             log.error("MQTT connect to %s:%s refused: %s", self.settings.host, self.settings.port, reason_code)
             return
-        options = [(topic, SubscribeOptions(qos=qos)) for topic, qos in self.subscriptions()]
-        client.subscribe(options)
+        self.generation += 1
         self.connects += 1
-        log.info("MQTT connected to %s:%s (session present: %s)", self.settings.host, self.settings.port,
-                 flags.session_present)
+        self._pending_subacks.clear()
+        self._subscribe(client)
+        log.info("MQTT connected to %s:%s (session present: %s, connection %d)", self.settings.host,
+                 self.settings.port, flags.session_present, self.connects)
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
         failed = [str(code) for code in reason_codes if code.is_failure]
         if failed:
+            self.subscribe_failures += len(failed)
             log.error("MQTT subscription refused: %s", ", ".join(failed))
-        self.connected.set()
+        self._pending_subacks.discard(mid)
+        if not self._pending_subacks:
+            self.connected.set()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         self.connected.clear()
@@ -129,4 +231,5 @@ class Consumer:
         log.warning("MQTT disconnected: %s", reason_code)
 
     def _on_message(self, client, userdata, message) -> None:
-        self.deliver((message.topic, message.payload, message.mid, message.qos, time.time()))
+        self.last_message = time.monotonic()
+        self.deliver((message.topic, message.payload, message.mid, message.qos, time.time(), self.generation))

@@ -7,6 +7,19 @@ are durable. Every ``ingest.summary_interval_s`` the service logs one summary li
 ``pipeline`` and ``station_state`` measurements; detector and warning state is checkpointed to
 ``<state_dir>/checkpoint/`` periodically and on shutdown, and restored on start.
 
+Warnings survive a crash exactly once: a message that makes the warning book emit events is
+*committed* before it is acknowledged — its lines and the events' lines are made durable, then the
+checkpoint (replay clocks, detectors, warning book) is written, and only then is the message
+acknowledged. A crash before the checkpoint makes the broker redeliver the message and the restored
+book emits the same events again (same id, same timestamp: they overwrite themselves in InfluxDB);
+a crash after it restores a book that already knows the warning, so it is neither re-raised nor
+forgotten. Messages without events are acknowledged as soon as they are durable; what the
+detectors learned from them since the last periodic checkpoint is the only thing a crash can cost.
+
+A watchdog (``ingest.watchdog_s``) logs, counts and re-subscribes when the worker is connected but
+no message has come for that long; ``ingest.metrics_port`` serves Prometheus metrics
+(:mod:`ingest.metrics`); ``ingest.shard`` makes the worker take only its shard's stations.
+
 Examples
 --------
 >>> from riverwatch.catalog import load_catalog
@@ -35,7 +48,8 @@ from riverwatch.model import WarningEvent
 from riverwatch.settings import Settings
 
 from ingest import lineproto
-from ingest.consumer import Consumer, Item
+from ingest.consumer import Consumer, Item, parse_shard, shard_stations
+from ingest.metrics import Metrics
 from ingest.pipeline import Pipeline, reject_line, warning_line, warning_message
 from ingest.sinks import InfluxSink, MqttPublisher, Spool
 from ingest.validate import StreamClock, Validator
@@ -94,13 +108,20 @@ class Service:
         self.checkpoint_interval_s = checkpoint_interval_s
         self.checkpoint_path = Path(settings.state_dir) / "checkpoint" / CHECKPOINT_FILE
         self.stats = Stats()
+        shard = parse_shard(settings.ingest.shard)
+        self.shard_stations = shard_stations(catalog, shard) if shard else None
         self.validator = Validator(catalog, settings.ingest, settings.mqtt.max_payload_bytes)
         self.pipeline = Pipeline(catalog, settings, specs=specs)
+        self.metrics = Metrics(self)
         self.spool = Spool(settings.ingest.spool_dir, settings.ingest.spool_max_bytes)
         self.sink = InfluxSink(settings.influx, self.spool, self._durable,
-                               max_messages=max(1, settings.mqtt.receive_maximum // 2))
-        self.consumer = Consumer(settings.mqtt, self._enqueue)
+                               max_messages=max(1, settings.mqtt.receive_maximum // 2),
+                               on_write=self.metrics.observe_write)
+        self.consumer = Consumer(settings.mqtt, self._enqueue, stations=self.shard_stations)
         self.publisher = MqttPublisher(self.consumer.client)
+        self.watchdog_trips = 0
+        self._watchdog_at = 0.0
+        self._ack_lock = threading.Lock()
         self._queue: queue.SimpleQueue[Item] = queue.SimpleQueue()
         self._enqueued = 0
         self._handled = 0
@@ -123,6 +144,8 @@ class Service:
         self._stopping.clear()
         self._thread = threading.Thread(target=self._process_loop, name="ingest-process", daemon=True)
         self._thread.start()
+        if self.settings.ingest.metrics_port:
+            self.metrics.serve(self.settings.ingest.metrics_port, self.settings.ingest.metrics_host)
         self.consumer.start()
 
     def wait_connected(self, timeout: float = 10.0) -> bool:
@@ -137,6 +160,12 @@ class Service:
             self._thread = None
         self.consumer.stop()
         self.sink.stop(timeout)
+        self.metrics.close()
+
+    @property
+    def queue_depth(self) -> int:
+        """Messages received from the broker and not yet processed."""
+        return self._enqueued - self._handled
 
     def run(self, duration: float | None = None) -> None:
         """Start, run until ``duration`` seconds passed or SIGINT/SIGTERM, then stop."""
@@ -182,7 +211,9 @@ class Service:
             now = time.monotonic()
             if now >= next_tick:
                 next_tick = now + TICK_INTERVAL_S
-                self._publish_events(self.pipeline.tick())
+                if self._publish_events(self.pipeline.tick()):
+                    self._commit()
+                self._watchdog(now)
                 if now >= next_summary:
                     next_summary = now + summary_s
                     self._summary()
@@ -192,33 +223,66 @@ class Service:
         self._drain()
 
     def _handle(self, item: Item) -> None:
-        topic, payload, mid, qos, arrival = item
+        topic, payload, mid, qos, arrival, generation = item
         stats = self.stats
         stats.received += 1
         try:
             obs = self.validator.validate(topic, payload, arrival)
             if obs is None:
                 stats.status_messages += 1
-                self.sink.add([], (mid, qos, 0))
+                self.sink.add([], (mid, qos, 0, generation))
             else:
                 stats.accepted += 1
                 stats.readings_in += len(obs.values)
                 self._last_seen[(obs.partner, obs.station)] = arrival
                 lines: list[str] = []
                 events = self.pipeline.process(obs, lines)
-                self.sink.add(lines, (mid, qos, len(obs.values)))
+                token = (mid, qos, len(obs.values), generation)
                 if events:
+                    self.sink.add(lines)
                     self._publish_events(events)
+                    self._commit(token)
+                else:
+                    self.sink.add(lines, token)
         except DecodeError as exc:
-            self._reject(exc, topic, payload, mid, qos, arrival)
+            self._reject(exc, topic, payload, mid, qos, arrival, generation)
         except Exception:  # a poison message must not wedge the worker: count, ack, go on
             stats.errors += 1
             log.exception("internal error on a message from %.200s", topic)
-            self.sink.add([], (mid, qos, 0))
+            self.sink.add([], (mid, qos, 0, generation))
         finally:
             self._handled += 1
 
-    def _reject(self, exc: DecodeError, topic: str, payload: bytes, mid: int, qos: int, arrival: float) -> None:
+    def _commit(self, token: tuple | None = None) -> None:
+        """Make everything so far durable, checkpoint, then acknowledge ``token``.
+
+        Called when the warning book emitted events, so that the acknowledged stream and the
+        checkpointed book never disagree (see the module docstring). Blocks while InfluxDB is down
+        and the spool is full (backpressure); gives up without acknowledging when stopping.
+        """
+        while not self.sink.wait_durable(1.0):
+            if self._stopping.is_set():
+                return
+        self._checkpoint(flushed=True)
+        if token is not None:
+            self._durable([token])
+
+    def _watchdog(self, now: float) -> None:
+        """Connected but silent for ``ingest.watchdog_s``: log, count, re-subscribe (once per period)."""
+        limit = self.settings.ingest.watchdog_s
+        consumer = self.consumer
+        if not limit or not consumer.connected.is_set() or consumer.idle_s() < limit:
+            return
+        if now - self._watchdog_at < limit:
+            return
+        self._watchdog_at = now
+        self.watchdog_trips += 1
+        log.warning("watchdog: connected to MQTT but no message for %.0f s; re-subscribing %d filters",
+                    consumer.idle_s(), len(consumer.subscriptions()))
+        consumer.resubscribe()
+
+    def _reject(self, exc: DecodeError, topic: str, payload: bytes, mid: int, qos: int, arrival: float,
+                generation: int | None = None) -> None:
         stats = self.stats
         stats.rejected += 1
         stats.rejected_by_reason[exc.reason] = stats.rejected_by_reason.get(exc.reason, 0) + 1
@@ -229,21 +293,23 @@ class Service:
         self.publisher.reject(partner, station, encode_reject(exc.reason, exc.detail, topic, payload, arrival))
         time_ns = max(int(arrival * 1e9), self._last_reject_ns + 1)
         self._last_reject_ns = time_ns
-        self.sink.add([reject_line(exc.reason, partner, exc.detail, topic, time_ns)], (mid, qos, 0))
+        self.sink.add([reject_line(exc.reason, partner, exc.detail, topic, time_ns)], (mid, qos, 0, generation))
 
     def _durable(self, tokens: list) -> None:
-        """Writer thread: a batch is durable; acknowledge its messages in order."""
+        """A batch is durable (writer thread, or :meth:`_commit`); acknowledge its messages in order."""
         ack = self.consumer.ack
         stored = 0
-        for mid, qos, n_readings in tokens:
-            ack(mid, qos)
-            stored += n_readings
-        self.stats.readings_stored += stored
-        self.stats.acked += len(tokens)
+        with self._ack_lock:
+            for mid, qos, n_readings, generation in tokens:
+                ack(mid, qos, generation)
+                stored += n_readings
+            self.stats.readings_stored += stored
+            self.stats.acked += len(tokens)
 
-    def _publish_events(self, events: list[WarningEvent]) -> None:
+    def _publish_events(self, events: list[WarningEvent]) -> bool:
+        """Write and publish warning events; True when there were any."""
         if not events:
-            return
+            return False
         lines = []
         for event in events:
             lines.append(warning_line(event, self.catalog))
@@ -256,6 +322,7 @@ class Service:
                 except Exception:
                     log.exception("on_warning callback failed")
         self.sink.add(lines)
+        return True
 
     def _drain(self) -> None:
         """On stop: process what is queued, make it durable, checkpoint."""
@@ -283,9 +350,10 @@ class Service:
         counters = self.sink.counters
         rejects = " ".join(f"{k}={v}" for k, v in sorted(stats.rejected_by_reason.items())) or "none"
         log.info("ingest: %.0f readings/s, %d in, %d stored, rejects %s, %d warnings open, write lag %.2f s, "
-                 "spool %d B in %d segments%s", rate, stats.readings_in, stats.readings_stored, rejects,
-                 len(open_warnings), counters.write_lag_s, self.spool.bytes, self.spool.segments,
-                 " (InfluxDB DOWN)" if self.sink.influx_down else "")
+                 "spool %d B in %d segments%s, MQTT %s (%d reconnects)", rate, stats.readings_in,
+                 stats.readings_stored, rejects, len(open_warnings), counters.write_lag_s, self.spool.bytes,
+                 self.spool.segments, " (InfluxDB DOWN)" if self.sink.influx_down else "",
+                 "up" if self.consumer.connected.is_set() else "DOWN", self.consumer.reconnects)
         if counters.spool_full:
             log.error("ingest: spool full %d times: MQTT acks held back (backpressure)", counters.spool_full)
         time_ns = time.time_ns()
@@ -306,7 +374,10 @@ class Service:
             by_station.setdefault((getattr(warning, "partner", None), getattr(warning, "station", None)),
                                   []).append(warning)
         lines = []
+        mine = None if self.shard_stations is None else set(self.shard_stations)
         for st in self.catalog.stations:
+            if mine is not None and st.key not in mine:
+                continue  # another shard's worker reports it
             warnings = by_station.get(st.key, [])
             public = [int(getattr(w, "level", 0)) for w in warnings if getattr(w, "public", True)]
             if public and max(public) > 0:

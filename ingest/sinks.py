@@ -11,8 +11,11 @@ are *durable*, i.e. InfluxDB answered the write, or the batch sits fsynced in th
   sink switches to spooling; a replayer thread writes the spool back, oldest first, while live
   batches keep flowing, and switches back when the spool is empty. A *non-retryable* rejection
   (HTTP 400) is bisected to isolate the bad lines, which are counted and dropped; never retried.
-- :class:`Spool` is append-only segment files of records ``[length u32][crc32 u32][body]``, each
-  append fsynced. **When the spool is full** (``ingest.spool_max_bytes``) nothing is dropped: the
+- :class:`Spool` is append-only segment files ``<number>-<created ms>.seg`` of records
+  ``[length u32][crc32 u32][body]``, each append fsynced. A record whose CRC does not match (a
+  flipped bit) is skipped and counted and replay goes on with the next one; a torn tail (a crash
+  mid-append: header or body cut short) is counted and ends that segment — nothing after it was
+  ever acknowledged, because an append returns only once it is fsynced. **When the spool is full** (``ingest.spool_max_bytes``) nothing is dropped: the
   batch is held and retried, its messages stay unacknowledged, and the broker keeps further
   messages in the persistent session once the in-flight window is full (backpressure). The
   ``spool_full`` counter and an error log every 10 s make this loud.
@@ -61,7 +64,7 @@ class Spool:
     Parameters
     ----------
     directory
-        Folder of the segment files ``<number>.seg`` (created).
+        Folder of the segment files ``<number>-<created ms>.seg`` (created).
     max_bytes
         :meth:`append` refuses (``SinkError``) a record that would take the spool past this size.
     segment_bytes
@@ -83,7 +86,7 @@ class Spool:
         self._file_bytes = 0
         self._progress: dict[str, int] = {}
         existing = self._segments()
-        self._next = int(existing[-1].stem) + 1 if existing else 1
+        self._next = _segment_number(existing[-1]) + 1 if existing else 1
         self._bytes = sum(p.stat().st_size for p in existing)
 
     @property
@@ -96,8 +99,16 @@ class Spool:
         """Number of segment files (sealed and open)."""
         return len(self._segments())
 
+    def oldest_age_s(self, now_s: float | None = None) -> float:
+        """Seconds since the oldest segment still on disk was begun (0 when the spool is empty)."""
+        segments = self._segments()
+        if not segments:
+            return 0.0
+        created = _segment_created_s(segments[0])
+        return max(0.0, (time.time() if now_s is None else now_s) - created)
+
     def _segments(self) -> list[Path]:
-        return sorted(self.directory.glob("*.seg"), key=lambda p: int(p.stem))
+        return sorted(self.directory.glob("*.seg"), key=_segment_number)
 
     def append(self, body: bytes) -> None:
         """Append one record and fsync it.
@@ -125,7 +136,7 @@ class Spool:
 
     def _open_segment(self) -> None:
         self._seal()
-        path = self.directory / f"{self._next:012d}.seg"
+        path = self.directory / f"{self._next:012d}-{int(time.time() * 1000)}.seg"
         self._next += 1
         self._file = open(path, "ab")
         self._file_bytes = 0
@@ -169,23 +180,42 @@ class Spool:
                 break
             length, crc = _HEADER.unpack_from(data, offset)
             body = data[offset + _HEADER.size: offset + _HEADER.size + length]
-            if len(body) != length or zlib.crc32(body) != crc:
-                self._corrupt(path, offset, "bad length or CRC")
+            if len(body) != length:
+                self._corrupt(path, offset, "torn record (shorter than its length)")
                 break
-            callback(body)
             offset += _HEADER.size + length
+            if zlib.crc32(body) != crc:
+                self._corrupt(path, offset - _HEADER.size - length, "CRC mismatch, record skipped", rest=False)
+                self._progress[path.name] = offset
+                continue
+            callback(body)
             self._progress[path.name] = offset
             done += 1
         return done
 
-    def _corrupt(self, path: Path, offset: int, why: str) -> None:
+    def _corrupt(self, path: Path, offset: int, why: str, rest: bool = True) -> None:
         self.corrupt_records += 1
-        log.error("spool segment %s: %s at byte %d; the rest of the segment is skipped", path, why, offset)
+        log.error("spool segment %s: %s at byte %d%s", path, why, offset,
+                  "; the rest of the segment is skipped" if rest else "")
 
     def close(self) -> None:
         """Close the open segment (appending later opens a new one)."""
         with self._lock:
             self._seal()
+
+
+def _segment_number(path: Path) -> int:
+    return int(path.stem.split("-", 1)[0])
+
+
+def _segment_created_s(path: Path) -> float:
+    parts = path.stem.split("-", 1)
+    if len(parts) == 2 and parts[1].isdigit():
+        return int(parts[1]) / 1000.0
+    try:  # a segment of an older spool without its creation time
+        return path.stat().st_mtime
+    except OSError:
+        return time.time()
 
 
 # =========================================================================== InfluxDB
@@ -228,16 +258,19 @@ class InfluxSink:
     max_messages
         A batch is handed over once it carries this many tokens (keep it below the broker's
         in-flight window: unacknowledged messages stall delivery).
+    on_write
+        Called from the writer thread with the duration in seconds of each successful write.
 
     :meth:`add` and :meth:`poll` belong to one producer thread; the writer and the replayer run
     in their own threads.
     """
 
     def __init__(self, settings: InfluxSettings, spool: Spool, on_durable: Callable[[list], None] | None = None,
-                 max_messages: int = 500) -> None:
+                 max_messages: int = 500, on_write: Callable[[float], None] | None = None) -> None:
         self.settings = settings
         self.spool = spool
         self.on_durable = on_durable or (lambda tokens: None)
+        self.on_write = on_write or (lambda seconds: None)
         self.batch_lines = settings.batch_lines
         self.flush_interval_s = settings.flush_interval_s
         self.max_messages = max(1, max_messages)
@@ -360,6 +393,7 @@ class InfluxSink:
             return True
         body = "\n".join(batch.lines).encode()
         if not self._down:
+            started = time.perf_counter()
             try:
                 self.client.write(body)
             except SinkError as exc:
@@ -370,6 +404,7 @@ class InfluxSink:
                 self._down = True
                 log.warning("InfluxDB write failed, spooling until it is back: %s", exc)
             else:
+                self.on_write(time.perf_counter() - started)
                 self.counters.lines_written += len(batch.lines)
                 self.counters.batches_written += 1
                 return True

@@ -8,6 +8,10 @@ with a :class:`~riverwatch.errors.DecodeError` whose ``reason`` is a
 ``not_finite``, ``bad_timestamp``) → ``unknown_station`` → ``topic_mismatch`` →
 ``unknown_quantity`` → ``unknown_unit`` → ``future_timestamp`` → ``too_old`` → ``replayed``.
 
+JSON has no NaN or Infinity; a payload that is JSON except for bare ``NaN``/``Infinity`` tokens
+(what many JSON encoders write for a non-finite float) is rejected as ``not_finite``, not
+``bad_json``, so the device maker learns what is actually wrong.
+
 Values leave in canonical units; the ``(scale, offset)`` of each (quantity, unit) pair is looked
 up once and kept in a dict. Status messages (``online``/``offline``) are tracked per station,
 not turned into readings.
@@ -30,6 +34,9 @@ riverwatch.errors.DecodeError: replayed: seq 1 at 1800000000.000 was already see
 
 from __future__ import annotations
 
+import json
+import re
+
 from riverwatch.catalog import Catalog, Station
 from riverwatch.contract import decode_payload, parse_topic
 from riverwatch.errors import DecodeError
@@ -37,8 +44,34 @@ from riverwatch.model import Observation
 from riverwatch.settings import IngestSettings
 from riverwatch.units import QUANTITIES, conversion
 
+_NON_FINITE_TOKEN = re.compile(rb"(?<![\w\"])-?(?:NaN|Infinity)(?![\w\"])")
+
 #: Accepted bodies of a status message (the device's retained online flag and last will).
 STATUS_VALUES = frozenset({"online", "offline"})
+
+
+def _decode(payload: bytes):
+    """:func:`decode_payload`, telling bare NaN/Infinity tokens apart from other broken JSON.
+
+    >>> _decode(b'{"ts": 1, "seq": 1, "readings": {"ph": {"value": NaN, "unit": "pH"}}}')
+    Traceback (most recent call last):
+    ...
+    riverwatch.errors.DecodeError: not_finite: the payload holds a bare NaN or Infinity (JSON has neither)
+    """
+    try:
+        return decode_payload(payload)
+    except DecodeError as exc:
+        if exc.reason == "bad_json" and _NON_FINITE_TOKEN.search(payload) and _is_json_with_non_finite(payload):
+            raise DecodeError("not_finite", "the payload holds a bare NaN or Infinity (JSON has neither)") from None
+        raise
+
+
+def _is_json_with_non_finite(payload: bytes) -> bool:
+    try:
+        json.loads(payload)  # the standard library accepts NaN, Infinity and -Infinity
+    except Exception:  # ValueError, RecursionError, UnicodeDecodeError: broken JSON after all
+        return False
+    return True
 
 
 class StreamClock:
@@ -95,7 +128,7 @@ class Validator:
         station = self.catalog.station(partner, station_id)
         if channel == "status":
             return self._track_status(station, partner, station_id, payload, now_s)
-        raw = decode_payload(payload)
+        raw = _decode(payload)
         if station is None:
             raise DecodeError("unknown_station", f"{partner}/{station_id} is not in the station catalog")
         if (raw.partner is not None and raw.partner != partner) or (

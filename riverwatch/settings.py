@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 from riverwatch.errors import ConfigError
@@ -68,6 +68,20 @@ class IngestSettings(BaseModel):
     detectors: list[str] = Field(default_factory=lambda: ["level_threshold", "rate_of_rise"])
     detector_params: dict[str, dict] = Field(default_factory=dict)
     publish_scores: bool = True
+    shard: str | None = Field(None, pattern=r"^\d+/[1-9]\d*$",
+                              description="'i/n': take only the catalog stations whose stable hash maps to shard i")
+    metrics_port: int = Field(0, ge=0, le=65535, description="Prometheus /metrics port; 0 = off")
+    metrics_host: str = Field("127.0.0.1", description="address the metrics endpoint listens on")
+    watchdog_s: float = Field(300.0, ge=0, description="connected but silent this long: log, count, re-subscribe; 0 = off")
+
+    @field_validator("shard")
+    @classmethod
+    def _shard_in_range(cls, value: str | None) -> str | None:
+        if value is not None:
+            index, count = (int(part) for part in value.split("/"))
+            if index >= count:
+                raise ValueError(f"shard {value!r}: i must be below n (0 <= i < n)")
+        return value
 
 
 class Settings(BaseSettings):

@@ -6,18 +6,20 @@ import os
 
 from riverwatch.cli import main
 
-from ingest.cli import load_env_file
+from riverwatch.services_cli import use_local_services
 
 
 def test_env_file_does_not_override(tmp_path, monkeypatch):
-    env = tmp_path / "services.env"
-    env.write_text("# comment\nRW_TEST_A=1\nRW_TEST_B = 2\n")
-    monkeypatch.setenv("RW_TEST_A", "kept")
-    monkeypatch.delenv("RW_TEST_B", raising=False)
-    assert load_env_file(env) == {"RW_TEST_B": "2"}
-    assert os.environ["RW_TEST_A"] == "kept"
-    monkeypatch.delenv("RW_TEST_B")
-    assert load_env_file(tmp_path / "missing.env") == {}
+    (tmp_path / "services.env").write_text("# comment\nRIVERWATCH_MQTT__HOST=10.0.0.1\nRIVERWATCH_MQTT__PORT=2\n")
+    monkeypatch.setenv("RIVERWATCH_MQTT__HOST", "kept")
+    monkeypatch.delenv("RIVERWATCH_MQTT__PORT", raising=False)
+    try:
+        assert use_local_services(tmp_path)
+        assert os.environ["RIVERWATCH_MQTT__HOST"] == "kept"
+        assert os.environ["RIVERWATCH_MQTT__PORT"] == "2"
+    finally:
+        os.environ.pop("RIVERWATCH_MQTT__PORT", None)
+    assert not use_local_services(tmp_path / "missing")
 
 
 def test_run_for_a_duration_with_services_env(services, influx, tmp_path, monkeypatch):
@@ -33,9 +35,11 @@ def test_run_for_a_duration_with_services_env(services, influx, tmp_path, monkey
     monkeypatch.setenv("RIVERWATCH_INGEST__SUMMARY_INTERVAL_S", "0.2")
     monkeypatch.setenv("RIVERWATCH_MQTT__CLIENT_ID", "cli-test")
     monkeypatch.setenv("RIVERWATCH_MQTT__SESSION_EXPIRY_S", "5")
-    assert main(["run", "--duration", "1"]) == 0
-    for key in services.as_env():
-        monkeypatch.delenv(key, raising=False)  # undo what load_env_file put into os.environ
+    try:
+        assert main(["run", "--duration", "1"]) == 0
+    finally:
+        for key in services.as_env():
+            os.environ.pop(key, None)  # undo what services.env put into os.environ
     rows = influx.query_rows('SELECT last("mqtt_connected") FROM "pipeline" WHERE "worker" = \'cli-test\'')
     assert rows and rows[0]["last"] == 1
     assert (state / "checkpoint" / "ingest.pkl").is_file()

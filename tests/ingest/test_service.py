@@ -234,3 +234,47 @@ def test_messages_published_while_stopped_wait_in_the_session(services, influx, 
     finally:
         second.stop()
     assert count(influx, 'SELECT count("value") FROM "reading"') == 30
+
+
+def test_watchdog_resubscribes_when_connected_but_silent(services, influx, tmp_path, publisher):
+    settings = make_settings(services, influx, tmp_path)
+    settings.ingest.watchdog_s = 0.3
+    svc = Service(settings, CATALOG)
+    svc.start()
+    try:
+        assert svc.wait_connected(10)
+        assert wait_until(lambda: svc.watchdog_trips >= 2, 10)
+        assert wait_until(svc.consumer.connected.is_set, 10)
+        publisher.publish(data_topic(*GAUGE), gauge_payload(1, time.time() - 60))
+        assert wait_until(lambda: svc.stats.accepted == 1) and svc.wait_idle(WAIT)
+        assert b"riverwatch_watchdog_trips_total" in svc.metrics.render()
+    finally:
+        svc.stop()
+
+
+def test_a_message_with_warning_events_is_checkpointed_before_it_is_acked(service_factory, influx, services):
+    svc = service_factory(detectors=["level_threshold"])
+    acked_with_book: list[bool] = []
+    durable = svc._durable
+
+    def spy(tokens):  # at the ack of the message that raised the warning, the checkpoint knows it
+        if any(t[2] and svc.pipeline.open_warnings() for t in tokens):
+            import pickle
+            with open(svc.checkpoint_path, "rb") as f:
+                book = pickle.load(f)["pipeline"]["book"]
+            acked_with_book.append(book is not None and "gauge-hochtal" in repr(book))
+        durable(tokens)
+
+    svc._durable = spy
+    svc.sink.on_durable = spy
+    pub = Publisher(services)
+    topic, t0 = data_topic(*GAUGE), time.time() - 7200
+    try:
+        for i, level in enumerate([1.0, 3.1, 3.2, 3.3, 3.4]):
+            pub.publish(topic, encode_json(t0 + 600 * i, i, {"water_level": (level, "m")}))
+        assert wait_until(lambda: svc.stats.received == 5) and svc.wait_idle(WAIT)
+    finally:
+        for hazard_topic in {warning_topic(w.partner, w.station, w.hazard) for w in svc.pipeline.open_warnings()}:
+            pub.client.publish(hazard_topic, b"", qos=1, retain=True).wait_for_publish(10)
+        pub.close()
+    assert acked_with_book and all(acked_with_book)

@@ -84,3 +84,80 @@ def test_rejected_lines_are_bisected_counted_and_dropped(influx, tmp_path):
     assert sink.counters.lines_rejected == 2
     rows = influx.query_rows('SELECT count("value") FROM "reading"')
     assert rows[0]["count"] == 8
+
+
+def test_spool_skips_a_corrupt_record_in_the_middle_and_goes_on(tmp_path):
+    spool = Spool(tmp_path, max_bytes=1 << 20)
+    for body in (b"first", b"second", b"third"):
+        spool.append(body)
+    spool.close()
+    segment = next(tmp_path.glob("*.seg"))
+    data = bytearray(segment.read_bytes())
+    data[8 + 5 + 8 + 2] ^= 0x40  # flip a bit inside "second"'s body; its length is intact
+    segment.write_bytes(bytes(data))
+    got = []
+    reopened = Spool(tmp_path, max_bytes=1 << 20)
+    assert reopened.replay(got.append) == 2
+    assert got == [b"first", b"third"] and reopened.corrupt_records == 1 and reopened.bytes == 0
+
+
+def test_a_torn_tail_after_a_crash_is_counted_and_new_appends_go_to_a_new_segment(tmp_path):
+    spool = Spool(tmp_path, max_bytes=1 << 20)
+    spool.append(b"durable")
+    spool.close()
+    segment = next(tmp_path.glob("*.seg"))
+    with open(segment, "ab") as f:  # a crash mid-append: a header promising 100 bytes, 3 written
+        f.write(b"\x00\x00\x00\x64\x00\x00\x00\x00abc")
+    restarted = Spool(tmp_path, max_bytes=1 << 20)
+    restarted.append(b"after restart")
+    assert restarted.segments == 2
+    got = []
+    assert restarted.replay(got.append) == 2
+    assert got == [b"durable", b"after restart"] and restarted.corrupt_records == 1
+
+
+def test_oldest_spooled_batch_age(tmp_path):
+    spool = Spool(tmp_path, max_bytes=1 << 20)
+    assert spool.oldest_age_s() == 0.0
+    spool.append(b"x")
+    assert 0.0 <= spool.oldest_age_s() < 60
+    assert spool.oldest_age_s(now_s=time.time() + 100) >= 100
+
+
+def test_full_spool_holds_acks_back_and_drops_nothing(influx, tmp_path):
+    """InfluxDB unreachable and the spool full: the batch is held, its messages stay unacknowledged."""
+    from riverwatch.services import free_port
+
+    acked = []
+    dead = InfluxSettings(url=f"http://127.0.0.1:{free_port()}", database=influx.database,
+                          flush_interval_s=0.01, timeout_s=0.5)
+    spool = Spool(tmp_path, max_bytes=600)
+    sink = InfluxSink(dead, spool, acked.extend)
+    sink.start()
+    lines = [[f"reading,station=s value={i}.5 {1000 * i + j + 1}" for j in range(8)] for i in range(6)]
+    try:
+        for i, batch in enumerate(lines):
+            sink.add(batch, f"m{i}")
+            sink.flush()
+        deadline = time.monotonic() + 10
+        while sink.counters.spool_full == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        sink.stop(timeout=1.0)
+    assert sink.counters.spool_full > 0
+    held = [f"m{i}" for i in range(6) if f"m{i}" not in acked]
+    assert acked == [f"m{i}" for i in range(len(acked))] and held  # in order; the rest never acked
+    spooled = sink.counters.lines_spooled
+    assert spooled == 8 * len(acked)
+    # InfluxDB is back: a new worker on the same spool replays every acknowledged line
+    live = InfluxSettings(url=influx.url, database=influx.database, flush_interval_s=0.01)
+    again = InfluxSink(live, Spool(tmp_path, max_bytes=600))
+    again.start()
+    try:
+        deadline = time.monotonic() + 10
+        while again.spool.bytes and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        again.stop()
+    assert again.counters.lines_replayed == spooled
+    assert influx.query_rows('SELECT count("value") FROM "reading"')[0]["count"] == spooled

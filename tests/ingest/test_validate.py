@@ -147,3 +147,66 @@ def test_arbitrary_json_only_raises_decode_error(doc):
         make_validator().validate(TOPIC, json.dumps(doc).encode(), NOW)
     except DecodeError as exc:
         assert exc.reason in REJECT_REASONS
+
+
+# --------------------------------------------------------------------------- the validator with the catalog
+
+from riverwatch.units import QUANTITIES  # noqa: E402
+
+names = st.sampled_from(sorted({s.partner for s in CATALOG.stations} | {s.id for s in CATALOG.stations})) | st.text(
+    max_size=70)
+topics = st.one_of(
+    st.builds(lambda p, s, ch: f"rw/v1/{p}/{s}/{ch}", names, names, st.sampled_from(["data", "status", "x", ""])),
+    st.sampled_from([f"rw/v1/{s.partner}/{s.id}/data" for s in CATALOG.stations]),
+    st.text(max_size=80))
+quantities = st.sampled_from(sorted(QUANTITIES)) | st.text(max_size=20)
+units = st.sampled_from(sorted({u for q in QUANTITIES.values() for u in q.units})) | st.text(max_size=8)
+numbers = st.floats(allow_nan=True, allow_infinity=True) | st.integers() | st.text(max_size=10) | st.none() | st.booleans()
+timestamps = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(), st.booleans(), st.none(),
+                       st.text(max_size=45), st.just(NOW), st.just(NOW + 1e6), st.just(0), st.just(-1e300),
+                       st.datetimes().map(lambda d: d.isoformat() + "Z"))
+catalog_messages = st.fixed_dictionaries(
+    {"ts": timestamps, "seq": st.integers(min_value=-5, max_value=2**70) | numbers,
+     "readings": st.dictionaries(quantities, st.fixed_dictionaries({"value": numbers, "unit": units}),
+                                 max_size=6) | json_values},
+    optional={"partner": names | json_values, "station": names | json_values})
+
+
+def _encode(doc) -> bytes:
+    return json.dumps(doc, allow_nan=True).encode()  # NaN/Infinity as bare tokens, as sloppy devices send
+
+
+@settings(max_examples=500, deadline=None)
+@given(topic=topics, docs=st.lists(catalog_messages, min_size=1, max_size=4), now=st.floats(1e9, 2.5e9))
+def test_any_topic_and_payload_against_the_catalog_only_raises_decode_error(topic, docs, now):
+    v = make_validator()
+    for doc in docs:
+        try:
+            obs = v.validate(topic, _encode(doc), now)
+        except DecodeError as exc:
+            assert exc.reason in REJECT_REASONS
+        else:
+            if obs is not None:  # an accepted message is in the catalog, finite and canonical
+                station = CATALOG.station(obs.partner, obs.station)
+                assert station is not None and all(q in station.quantities for q, _ in obs.values)
+                assert all(isinstance(x, float) and x == x and abs(x) != float("inf") for _, x in obs.values)
+
+
+@settings(max_examples=200, deadline=None)
+@given(topic=topics, payload=st.binary(max_size=600) | st.text(max_size=300).map(str.encode))
+def test_any_topic_and_bytes_against_the_catalog_only_raise_decode_error(topic, payload):
+    try:
+        make_validator().validate(topic, payload, NOW)
+    except DecodeError as exc:
+        assert exc.reason in REJECT_REASONS
+
+
+@pytest.mark.parametrize("token", [b"NaN", b"Infinity", b"-Infinity"])
+def test_bare_non_finite_tokens_are_not_finite_not_bad_json(token):
+    payload = b'{"ts": 1800000000, "seq": 1, "readings": {"water_level": {"value": ' + token + b', "unit": "m"}}}'
+    with pytest.raises(DecodeError) as err:
+        make_validator().validate(TOPIC, payload, NOW)
+    assert err.value.reason == "not_finite"
+    with pytest.raises(DecodeError) as err:
+        make_validator().validate(TOPIC, b'{"value": NaN, oops', NOW)
+    assert err.value.reason == "bad_json"

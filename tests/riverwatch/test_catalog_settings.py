@@ -51,7 +51,8 @@ def test_environment_overrides_toml(tmp_path, monkeypatch):
     assert settings.mqtt.port == 2001 and settings.influx.database == "fromfile"
 
 
-def test_invalid_option_is_named(tmp_path):
+def test_invalid_option_is_named(tmp_path, monkeypatch):
+    monkeypatch.delenv("RIVERWATCH_MQTT__PORT", raising=False)
     config = tmp_path / "riverwatch.toml"
     config.write_text("[mqtt]\nport = 99999\n")
     with pytest.raises(ConfigError, match="mqtt.port"):

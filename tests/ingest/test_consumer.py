@@ -1,0 +1,120 @@
+"""Consumer: sharding by station, shared subscriptions, acks of earlier connections; on the real broker."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from riverwatch.catalog import load_catalog
+from riverwatch.contract import data_topic, encode_json
+from riverwatch.errors import ConfigError
+from riverwatch.settings import REPO_ROOT, MqttSettings, Settings
+
+from ingest.consumer import Consumer, shard_of, shard_stations
+from ingest.service import Service
+
+CATALOG = load_catalog(REPO_ROOT / "catalog" / "demo.toml")
+ALL = {st.key for st in CATALOG.stations}
+
+
+def wait_until(predicate, timeout: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return bool(predicate())
+
+
+def test_shard_hash_is_stable_and_shards_partition_the_catalog():
+    assert shard_of("rivertown", "gauge-hochtal", 1000) == 610  # CRC-32: the same on every machine
+    for n in (1, 2, 3, 5):
+        shards = [set(shard_stations(CATALOG, (i, n))) for i in range(n)]
+        assert set().union(*shards) == ALL and sum(map(len, shards)) == len(ALL)
+
+
+def test_sharded_consumer_subscribes_to_its_stations_only():
+    mine = shard_stations(CATALOG, (0, 2))
+    consumer = Consumer(MqttSettings(), lambda item: None, stations=mine)
+    filters = [topic for topic, qos in consumer.subscriptions()]
+    assert filters[:len(mine)] == [data_topic(p, s) for p, s in mine]
+    assert all("+" not in f and "#" not in f and not f.startswith("$share") for f in filters)
+    with pytest.raises(ConfigError, match="shared_group"):
+        Consumer(MqttSettings(shared_group="g"), lambda item: None, stations=mine)
+    with pytest.raises(ConfigError, match="no catalog station"):
+        Consumer(MqttSettings(), lambda item: None, stations=[])
+
+
+def test_an_ack_from_an_earlier_connection_is_dropped():
+    consumer = Consumer(MqttSettings(), lambda item: None)
+    consumer.generation = 2
+    consumer.ack(17, 1, generation=1)  # not connected: a real ack would be refused by paho anyway
+    consumer.ack(18, 0, generation=1)  # QoS 0 needs no ack at all
+    assert consumer.acks_dropped == 1
+
+
+def settings(services, influx, tmp_path, name: str, **ingest) -> Settings:
+    return Settings(
+        state_dir=tmp_path / name,
+        mqtt={"host": services.mqtt_host, "port": services.mqtt_port, "session_expiry_s": 30,
+              "client_id": f"{name}-{uuid.uuid4().hex[:6]}", **ingest.pop("mqtt", {})},
+        influx={"url": services.influx_url, "database": influx.database, "flush_interval_s": 0.05},
+        ingest={"detectors": [], "spool_dir": tmp_path / name / "spool", "summary_interval_s": 60.0, **ingest})
+
+
+def publish_one_per_station(services, rounds: int = 1) -> None:
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"pub-{uuid.uuid4().hex[:8]}", protocol=mqtt.MQTTv5)
+    client.connect(services.mqtt_host, services.mqtt_port)
+    client.loop_start()
+    try:
+        t0 = time.time() - 3600
+        for i in range(rounds):
+            for st in CATALOG.stations:
+                q = next(iter(st.quantities))
+                value = 1.0 if q != "air_pressure" else 1000.0
+                unit = st.quantities[q].unit
+                client.publish(data_topic(*st.key), encode_json(t0 + 60 * i, i, {q: (value, unit)}),
+                               qos=1).wait_for_publish(10)
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+def run_workers(workers, services, rounds: int) -> None:
+    for w in workers:
+        w.start()
+    try:
+        assert all(w.wait_connected(10) for w in workers)
+        publish_one_per_station(services, rounds)
+        total = rounds * len(ALL)
+        assert wait_until(lambda: sum(w.stats.received for w in workers) >= total)
+        assert all(w.wait_idle(30) for w in workers)
+    finally:
+        for w in workers:
+            w.stop()
+
+
+def test_two_shards_split_the_stations_and_each_station_stays_with_one_worker(services, influx, tmp_path):
+    workers = [Service(settings(services, influx, tmp_path, f"shard{i}", shard=f"{i}/2"), CATALOG)
+               for i in range(2)]
+    run_workers(workers, services, rounds=3)
+    for i, w in enumerate(workers):
+        assert set(w._last_seen) == set(shard_stations(CATALOG, (i, 2)))
+        assert w.stats.received == 3 * len(w._last_seen) and w.stats.rejected == 0
+    rows = influx.query_rows('SELECT count("value") FROM "reading"')
+    assert rows[0]["count"] == 3 * len(ALL)
+
+
+def test_a_shared_subscription_spreads_messages_and_stores_each_once(services, influx, tmp_path):
+    group = f"g{uuid.uuid4().hex[:6]}"
+    workers = [Service(settings(services, influx, tmp_path, f"shared{i}", mqtt={"shared_group": group}), CATALOG)
+               for i in range(2)]
+    run_workers(workers, services, rounds=4)
+    assert sum(w.stats.received for w in workers) == 4 * len(ALL)
+    assert all(w.stats.received > 0 for w in workers)
+    rows = influx.query_rows('SELECT count("value") FROM "reading"')
+    assert rows[0]["count"] == 4 * len(ALL)
