@@ -4,6 +4,10 @@ The slope, in units per hour, of the last ``points`` readings within ``window_s`
 the rates of each level. Rates default to fractions of the catalog's ``max_rate_per_hour`` and
 otherwise to per-quantity defaults. The slope must be consistent (Kendall-like agreement of the
 pairwise slopes ≥ ``min_agreement``) and a rate alone never calls for more than ``max_level``.
+A sudden jump that the robust slope still discounts as one outlier (a flash flood rising a metre
+in one reading) counts too: the rise over the last ``jump_s`` above the lowest reading in that
+time, per hour of ``jump_s`` (0 turns this off); the level gate's persistence keeps a lone
+spike that comes back from warning.
 
 Examples
 --------
@@ -49,6 +53,8 @@ class Params(BaseModel):
         spanning ``min_span_s``.
     min_agreement
         Share of rising minus falling pairs needed for a trend to count.
+    jump_s
+        Window of the sudden-jump rate (rise above its lowest reading, per ``jump_s``); 0 = off.
     min_rise
         Per-quantity rise above the recent low (``low_tau_s``) a rate needs to count; defaults
         to the watch rate × 1 h.
@@ -70,6 +76,7 @@ class Params(BaseModel):
     min_rise: dict[str, float] = Field(default_factory=dict)
     low_tau_s: float = Field(6 * 3600.0, gt=0)
     max_level: Level = Level.WATCH
+    jump_s: float = Field(3600.0, ge=0)
     persist_readings: int = Field(2, ge=1)
     persist_s: float = Field(0.0, ge=0)
 
@@ -79,7 +86,7 @@ class RateOfRise(Gated):
 
     __slots__ = ("quantity", "hazard", "rates", "window", "min_points", "min_span_s", "min_agreement",
                  "max_level", "min_rise", "low_tau_s", "low", "low_t", "gate", "_cache",
-                 "_memo")
+                 "_memo", "jump_s")
 
     def __init__(self, quantity: str, rates: tuple[float, ...], min_rise: float, params: Params) -> None:
         self.quantity = quantity
@@ -94,6 +101,7 @@ class RateOfRise(Gated):
         self.low_tau_s = params.low_tau_s
         self.low = math.inf
         self.low_t = 0.0
+        self.jump_s = params.jump_s
         self.gate = LevelGate(params.persist_readings, params.persist_s)
         self._cache = (None, 0.0, 0)
         self._memo = None
@@ -108,6 +116,11 @@ class RateOfRise(Gated):
         if len(ts) < self.min_points or ts[-1] - ts[0] < self.min_span_s:
             return 0.0, 0.0, v
         slope, _, agreement = theil_sen(ts, vs)
+        if self.jump_s > 0:
+            lo = t - self.jump_s
+            jump = (v - min(b for a, b in zip(ts, vs) if a >= lo)) * 3600.0 / self.jump_s
+            if jump > slope * 3600.0:
+                return jump, 1.0, v
         return slope * 3600.0, agreement, v
 
     def _measure(self, x):

@@ -19,6 +19,9 @@ Checks (per quantity stream, a few floats of state):
   readings that has carried the value ≥ ``drift_scales`` noise scales beyond the range the stream
   kept while it was not trending — a natural recovery returns into that range, a drift leaves it.
 - **dropout**: a gap longer than ``gap_factor`` × the longest regular interval seen lately.
+- **noise**: the sensor turned erratic — the short-run roughness (EWMA over ``noise_n`` readings of
+  the second difference, which a trend or a flood wave hardly moves) reached ``noise_factor`` ×
+  its long-run level (EWMA over ``noise_slow_n`` readings) — a fouled or loose probe.
 
 Examples
 --------
@@ -48,8 +51,8 @@ from detectors.scaling import Gated, LevelGate, clamp, value_of
 from riverwatch.catalog import Station
 from riverwatch.units import QUANTITIES
 
-FAULTS = ("none", "dropout", "stuck", "drift", "spike", "rate", "impossible")
-SEVERITY = {"dropout": 1, "stuck": 1, "drift": 1, "spike": 2, "rate": 2, "impossible": 3}
+FAULTS = ("none", "dropout", "stuck", "drift", "noise", "spike", "rate", "impossible")
+SEVERITY = {"dropout": 1, "stuck": 1, "drift": 1, "noise": 1, "spike": 2, "rate": 2, "impossible": 3}
 #: Smallest meaningful difference per quantity (sensor resolution), in the canonical unit.
 RESOLUTION = {"water_level": 0.002, "discharge": 0.01, "water_temperature": 0.05, "air_temperature": 0.05,
               "dew_point": 0.05, "relative_humidity": 0.5, "air_pressure": 0.1, "wind_speed": 0.1,
@@ -72,6 +75,9 @@ class Params(BaseModel):
     gap_factor: float = Field(1.3, gt=1)
     warmup: int = Field(8, ge=2)
     tau_readings: float = Field(48.0, gt=1)
+    noise_n: float = Field(12.0, gt=1)
+    noise_slow_n: float = Field(480.0, gt=1)
+    noise_factor: float = Field(3.0, gt=1)
 
 
 class SensorFault(Gated):
@@ -80,7 +86,8 @@ class SensorFault(Gated):
     __slots__ = ("quantity", "hazard", "lo", "hi", "max_rate", "stuck_after", "stuck_ok", "res", "k",
                  "rel", "ret", "rate_factor", "stuck_min_s", "drift_n", "drift_scales", "gap_factor",
                  "warmup", "a", "t1", "v1", "t2", "v2", "dscale", "dt_typ", "n", "same_n", "same_t",
-                 "sign", "fast", "slow", "env_lo", "env_hi", "gaps", "gate", "_cache", "_memo", "_fault")
+                 "sign", "fast", "slow", "env_lo", "env_hi", "gaps", "gate", "_cache", "_memo", "_fault",
+                 "noise_a", "noise_b", "noise_factor", "rough_fast", "rough_slow")
 
     def __init__(self, quantity: str, plausible, max_rate: float | None, stuck_after: int,
                  params: Params) -> None:
@@ -105,6 +112,9 @@ class SensorFault(Gated):
         self.same_t = 0.0
         self.sign = self.fast = self.slow = 0.0
         self.gaps = 0
+        self.noise_a, self.noise_b = 1.0 / params.noise_n, 1.0 / params.noise_slow_n
+        self.noise_factor = params.noise_factor
+        self.rough_fast = self.rough_slow = 0.0
         self.env_lo, self.env_hi = math.inf, -math.inf
         self.gate = LevelGate(1, 0.0)
         self._cache = (None, 0.0, 0)
@@ -139,6 +149,9 @@ class SensorFault(Gated):
             n_same = self.same_n + 1
             if t - self.same_t >= self.stuck_min_s:
                 worst = _worse(worst, ("stuck", n_same / self.stuck_after, v))
+        if self.n >= 2 * self.drift_n and self.n >= 3 and self.rough_slow > 0:
+            fast = self.rough_fast + self.noise_a * (self._rough(v) - self.rough_fast)
+            worst = _worse(worst, ("noise", fast / (self.noise_factor * max(self.rough_slow, self.res)), v))
         if self.n >= 4 * self.drift_n and self.slow != 0 and abs(self.sign) >= 0.8:
             steady = abs(self.fast - self.slow) <= 0.3 * abs(self.slow)
             beyond = max(self.env_lo - v, v - self.env_hi) / scale
@@ -181,6 +194,10 @@ class SensorFault(Gated):
                 self.gaps = 0
             else:
                 self.gaps += 1
+            if self.n >= 2:
+                r = self._rough(v)
+                self.rough_fast += self.noise_a * (r - self.rough_fast)
+                self.rough_slow += max(self.noise_b, 1.0 / self.n) * (r - self.rough_slow)
             s = (d > 0) - (d < 0)
             b = 1.0 / min(self.n + 1, self.drift_n)
             self.sign += b * (s - self.sign)
@@ -196,6 +213,12 @@ class SensorFault(Gated):
             self.same_n, self.same_t = 1, t
         self.t2, self.v2, self.t1, self.v1 = self.t1, self.v1, t, v
         self.n += 1
+
+    def _rough(self, v: float) -> float:
+        """Second difference of the last three readings, winsorised at 6 × its long-run level."""
+        r = abs(v - 2.0 * self.v1 + self.v2) / 2.0
+        cap = 6.0 * max(self.rough_slow, self.res)
+        return r if self.rough_slow <= 0 or r < cap else cap
 
     def evidence(self, x, score: float):
         """The fault found, the value it concerns and the check's ratio."""

@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from detectors.base import registry
 from detectors.evaluate import datasets, nab_score
-from detectors.evaluate.metrics import event_metrics
+from detectors.evaluate.metrics import event_metrics, fault_metrics
 from detectors.evaluate.plots import plot_overview, plot_replay
 from detectors.evaluate.replay import ReplayResult, replay, split_params
 from riverwatch.errors import ConfigError
@@ -35,9 +35,14 @@ from riverwatch.errors import ConfigError
 log = logging.getLogger(__name__)
 
 #: Hazards scored per format when no ``--detector`` is given (sensor problems are never warnings).
-DEFAULT_HAZARDS = {"nab": ("anomaly",), "csv": ("anomaly",), "usgs": ("flood",), "gecco": ("water_quality",)}
+DEFAULT_HAZARDS = {"nab": ("anomaly",), "csv": ("anomaly",), "usgs": ("flood",), "gecco": ("water_quality",),
+                   "qld": ("flood", "water_quality", "sensor")}
 #: How long before an event a warning still counts as its early warning, minutes, per format.
-DEFAULT_LEAD_WINDOW_MIN = {"nab": 0.0, "csv": 60.0, "usgs": 1440.0, "gecco": 30.0}
+DEFAULT_LEAD_WINDOW_MIN = {"nab": 0.0, "csv": 60.0, "usgs": 1440.0, "gecco": 30.0, "qld": 0.0}
+#: Formats replayed through the warning lifecycle too (which warnings would be public).
+LIFECYCLE_FORMATS = ("qld",)
+FAULT_KEYS = ("fault_runs", "fault_runs_flagged", "fault_recall", "public_warnings_in_fault_runs",
+              "false_sensor_flags_per_day")
 SUMMARY_KEYS = ("precision", "recall", "f1", "lead_time_median_minutes", "lead_time_p10_minutes",
                 "false_warnings_per_day")
 
@@ -46,7 +51,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     """Add ``evaluate`` to the ``riverwatch`` command."""
     p = subparsers.add_parser("evaluate", help="replay recorded data through the detectors and score them",
                               description=__doc__.splitlines()[0])
-    p.add_argument("data", type=Path, help="data folder (nab, usgs) or CSV file (gecco, csv)")
+    p.add_argument("data", type=Path, help="data folder (nab, usgs) or CSV file (gecco, csv, qld)")
     p.add_argument("--format", required=True, choices=datasets.FORMATS)
     p.add_argument("--detector", action="append", default=[],
                    help="registered detector to run (repeatable; default: those of the format's hazard)")
@@ -119,7 +124,7 @@ def replay_corpus(series: Sequence[datasets.Series], names: Sequence[str], param
                 for name in names:
                     if "probation" in registry()[name].params.model_fields:
                         per[name].setdefault("probation", nab_score.probation_rows(len(s)))
-            out.append(replay(s, names, per, progress=bar))
+            out.append(replay(s, names, per, progress=bar, lifecycle=fmt in LIFECYCLE_FORMATS))
     return out
 
 
@@ -146,6 +151,11 @@ def summarise(results: Sequence[ReplayResult], names: Sequence[str], params: dic
         "lead_window_minutes": lead_window / 60.0, "events": metrics.as_dict(),
         "sensor_warnings": sum(1 for r in results for w in r.warnings if w.hazard == "sensor"),
     })
+    faulty = [r for r in results if "faults" in r.series.meta]
+    if faulty:
+        parts = [fault_metrics(r.series.meta["faults"], r.stream_levels, r.stream_hazards, r.lifecycle, r.series.t)
+                 for r in faulty]
+        summary.update(parts[0] if len(parts) == 1 else {"fault_series": parts})
     per_series = []
     if args.format == "nab":
         files = nab_files(results)
@@ -267,6 +277,10 @@ def print_summary(summary: dict) -> None:
           f"false: {ev['false_warnings']} quiet-period warnings: {ev['quiet_warnings']} "
           f"sensor warnings: {summary['sensor_warnings']}")
     print("  ".join(f"{k}={fmt(summary[k])}" for k in SUMMARY_KEYS))
+    if "fault_runs" in summary:
+        print("sensor faults: " + "  ".join(f"{k}={fmt(summary[k])}" for k in FAULT_KEYS)
+              + f"  per type: {json.dumps({k: v['recall'] for k, v in summary['fault_recall_per_type'].items()})}"
+              + f"  public warnings raised: {summary['public_warnings_by_hazard']}")
     if "nab" in summary:
         print("NAB: " + "  ".join(f"{k}={v:.1f} (threshold {summary['nab_detail'][k]['threshold']:.4f})"
                                   for k, v in summary["nab"].items()))

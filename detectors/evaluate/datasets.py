@@ -10,6 +10,9 @@ so the replay and the metrics never see a file format. Layouts (see ``../shared/
           time is measured from the first half-rise crossing of each run.
 ``gecco`` one GECCO water-quality CSV (one multivariate station); events are the runs of EVENT=true.
 ``csv``   generic ``timestamp,value[,label]``; events are the runs of label = 1/true.
+``qld``   a river sonde CSV ``Timestamp,Level,Cond,Tur,label_<var>,type_<var>`` (m, µS/cm, NTU) with
+          expert labels of sensor faults; no hazard events (real high flows are labelled normal),
+          the fault runs (per variable and fault type) are in ``meta["faults"]``.
 
 Examples
 --------
@@ -37,7 +40,7 @@ from riverwatch.catalog import Station
 from riverwatch.errors import ConfigError
 from riverwatch.units import QUANTITIES, conversion
 
-FORMATS = ("nab", "gecco", "usgs", "csv")
+FORMATS = ("nab", "gecco", "usgs", "csv", "qld")
 
 #: GECCO column -> (quantity key in ``x``, unit).  Keys without a catalog quantity (a second chlorine
 #: sensor, a second flow meter) are passed to detectors in ``x`` but are not station quantities.
@@ -47,6 +50,7 @@ GECCO_COLUMNS = {
     "Cl_2": ("chlorine_2", "mg/L"), "Fm": ("discharge", "m3/h"), "Fm_2": ("discharge_2", "m3/h"),
 }
 _EXTRA_SCALES = {"m3/h": 1 / 3600.0}
+QLD_COLUMNS = {"Level": ("water_level", "m"), "Cond": ("conductivity", "uS/cm"), "Tur": ("turbidity", "NTU")}
 _USGS_COLUMNS = {"gage_height_ft": ("water_level", "ft"), "discharge_cfs": ("discharge", "cfs")}
 
 
@@ -89,7 +93,7 @@ class Series:
 def load(fmt: str, path: str | Path, **options) -> list[Series]:
     """Load the data set at ``path`` in format ``fmt`` (one of :data:`FORMATS`)."""
     loaders: dict[str, Callable[..., list[Series]]] = {
-        "nab": load_nab, "gecco": load_gecco, "usgs": load_usgs, "csv": load_csv}
+        "nab": load_nab, "gecco": load_gecco, "usgs": load_usgs, "csv": load_csv, "qld": load_qld}
     if fmt not in loaders:
         raise ConfigError(f"option --format: {fmt!r} is not one of {', '.join(FORMATS)}")
     path = Path(path)
@@ -267,6 +271,61 @@ def load_gecco(path: Path) -> list[Series]:
     station = synthetic_station(path.stem, quantities, kind="water_quality")
     return [Series(path.name, "gecco", station, tt, arrays, events_from_labels(tt, labs),
                    meta={"labels": labs})]
+
+
+# --- QLD sensor faults --------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class FaultRun:
+    """A labelled sensor fault: the quantity, the expert's fault type, first and last row."""
+
+    quantity: str
+    kind: str
+    first: int
+    last: int
+
+
+def load_qld(path: Path) -> list[Series]:
+    """A Queensland sonde CSV as one water-quality station (level, conductivity, turbidity).
+
+    Fault runs are the runs of ``label_<var>`` = 1 of one ``type_<var>``; they go to
+    ``meta["faults"]`` (tuple of :class:`FaultRun`), not to ``events``: they are sensor problems,
+    not hazards.
+    """
+    files = sorted(path.glob("*.csv")) if path.is_dir() else [path]
+    out = []
+    for file in files:
+        t, cols, kinds = [], {q: [] for q, _ in QLD_COLUMNS.values()}, {q: [] for q, _ in QLD_COLUMNS.values()}
+        scales = {col: conversion(q, unit) for col, (q, unit) in QLD_COLUMNS.items()}
+        with open(file, newline="") as fh:
+            reader = csv.DictReader(fh)
+            need = ["Timestamp", *QLD_COLUMNS, *(f"label_{c}" for c in QLD_COLUMNS)]
+            missing = [c for c in need if c not in (reader.fieldnames or [])]
+            if missing:
+                raise ConfigError(f"evaluate: {file} is not a QLD sonde file (missing {', '.join(missing)})")
+            for row in reader:
+                t.append(parse_time(row["Timestamp"]))
+                for col, (q, _) in QLD_COLUMNS.items():
+                    scale, offset = scales[col]
+                    cols[q].append(to_float(row[col]) * scale + offset)
+                    faulty = row[f"label_{col}"].strip() in ("1", "1.0", "true", "TRUE", "True")
+                    kinds[q].append(((row.get(f"type_{col}") or "").strip() or "?") if faulty else "")
+        order = np.argsort(np.asarray(t), kind="stable").tolist()
+        tt = np.asarray(t, dtype=float)[order]
+        arrays = {q: np.asarray(v, dtype=float)[order] for q, v in cols.items()}
+        faults = []
+        for q, ks in kinds.items():
+            ks = [ks[i] for i in order]
+            for first, last in runs(k != "" for k in ks):
+                start = first
+                for i in range(first + 1, last + 2):
+                    if i > last or ks[i] != ks[start]:
+                        faults.append(FaultRun(q, ks[start], start, i - 1))
+                        start = i
+        faults.sort(key=lambda f: (f.first, f.quantity))
+        station = synthetic_station(file.stem, list(arrays), kind="water_quality")
+        out.append(Series(file.name, "qld", station, tt, arrays, (), meta={"faults": tuple(faults)}))
+    return out
 
 
 # --- USGS ----------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """Event-level metrics of raised warnings: precision, recall, F1, lead time and false warnings per day.
 
 An event (a labelled window ``[start, end]``) is *detected* when a warning is raised inside it or
-within ``lead_window`` seconds before its start; its lead time is ``reference − first such warning``
+within ``lead_window`` seconds before its start (but after the end of the series' previous event: one
+wave's warning is not the next wave's early warning); its lead time is ``reference − first such warning``
 (positive = early; the reference is the window start, or the first half-rise crossing for USGS).
 A warning outside every event (and its lead window) is *false*.
 
@@ -61,11 +62,20 @@ def match_events(events: Sequence[Event], warning_times: Sequence[float], lead_w
 
     >>> match_events([Event(100.0, 200.0, 100.0)], [50.0, 150.0, 300.0], lead_window=60.0)
     ([50.0], 1)
+
+    The lead window of an event does not reach back past the end of the event before it: a
+    warning of the first wave is not also the early warning of the second.
+
+    >>> match_events([Event(100.0, 200.0, 100.0), Event(250.0, 300.0, 250.0)], [150.0, 270.0], 1000.0)
+    ([-50.0, -20.0], 0)
     """
     leads: list[float | None] = []
     matched = set()
-    for ev in events:
-        inside = [k for k, w in enumerate(warning_times) if ev.start - lead_window <= w <= ev.end]
+    previous_end = -math.inf
+    for ev in sorted(events, key=lambda e: e.start):
+        lo = max(ev.start - lead_window, previous_end)
+        previous_end = max(previous_end, ev.end)
+        inside = [k for k, w in enumerate(warning_times) if lo <= w <= ev.end and (w > lo or lo == ev.start - lead_window)]
         matched.update(inside)
         leads.append(ev.reference - warning_times[inside[0]] if inside else None)
     return leads, len(warning_times) - len(matched)
@@ -101,3 +111,74 @@ def event_metrics(items: Iterable[tuple[Sequence[Event], Sequence[float], float,
 
 def _ratio(num: float, den: float) -> float | None:
     return None if den <= 0 or math.isnan(den) else num / den
+
+
+def fault_metrics(faults: Sequence, stream_levels: dict, stream_hazards: dict, lifecycle: Sequence,
+                  t: np.ndarray, *, after_rows: int = 1) -> dict:
+    """Sensor-fault figures of a replay with labelled fault runs (``datasets.FaultRun``).
+
+    A fault run ``[first, last]`` of quantity q is *flagged* when a ``sensor`` stream of q has a level
+    above NONE on a row of ``[first, last + after_rows]`` (the spike check reports at the return,
+    one reading late). A *public warning in a fault run* is a lifecycle event (raised, escalated or
+    updated) that is public, of a hazard other than ``sensor``, at a time in that span, driven by q
+    or listing q among its departing quantities: the fault leaked into a public warning. Public
+    warnings at that time driven by other quantities are counted apart (``public_warnings_during
+    _fault_runs_other``). A *false sensor flag* is a sensor stream's level leaving NONE on a row
+    outside every fault run of its quantity (and its ``after_rows``); per day over the recording.
+
+    >>> from detectors.evaluate.datasets import FaultRun
+    >>> lv = {"sensor_fault:turbidity": np.array([0, 0, 2, 0, 1, 0])}
+    >>> m = fault_metrics([FaultRun("turbidity", "A", 1, 1)], lv, {"sensor_fault:turbidity": "sensor"},
+    ...                   [], np.arange(6) * 86400.0)
+    >>> m["fault_runs_flagged"], m["false_sensor_flags"], m["false_sensor_flags_per_day"]
+    (1, 1, 0.2)
+    """
+    n = len(t)
+    sensor = {name: np.asarray(lv) > 0 for name, lv in stream_levels.items() if stream_hazards.get(name) == "sensor"}
+    by_quantity: dict[str, list[np.ndarray]] = {}
+    for name, active in sensor.items():
+        by_quantity.setdefault(name.split(":", 1)[1], []).append(active)
+    covered = {q: np.zeros(n, dtype=bool) for q in by_quantity}
+    per_type: dict[str, dict[str, int]] = {}
+    flagged = leaked = other = 0
+    runs_out = []
+    for f in faults:
+        lo, hi = f.first, min(f.last + after_rows, n - 1)
+        hit = any(a[lo:hi + 1].any() for a in by_quantity.get(f.quantity, []))
+        if f.quantity in covered:
+            covered[f.quantity][lo:hi + 1] = True
+        t0, t1 = float(t[lo]), float(t[hi])
+        public = [e for e in lifecycle if e.public and e.hazard != "sensor" and e.state != "cleared"
+                  and t0 <= e.time_ns / 1e9 <= t1]
+        mine = [e for e in public if e.quantity == f.quantity or f.quantity in _departing(e)]
+        flagged += hit
+        leaked += len(mine)
+        other += len(public) - len(mine)
+        row = per_type.setdefault(f.kind, {"runs": 0, "flagged": 0})
+        row["runs"] += 1
+        row["flagged"] += hit
+        runs_out.append({"quantity": f.quantity, "type": f.kind, "first": f.first, "last": f.last,
+                         "flagged": bool(hit), "public_warnings": len(mine)})
+    false_flags = 0
+    for q, actives in by_quantity.items():
+        for a in actives:
+            starts = np.flatnonzero(a & ~np.r_[False, a[:-1]])
+            false_flags += int((~covered[q][starts]).sum())
+    days = float(t[-1] - t[0]) / 86400.0 if n > 1 else 0.0
+    public_all = [e for e in lifecycle if e.public and e.hazard != "sensor" and e.state == "raised"]
+    return {"fault_runs": len(faults), "fault_runs_flagged": flagged,
+            "fault_recall": _ratio(flagged, len(faults)),
+            "fault_recall_per_type": {k: {**v, "recall": v["flagged"] / v["runs"]} for k, v in sorted(per_type.items())},
+            "public_warnings_in_fault_runs": leaked, "public_warnings_during_fault_runs_other": other,
+            "public_warnings_raised": len(public_all),
+            "public_warnings_by_hazard": {h: sum(1 for e in public_all if e.hazard == h)
+                                          for h in sorted({e.hazard for e in public_all})},
+            "false_sensor_flags": false_flags, "false_sensor_flags_per_day": _ratio(false_flags, days),
+            "fault_run_detail": runs_out}
+
+
+def _departing(event) -> set[str]:
+    for k, v in event.details:
+        if k == "quantities":
+            return set(filter(None, v.split(",")))
+    return set()

@@ -23,14 +23,17 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
 from detectors.base import DetectorSpec, get
 from detectors.evaluate.datasets import Series
+from detectors.lifecycle import WarningBook, hazard_of, stream_id
+from riverwatch.catalog import Catalog, Partner
 from riverwatch.errors import ConfigError
+from riverwatch.model import WarningEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +62,9 @@ class ReplayResult:
     stream_scores: dict[str, np.ndarray]
     warnings: tuple[RaisedWarning, ...]
     seconds: float
+    lifecycle: tuple[WarningEvent, ...] = ()
+    stream_levels: dict[str, np.ndarray] = field(default_factory=dict)
+    stream_hazards: dict[str, str] = field(default_factory=dict)
 
     def warnings_for(self, *, exclude: Iterable[str] = ("sensor",)) -> list[RaisedWarning]:
         """Raised warnings except those of the ``exclude`` hazards (sensor problems by default)."""
@@ -142,10 +148,22 @@ def readings(series: Series) -> list[dict[str, float]]:
 
 
 def replay(series: Series, names: Sequence[str], params: Mapping[str, Mapping[str, Any]] | None = None,
-           progress: Any = None) -> ReplayResult:
-    """Run the detectors ``names`` over ``series``; ``progress`` is a tqdm bar updated per 1,000 rows."""
+           progress: Any = None, *, lifecycle: bool = False) -> ReplayResult:
+    """Run the detectors ``names`` over ``series``; ``progress`` is a tqdm bar updated per 1,000 rows.
+
+    ``lifecycle=True`` also feeds every stream's level to a production :class:`WarningBook` (one
+    station, default lifecycle parameters) and keeps its events — which warnings are public and
+    which are maintenance notices — in ``ReplayResult.lifecycle``.
+    """
     params = params or {}
     streams = build_streams(series, names, params)
+    book = feed = None
+    events: list[WarningEvent] = []
+    if lifecycle:
+        station = series.station
+        book = WarningBook(Catalog(partners=[Partner(id=station.partner, name=station.partner, country="ZZ")],
+                                   stations=[station]))
+        feed = [(hazard_of(det, hazard), stream_id(name, q)) for name, hazard, q, det in streams]
     xs = readings(series)
     n = len(xs)
     started = time.perf_counter()
@@ -163,10 +181,17 @@ def replay(series: Series, names: Sequence[str], params: Mapping[str, Mapping[st
             current = level(s)
             if current and not previous[k]:
                 findings[(k, i)] = evidence(x, s)  # taken when the warning opens, before learning
+            if book is not None:
+                hz, sid = feed[k]
+                if current or book.pending(series.station.key, sid):
+                    events += book.update(series.station, hz, sid, current, x["t"],
+                                          lambda ev=evidence, x=x, s=s: ev(x, s))
             learn_one(x)
             previous[k] = current
             out[i] = s
             lv[i] = current
+        if book is not None:
+            events += book.tick(x["t"])
         if progress is not None and i % 1000 == 999:
             progress.update(1000)
     if progress is not None:
@@ -181,7 +206,9 @@ def replay(series: Series, names: Sequence[str], params: Mapping[str, Mapping[st
         s = stream_scores[f"{name}:{q}"]
         np.maximum(scores, np.clip(np.nan_to_num(s, nan=0.0, posinf=1.0, neginf=0.0), 0.0, 1.0), out=scores)
         np.maximum(levels, lv, out=levels)
-    return ReplayResult(series, scores, levels, stream_scores, tuple(warnings), seconds)
+    return ReplayResult(series, scores, levels, stream_scores, tuple(warnings), seconds, tuple(events),
+                        {f"{name}:{q}": lv for (name, _, q, _), lv in zip(streams, stream_levels)},
+                        {f"{name}:{q}": hazard_of(det, hz) for name, hz, q, det in streams})
 
 
 def _raised(series: Series, streams, stream_scores, stream_levels, xs, findings) -> list[RaisedWarning]:

@@ -58,3 +58,17 @@ def test_rates_follow_catalog_max_rate():
     assert det.rates == pytest.approx((0.15, 0.3, 0.6, 1.2))
     f = det.evidence({"t": 0.0, "water_level": 1.0}, 0.0)
     assert f.hazard == "flood" and f.detector == "rate_of_rise"
+
+
+def test_sudden_jump_warns_though_the_robust_slope_discounts_it():
+    flat = [1.2 - 0.001 * i for i in range(12)]
+    out = levels(get("rate_of_rise").build(HOCHTAL, "water_level"), flat + [2.0, 2.4, 2.3, 2.0], step_s=900.0)
+    assert max(out[12:]) >= Level.ADVISORY
+    off = get("rate_of_rise").build(HOCHTAL, "water_level", {"jump_s": 0})
+    assert max(levels(off, flat + [2.0, 2.4, 2.3, 2.0], step_s=900.0)) == Level.NONE
+
+
+def test_a_lone_spike_that_returns_does_not_warn():
+    flat = [1.2] * 12
+    out = levels(get("rate_of_rise").build(HOCHTAL, "water_level"), flat + [2.5] + flat, step_s=900.0)
+    assert max(out) == Level.NONE

@@ -75,3 +75,10 @@ def test_dropout_flagged_after_gap():
 def test_level_of_impossible_is_warning_and_of_spike_watch():
     det = get("sensor_fault").build(WQ, "turbidity")
     assert det.level(3.2) == Level.WARNING and det.level(2.1) == Level.WATCH and det.level(0.5) == Level.NONE
+
+
+def test_erratic_sensor_flagged_as_noise_but_a_smooth_rise_is_not():
+    erratic = noisy(800) + noisy(200, sd=1.5, seed=2)
+    assert "noise" in faults(WQ, "turbidity", erratic)[800:]
+    smooth = noisy(800) + [5.0 + 0.05 * i for i in range(200)]
+    assert "noise" not in faults(WQ, "turbidity", smooth)

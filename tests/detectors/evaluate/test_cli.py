@@ -81,3 +81,30 @@ def test_gecco_subset(data_dir, tmp_path, capsys):
     assert KEYS <= summary.keys() and summary["readings"] == 5000
     header = (tmp_path / "o" / "gecco" / "gecco_small.csv").read_text().splitlines()[0]
     assert header.startswith("timestamp,water_temperature,chlorine") and "anomaly_score" in header
+
+
+FAULT_KEYS = {"fault_runs", "fault_runs_flagged", "fault_recall", "public_warnings_in_fault_runs",
+              "false_sensor_flags_per_day"}
+
+
+def test_qld_synthetic(tmp_path, capsys):
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("qld_fixture", Path(__file__).with_name("test_datasets.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = run(capsys, module.write_qld(tmp_path / "creek.csv"), "--format", "qld", "--out", tmp_path / "o",
+              "--max-plots", "1")
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert FAULT_KEYS <= summary.keys() and "sensor_fault" in summary["detectors"]
+    assert summary["fault_runs"] == 2 and summary["fault_runs_flagged"] >= 1
+    assert summary["public_warnings_in_fault_runs"] == 0
+    assert "sensor faults:" in out
+
+
+def test_qld_data(data_dir, tmp_path, capsys):
+    run(capsys, data_dir / "qld-sensor-faults" / "sandy_creek.csv", "--format", "qld", "--out", tmp_path,
+        "--max-plots", "0")
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["fault_recall"] >= 0.8 and summary["public_warnings_in_fault_runs"] == 0

@@ -86,3 +86,33 @@ def test_unknown_format_and_missing_path(tmp_path):
 def test_runs():
     assert datasets.runs([1, 1, 0, 0, 1, 1]) == [(0, 1), (4, 5)]
     assert datasets.runs([]) == []
+
+
+def write_qld(path, n=400):
+    rng = np.random.default_rng(3)
+    lines = ["Timestamp,Level,Cond,Tur,label_Level,label_Cond,label_Tur,type_Level,type_Cond,type_Tur"]
+    for i in range(n):
+        stamp = str(np.datetime64("2017-03-12T00:00") + np.timedelta64(90 * i, "m")).replace("T", " ")
+        level, cond, tur = 0.6 + rng.normal(0, 0.002), 300 + rng.normal(0, 2), 10 + rng.normal(0, 0.3)
+        spike = i == 300
+        erratic = 340 <= i < 360
+        tur = 150.0 if spike else tur + (rng.normal(0, 4) if erratic else 0)
+        lines.append(f"{stamp},{level:.3f},{cond:.2f},{tur:.2f},0,0,{int(spike or erratic)},,,"
+                     f"{'A' if spike else 'E' if erratic else ''}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_qld_layout(tmp_path):
+    [s] = datasets.load("qld", write_qld(tmp_path / "creek.csv"))
+    assert set(s.columns) == {"water_level", "conductivity", "turbidity"} and s.events == ()
+    assert s.station.kind == "water_quality"
+    assert [(f.quantity, f.kind, f.first, f.last) for f in s.meta["faults"]] == [
+        ("turbidity", "A", 300, 300), ("turbidity", "E", 340, 359)]
+
+
+def test_qld_needs_its_columns(tmp_path):
+    f = tmp_path / "x.csv"
+    f.write_text("Timestamp,Level\n2017-01-01 00:00,1\n")
+    with pytest.raises(ConfigError, match="QLD"):
+        datasets.load("qld", f)

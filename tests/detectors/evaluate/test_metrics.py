@@ -40,3 +40,30 @@ def test_p10_lead_time():
     m = event_metrics([(events, warnings, 1.0, False)], lead_window=3600.0)
     assert m.lead_time_median_minutes == pytest.approx(5.5)
     assert m.lead_time_p10_minutes == pytest.approx(1.9)
+
+
+def test_a_warning_counts_for_one_wave_only():
+    waves = [Event(100.0, 200.0, 100.0), Event(250.0, 300.0, 250.0)]
+    leads, false = match_events(waves, [90.0], lead_window=1000.0)
+    assert leads == [10.0, None] and false == 0
+
+
+def test_fault_metrics_flags_leaks_and_false_flags():
+    import numpy as np
+
+    from detectors.evaluate.datasets import FaultRun
+    from detectors.evaluate.metrics import fault_metrics
+    from riverwatch.model import Level, WarningEvent
+
+    t = np.arange(10) * 3600.0
+    levels = {"sensor_fault:turbidity": np.array([0, 0, 0, 2, 0, 0, 0, 0, 0, 1])}
+    hazards = {"sensor_fault:turbidity": "sensor", "quality_residual:None": "water_quality"}
+    leak = WarningEvent(id="w", partner="p", station="s", hazard="water_quality", level=Level.ADVISORY,
+                        state="raised", public=True, since_ns=0, time_ns=int(5 * 3600e9), detector="quality_residual",
+                        quantity="conductivity", value=1.0, threshold=None, score=9.0,
+                        details=(("quantities", "conductivity,turbidity"),))
+    faults = [FaultRun("turbidity", "A", 2, 2), FaultRun("turbidity", "E", 5, 6)]
+    m = fault_metrics(faults, levels, hazards, [leak], t)
+    assert (m["fault_runs"], m["fault_runs_flagged"], m["fault_recall"]) == (2, 1, 0.5)
+    assert m["public_warnings_in_fault_runs"] == 1 and m["false_sensor_flags"] == 1
+    assert m["fault_recall_per_type"]["A"]["recall"] == 1.0

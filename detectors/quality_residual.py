@@ -1,0 +1,230 @@
+"""Water-quality events as robust multivariate residuals against a frozen-while-alarmed baseline.
+
+Per watched quantity (chlorine, a second chlorine sensor, pH, redox, conductivity, turbidity,
+temperature) the detector keeps a short EWMA baseline (time constant ``tau_s``) and a slow robust
+scale (EWMA of the winsorised absolute residual, time constant ``scale_tau_s``, floored at the
+quantity's quantisation noise ``floor``). The residual ``z = (x − baseline) / scale`` of each
+quantity is computed before learning; the score is the ``k``-th largest ``|z|`` (several
+quantities depart together), or the largest ``|z|`` divided by ``single_ratio`` when one quantity
+departs far (a lone huge departure still counts, a lone small one does not).
+
+While the station is alarmed the baselines are frozen, so an event does not teach itself away; an
+alarm that lasts ``relearn_s`` is taken as a new normal (a level shift): the baselines restart
+from the current values. A raised level is held ``hold_s`` after the score falls back, so one
+event gives one warning (the lifecycle would merge them anyway). One stream per station,
+hazard ``water_quality``; plain floats, no window.
+
+Examples
+--------
+>>> from riverwatch.catalog import Station
+>>> st = Station(id="w", partner="p", kind="water_quality", name="W", lat=0, lon=0,
+...              quantities={"turbidity": {}, "conductivity": {}, "ph": {}})
+>>> det = make(st, None, Params(warmup=30))
+>>> for i in range(300):
+...     x = {"t": i * 60.0, "turbidity": 0.3 + 0.01 * (i % 3), "conductivity": 400 + i % 5, "ph": 7.5}
+...     _ = det.score_one(x); det.learn_one(x)
+>>> one = {"t": 18000.0, "turbidity": 0.3, "conductivity": 414.0, "ph": 7.5}
+>>> two = {"t": 18000.0, "turbidity": 0.3, "conductivity": 414.0, "ph": 7.6}
+>>> det.score_one(one) < 8 < det.score_one(two)      # one quantity alone, two together
+True
+"""
+
+from __future__ import annotations
+
+import math
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from detectors.base import Finding, register
+from detectors.scaling import Gated, LevelGate, clamp, value_of
+from riverwatch.catalog import Station
+
+WATCHED = ("chlorine", "chlorine_2", "ph", "redox", "conductivity", "turbidity", "water_temperature")
+#: Quantisation-noise floor of the residual scale per quantity (canonical units): about a third of
+#: a typical drinking-water sensor's step (step/√12), so a one-step flicker is never an event.
+FLOOR = {"chlorine": 0.003, "chlorine_2": 0.0003, "ph": 0.003, "redox": 0.3, "conductivity": 0.3,
+         "turbidity": 0.0003, "water_temperature": 0.03, "dissolved_oxygen": 0.03}
+
+
+class Params(BaseModel):
+    """Parameters of ``quality_residual`` (see the module docstring).
+
+    quantities
+        Quantities watched when present in the reading set (station quantities or extra keys
+        such as ``chlorine_2``).
+    k
+        How many quantities must depart together.
+    single_ratio
+        A single quantity counts when its ``|z|`` reaches this multiple of the level's score.
+    tau_s, scale_tau_s
+        Time constants of the baselines and of the residual scales.
+    levels
+        Scores for advisory, watch, warning, emergency.
+    hold_s
+        A raised level is held this long after the score falls back.
+    relearn_s
+        An alarm lasting this long restarts the baselines (a level shift is the new normal).
+    warmup
+        Readings of a quantity before it is scored.
+    persist_readings
+        Consecutive readings a new level needs.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    quantities: tuple[str, ...] = WATCHED
+    k: int = Field(2, ge=1)
+    single_ratio: float = Field(2.0, ge=1)
+    tau_s: float = Field(900.0, gt=0)
+    scale_tau_s: float = Field(86400.0, gt=0)
+    levels: tuple[float, float, float, float] = (8.0, 16.0, 32.0, 64.0)
+    hold_s: float = Field(1800.0, ge=0)
+    relearn_s: float = Field(6 * 3600.0, gt=0)
+    warmup: int = Field(120, ge=2)
+    persist_readings: int = Field(2, ge=1)
+
+
+class _Track:
+    """Baseline and residual scale of one quantity (four floats and a count)."""
+
+    __slots__ = ("floor", "mean", "scale", "t", "n")
+
+    def __init__(self, floor: float) -> None:
+        self.floor = floor
+        self.mean = self.scale = self.t = 0.0
+        self.n = 0
+
+    def z(self, v: float) -> float:
+        return (v - self.mean) / max(self.scale, self.floor)
+
+    def learn(self, t: float, v: float, tau_s: float, scale_tau_s: float) -> None:
+        if not self.n:
+            self.mean, self.t, self.n = v, t, 1
+            return
+        dt = max(t - self.t, 0.0)
+        d = v - self.mean
+        s = max(self.scale, self.floor)
+        b = max(1.0 - math.exp(-dt / scale_tau_s), 1.0 / (self.n + 1))
+        self.scale += b * (min(abs(d), 4.0 * s) - self.scale)
+        lim = 4.0 * s
+        self.mean += (1.0 - math.exp(-dt / tau_s)) * (lim if d > lim else -lim if d < -lim else d)
+        self.t = t
+        self.n += 1
+
+    def restart(self, t: float, v: float) -> None:
+        self.mean, self.t = v, t
+
+    def __getstate__(self):
+        return (self.floor, self.mean, self.scale, self.t, self.n)
+
+    def __setstate__(self, state) -> None:
+        self.floor, self.mean, self.scale, self.t, self.n = state
+
+
+class QualityResidual(Gated):
+    """Multivariate residual detector for one water-quality station (see the module docstring)."""
+
+    __slots__ = ("quantities", "hazard", "tracks", "k", "single_ratio", "tau_s", "scale_tau_s", "levels",
+                 "hold_s", "relearn_s", "warmup", "alarm_since", "last_high", "gate", "_cache", "_memo")
+
+    def __init__(self, quantities: tuple[str, ...], params: Params) -> None:
+        self.quantities = quantities
+        self.hazard = "water_quality"
+        self.tracks = tuple(_Track(FLOOR.get(q, 1e-6)) for q in quantities)
+        self.k, self.single_ratio = params.k, params.single_ratio
+        self.tau_s, self.scale_tau_s = params.tau_s, params.scale_tau_s
+        self.levels = params.levels
+        self.hold_s, self.relearn_s = params.hold_s, params.relearn_s
+        self.warmup = params.warmup
+        self.alarm_since: float | None = None
+        self.last_high = -math.inf
+        self.gate = LevelGate(params.persist_readings, 0.0)
+        self._cache = (None, 0.0, 0)
+        self._memo = None
+
+    def zscores(self, x) -> list[tuple[float, str, float]]:
+        """``(|z|, quantity, value)`` of every warmed-up watched quantity present in ``x``."""
+        out = []
+        for q, tr in zip(self.quantities, self.tracks):
+            v = value_of(x, q)
+            if v is not None and tr.n >= self.warmup:
+                out.append((abs(tr.z(v)), q, v))
+        return out
+
+    def _key(self, x):
+        return tuple(x.get(q) for q in ("t",) + self.quantities)
+
+    def _score(self, zs: list[tuple[float, str, float]]) -> float:
+        if not zs:
+            return 0.0
+        zs.sort(reverse=True)
+        together = zs[self.k - 1][0] if len(zs) >= self.k else 0.0
+        return clamp(max(together, zs[0][0] / self.single_ratio))
+
+    def _measure(self, x):
+        zs = self.zscores(x)
+        if not zs and not any(value_of(x, q) is not None for q in self.quantities):
+            return None
+        score = self._score(zs)
+        up = self._level_of(score)
+        t = value_of(x, "t") or 0.0
+        held = 1 if self.gate.current and t - self.last_high < self.hold_s else 0
+        return score, up, max(up, min(held, self.gate.current))
+
+    def _level_of(self, score: float) -> int:
+        return sum(1 for th in self.levels if score >= th)
+
+    def _commit(self, x) -> None:
+        t = value_of(x, "t") or 0.0
+        m = self._cache
+        if m[0] == t and self._level_of(m[1]):
+            self.last_high = t
+        alarmed = self.gate.current > 0
+        if alarmed and self.alarm_since is None:
+            self.alarm_since = t
+        elif not alarmed:
+            self.alarm_since = None
+        restart = alarmed and t - self.alarm_since >= self.relearn_s
+        for q, tr in zip(self.quantities, self.tracks):
+            v = value_of(x, q)
+            if v is None:
+                continue
+            if restart:
+                tr.restart(t, v)
+            elif not alarmed or tr.n < self.warmup:
+                tr.learn(t, v, self.tau_s, self.scale_tau_s)
+        if restart:
+            self.alarm_since, self.last_high = None, -math.inf
+            self.gate = LevelGate(self.gate.readings, 0.0)
+
+    def evidence(self, x, score: float) -> Finding:
+        """The most departing quantity, its baseline, and the quantities departing with it."""
+        zs = sorted(self.zscores(x), reverse=True)
+        top_z, top_q, top_v = zs[0] if zs else (0.0, self.quantities[0] if self.quantities else "", 0.0)
+        departing = [q for z, q, _ in zs if z >= self.levels[0]]
+        base = dict(zip(self.quantities, self.tracks)).get(top_q)
+        return Finding("quality_residual", "water_quality", self.level(score), top_q, top_v, score,
+                       base.mean if base is not None and base.n else None, None, "water_quality.event",
+                       (("quantities", ",".join(departing)),
+                        ("z", ",".join(f"{q}={z:.1f}" for z, q, _ in zs[:4]))))
+
+    def __getstate__(self):
+        return tuple(getattr(self, k) for k in self.__slots__)
+
+    def __setstate__(self, state) -> None:
+        for k, v in zip(self.__slots__, state):
+            setattr(self, k, v)
+
+
+def station_stream(station: Station) -> list[str | None]:
+    """One stream per water-quality station measuring at least two watched quantities."""
+    n = sum(1 for q in WATCHED if q in station.quantities)
+    return [None] if station.kind == "water_quality" and n >= 2 else []
+
+
+@register("quality_residual", params=Params, hazard="water_quality", applies=station_stream)
+def make(station: Station, quantity: str | None, params: Params) -> QualityResidual:
+    """``quality_residual`` for the station: station quantities plus extra keys such as ``chlorine_2``
+    (another sensor of a station quantity, e.g. ``chlorine``)."""
+    watched = tuple(q for q in params.quantities
+                    if q in station.quantities or q.rsplit("_", 1)[0] in station.quantities)
+    return QualityResidual(watched, params)

@@ -1,0 +1,60 @@
+"""quality_residual: quantities departing together from a frozen baseline, one warning per event."""
+
+from __future__ import annotations
+
+import random
+
+from detectors import get
+from riverwatch.catalog import Station
+
+WQ = Station(id="wq", partner="p", kind="water_quality", name="WQ", lat=0, lon=0,
+             quantities={"chlorine": {}, "ph": {}, "redox": {}, "conductivity": {}, "turbidity": {}})
+
+
+def reading(i, rng, shift=None):
+    x = {"t": 1.8e9 + 60.0 * i, "chlorine": round(0.2 + rng.gauss(0, 0.005), 2),
+         "chlorine_2": 0.18 + rng.gauss(0, 0.001), "ph": round(8.3 + rng.gauss(0, 0.005), 2),
+         "redox": round(750 + rng.gauss(0, 1)), "conductivity": round(230 + rng.gauss(0, 0.7)),
+         "turbidity": 0.01 + abs(rng.gauss(0, 0.001))}
+    for q, d in (shift or {}).items():
+        x[q] += d
+    return x
+
+
+def raises(shifts, n=4000, seed=0, params=None):
+    """Indices where the level leaves NONE; ``shifts`` maps reading index -> {quantity: offset}."""
+    det = get("quality_residual").build(WQ, None, params)
+    rng = random.Random(seed)
+    out, before = [], 0
+    for i in range(n):
+        x = reading(i, rng, shifts.get(i))
+        s = det.score_one(x)
+        det.learn_one(x)
+        lvl = det.level(s)
+        if lvl and not before:
+            out.append(i)
+        before = lvl
+    return out
+
+
+def test_watches_the_second_chlorine_sensor():
+    assert "chlorine_2" in get("quality_residual").build(WQ, None).quantities
+
+
+def test_quiet_on_noise():
+    assert raises({}) == []
+
+
+def test_two_quantities_departing_together_raise_once_per_event():
+    event = {i: {"chlorine": 0.05, "chlorine_2": 0.04} for i in range(3000, 3020)}
+    assert raises(event) == [3001]
+
+
+def test_one_quantity_a_little_off_is_not_an_event():
+    assert raises({i: {"redox": 8} for i in range(3000, 3020)}) == []
+
+
+def test_a_level_shift_is_relearnt():
+    shift = {i: {"ph": -0.3, "redox": -40} for i in range(2000, 4000)}
+    out = raises(shift, params={"relearn_s": 3600})
+    assert out[:1] == [2001] and len(out) <= 2
