@@ -300,11 +300,14 @@ def warning_message(event: WarningEvent, catalog: Catalog | None = None) -> str:
     return text
 
 
-def warning_line(event: WarningEvent, catalog: Catalog | None = None) -> str:
-    """The ``warning`` measurement line of ``event`` (tags partner, station, hazard)."""
+def warning_line(event: WarningEvent, catalog: Catalog | None = None, time_ns: int | None = None) -> str:
+    """The ``warning`` measurement line of ``event`` (tags partner, station, hazard).
+
+    ``time_ns`` overrides the event time (see :meth:`ingest.alerts.AlertRenderer.line_time`).
+    """
     level = int(event.level)
     fields: dict[str, object] = {
-        "id": event.id, "state": event.state, "level": level,
+        "id": event.id, "state": event.state, "level": level, "since": event.since_ns,
         "level_name": LEVEL_NAMES[level - 1] if level > 0 else "none", "public": bool(event.public),
         "detector": event.detector, "quantity": event.quantity,
         "value": _finite_or_none(event.value), "threshold": _finite_or_none(event.threshold),
@@ -315,7 +318,7 @@ def warning_line(event: WarningEvent, catalog: Catalog | None = None) -> str:
                                   "since_ns": event.since_ns, **dict(event.details)}).decode(),
     }
     tags = {"partner": event.partner, "station": event.station, "hazard": event.hazard}
-    return lineproto.line("warning", tags, fields, event.time_ns)
+    return lineproto.line("warning", tags, fields, event.time_ns if time_ns is None else time_ns)
 
 
 def reject_line(reason: str, partner: str | None, detail: str, topic: str, time_ns: int) -> str:

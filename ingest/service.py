@@ -48,6 +48,8 @@ from riverwatch.model import WarningEvent
 from riverwatch.settings import Settings
 
 from ingest import lineproto
+from ingest.alerts import AlertRenderer
+from ingest.feed import AlertFeed, FeedServer
 from ingest.consumer import Consumer, Item, parse_shard, shard_stations
 from ingest.metrics import Metrics
 from ingest.pipeline import Pipeline, reject_line, warning_line, warning_message
@@ -119,6 +121,9 @@ class Service:
                                on_write=self.metrics.observe_write)
         self.consumer = Consumer(settings.mqtt, self._enqueue, stations=self.shard_stations)
         self.publisher = MqttPublisher(self.consumer.client)
+        self.feed = AlertFeed()
+        self.feed_server: FeedServer | None = None
+        self.alerts = AlertRenderer(catalog, self.feed)
         self.watchdog_trips = 0
         self._watchdog_at = 0.0
         self._ack_lock = threading.Lock()
@@ -146,6 +151,10 @@ class Service:
         self._thread.start()
         if self.settings.ingest.metrics_port:
             self.metrics.serve(self.settings.ingest.metrics_port, self.settings.ingest.metrics_host)
+        feed = self.settings.feed
+        if feed.port:
+            self.feed_server = FeedServer(self.feed, feed.host, feed.port, public_url=feed.public_url).start()
+            log.info("alert feed at %s/alerts.atom", self.feed_server.url)
         self.consumer.start()
 
     def wait_connected(self, timeout: float = 10.0) -> bool:
@@ -161,6 +170,9 @@ class Service:
         self.consumer.stop()
         self.sink.stop(timeout)
         self.metrics.close()
+        if self.feed_server is not None:
+            self.feed_server.stop()
+            self.feed_server = None
 
     @property
     def queue_depth(self) -> int:
@@ -312,10 +324,18 @@ class Service:
             return False
         lines = []
         for event in events:
-            lines.append(warning_line(event, self.catalog))
-            body = encode_warning(event, {"en": warning_message(event, self.catalog)})
+            lines.append(warning_line(event, self.catalog, self.alerts.line_time(event)))
+            try:
+                alert = self.alerts.render(event)
+                body, cap_xml = alert.json_body, alert.cap_xml
+            except Exception:  # a text or CAP problem must not cost the warning itself
+                log.exception("rendering warning %s failed; publishing the plain English text", event.id)
+                self.stats.errors += 1
+                body, cap_xml = encode_warning(event, {"en": warning_message(event, self.catalog)}), None
             if self.publisher.warning(event.partner, event.station, event.hazard, body):
                 self.stats.warnings_published += 1
+            if cap_xml is not None:
+                self.publisher.cap(event.partner, event.station, event.hazard, cap_xml)
             if self.on_warning is not None:
                 try:
                     self.on_warning(event)

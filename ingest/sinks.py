@@ -42,7 +42,7 @@ import zlib
 from collections.abc import Callable
 from pathlib import Path
 
-from riverwatch.contract import rejected_topic, warning_topic
+from riverwatch.contract import cap_topic, rejected_topic, warning_topic
 from riverwatch.errors import SinkError
 from riverwatch.influx import InfluxClient
 from riverwatch.settings import InfluxSettings
@@ -529,6 +529,7 @@ class MqttPublisher:
         self.client = client
         self.rejects_published = 0
         self.warnings_published = 0
+        self.caps_published = 0
         self.publish_errors = 0
 
     def reject(self, partner: str | None, station: str | None, body: bytes) -> bool:
@@ -539,6 +540,10 @@ class MqttPublisher:
         """Publish a warning JSON, retained, on its ``warning/<hazard>`` topic."""
         return self._publish(warning_topic(partner, station, hazard), body, retain=True,
                              counter="warnings_published")
+
+    def cap(self, partner: str, station: str, hazard: str, xml: bytes) -> bool:
+        """Publish the warning's CAP 1.2 XML, retained, on its ``cap/<hazard>`` topic."""
+        return self._publish(cap_topic(partner, station, hazard), xml, retain=True, counter="caps_published")
 
     def _publish(self, topic: str, body: bytes, retain: bool, counter: str) -> bool:
         try:

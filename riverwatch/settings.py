@@ -84,6 +84,14 @@ class IngestSettings(BaseModel):
         return value
 
 
+class FeedSettings(BaseModel):
+    """The HTTP feed of active alerts (Atom + CAP + HTML) served by ``riverwatch run``."""
+
+    host: str = Field("127.0.0.1", description="listen address (0.0.0.0 inside a container)")
+    port: int = Field(0, ge=0, le=65535, description="0 = no feed")
+    public_url: str | None = Field(None, description="base URL the feed's links use, if proxied")
+
+
 class Settings(BaseSettings):
     """Everything riverwatch can be told; see ``riverwatch.sample.toml`` for the annotated file."""
 
@@ -96,6 +104,7 @@ class Settings(BaseSettings):
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
     influx: InfluxSettings = Field(default_factory=InfluxSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
+    feed: FeedSettings = Field(default_factory=FeedSettings)
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings],
