@@ -27,8 +27,6 @@ True
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Protocol, runtime_checkable
 
@@ -36,6 +34,7 @@ from pydantic import BaseModel, ValidationError
 
 from riverwatch.catalog import Station
 from riverwatch.errors import ConfigError
+from riverwatch.plugins import import_plugins
 from riverwatch.model import Level
 
 X = Mapping[str, float]
@@ -139,9 +138,7 @@ def registry() -> dict[str, DetectorSpec]:
     """Every registered detector, importing each ``detectors/<name>.py`` once."""
     import detectors
 
-    for module in pkgutil.iter_modules(detectors.__path__):
-        if not module.name.startswith("_") and module.name not in _NOT_DETECTORS:
-            importlib.import_module(f"detectors.{module.name}")
+    import_plugins(detectors, _NOT_DETECTORS)
     return dict(_REGISTRY)
 
 

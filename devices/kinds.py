@@ -23,14 +23,13 @@ Examples
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from dataclasses import dataclass
 from typing import Callable, ClassVar, Mapping
 
 from riverwatch.catalog import Station
 from riverwatch.contract import encode_json
 from riverwatch.errors import ConfigError
+from riverwatch.plugins import import_plugins
 from riverwatch.units import conversion
 
 from devices.signals import Drivers
@@ -151,9 +150,7 @@ def kinds() -> dict[str, SensorKind]:
     """Every registered sensor kind, importing each ``devices/<kind>.py`` once."""
     import devices
 
-    for module in pkgutil.iter_modules(devices.__path__):
-        if not module.name.startswith("_") and module.name not in _NOT_KINDS:
-            importlib.import_module(f"devices.{module.name}")
+    import_plugins(devices, _NOT_KINDS)
     return dict(_KINDS)
 
 
