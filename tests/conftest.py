@@ -61,3 +61,43 @@ def data_dir() -> Path:
     if not path.is_dir():
         pytest.skip(f"data dir {path} not found: set RIVERWATCH_DATA")
     return path
+
+
+def clear_retained(host: str, port: int, topic_filter: str = "rw/#", settle_s: float = 0.15) -> int:
+    """Publish an empty retained message on every retained topic under ``topic_filter``.
+
+    Retained messages (device status, warnings) outlive the test that published them and would be
+    delivered to the next test's subscriber; clearing them keeps tests independent of their order.
+    """
+    import threading
+    import time
+
+    import paho.mqtt.client as mqtt
+
+    retained: set[str] = set()
+    subscribed = threading.Event()
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"janitor-{uuid.uuid4().hex[:8]}",
+                         protocol=mqtt.MQTTv5)
+    client.on_message = lambda c, u, msg: retained.add(msg.topic) if msg.retain and msg.payload else None
+    client.on_subscribe = lambda *args: subscribed.set()
+    client.connect(host, port)
+    client.loop_start()
+    try:
+        client.subscribe(topic_filter, qos=1)
+        subscribed.wait(5)
+        time.sleep(settle_s)  # the broker sends retained messages right after the SUBACK
+        for topic in sorted(retained):
+            client.publish(topic, b"", qos=1, retain=True).wait_for_publish(5)
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    return len(retained)
+
+
+@pytest.fixture(autouse=True)
+def _broker_left_clean(request):
+    """After every test that used the shared broker, remove what it left retained there."""
+    yield
+    if "services" in request.fixturenames:
+        urls = request.getfixturevalue("services")
+        clear_retained(urls.mqtt_host, urls.mqtt_port)
