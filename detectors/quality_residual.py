@@ -8,6 +8,16 @@ quantity is computed before learning; the score is the ``k``-th largest ``|z|`` 
 quantities depart together), or the largest ``|z|`` divided by ``single_ratio`` when one quantity
 departs far (a lone huge departure still counts, a lone small one does not).
 
+*Flow context*: the station's flows (``context``, e.g. two flow meters ``discharge`` and
+``discharge_2``) get the same baseline and scale. When a flow departs as far as an event would
+(``|z|`` ≥ the advisory score), and for ``context_s`` after, departures of the flow-sensitive
+quantities (``explained``: turbidity, resuspended by a change of flow velocity; conductivity, a
+change of the source-water mix) are expected water, not evidence: they are left out of the score
+and their baselines follow the values, so the new level is the baseline when the context ends.
+Flows are never evidence themselves. Sensor outages (floor or saturation values) stay evidence
+(GECCO labels them as events). Off by default (``context_s`` 0): chosen on gecco2017 (1.5 h) it
+cut false warnings on gecco2018 but hid events there (see docs/detectors.md).
+
 While the station is alarmed the baselines are frozen, so an event does not teach itself away; an
 alarm that lasts ``relearn_s`` is taken as a new normal (a level shift): the baselines restart
 from the current values. A raised level is held ``hold_s`` after the score falls back, so one
@@ -27,6 +37,19 @@ Examples
 >>> two = {"t": 18000.0, "turbidity": 0.3, "conductivity": 414.0, "ph": 7.6}
 >>> det.score_one(one) < 8 < det.score_one(two)      # one quantity alone, two together
 True
+
+Turbidity and conductivity departing together with a flow step are expected water, not an event:
+
+>>> st = Station(id="w", partner="p", kind="water_quality", name="W", lat=0, lon=0,
+...              quantities={"turbidity": {}, "conductivity": {}, "ph": {}, "discharge": {}})
+>>> det = make(st, None, Params(warmup=30, context_s=5400))
+>>> for i in range(300):
+...     x = {"t": i * 60.0, "turbidity": 0.3 + 0.01 * (i % 3), "conductivity": 400 + i % 5, "ph": 7.5,
+...          "discharge": 0.30 + 0.001 * (i % 2)}
+...     _ = det.score_one(x); det.learn_one(x)
+>>> x = {"t": 18000.0, "turbidity": 0.5, "conductivity": 430.0, "ph": 7.5, "discharge": 0.3}
+>>> det.score_one(x) >= 8, det.score_one({**x, "discharge": 0.35}) >= 8
+(True, False)
 """
 
 from __future__ import annotations
@@ -43,7 +66,11 @@ WATCHED = ("chlorine", "chlorine_2", "ph", "redox", "conductivity", "turbidity",
 #: Quantisation-noise floor of the residual scale per quantity (canonical units): about a third of
 #: a typical drinking-water sensor's step (step/√12), so a one-step flicker is never an event.
 FLOOR = {"chlorine": 0.003, "chlorine_2": 0.0003, "ph": 0.003, "redox": 0.3, "conductivity": 0.3,
-         "turbidity": 0.0003, "water_temperature": 0.03, "dissolved_oxygen": 0.03}
+         "turbidity": 0.0003, "water_temperature": 0.03, "dissolved_oxygen": 0.03,
+         "discharge": 8e-5, "discharge_2": 8e-5}
+#: Flows that give context, and the quantities a flow change explains (see the module docstring).
+CONTEXT = ("discharge", "discharge_2")
+EXPLAINED = ("turbidity", "conductivity")
 
 
 class Params(BaseModel):
@@ -68,6 +95,9 @@ class Params(BaseModel):
         Readings of a quantity before it is scored.
     persist_readings
         Consecutive readings a new level needs.
+    context, explained, context_s
+        Flows whose change explains departures of the ``explained`` quantities during the change
+        and ``context_s`` after it (``context_s`` 0: no flow context).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -81,6 +111,9 @@ class Params(BaseModel):
     relearn_s: float = Field(6 * 3600.0, gt=0)
     warmup: int = Field(120, ge=2)
     persist_readings: int = Field(2, ge=1)
+    context: tuple[str, ...] = CONTEXT
+    explained: tuple[str, ...] = EXPLAINED
+    context_s: float = Field(0.0, ge=0)
 
 
 class _Track:
@@ -124,9 +157,10 @@ class QualityResidual(Gated):
     """Multivariate residual detector for one water-quality station (see the module docstring)."""
 
     __slots__ = ("quantities", "hazard", "tracks", "k", "single_ratio", "tau_s", "scale_tau_s", "levels",
-                 "hold_s", "relearn_s", "warmup", "alarm_since", "last_high", "gate", "_cache", "_memo")
+                 "hold_s", "relearn_s", "warmup", "alarm_since", "last_high", "gate", "_cache", "_memo",
+                 "context", "context_tracks", "explained", "context_s", "context_until")
 
-    def __init__(self, quantities: tuple[str, ...], params: Params) -> None:
+    def __init__(self, quantities: tuple[str, ...], params: Params, context: tuple[str, ...] = ()) -> None:
         self.quantities = quantities
         self.hazard = "water_quality"
         self.tracks = tuple(_Track(FLOOR.get(q, 1e-6)) for q in quantities)
@@ -140,18 +174,39 @@ class QualityResidual(Gated):
         self.gate = LevelGate(params.persist_readings, 0.0)
         self._cache = (None, 0.0, 0)
         self._memo = None
+        self.context = context if params.context_s > 0 else ()
+        self.context_tracks = tuple(_Track(FLOOR.get(q, 1e-9)) for q in self.context)
+        self.explained = tuple(q in params.explained for q in quantities)
+        self.context_s = params.context_s
+        self.context_until = -math.inf
+
+    def flow_changed(self, x) -> bool:
+        """Whether a flow of ``x`` departs from its baseline as far as an event would."""
+        th = self.levels[0]
+        for q, tr in zip(self.context, self.context_tracks):
+            v = value_of(x, q)
+            if v is not None and tr.n >= self.warmup and abs(tr.z(v)) >= th:
+                return True
+        return False
+
+    def in_context(self, x) -> bool:
+        """A flow changes now or changed within ``context_s``: the explained quantities are expected."""
+        if not self.context:
+            return False
+        return (value_of(x, "t") or 0.0) < self.context_until or self.flow_changed(x)
 
     def zscores(self, x) -> list[tuple[float, str, float]]:
         """``(|z|, quantity, value)`` of every warmed-up watched quantity present in ``x``."""
         out = []
-        for q, tr in zip(self.quantities, self.tracks):
+        context = self.in_context(x)
+        for q, tr, explained in zip(self.quantities, self.tracks, self.explained):
             v = value_of(x, q)
-            if v is not None and tr.n >= self.warmup:
+            if v is not None and tr.n >= self.warmup and not (context and explained):
                 out.append((abs(tr.z(v)), q, v))
         return out
 
     def _key(self, x):
-        return tuple(x.get(q) for q in ("t",) + self.quantities)
+        return tuple(x.get(q) for q in ("t",) + self.quantities + self.context)
 
     def _score(self, zs: list[tuple[float, str, float]]) -> float:
         if not zs:
@@ -184,17 +239,32 @@ class QualityResidual(Gated):
         elif not alarmed:
             self.alarm_since = None
         restart = alarmed and t - self.alarm_since >= self.relearn_s
-        for q, tr in zip(self.quantities, self.tracks):
+        context = self._learn_context(x, t)
+        for q, tr, explained in zip(self.quantities, self.tracks, self.explained):
             v = value_of(x, q)
             if v is None:
                 continue
-            if restart:
+            if restart or (context and explained and tr.n >= self.warmup):
                 tr.restart(t, v)
             elif not alarmed or tr.n < self.warmup:
                 tr.learn(t, v, self.tau_s, self.scale_tau_s)
         if restart:
             self.alarm_since, self.last_high = None, -math.inf
             self.gate = LevelGate(self.gate.readings, 0.0)
+
+    def _learn_context(self, x, t: float) -> bool:
+        """Whether ``x`` is in flow context; extend the context on a flow change; learn the flows."""
+        if not self.context:
+            return False
+        changed = self.flow_changed(x)
+        context = changed or t < self.context_until
+        if changed:
+            self.context_until = t + self.context_s
+        for q, tr in zip(self.context, self.context_tracks):
+            v = value_of(x, q)
+            if v is not None:
+                tr.learn(t, v, self.tau_s, self.scale_tau_s)
+        return context
 
     def evidence(self, x, score: float) -> Finding:
         """The most departing quantity, its baseline, and the quantities departing with it."""
@@ -224,7 +294,8 @@ def station_stream(station: Station) -> list[str | None]:
 @register("quality_residual", params=Params, hazard="water_quality", applies=station_stream)
 def make(station: Station, quantity: str | None, params: Params) -> QualityResidual:
     """``quality_residual`` for the station: station quantities plus extra keys such as ``chlorine_2``
-    (another sensor of a station quantity, e.g. ``chlorine``)."""
-    watched = tuple(q for q in params.quantities
-                    if q in station.quantities or q.rsplit("_", 1)[0] in station.quantities)
-    return QualityResidual(watched, params)
+    (another sensor of a station quantity, e.g. ``chlorine``); the station's flows as context."""
+    def measured(q: str) -> bool:
+        return q in station.quantities or q.rsplit("_", 1)[0] in station.quantities
+    watched = tuple(q for q in params.quantities if measured(q))
+    return QualityResidual(watched, params, tuple(q for q in params.context if measured(q)))

@@ -58,3 +58,46 @@ def test_a_level_shift_is_relearnt():
     shift = {i: {"ph": -0.3, "redox": -40} for i in range(2000, 4000)}
     out = raises(shift, params={"relearn_s": 3600})
     assert out[:1] == [2001] and len(out) <= 2
+
+
+FLOWING = Station(id="wqf", partner="p", kind="water_quality", name="WQF", lat=0, lon=0,
+                  quantities={**WQ.quantities, "discharge": {}})
+
+
+def raises_with_flow(shifts, flow_step_at=None, params=None, n=4000):
+    """Like ``raises`` at a station with a flow meter whose flow steps up at ``flow_step_at``."""
+    det = get("quality_residual").build(FLOWING, None, params)
+    rng = random.Random(1)
+    out, before = [], 0
+    for i in range(n):
+        x = reading(i, rng, shifts.get(i))
+        x["discharge"] = 0.3 + rng.gauss(0, 0.002) + (0.05 if flow_step_at is not None and i >= flow_step_at else 0)
+        s = det.score_one(x)
+        det.learn_one(x)
+        lvl = det.level(s)
+        if lvl and not before:
+            out.append(i)
+        before = lvl
+    return out
+
+
+SOURCE_SWITCH = {i: {"conductivity": 15, "turbidity": 0.02} for i in range(3005, 4000)}
+
+
+def test_flow_context_is_off_by_default():
+    assert get("quality_residual").build(FLOWING, None).context == ()
+    assert raises_with_flow(SOURCE_SWITCH, flow_step_at=3000) == [3006]
+
+
+def test_a_flow_change_explains_turbidity_and_conductivity():
+    assert raises_with_flow(SOURCE_SWITCH, flow_step_at=3000, params={"context_s": 3600}) == []
+
+
+def test_without_a_flow_change_the_same_departure_is_an_event():
+    assert raises_with_flow(SOURCE_SWITCH, params={"context_s": 3600}) == [3006]
+
+
+def test_a_flow_change_alone_is_not_an_event_and_does_not_hide_chlorine():
+    chlorine = {i: {"chlorine": 0.05, "chlorine_2": 0.04} for i in range(3010, 3030)}
+    assert raises_with_flow({}, flow_step_at=3000, params={"context_s": 3600}) == []
+    assert raises_with_flow(chlorine, flow_step_at=3000, params={"context_s": 3600}) == [3011]
