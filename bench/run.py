@@ -226,11 +226,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--name", default=None, help="results name (default: full or quick)")
     parser.add_argument("--skip", nargs="*", default=[], choices=PARTS, help="parts to leave out")
     parser.add_argument("--stations", type=int, default=2000, help="load stations in the catalog")
+    parser.add_argument("--rates", type=lambda text: [float(r) for r in text.split(",")], default=None,
+                        help="offered loads of the riverwatch ladder, readings/s, comma-separated")
     parser.add_argument("--no-report", action="store_true", help="do not rewrite docs/performance.md")
     parser.add_argument("--report", action="store_true",
                         help="with --quick: rewrite docs/performance.md too (by default only a full run does)")
     args = parser.parse_args(argv)
-    cfg = QUICK if args.quick else FULL
+    cfg = dict(QUICK if args.quick else FULL)
+    if args.rates:
+        cfg["rates"] = args.rates
     name = args.name or ("quick" if args.quick else "full")
     from riverwatch.services import services_down, services_up
 

@@ -263,7 +263,7 @@ class NodeRedTarget:
         self.database = database or f"bench_nodered_{variant}"
         self.name = f"Node-RED, influxdb {'batch (join 1000 / 0.2 s)' if variant == 'batch' else 'out'}"
         self.user_dir = Path(workdir) / f"node-red-{variant}"
-        self.flow_file = REPO / "bench" / f"node_red_flow_{variant}.json"
+        self.flow_file = REPO / "bench" / f"node_red_flow_{variant}.json"  # the flow, for readers
         self.proc: subprocess.Popen | None = None
 
     def start(self, timeout: float = 90.0) -> None:
@@ -274,10 +274,9 @@ class NodeRedTarget:
         client.close()
         influx_port = int(self.urls.influx_url.rsplit(":", 1)[1])
         flow = node_red_flow(self.variant, self.urls.mqtt_port, influx_port, self.database)
-        self.flow_file.write_text(json.dumps(flow, indent=1) + "\n")
         self.user_dir.mkdir(parents=True, exist_ok=True)
-        flows = self.user_dir / "flows.json"
-        shutil.copyfile(self.flow_file, flows)
+        flows = self.user_dir / "flows.json"  # this run's ports; the repo copy stays as it is
+        flows.write_text(json.dumps(flow, indent=1) + "\n")
         settings = self.user_dir / "settings.js"
         settings.write_text(
             "module.exports = {\n"

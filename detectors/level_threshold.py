@@ -30,7 +30,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from detectors.base import Finding, register
-from detectors.scaling import LevelGate, catalog_levels, clamp, hazard_for, time_of, value_of
+from detectors.scaling import LEVEL_OF, LevelGate, catalog_levels, clamp, hazard_for, time_of, value_of
 from riverwatch.catalog import Station
 from riverwatch.model import Level
 
@@ -107,15 +107,15 @@ class LevelThreshold:
             return
         up, hold = self._raw_levels(v)
         t = time_of(x)
-        self._cache = (t, self._score(v), int(self.gate.step(t, up, hold)))
+        self._cache = (t, self._score(v), self.gate.advance(t, up, hold))
 
     def level(self, score: float) -> Level:
         """The gated level of the reading just scored (or learnt); stateless for other scores."""
         t, cached, gated = self._cache
         if t is not None and score == cached:
-            return Level(gated)
+            return LEVEL_OF[gated]
         v = self.base + self.sign * (score - 1.0) * self.unit
-        return Level(self._raw_levels(v)[0])
+        return LEVEL_OF[self._raw_levels(v)[0]]
 
     def evidence(self, x, score: float) -> Finding:
         """The threshold behind the current level (the least severe one while quiet)."""

@@ -29,7 +29,7 @@ import math
 from pydantic import BaseModel, ConfigDict, Field
 
 from detectors.base import Finding, register
-from detectors.scaling import Gated, LevelGate, Window, clamp, hazard_for, theil_sen, value_of
+from detectors.scaling import Gated, LevelGate, Window, clamp, hazard_for, theil_sen, time_of, value_of
 from riverwatch.catalog import Station
 from riverwatch.model import Level
 
@@ -106,16 +106,47 @@ class RateOfRise(Gated):
         self._cache = (None, 0.0, 0)
         self._memo = None
 
+    # The hot path reads ``t`` and the value out of ``x`` once per call (``_tv``) and hands them to
+    # ``*_tv`` methods; ``_slope``/``_measure``/``_commit`` keep the Gated protocol for ``evidence``.
+
+    def _tv(self, x) -> tuple[float, float | None]:
+        return time_of(x), value_of(x, self.quantity)
+
+    def score_one(self, x) -> float:
+        """Score ``x`` without learning it; 0.0 when the stream's quantity is absent."""
+        t, v = self._tv(x)
+        m = self._measure_tv(t, v)
+        self._memo = ((t, v), m)
+        if m is None:
+            return 0.0
+        score, up, hold = m
+        self._cache = (t, score, self.gate.peek(t, up, hold)[0])
+        return score
+
+    def learn_one(self, x) -> None:
+        """Learn ``x`` and advance the level gate."""
+        key = self._tv(x)
+        t, v = key
+        memo = self._memo
+        m = memo[1] if memo is not None and memo[0] == key else self._measure_tv(t, v)
+        self._memo = None
+        if m is not None:
+            score, up, hold = m
+            self._cache = (t, score, int(self.gate.advance(t, up, hold)))
+        self._commit_tv(t, v)
+
     def _slope(self, x) -> tuple[float, float, float] | None:
         """``(slope per hour, agreement, value)`` of the window plus ``x``; None when absent."""
-        v = value_of(x, self.quantity)
+        return self._slope_tv(*self._tv(x))
+
+    def _slope_tv(self, t: float, v: float | None) -> tuple[float, float, float] | None:
         if v is None:
             return None
-        t = value_of(x, "t") or 0.0
+        t = t or 0.0
         ts, vs = self.window.points(t, v)
         if len(ts) < self.min_points or ts[-1] - ts[0] < self.min_span_s:
             return 0.0, 0.0, v
-        slope, _, agreement = theil_sen(ts, vs)
+        slope, agreement = _slope_agreement(ts, vs)
         if self.jump_s > 0:
             lo = t - self.jump_s
             jump = (v - min(b for a, b in zip(ts, vs) if a >= lo)) * 3600.0 / self.jump_s
@@ -124,7 +155,10 @@ class RateOfRise(Gated):
         return slope * 3600.0, agreement, v
 
     def _measure(self, x):
-        m = self._slope(x)
+        return self._measure_tv(*self._tv(x))
+
+    def _measure_tv(self, t: float, v: float | None):
+        m = self._slope_tv(t, v)
         if m is None:
             return None
         slope, agreement, _ = m
@@ -143,10 +177,12 @@ class RateOfRise(Gated):
         return min(lvl, self.max_level)
 
     def _commit(self, x) -> None:
-        v = value_of(x, self.quantity)
+        self._commit_tv(*self._tv(x))
+
+    def _commit_tv(self, t: float, v: float | None) -> None:
         if v is None:
             return
-        t = value_of(x, "t") or 0.0
+        t = t or 0.0
         self.window.add(t, v)
         if v <= self.low:
             self.low, self.low_t = v, t
@@ -171,6 +207,34 @@ class RateOfRise(Gated):
     def __setstate__(self, state) -> None:
         for k, v in zip(self.__slots__, state):
             setattr(self, k, v)
+
+
+def _slope_agreement(ts: list[float], vs: list[float]) -> tuple[float, float]:
+    """``theil_sen(ts, vs)``'s slope and agreement, without its (unused here) intercept.
+
+    >>> _slope_agreement([0, 1, 2, 3], [1.0, 2.0, 2.9, 4.1]) == theil_sen([0, 1, 2, 3], [1.0, 2.0, 2.9, 4.1])[::2]
+    True
+    """
+    n = len(ts)
+    slopes: list[float] = []
+    up = down = 0
+    for i in range(n - 1):
+        ti, vi = ts[i], vs[i]
+        for j in range(i + 1, n):
+            dt = ts[j] - ti
+            if dt > 0:
+                s = (vs[j] - vi) / dt
+                slopes.append(s)
+                if s > 0:
+                    up += 1
+                elif s < 0:
+                    down += 1
+    if not slopes:
+        return 0.0, 0.0
+    slopes.sort()
+    m = len(slopes)
+    slope = slopes[m // 2] if m % 2 else 0.5 * (slopes[m // 2 - 1] + slopes[m // 2])
+    return slope, (up - down) / m
 
 
 def watched(station: Station) -> list[str | None]:

@@ -33,6 +33,17 @@ WEATHER_QUANTITIES = frozenset({"air_temperature", "dew_point", "relative_humidi
 LEVEL_ORDER = (Level.ADVISORY, Level.WATCH, Level.WARNING, Level.EMERGENCY)
 
 
+class _LevelTable(dict):
+    """``int -> Level`` without ``Level(i)``'s enum machinery; an unknown int raises as ``Level(i)``."""
+
+    def __missing__(self, key):
+        return Level(key)
+
+
+#: ``LEVEL_OF[i] is Level(i)``, a dict lookup instead of an enum call on the hot path.
+LEVEL_OF = _LevelTable({int(lvl): lvl for lvl in Level})
+
+
 def value_of(x: Mapping[str, float], quantity: str | None) -> float | None:
     """The finite value of ``quantity`` in ``x``, or None when absent or not a finite number."""
     v = x.get(quantity) if quantity is not None else None
@@ -123,8 +134,12 @@ class LevelGate:
 
     def step(self, t: float, up: int, hold: int) -> Level:
         """Advance the gate with one reading and return the level it now reports."""
+        return LEVEL_OF[self.advance(t, up, hold)]
+
+    def advance(self, t: float, up: int, hold: int) -> int:
+        """:meth:`step` returning the level as a plain int (the hot path)."""
         (self.current, self.run_dir, self.run_n, self.run_t0, self.run_level) = self.peek(t, up, hold)
-        return Level(self.current)
+        return self.current
 
     def __getstate__(self):
         return (self.readings, self.seconds, self.current, self.run_dir, self.run_n, self.run_t0,
@@ -444,12 +459,12 @@ class Gated:
         if m is not None:
             score, up, hold = m
             t = time_of(x)
-            self._cache = (t, score, int(self.gate.step(t, up, hold)))
+            self._cache = (t, score, int(self.gate.advance(t, up, hold)))
         self._commit(x)
 
     def level(self, score: float) -> Level:
         """The gated level of the reading just scored; stateless for any other score."""
         t, cached, gated = self._cache
         if t is not None and score == cached:
-            return Level(gated)
-        return Level(self._level_of(score))
+            return LEVEL_OF[gated]
+        return LEVEL_OF[self._level_of(score)]

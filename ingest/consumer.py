@@ -19,6 +19,8 @@
 Examples
 --------
 >>> from riverwatch.settings import MqttSettings
+
+from ingest import fastmqtt
 >>> Consumer(MqttSettings(shared_group="workers"), lambda item: None).subscriptions()[0]
 ('$share/workers/rw/v1/+/+/data', 1)
 >>> shard_of("rivertown", "gauge-hochtal", 4) == shard_of("rivertown", "gauge-hochtal", 4)
@@ -43,6 +45,8 @@ from riverwatch.catalog import Catalog
 from riverwatch.contract import DATA_SUBSCRIPTION, STATUS_SUBSCRIPTION, data_topic, status_topic
 from riverwatch.errors import ConfigError
 from riverwatch.settings import MqttSettings
+
+from ingest import fastmqtt
 
 log = logging.getLogger(__name__)
 
@@ -121,8 +125,9 @@ class Consumer:
         self.generation = 0
         self.last_message = time.monotonic()
         self._pending_subacks: set[int] = set()
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=settings.client_id,
-                             protocol=mqtt.MQTTv5, manual_ack=True)
+        client_class = fastmqtt.FastClient if fastmqtt.supported() else mqtt.Client
+        client = client_class(CallbackAPIVersion.VERSION2, client_id=settings.client_id,
+                              protocol=mqtt.MQTTv5, manual_ack=True)
         if settings.username:
             password = settings.password.get_secret_value() if settings.password else None
             client.username_pw_set(settings.username, password)
@@ -135,6 +140,8 @@ class Consumer:
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         client.on_subscribe = self._on_subscribe
+        if isinstance(client, fastmqtt.FastClient):
+            client.on_raw = self._on_raw
         self.client = client
 
     @property
@@ -186,6 +193,29 @@ class Consumer:
             return
         self.client.ack(mid, qos)
 
+    def ack_many(self, tokens: Iterable[tuple]) -> None:
+        """Acknowledge the messages of ``(mid, qos, generation)`` triples, in order, in one write.
+
+        Same rules as :meth:`ack`: QoS 0 needs no ack, an earlier connection's message is dropped.
+        """
+        current = self.generation
+        mids = []
+        for mid, qos, generation in tokens:
+            if not qos:
+                continue
+            if generation is not None and generation != current:
+                self.acks_dropped += 1
+                continue
+            mids.append(mid)
+        if not mids:
+            return
+        client = self.client
+        if isinstance(client, fastmqtt.FastClient):
+            client.ack_many(mids)
+        else:
+            for mid in mids:
+                client.ack(mid, 1)
+
     def resubscribe(self) -> None:
         """Send the subscriptions again (idempotent on the broker); used by the service's watchdog."""
         if self.connected.is_set():
@@ -229,6 +259,10 @@ class Consumer:
         self.connected.clear()
         self.disconnects += 1
         log.warning("MQTT disconnected: %s", reason_code)
+
+    def _on_raw(self, topic: str, payload: bytes, mid: int, qos: int) -> None:
+        self.last_message = time.monotonic()
+        self.deliver((topic, payload, mid, qos, time.time(), self.generation))
 
     def _on_message(self, client, userdata, message) -> None:
         self.last_message = time.monotonic()

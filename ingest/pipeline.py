@@ -54,6 +54,10 @@ STATION_WIDE = "station"
 _FAIL = QC.FAIL
 _NONE = Level.NONE
 _isfinite = math.isfinite
+#: ``qc=<flag>i,seq=`` per QC flag: formatting an IntEnum with ``:d`` goes through ``Enum.__format__``.
+_QC_FIELD = {int(flag): f",qc={int(flag)}i,seq=" for flag in QC}
+#: ``_level=<level>i`` per level, for the ``score`` lines.
+_LEVEL_FIELD = {int(level): f"_level={int(level)}i" for level in Level}
 
 
 class DetectorStream:
@@ -78,11 +82,12 @@ class DetectorStream:
 class StationStreams:
     """Everything the pipeline keeps per station: prebuilt line prefixes and detector streams."""
 
-    __slots__ = ("station", "key", "reading_prefix", "score_prefix", "streams")
+    __slots__ = ("station", "key", "reading_prefix", "score_prefix", "streams", "qc")
 
     def __init__(self, station: Station, streams: list[DetectorStream]) -> None:
         self.station = station
         self.key = station.key
+        self.qc: dict = {}  # quantity -> StreamQC, filled by the pipeline on first use
         base = f"partner={lineproto.tag(station.partner)},station={lineproto.tag(station.id)}"
         kind = lineproto.tag(station.kind)
         self.reading_prefix = {q: f"reading,{base},quantity={lineproto.tag(q)},kind={kind} value="
@@ -152,13 +157,13 @@ class Pipeline:
         seq = obs.seq
         x = {"t": t}
         prefix = st.reading_prefix
-        qc_streams = self.qc.streams
+        qc_of = st.qc
         counters = self.counters
-        partner, station_id = key
+        tail = f"{seq}i {time_ns}"
         for q, v in obs.values:
-            stream = qc_streams.get((partner, station_id, q)) or self.qc.stream(key, q)
+            stream = qc_of.get(q) or self._qc_stream(st, q)
             flag = stream.check(t, v)
-            out.append(f"{prefix[q]}{v!r},qc={flag:d}i,seq={seq}i {time_ns}")
+            out.append(f"{prefix[q]}{v!r}{_QC_FIELD[flag]}{tail}")
             if flag < _FAIL:
                 x[q] = v
                 if flag > 1:
@@ -190,7 +195,13 @@ class Pipeline:
                 continue
             ds.score, ds.level, ds.x = score, level, x
             if _isfinite(score):
-                fields.setdefault(q, []).append(f"{ds.name}={float(score)!r},{ds.name}_level={level:d}i")
+                name = ds.name
+                part = f"{name}={float(score)!r},{name}{_LEVEL_FIELD.get(level) or f'_level={level:d}i'}"
+                parts = fields.get(q)
+                if parts is None:
+                    fields[q] = [part]
+                else:
+                    parts.append(part)
         if self.publish_scores:
             prefix = st.score_prefix
             for q, parts in fields.items():
@@ -219,6 +230,11 @@ class Pipeline:
             log.exception("detector %s on %s failed", ds.name, ds.quantity)
 
     # ------------------------------------------------------------------ set-up and time
+
+    def _qc_stream(self, st: StationStreams, quantity: str):
+        """The QC stream of ``quantity`` at ``st``, cached on the station (the QC state stays in ``qc``)."""
+        stream = st.qc[quantity] = self.qc.stream(st.key, quantity)
+        return stream
 
     def _station(self, key: tuple[str, str]) -> StationStreams:
         station = self.catalog.station(*key)

@@ -62,6 +62,8 @@ CHECKPOINT_VERSION = 1
 CHECKPOINT_FILE = "ingest.pkl"
 TICK_INTERVAL_S = 1.0
 DRAIN_TIMEOUT_S = 10.0
+#: Messages handled back to back before the loop looks at its timers again.
+HANDLE_BURST = 256
 
 
 class Stats:
@@ -209,7 +211,7 @@ class Service:
         self._queue.put(item)
 
     def _process_loop(self) -> None:
-        get = self._queue.get
+        get, get_nowait, handle = self._queue.get, self._queue.get_nowait, self._handle
         next_tick = next_summary = time.monotonic()
         next_checkpoint = next_tick + self.checkpoint_interval_s
         summary_s = self.settings.ingest.summary_interval_s
@@ -219,7 +221,13 @@ class Service:
             except queue.Empty:
                 self.sink.poll()
             else:
-                self._handle(item)
+                handle(item)
+                for _ in range(HANDLE_BURST):  # what else has arrived, without a timed wait per message
+                    try:
+                        item = get_nowait()
+                    except queue.Empty:
+                        break
+                    handle(item)
             now = time.monotonic()
             if now >= next_tick:
                 next_tick = now + TICK_INTERVAL_S
@@ -309,12 +317,11 @@ class Service:
 
     def _durable(self, tokens: list) -> None:
         """A batch is durable (writer thread, or :meth:`_commit`); acknowledge its messages in order."""
-        ack = self.consumer.ack
         stored = 0
+        for _mid, _qos, n_readings, _generation in tokens:
+            stored += n_readings
         with self._ack_lock:
-            for mid, qos, n_readings, generation in tokens:
-                ack(mid, qos, generation)
-                stored += n_readings
+            self.consumer.ack_many([(mid, qos, generation) for mid, qos, _n, generation in tokens])
             self.stats.readings_stored += stored
             self.stats.acked += len(tokens)
 

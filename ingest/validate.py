@@ -12,6 +12,12 @@ JSON has no NaN or Infinity; a payload that is JSON except for bare ``NaN``/``In
 (what many JSON encoders write for a non-finite float) is rejected as ``not_finite``, not
 ``bad_json``, so the device maker learns what is actually wrong.
 
+The common payload (a v1 JSON object with an RFC 3339 ``...T..:..:..(.mmm)Z`` time or epoch
+seconds) is read by a fast path (:func:`fast_decode`) that accepts only what
+:func:`riverwatch.contract.decode_payload` accepts, with the same result; everything else —
+SenML, other time formats, anything broken — goes through ``decode_payload`` itself, so the
+reject reasons and details are exactly the contract's.
+
 Values leave in canonical units; the ``(scale, offset)`` of each (quantity, unit) pair is looked
 up once and kept in a dict. Status messages (``online``/``offline``) are tracked per station,
 not turned into readings.
@@ -36,9 +42,12 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import date
+
+import orjson
 
 from riverwatch.catalog import Catalog, Station
-from riverwatch.contract import decode_payload, parse_topic
+from riverwatch.contract import MAX_VALUES, decode_payload, parse_topic
 from riverwatch.errors import DecodeError
 from riverwatch.model import Observation
 from riverwatch.settings import IngestSettings
@@ -48,6 +57,100 @@ _NON_FINITE_TOKEN = re.compile(rb"(?<![\w\"])-?(?:NaN|Infinity)(?![\w\"])")
 
 #: Accepted bodies of a status message (the device's retained online flag and last will).
 STATUS_VALUES = frozenset({"online", "offline"})
+
+
+_RFC3339_UTC = re.compile(r"(\d{4}-\d{2}-\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{3}))?Z", re.ASCII)
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+_DAYS: dict[str, int] = {}
+
+
+def fast_time(ts: str) -> float | None:
+    """``YYYY-MM-DDTHH:MM:SS[.mmm]Z`` as epoch seconds, exactly as ``datetime.fromisoformat(ts).timestamp()``;
+    None for any other text (the caller then uses the general parser).
+
+    >>> fast_time("2026-11-22T12:00:00.250Z"), fast_time("2026-11-22T12:00:00+01:00")
+    (1795348800.25, None)
+    """
+    match = _RFC3339_UTC.fullmatch(ts)
+    if match is None:
+        return None
+    day_text, hh, mm, ss, ms = match.groups()
+    hours, minutes, seconds = int(hh), int(mm), int(ss)
+    if hours > 23 or minutes > 59 or seconds > 59:
+        return None
+    days = _DAYS.get(day_text)
+    if days is None:
+        try:
+            days = date.fromisoformat(day_text).toordinal() - _EPOCH_ORDINAL
+        except ValueError:
+            return None
+        if len(_DAYS) > 4096:
+            _DAYS.clear()
+        _DAYS[day_text] = days
+    micros = ((days * 86400 + hours * 3600 + minutes * 60 + seconds) * 1_000_000
+              + (int(ms) * 1000 if ms is not None else 0))
+    return micros / 1_000_000  # what timedelta.total_seconds() computes: exact int / int
+
+
+def fast_decode(doc: object) -> tuple | None:
+    """``(time_s, seq, values, partner, station)`` of a well-formed v1 JSON object, else None.
+
+    Accepts a subset of what :func:`riverwatch.contract.decode_payload` accepts and returns the same
+    values; None means "use ``decode_payload``" (which then decodes or rejects it).
+
+    >>> fast_decode({"ts": "2026-11-22T12:00:00Z", "seq": 3, "readings": {"ph": {"value": 7, "unit": "pH"}}})
+    (1795348800.0, 3, [('ph', 7.0, 'pH')], None, None)
+    >>> fast_decode([{"n": "ph"}]) is None, fast_decode({"ts": "yesterday", "seq": 1, "readings": {}}) is None
+    (True, True)
+    """
+    if type(doc) is not dict:
+        return None
+    ts = doc.get("ts")
+    kind = type(ts)
+    if kind is str:
+        time_s = fast_time(ts)
+        if time_s is None:
+            return None
+    elif kind is float or (kind is int and abs(ts) < 2**53):  # orjson yields only finite floats
+        time_s = float(ts)
+    else:
+        return None
+    seq = doc.get("seq")
+    if type(seq) is not int or seq < 0:
+        return None
+    readings = doc.get("readings")
+    if type(readings) is not dict or not readings or len(readings) > MAX_VALUES:
+        return None
+    values = []
+    for quantity, item in readings.items():
+        if type(item) is not dict:
+            return None
+        unit = item.get("unit")
+        value = item.get("value")
+        if type(unit) is not str:
+            return None
+        if type(value) is float:
+            values.append((quantity, value, unit))
+        elif type(value) is int and abs(value) < 2**53:
+            values.append((quantity, float(value), unit))
+        else:
+            return None
+    partner, station = doc.get("partner"), doc.get("station")
+    if (partner is not None and type(partner) is not str) or (station is not None and type(station) is not str):
+        return None
+    return time_s, seq, values, partner, station
+
+
+def _decode_fields(payload: bytes) -> tuple:
+    """``(time_s, seq, values, partner, station)``: :func:`fast_decode`, else :func:`_decode`."""
+    try:
+        fields = fast_decode(orjson.loads(payload))
+    except orjson.JSONDecodeError:
+        fields = None
+    if fields is None:
+        raw = _decode(payload)
+        fields = (raw.time_s, raw.seq, raw.values, raw.partner, raw.station)
+    return fields
 
 
 def _decode(payload: bytes):
@@ -128,19 +231,18 @@ class Validator:
         station = self.catalog.station(partner, station_id)
         if channel == "status":
             return self._track_status(station, partner, station_id, payload, now_s)
-        raw = _decode(payload)
+        time_s, seq, raw_values, raw_partner, raw_station = _decode_fields(payload)
         if station is None:
             raise DecodeError("unknown_station", f"{partner}/{station_id} is not in the station catalog")
-        if (raw.partner is not None and raw.partner != partner) or (
-                raw.station is not None and raw.station != station_id):
-            raise DecodeError("topic_mismatch", f"payload says {raw.partner}/{raw.station}, "
+        if (raw_partner is not None and raw_partner != partner) or (
+                raw_station is not None and raw_station != station_id):
+            raise DecodeError("topic_mismatch", f"payload says {raw_partner}/{raw_station}, "
                                                 f"topic says {partner}/{station_id}")
-        values = self._canonical_values(station, raw.values)
-        time_s = raw.time_s
+        values = self._canonical_values(station, raw_values)
         self._check_time(station.key, time_s, now_s)
-        self._check_replay(station.key, raw.seq, time_s)
+        self._check_replay(station.key, seq, time_s)
         # microsecond resolution: exact in a float, so a redelivery yields the same timestamp
-        return Observation(partner, station_id, round(time_s * 1e6) * 1000, raw.seq, values)
+        return Observation(partner, station_id, round(time_s * 1e6) * 1000, seq, values)
 
     def _track_status(self, station: Station | None, partner: str, station_id: str,
                       payload: bytes, now_s: float) -> None:

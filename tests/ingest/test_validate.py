@@ -210,3 +210,56 @@ def test_bare_non_finite_tokens_are_not_finite_not_bad_json(token):
     with pytest.raises(DecodeError) as err:
         make_validator().validate(TOPIC, b'{"value": NaN, oops', NOW)
     assert err.value.reason == "bad_json"
+
+
+# ---------------------------------------------------------------- fast path == contract
+
+
+from datetime import datetime, timedelta, timezone  # noqa: E402
+
+import orjson  # noqa: E402
+from hypothesis import given, settings as hsettings, strategies as hst  # noqa: E402
+
+from riverwatch.contract import decode_payload, format_time  # noqa: E402
+
+from ingest.validate import fast_decode, fast_time  # noqa: E402
+
+
+@hsettings(max_examples=300, deadline=None)
+@given(hst.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(2200, 1, 1)), hst.booleans())
+def test_fast_time_equals_fromisoformat(when, millis):
+    text = when.strftime("%Y-%m-%dT%H:%M:%S") + (f".{when.microsecond // 1000:03d}" if millis else "") + "Z"
+    assert fast_time(text) == datetime.fromisoformat(text).timestamp()
+
+
+def test_fast_time_declines_what_it_does_not_know():
+    for text in ("2026-11-22T12:00:00+01:00", "2026-11-22 12:00:00Z", "2026-02-30T00:00:00Z",
+                 "2026-11-22T24:00:00Z", "2026-11-22T12:00:00.1Z", "2026-11-22T12:00:00.123456Z", "２０26-11-22T12:00:00Z"):
+        assert fast_time(text) is None
+
+
+_values = hst.one_of(hst.floats(allow_nan=False, allow_infinity=False), hst.integers(-2**60, 2**60),
+                     hst.none(), hst.text(max_size=3), hst.booleans())
+
+
+@hsettings(max_examples=300, deadline=None)
+@given(ts=hst.one_of(hst.floats(0, 4e9).map(format_time), hst.floats(allow_nan=False, allow_infinity=False),
+                     hst.integers(-2**60, 2**60), hst.text(max_size=30), hst.booleans(), hst.none()),
+       seq=hst.one_of(hst.integers(-5, 2**40), hst.booleans(), hst.none(), hst.floats(0, 10)),
+       readings=hst.dictionaries(hst.sampled_from(["water_level", "ph", "turbidity"]),
+                                 hst.fixed_dictionaries({"value": _values, "unit": hst.sampled_from(["m", "pH", 1])}),
+                                 max_size=3),
+       partner=hst.one_of(hst.none(), hst.just("rivertown"), hst.integers(-5, 5)))
+def test_fast_decode_agrees_with_the_contract(ts, seq, readings, partner):
+    doc = {"ts": ts, "seq": seq, "readings": readings}
+    if partner is not None:
+        doc["partner"] = partner
+    payload = orjson.dumps(doc)
+    fast = fast_decode(orjson.loads(payload))
+    try:
+        raw = decode_payload(payload)
+    except Exception:
+        assert fast is None
+        return
+    if fast is not None:
+        assert fast == (raw.time_s, raw.seq, raw.values, raw.partner, raw.station)

@@ -1,0 +1,189 @@
+"""A paho-mqtt 2.x client with a cheaper receive path and batched PUBACKs (profiled in docs/performance.md).
+
+paho reads every packet with three or more ``recv`` calls (command byte, each remaining-length
+byte, body), builds an MQTT 5 ``Properties`` object and an ``MQTTMessage`` for every PUBLISH,
+matches the topic against its per-topic callback tree, and queues one PUBACK packet (one write
+to its wake-up socket pair, one ``send``) per acknowledgement. At tens of thousands of messages
+a second that costs as much CPU as validating and scoring them. :class:`FastClient` changes only
+that:
+
+- **reading**: one ``recv`` of up to :data:`RECV_BYTES` per readable socket; every complete packet
+  in the buffer is handled, a partial one waits for the next ``recv``. Any packet but a plain
+  PUBLISH (and a PUBLISH that carries MQTT 5 properties, or QoS 2) goes to paho's own handler
+  unchanged, so connect, subscribe, ping and disconnect behave exactly as in paho.
+- **delivery**: a PUBLISH without properties is handed straight to ``on_raw(topic, payload, mid,
+  qos)`` (no ``Properties``, no ``MQTTMessage``, no topic matching); without ``on_raw`` it takes
+  paho's path.
+- **acks**: :meth:`FastClient.ack_many` queues the PUBACKs of many messages as one write, in the
+  given order (MQTT acknowledges per packet id; nothing is merged or reordered).
+
+The buffer belongs to one socket: after a reconnect the client starts with an empty buffer, so
+nothing of an earlier connection is ever parsed on a later one. It relies on private methods
+of paho 2.x (``_packet_read``, ``_packet_handle``, ``_packet_queue``); :func:`supported` checks
+that they exist, and :mod:`ingest.consumer` falls back to the plain client otherwise.
+
+Examples
+--------
+>>> puback_bytes([1, 258])
+b'@\\x02\\x00\\x01@\\x02\\x01\\x02'
+>>> supported()
+True
+"""
+
+from __future__ import annotations
+
+import logging
+import struct
+from collections.abc import Callable, Iterable
+
+import paho.mqtt
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import MQTTErrorCode
+from paho.mqtt.exception import MalformedPacket
+
+log = logging.getLogger(__name__)
+
+#: Bytes asked of the socket per read (about 250 PUBLISH packets of a few hundred bytes).
+RECV_BYTES = 1 << 18
+
+_PUBLISH = 0x30
+_PUBACK = 0x40
+_PUBACK_PACKET = struct.Struct("!BBH")
+_SUCCESS = MQTTErrorCode.MQTT_ERR_SUCCESS
+_AGAIN = MQTTErrorCode.MQTT_ERR_AGAIN
+_CONN_LOST = MQTTErrorCode.MQTT_ERR_CONN_LOST
+_PROTOCOL = MQTTErrorCode.MQTT_ERR_PROTOCOL
+_NO_CONN = MQTTErrorCode.MQTT_ERR_NO_CONN
+
+RawCallback = Callable[[str, bytes, int, int], None]
+
+
+def supported() -> bool:
+    """True when the installed paho-mqtt has the private methods :class:`FastClient` overrides."""
+    needed = ("_packet_read", "_packet_handle", "_packet_queue", "_sock_recv", "_send_puback", "_easy_log")
+    return paho.mqtt.__version__.startswith("2.") and all(hasattr(mqtt.Client, name) for name in needed)
+
+
+def puback_bytes(mids: Iterable[int]) -> bytes:
+    """The PUBACK packets (success, no reason code) of ``mids``, concatenated in order."""
+    pack = _PUBACK_PACKET.pack
+    return b"".join([pack(_PUBACK, 2, mid) for mid in mids])
+
+
+class FastClient(mqtt.Client):
+    """``paho.mqtt.client.Client`` with buffered reads, direct delivery and batched PUBACKs.
+
+    Set :attr:`on_raw` to receive PUBLISH packets as ``(topic, payload, mid, qos)``; everything
+    else (constructor, callbacks, loop, reconnects) is paho's.
+    """
+
+    on_raw: RawCallback | None = None
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._rx_sock = None
+        self._rx = b""
+
+    # ------------------------------------------------------------------ acks
+
+    def ack_many(self, mids: list[int]) -> MQTTErrorCode:
+        """Queue the PUBACKs of ``mids`` (QoS 1 messages) as one write, in order."""
+        if not mids:
+            return _SUCCESS
+        if self._sock is None:
+            return _NO_CONN
+        return self._packet_queue(_PUBACK, puback_bytes(mids), 0, 0)
+
+    # ------------------------------------------------------------------ reading
+
+    def _packet_read(self) -> MQTTErrorCode:
+        sock = self._sock
+        if sock is None:
+            return _NO_CONN
+        if sock is not self._rx_sock:  # a new connection: nothing of the old one survives
+            self._rx_sock, self._rx = sock, b""
+        try:
+            data = self._sock_recv(RECV_BYTES)
+        except BlockingIOError:
+            return _AGAIN
+        except OSError as err:  # TimeoutError included
+            self._easy_log(mqtt.MQTT_LOG_ERR, "failed to receive on socket: %s", err)
+            return _CONN_LOST
+        if not data:
+            return _CONN_LOST
+        with self._msgtime_mutex:
+            self._last_bytes_received = mqtt.time_func()
+        buf = self._rx + data if self._rx else data
+        rc, used = self._handle_buffer(buf, sock)
+        self._rx = buf[used:] if self._sock is sock else b""
+        return rc
+
+    def _handle_buffer(self, buf: bytes, sock: object) -> tuple[MQTTErrorCode, int]:
+        """Handle every complete packet in ``buf``; ``(rc, bytes consumed)``."""
+        pos, n = 0, len(buf)
+        raw = self.on_raw
+        while n - pos >= 2:
+            cmd = buf[pos]
+            length, mult, i = 0, 1, pos + 1
+            while True:
+                if i >= n:
+                    return _SUCCESS, pos  # remaining length not complete yet
+                byte = buf[i]
+                i += 1
+                length += (byte & 127) * mult
+                mult <<= 7
+                if not byte & 128:
+                    break
+                if i - pos > 4:
+                    return _PROTOCOL, pos
+            end = i + length
+            if end > n:
+                return _SUCCESS, pos  # body not complete yet
+            pos = end
+            if raw is not None and cmd & 0xF0 == _PUBLISH and self._publish_fast(cmd, buf, i, end, raw):
+                continue
+            rc = self._handle_one(cmd, buf[i:end])
+            if rc or self._sock is not sock:
+                return rc, pos
+        return _SUCCESS, pos
+
+    def _publish_fast(self, cmd: int, buf: bytes, start: int, end: int, raw: RawCallback) -> bool:
+        """Deliver a QoS 0/1 PUBLISH without properties to ``raw``; False to leave it to paho."""
+        qos = (cmd & 0x06) >> 1
+        if qos == 2 or end - start < 2:
+            return False
+        p = start + 2 + ((buf[start] << 8) | buf[start + 1])
+        if p > end:
+            return False
+        topic = buf[start + 2:p]
+        mid = 0
+        if qos:
+            if p + 2 > end:
+                return False
+            mid = (buf[p] << 8) | buf[p + 1]
+            p += 2
+        if self._protocol == mqtt.MQTTv5:
+            if p >= end or buf[p] != 0:  # properties present (or malformed): paho decodes them
+                return False
+            p += 1
+        try:
+            text = topic.decode()
+        except UnicodeDecodeError:
+            return False
+        raw(text, buf[p:end], mid, qos)
+        if qos == 1 and not self._manual_ack:
+            self._send_puback(mid)
+        return True
+
+    def _handle_one(self, cmd: int, body: bytes) -> MQTTErrorCode:
+        """One packet through paho's own handler, as its ``_packet_read`` would hand it over."""
+        self._in_packet = {"command": cmd, "have_remaining": 1, "remaining_count": [], "remaining_mult": 1,
+                           "remaining_length": len(body), "packet": bytearray(body), "to_process": 0, "pos": 0}
+        try:
+            rc = self._packet_handle()
+        except MalformedPacket as exc:
+            self._easy_log(mqtt.MQTT_LOG_DEBUG, "Received malformed packet: %s", exc)
+            rc = _PROTOCOL
+        self._in_packet = {"command": 0, "have_remaining": 0, "remaining_count": [], "remaining_mult": 1,
+                           "remaining_length": 0, "packet": bytearray(b""), "to_process": 0, "pos": 0}
+        return rc
