@@ -433,7 +433,7 @@ class Service:
             log.warning("checkpoint skipped: batches not yet durable")
             return
         state = {"version": CHECKPOINT_VERSION,
-                 "clocks": {k: (c.seq, c.time_s) for k, c in self.validator.clocks.items()},
+                 "clocks": {k: (c.seq, c.time_s, c.seen) for k, c in self.validator.clocks.items()},
                  "pipeline": self.pipeline.snapshot()}
         path = self.checkpoint_path
         try:
@@ -456,7 +456,7 @@ class Service:
                 state = pickle.load(f)
             if state.get("version") != CHECKPOINT_VERSION:
                 raise ValueError(f"checkpoint version {state.get('version')}")
-            self.validator.clocks = {k: StreamClock(seq, t) for k, (seq, t) in state["clocks"].items()
+            self.validator.clocks = {k: StreamClock(*clock) for k, clock in state["clocks"].items()
                                      if self.catalog.station(*k) is not None}
             self.pipeline.restore(state["pipeline"])
         except Exception:

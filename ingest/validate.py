@@ -177,14 +177,47 @@ def _is_json_with_non_finite(payload: bytes) -> bool:
     return True
 
 
+#: How many sequence numbers below the highest one seen are remembered one by one.
+REPLAY_WINDOW = 1024
+
+
 class StreamClock:
-    """Last accepted ``(seq, time_s)`` of one station: what replay detection compares with."""
+    """Replay memory of one station: highest ``seq``, latest ``time_s`` and a window of seen seqs.
 
-    __slots__ = ("seq", "time_s")
+    Bit ``i`` of ``seen`` says that ``seq - i`` was accepted (an anti-replay window, as in IPsec),
+    so a reading that arrives late or out of order — a device resending its backlog, a broker
+    redelivering after a restart — is accepted once, while a second copy is a replay.
 
-    def __init__(self, seq: int, time_s: float) -> None:
+    >>> clock = StreamClock(5, 100.0)
+    >>> clock.accept(7, 120.0), clock.accept(6, 110.0), clock.accept(6, 110.0)
+    (True, True, False)
+    >>> clock.accept(1, 200.0)  # a device that restarted its counter, with a newer clock
+    True
+    """
+
+    __slots__ = ("seq", "time_s", "seen")
+
+    def __init__(self, seq: int, time_s: float, seen: int = 1) -> None:
         self.seq = seq
         self.time_s = time_s
+        self.seen = seen
+
+    def accept(self, seq: int, time_s: float) -> bool:
+        """Remember ``(seq, time_s)`` and return True, or return False for a replay."""
+        if seq > self.seq:
+            self.seen = ((self.seen << (seq - self.seq)) | 1) & ((1 << REPLAY_WINDOW) - 1)
+            self.seq = seq
+        else:
+            age = self.seq - seq
+            if age < REPLAY_WINDOW and not (self.seen >> age) & 1:
+                self.seen |= 1 << age
+            elif time_s > self.time_s:  # the counter restarted: start a new window
+                self.seq, self.seen = seq, 1
+            else:
+                return False
+        if time_s > self.time_s:
+            self.time_s = time_s
+        return True
 
 
 class Validator:
@@ -286,10 +319,6 @@ class Validator:
         clock = self.clocks.get(key)
         if clock is None:
             self.clocks[key] = StreamClock(seq, time_s)
-            return
-        if seq <= clock.seq and time_s <= clock.time_s:
+        elif not clock.accept(seq, time_s):
             raise DecodeError("replayed", f"seq {seq} at {time_s:.3f} was already seen "
                                           f"(last seq {clock.seq} at {clock.time_s:.3f})")
-        clock.seq = seq
-        if time_s > clock.time_s:
-            clock.time_s = time_s

@@ -66,7 +66,7 @@ REJECT_REASONS: dict[str, str] = {
     "bad_timestamp": "the timestamp cannot be read",
     "future_timestamp": "the timestamp is further in the future than the allowed clock skew",
     "too_old": "the timestamp is before the station existed or older than the late window",
-    "replayed": "the sequence number was already seen with the same or a later timestamp",
+    "replayed": "the sequence number was already accepted and the timestamp is not newer than the last one",
 }
 
 _NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"

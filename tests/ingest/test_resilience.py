@@ -444,7 +444,13 @@ def test_broker_restart_mid_stream_resumes_by_itself(own, database, tmp_path):
         publisher.join()
         assert publisher.wait_acked()
         acknowledged = publisher.acknowledged()
-        assert wait_until(lambda: stored(database)[1] >= acknowledged, WAIT, 0.5)
+        caught_up = wait_until(lambda: stored(database)[1] >= acknowledged, WAIT, 0.5)
+        if not caught_up:
+            missing = acknowledged - stored(database)[1]
+            print(f"\n[broker restart] MISSING {len(missing)} readings, e.g. {sorted(missing)[:6]}; "
+                  f"stats={svc.stats.as_dict()} queue={svc.queue_depth} "
+                  f"connected={svc.consumer.connected.is_set()} reconnects={svc.consumer.reconnects}")
+        assert caught_up
         assert svc.wait_idle(WAIT)
         total, keys = stored(database)
         report("broker restart", publisher, acknowledged, total, keys, svc.stats.rejected_by_reason,

@@ -91,6 +91,8 @@ def test_replayed_and_seq_reset():
     with pytest.raises(DecodeError) as err:
         v.validate(TOPIC, good(seq=10, ts=NOW - 60), NOW)
     assert err.value.reason == "replayed"
+    # seq 9 was never seen: it arrives late (out of order) and is accepted once
+    assert v.validate(TOPIC, good(seq=9, ts=NOW - 120), NOW).seq == 9
     with pytest.raises(DecodeError):
         v.validate(TOPIC, good(seq=9, ts=NOW - 120), NOW)
     # a device that restarts counts from 0 again, with a newer timestamp: accepted
@@ -263,3 +265,13 @@ def test_fast_decode_agrees_with_the_contract(ts, seq, readings, partner):
         return
     if fast is not None:
         assert fast == (raw.time_s, raw.seq, raw.values, raw.partner, raw.station)
+
+
+def test_late_and_out_of_order_readings_are_accepted_once():
+    """A backlog resent after a reconnect may overtake newer readings: each is stored once."""
+    from ingest.validate import REPLAY_WINDOW, StreamClock
+
+    clock = StreamClock(10, 1000.0)
+    assert [clock.accept(s, 1000.0 + s) for s in (12, 11, 11, 10, 13)] == [True, True, False, False, True]
+    assert clock.accept(13 - REPLAY_WINDOW, 900.0) is False  # older than the window and the clock
+    assert clock.accept(0, 5000.0) is True  # a restarted counter with a newer timestamp
