@@ -60,6 +60,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from detectors.base import Finding, register
 from detectors.scaling import Gated, LevelGate, clamp, value_of
+from detectors.water_quality_event import departure_finding, streams_for
 from riverwatch.catalog import Station
 
 WATCHED = ("chlorine", "chlorine_2", "ph", "redox", "conductivity", "turbidity", "water_temperature")
@@ -268,27 +269,12 @@ class QualityResidual(Gated):
 
     def evidence(self, x, score: float) -> Finding:
         """The most departing quantity, its baseline, and the quantities departing with it."""
-        zs = sorted(self.zscores(x), reverse=True)
-        top_z, top_q, top_v = zs[0] if zs else (0.0, self.quantities[0] if self.quantities else "", 0.0)
-        departing = [q for z, q, _ in zs if z >= self.levels[0]]
-        base = dict(zip(self.quantities, self.tracks)).get(top_q)
-        return Finding("quality_residual", "water_quality", self.level(score), top_q, top_v, score,
-                       base.mean if base is not None and base.n else None, None, "water_quality.event",
-                       (("quantities", ",".join(departing)),
-                        ("z", ",".join(f"{q}={z:.1f}" for z, q, _ in zs[:4]))))
-
-    def __getstate__(self):
-        return tuple(getattr(self, k) for k in self.__slots__)
-
-    def __setstate__(self, state) -> None:
-        for k, v in zip(self.__slots__, state):
-            setattr(self, k, v)
+        means = {q: tr.mean for q, tr in zip(self.quantities, self.tracks) if tr.n}
+        return departure_finding("quality_residual", self.level(score), score, self.zscores(x),
+                                 self.levels[0], means, self.quantities)
 
 
-def station_stream(station: Station) -> list[str | None]:
-    """One stream per water-quality station measuring at least two watched quantities."""
-    n = sum(1 for q in WATCHED if q in station.quantities)
-    return [None] if station.kind == "water_quality" and n >= 2 else []
+station_stream = streams_for(WATCHED)
 
 
 @register("quality_residual", params=Params, hazard="water_quality", applies=station_stream)

@@ -29,7 +29,7 @@ import math
 from pydantic import BaseModel, ConfigDict, Field
 
 from detectors.base import Finding, register
-from detectors.scaling import Gated, LevelGate, Window, clamp, hazard_for, theil_sen, time_of, value_of
+from detectors.scaling import Gated, LevelGate, Window, clamp, hazard_for, slope_agreement, time_of, value_of
 from riverwatch.catalog import Station
 from riverwatch.model import Level
 
@@ -146,7 +146,7 @@ class RateOfRise(Gated):
         ts, vs = self.window.points(t, v)
         if len(ts) < self.min_points or ts[-1] - ts[0] < self.min_span_s:
             return 0.0, 0.0, v
-        slope, agreement = _slope_agreement(ts, vs)
+        slope, agreement = slope_agreement(ts, vs)
         if self.jump_s > 0:
             lo = t - self.jump_s
             jump = (v - min(b for a, b in zip(ts, vs) if a >= lo)) * 3600.0 / self.jump_s
@@ -200,41 +200,6 @@ class RateOfRise(Gated):
         return Finding("rate_of_rise", self.hazard, lvl, self.quantity, v, score, threshold, None,
                        "rate_of_rise", (("rate_per_hour", f"{score * self.rates[0]:.4g}"),
                                         ("agreement", f"{agreement:.2f}"), ("rise", f"{rise:.4g}")))
-
-    def __getstate__(self):
-        return tuple(getattr(self, k) for k in self.__slots__)
-
-    def __setstate__(self, state) -> None:
-        for k, v in zip(self.__slots__, state):
-            setattr(self, k, v)
-
-
-def _slope_agreement(ts: list[float], vs: list[float]) -> tuple[float, float]:
-    """``theil_sen(ts, vs)``'s slope and agreement, without its (unused here) intercept.
-
-    >>> _slope_agreement([0, 1, 2, 3], [1.0, 2.0, 2.9, 4.1]) == theil_sen([0, 1, 2, 3], [1.0, 2.0, 2.9, 4.1])[::2]
-    True
-    """
-    n = len(ts)
-    slopes: list[float] = []
-    up = down = 0
-    for i in range(n - 1):
-        ti, vi = ts[i], vs[i]
-        for j in range(i + 1, n):
-            dt = ts[j] - ti
-            if dt > 0:
-                s = (vs[j] - vi) / dt
-                slopes.append(s)
-                if s > 0:
-                    up += 1
-                elif s < 0:
-                    down += 1
-    if not slopes:
-        return 0.0, 0.0
-    slopes.sort()
-    m = len(slopes)
-    slope = slopes[m // 2] if m % 2 else 0.5 * (slopes[m // 2 - 1] + slopes[m // 2])
-    return slope, (up - down) / m
 
 
 def watched(station: Station) -> list[str | None]:

@@ -331,18 +331,18 @@ class QuantileThreshold:
         self.recent = deque(recent, maxlen=maxlen)
 
 
-def theil_sen(ts: Sequence[float], vs: Sequence[float]) -> tuple[float, float, float]:
-    """Robust line through points: ``(slope, value at the last t, Kendall-like agreement)``.
+def slope_agreement(ts: Sequence[float], vs: Sequence[float]) -> tuple[float, float]:
+    """Median pairwise slope and agreement ((rising − falling pairs) / pairs, in [-1, 1]).
 
-    The slope is the median of pairwise slopes; agreement is (rising − falling pairs) / pairs,
-    in [-1, 1]: near ±1 when the trend is consistent, near 0 for noise.
-
-    Examples
-    --------
-    >>> slope, last, agree = theil_sen([0, 1, 2, 3], [1.0, 2.0, 2.9, 4.1])
-    >>> round(slope, 2), round(last, 2), agree
-    (1.02, 4.04, 1.0)
+    >>> slope_agreement([0, 1, 2, 3], [1.0, 2.0, 2.9, 4.1])
+    (1.0166666666666666, 1.0)
     """
+    slope, agreement, _ = _pairwise(ts, vs)
+    return slope, agreement
+
+
+def _pairwise(ts: Sequence[float], vs: Sequence[float]) -> tuple[float, float, int]:
+    """Median pairwise slope, agreement and the number of pairs with distinct times."""
     n = len(ts)
     slopes: list[float] = []
     up = down = 0
@@ -357,16 +357,34 @@ def theil_sen(ts: Sequence[float], vs: Sequence[float]) -> tuple[float, float, f
                     up += 1
                 elif s < 0:
                     down += 1
-    slopes.sort()
     if not slopes:
-        return 0.0, (vs[-1] if n else 0.0), 0.0
+        return 0.0, 0.0, 0
+    slopes.sort()
     m = len(slopes)
     slope = slopes[m // 2] if m % 2 else 0.5 * (slopes[m // 2 - 1] + slopes[m // 2])
+    return slope, (up - down) / m, m
+
+
+def theil_sen(ts: Sequence[float], vs: Sequence[float]) -> tuple[float, float, float]:
+    """Robust line through points: ``(slope, value at the last t, Kendall-like agreement)``.
+
+    The slope is the median of pairwise slopes; agreement is (rising − falling pairs) / pairs,
+    in [-1, 1]: near ±1 when the trend is consistent, near 0 for noise.
+
+    Examples
+    --------
+    >>> slope, last, agree = theil_sen([0, 1, 2, 3], [1.0, 2.0, 2.9, 4.1])
+    >>> round(slope, 2), round(last, 2), agree
+    (1.02, 4.04, 1.0)
+    """
+    slope, agreement, pairs = _pairwise(ts, vs)
+    if not pairs:
+        return 0.0, (vs[-1] if len(vs) else 0.0), 0.0
     t_last = ts[-1]
     offsets = sorted(v - slope * (t - t_last) for t, v in zip(ts, vs))
     k = len(offsets)
     last = offsets[k // 2] if k % 2 else 0.5 * (offsets[k // 2 - 1] + offsets[k // 2])
-    return slope, last, (up - down) / m
+    return slope, last, agreement
 
 
 def median(values: Iterable[float]) -> float:
@@ -425,7 +443,31 @@ class Window:
         self.vs = deque(vs, maxlen=size)
 
 
-class Gated:
+class Slotted:
+    """Pickles a slotted object as the tuple of its ``__slots__`` values (compact checkpoints).
+
+    Only the most derived class may declare non-empty ``__slots__``.
+
+    >>> class Point(Slotted):
+    ...     __slots__ = ("x", "y")
+    >>> p = Point(); p.x, p.y = 1.0, 2.0
+    >>> p.__getstate__()
+    (1.0, 2.0)
+    >>> q = Point.__new__(Point); q.__setstate__((3.0, 4.0)); (q.x, q.y)
+    (3.0, 4.0)
+    """
+
+    __slots__ = ()
+
+    def __getstate__(self) -> tuple:
+        return tuple(getattr(self, k) for k in self.__slots__)
+
+    def __setstate__(self, state: tuple) -> None:
+        for k, v in zip(self.__slots__, state):
+            setattr(self, k, v)
+
+
+class Gated(Slotted):
     """Base for detectors whose level passes through a :class:`LevelGate`.
 
     Subclasses implement ``_measure(x) -> (score, up, hold) | None`` (pure) and ``_commit(x)``

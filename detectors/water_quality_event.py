@@ -114,27 +114,39 @@ class WaterQualityEvent(Gated):
 
     def evidence(self, x, score: float) -> Finding:
         """The most departing quantity, its baseline, and all quantities departing with it."""
-        zs = sorted(self.zscores(x), reverse=True)
-        top_z, top_q, top_v = zs[0] if zs else (0.0, self.quantities[0] if self.quantities else "", 0.0)
-        departing = [q for z, q, _ in zs if z >= self.depart_z]
-        base = dict(zip(self.quantities, self.baselines)).get(top_q)
-        return Finding("water_quality_event", "water_quality", self.level(score), top_q, top_v, score,
-                       base.mean if base is not None and base.n else None, None, "water_quality.event",
-                       (("quantities", ",".join(departing)),
-                        ("z", ",".join(f"{q}={z:.1f}" for z, q, _ in zs[:4]))))
-
-    def __getstate__(self):
-        return tuple(getattr(self, k) for k in self.__slots__)
-
-    def __setstate__(self, state) -> None:
-        for k, v in zip(self.__slots__, state):
-            setattr(self, k, v)
+        means = {q: b.mean for q, b in zip(self.quantities, self.baselines) if b.n}
+        return departure_finding("water_quality_event", self.level(score), score, self.zscores(x),
+                                 self.depart_z, means, self.quantities)
 
 
-def station_stream(station: Station) -> list[str | None]:
-    """One stream per water-quality station measuring at least two watched quantities."""
-    n = sum(1 for q in WATCHED if q in station.quantities)
-    return [None] if station.kind == "water_quality" and n >= 2 else []
+def departure_finding(detector: str, level, score: float, zscores: list[tuple[float, str, float]],
+                      depart_z: float, means: dict[str, float], quantities: tuple[str, ...]) -> Finding:
+    """Evidence of a multivariate departure: the top quantity, its baseline, who departs with it.
+
+    >>> departure_finding("d", 2, 7.5, [(7.5, "turbidity", 80.0), (6.0, "ph", 6.1), (1.0, "redox", 300.0)],
+    ...                   5.0, {"turbidity": 4.0}, ("turbidity", "ph", "redox")).details
+    (('quantities', 'turbidity,ph'), ('z', 'turbidity=7.5,ph=6.0,redox=1.0'))
+    """
+    zs = sorted(zscores, reverse=True)
+    _, top_q, top_v = zs[0] if zs else (0.0, quantities[0] if quantities else "", 0.0)
+    departing = [q for z, q, _ in zs if z >= depart_z]
+    return Finding(detector, "water_quality", level, top_q, top_v, score, means.get(top_q), None,
+                   "water_quality.event", (("quantities", ",".join(departing)),
+                                           ("z", ",".join(f"{q}={z:.1f}" for z, q, _ in zs[:4]))))
+
+
+def streams_for(watched: tuple[str, ...]):
+    """``applies`` for a station-wide detector: one stream per water-quality station measuring
+    at least two of ``watched``."""
+
+    def applies(station: Station) -> list[str | None]:
+        n = sum(1 for q in watched if q in station.quantities)
+        return [None] if station.kind == "water_quality" and n >= 2 else []
+
+    return applies
+
+
+station_stream = streams_for(WATCHED)
 
 
 @register("water_quality_event", params=Params, hazard="water_quality", applies=station_stream)
