@@ -14,6 +14,8 @@ from riverwatch.contract import data_topic, encode_json
 from riverwatch.errors import ConfigError
 from riverwatch.settings import REPO_ROOT, MqttSettings, Settings
 
+from tests.helpers import wait_until as _wait_until
+
 from ingest.consumer import Consumer, shard_of, shard_stations
 from ingest.service import Service
 
@@ -21,13 +23,8 @@ CATALOG = load_catalog(REPO_ROOT / "catalog" / "demo.toml")
 ALL = {st.key for st in CATALOG.stations}
 
 
-def wait_until(predicate, timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return bool(predicate())
+def wait_until(predicate, timeout: float = 30.0, interval: float = 0.02) -> bool:
+    return _wait_until(predicate, timeout, interval)
 
 
 def test_shard_hash_is_stable_and_shards_partition_the_catalog():

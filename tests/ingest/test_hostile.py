@@ -22,6 +22,8 @@ from riverwatch.catalog import load_catalog
 from riverwatch.contract import data_topic, encode_json, format_time
 from riverwatch.settings import REPO_ROOT, Settings
 
+from tests.helpers import wait_until as _wait_until
+
 from ingest.service import Service
 
 CATALOG = load_catalog(REPO_ROOT / "catalog" / "demo.toml")
@@ -32,12 +34,7 @@ WAIT = 90.0
 
 
 def wait_until(predicate, timeout: float = WAIT, interval: float = 0.05) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return bool(predicate())
+    return _wait_until(predicate, timeout, interval)
 
 
 def good_values(station, index: int) -> dict:

@@ -16,18 +16,15 @@ from riverwatch.contract import data_topic, encode_json
 from riverwatch.services import free_port
 from riverwatch.settings import REPO_ROOT, Settings
 
+from tests.helpers import wait_until as _wait_until
+
 from ingest.service import Service
 
 CATALOG = load_catalog(REPO_ROOT / "catalog" / "demo.toml")
 
 
-def wait_until(predicate, timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return bool(predicate())
+def wait_until(predicate, timeout: float = 30.0, interval: float = 0.02) -> bool:
+    return _wait_until(predicate, timeout, interval)
 
 
 def scrape(port: int) -> dict[tuple[str, str | None], float]:

@@ -37,6 +37,8 @@ from riverwatch.settings import REPO_ROOT, Settings
 
 from riverwatch.contract import data_topic, encode_json
 
+from tests.helpers import wait_until as _wait_until
+
 from ingest.service import Service
 
 CATALOG = load_catalog(REPO_ROOT / "catalog" / "demo.toml")
@@ -51,12 +53,7 @@ OUTAGE_S = 20.0
 
 
 def wait_until(predicate, timeout: float = WAIT, interval: float = 0.02) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return bool(predicate())
+    return _wait_until(predicate, timeout, interval)
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,8 @@ from riverwatch.contract import data_topic, encode_json, warning_topic
 from riverwatch.services import restart_influxdb, stop_influxdb
 from riverwatch.settings import REPO_ROOT, Settings
 
+from tests.helpers import wait_until as _wait_until
+
 from ingest.service import Service
 
 CATALOG = load_catalog(REPO_ROOT / "catalog" / "demo.toml")
@@ -23,13 +25,8 @@ GAUGE = ("rivertown", "gauge-hochtal")
 WAIT = 30.0
 
 
-def wait_until(predicate, timeout: float = WAIT) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
+def wait_until(predicate, timeout: float = WAIT, interval: float = 0.02) -> bool:
+    return _wait_until(predicate, timeout, interval)
 
 
 def make_settings(services, influx, tmp_path, detectors=()) -> Settings:
