@@ -248,6 +248,7 @@ class Validator:
         self.clocks: dict[tuple[str, str], StreamClock] = {}
         self.status: dict[tuple[str, str], tuple[str, float]] = {}
         self._commissioned = {st.key: st.commissioned.timestamp() for st in catalog.stations}
+        self._partners = frozenset(p.id for p in catalog.partners)
         self._conversions: dict[tuple[str, str], tuple[float, float]] = {}
 
     def validate(self, topic: str, payload: bytes, now_s: float) -> Observation | None:
@@ -279,12 +280,20 @@ class Validator:
 
     def _track_status(self, station: Station | None, partner: str, station_id: str,
                       payload: bytes, now_s: float) -> None:
-        if station is None:
-            raise DecodeError("unknown_station", f"{partner}/{station_id} is not in the station catalog")
+        """Track a station's (or a partner's gateway's) online/offline status.
+
+        A gateway publishes its will on ``rw/v1/<partner>/<gateway-id>/status`` (see the
+        contract), so any id of a known partner is tracked; an empty payload is a retained
+        status being cleared and is ignored.
+        """
+        if station is None and partner not in self._partners:
+            raise DecodeError("unknown_station", f"{partner}/{station_id}: partner {partner!r} is not in the catalog")
         text = payload.decode("utf-8", "replace").strip().lower()
+        if not text:
+            return None
         if text not in STATUS_VALUES:
             raise DecodeError("bad_schema", f"status must be 'online' or 'offline', not {text[:40]!r}")
-        self.status[station.key] = (text, now_s)
+        self.status[(partner, station_id)] = (text, now_s)
         return None
 
     def _canonical_values(self, station: Station,

@@ -105,6 +105,13 @@ def test_status_messages_are_tracked_not_readings():
     v = make_validator()
     assert v.validate("rw/v1/rivertown/gauge-hochtal/status", b"offline", NOW) is None
     assert v.status[("rivertown", "gauge-hochtal")] == ("offline", NOW)
+    # a gateway of a known partner has its own status topic; a cleared retained status is ignored
+    assert v.validate("rw/v1/lacville/gateway-7/status", b"online", NOW) is None
+    assert v.status[("lacville", "gateway-7")] == ("online", NOW)
+    assert v.validate("rw/v1/lacville/gateway-7/status", b"", NOW) is None
+    with pytest.raises(DecodeError) as err:
+        v.validate("rw/v1/nowhere/gauge-1/status", b"online", NOW)
+    assert err.value.reason == "unknown_station"
     with pytest.raises(DecodeError) as err:
         v.validate("rw/v1/rivertown/gauge-hochtal/status", b"sleepy", NOW)
     assert err.value.reason == "bad_schema"
