@@ -30,17 +30,12 @@ COMMAND_MODULES = (
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every sub-command registered."""
-    parser = argparse.ArgumentParser(prog="riverwatch", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="riverwatch", description="Streaming sensor monitoring and early "
+                                     "warning for cities that share a river.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:  # a command module still being written
-            if not name.startswith(str(exc.name)):
-                raise
-            continue
-        module.add_commands(sub)
+        importlib.import_module(name).add_commands(sub)
     return parser
 
 

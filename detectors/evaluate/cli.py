@@ -28,7 +28,6 @@ from tqdm import tqdm
 from detectors.base import registry
 from detectors.evaluate import datasets, nab_score
 from detectors.evaluate.metrics import event_metrics, fault_metrics
-from detectors.evaluate.plots import plot_overview, plot_replay
 from detectors.evaluate.replay import ReplayResult, replay, split_params
 from riverwatch.errors import ConfigError
 
@@ -230,6 +229,8 @@ def _num(v: float) -> str:
 
 def draw_plots(results: Sequence[ReplayResult], out: Path, summary: dict, max_plots: int) -> list[str]:
     """One plot per series (the worst and best few when there are more than ``max_plots``) + overview."""
+    from detectors.evaluate.plots import plot_overview, plot_replay  # matplotlib: only when drawing
+
     rows = summary["per_series"]
     if "raw" in rows[0]:
         badness = [-row["raw"] for row in rows]
