@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 import secrets
 import tomllib
@@ -104,25 +105,32 @@ def hash_password(password: str, salt: bytes | None = None) -> str:
     return f"$7${PBKDF2_ITERATIONS}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
 
 
-def load_or_create_credentials(catalog: Catalog, path: Path) -> dict[str, str]:
-    """Passwords per account: kept from ``path`` when present, generated for new accounts."""
+def load_or_create_credentials(catalog: Catalog, path: Path, fixed: dict[str, str] | None = None
+                               ) -> dict[str, str]:
+    """Passwords per account: ``fixed`` ones first, then kept from ``path``, else generated."""
     known: dict[str, str] = {}
     if path.is_file():
         known = tomllib.loads(path.read_text(encoding="utf-8")).get("accounts", {})
+    known.update(fixed or {})
     creds = {name: known.get(name) or secrets.token_urlsafe(18) for name in accounts(catalog)}
     path.parent.mkdir(parents=True, exist_ok=True)
     body = "# riverwatch broker credentials: secret, mode 0600\n[accounts]\n" + "".join(
-        f'"{name}" = "{password}"\n' for name, password in creds.items())
+        f"{json.dumps(name)} = {json.dumps(password)}\n" for name, password in creds.items())
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(body)
     return creds
 
 
-def render(catalog: Catalog, out_dir: Path) -> dict[str, Path]:
-    """Write ``credentials.toml``, ``mosquitto.passwd`` and ``mosquitto.acl`` into ``out_dir``."""
+def render(catalog: Catalog, out_dir: Path, service_password: str | None = None) -> dict[str, Path]:
+    """Write ``credentials.toml``, ``mosquitto.passwd`` and ``mosquitto.acl`` into ``out_dir``.
+
+    ``service_password`` (the pipeline's ``mqtt.password``) fixes the service account's password,
+    so the broker and the pipeline always agree.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
-    creds = load_or_create_credentials(catalog, out_dir / "credentials.toml")
+    fixed = {SERVICE_ACCOUNT: service_password} if service_password else None
+    creds = load_or_create_credentials(catalog, out_dir / "credentials.toml", fixed)
     passwd = out_dir / "mosquitto.passwd"
     fd = os.open(passwd, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:

@@ -14,7 +14,8 @@ def _render(args: argparse.Namespace) -> int:
     settings = Settings.load(args.config)
     catalog = load_catalog(settings.catalog)
     out = args.out or settings.state_dir / "broker"
-    files = broker_auth.render(catalog, Path(out))
+    password = settings.mqtt.password.get_secret_value() if settings.mqtt.password else None
+    files = broker_auth.render(catalog, Path(out), service_password=password)
     for name, path in files.items():
         print(f"{name:12s} {path}")
     print(f"accounts     {len(broker_auth.accounts(catalog))} "

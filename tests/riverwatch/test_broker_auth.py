@@ -112,3 +112,11 @@ def test_rendering_again_keeps_passwords(tmp_path):
     broker_auth.render(CATALOG, tmp_path)
     assert broker_auth.load_or_create_credentials(CATALOG, first["credentials"]) == creds
     assert oct(first["passwd"].stat().st_mode & 0o777) == "0o600"
+
+
+def test_the_pipeline_password_comes_from_its_settings(tmp_path):
+    files = broker_auth.render(CATALOG, tmp_path, service_password='s3cret "quoted"')
+    creds = broker_auth.load_or_create_credentials(CATALOG, files["credentials"])
+    assert creds["riverwatch"] == 's3cret "quoted"'
+    assert broker_auth.render(CATALOG, tmp_path) and \
+        broker_auth.load_or_create_credentials(CATALOG, files["credentials"])["riverwatch"] == 's3cret "quoted"'
