@@ -58,10 +58,16 @@ _NO_CONN = MQTTErrorCode.MQTT_ERR_NO_CONN
 RawCallback = Callable[[str, bytes, int, int], None]
 
 
+#: paho-mqtt releases whose internals the fast path was checked against (see tests/ingest/test_fastmqtt.py).
+TESTED_PAHO = ("2.1.", "2.2.")
+
+
 def supported() -> bool:
-    """True when the installed paho-mqtt has the private methods :class:`FastClient` overrides."""
+    """True when the installed paho-mqtt is a release whose private methods :class:`FastClient`
+    overrides were checked (2.1, 2.2); any other release uses the plain client."""
     needed = ("_packet_read", "_packet_handle", "_packet_queue", "_sock_recv", "_send_puback", "_easy_log")
-    return paho.mqtt.__version__.startswith("2.") and all(hasattr(mqtt.Client, name) for name in needed)
+    return (paho.mqtt.__version__.startswith(TESTED_PAHO)
+            and all(hasattr(mqtt.Client, name) for name in needed))
 
 
 def puback_bytes(mids: Iterable[int]) -> bytes:
