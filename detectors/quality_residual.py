@@ -18,6 +18,12 @@ Flows are never evidence themselves. Sensor outages (floor or saturation values)
 (GECCO labels them as events). Off by default (``context_s`` 0): chosen on gecco2017 (1.5 h) it
 cut false warnings on gecco2018 but hid events there (see docs/detectors.md).
 
+*Flow fit* (``explain_tau_s`` > 0, off by default): instead of dropping the ``explained``
+quantities, a slow least-squares fit of their departures on the departures of the first two
+flows (both winsorised at four scales, learnt only while not alarmed) predicts the part of a
+departure that the flow change explains; that part is removed before scoring and before the
+residual scale learns. Winsorising bounds the explanation to about four residual scales.
+
 While the station is alarmed the baselines are frozen, so an event does not teach itself away; an
 alarm that lasts ``relearn_s`` is taken as a new normal (a level shift): the baselines restart
 from the current values. A raised level is held ``hold_s`` after the score falls back, so one
@@ -99,6 +105,10 @@ class Params(BaseModel):
     context, explained, context_s
         Flows whose change explains departures of the ``explained`` quantities during the change
         and ``context_s`` after it (``context_s`` 0: no flow context).
+    explain_tau_s
+        Time constant of the flow fit: the part of an ``explained`` quantity's departure that a
+        slow least-squares fit on the ``context`` flows' departures predicts is removed before
+        scoring (0: no fit).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -115,6 +125,7 @@ class Params(BaseModel):
     context: tuple[str, ...] = CONTEXT
     explained: tuple[str, ...] = EXPLAINED
     context_s: float = Field(0.0, ge=0)
+    explain_tau_s: float = Field(0.0, ge=0)
 
 
 class _Track:
@@ -130,7 +141,16 @@ class _Track:
     def z(self, v: float) -> float:
         return (v - self.mean) / max(self.scale, self.floor)
 
-    def learn(self, t: float, v: float, tau_s: float, scale_tau_s: float) -> None:
+    def departure(self, v: float) -> float:
+        """``v`` − baseline, winsorised at four residual scales (0 before the first reading)."""
+        if not self.n:
+            return 0.0
+        lim = 4.0 * max(self.scale, self.floor)
+        d = v - self.mean
+        return lim if d > lim else -lim if d < -lim else d
+
+    def learn(self, t: float, v: float, tau_s: float, scale_tau_s: float, explained: float = 0.0) -> None:
+        """Learn ``v``; ``explained`` is the part of its departure the flows explain (not noise)."""
         if not self.n:
             self.mean, self.t, self.n = v, t, 1
             return
@@ -138,7 +158,7 @@ class _Track:
         d = v - self.mean
         s = max(self.scale, self.floor)
         b = max(1.0 - math.exp(-dt / scale_tau_s), 1.0 / (self.n + 1))
-        self.scale += b * (min(abs(d), 4.0 * s) - self.scale)
+        self.scale += b * (min(abs(d - explained), 4.0 * s) - self.scale)
         lim = 4.0 * s
         self.mean += (1.0 - math.exp(-dt / tau_s)) * (lim if d > lim else -lim if d < -lim else d)
         self.t = t
@@ -154,12 +174,67 @@ class _Track:
         self.floor, self.mean, self.scale, self.t, self.n = state
 
 
+class _FlowFit:
+    """Slow least-squares fit of quality departures on the departures ``(f0, f1)`` of two flows.
+
+    EWMAs (time constant ``tau_s``) of the flows' second moments, shared, and per explained
+    quantity of ``r·f0`` and ``r·f1`` (``r`` its departure); ``coef[i]`` solves the ridge normal
+    equations, so ``coef[i]·f`` is the departure of quantity ``i`` the flows explain. A station
+    with one flow passes ``f1 = 0``.
+
+    >>> fit = _FlowFit(1)
+    >>> for i in range(200):
+    ...     f = (-1.0) ** i * (i % 7)
+    ...     fit.learn(60.0 * i, f, 0.0, (0.5 * f,), 86400.0)
+    >>> [round(c, 3) for c in fit.coef[0]], round(fit.explained(0, 2.0, 0.0), 3)
+    ([0.5, 0.0], 1.0)
+    """
+
+    __slots__ = ("g00", "g01", "g11", "cross", "coef", "t", "n")
+
+    def __init__(self, quantities: int) -> None:
+        self.g00 = self.g01 = self.g11 = 0.0
+        self.cross = [[0.0, 0.0] for _ in range(quantities)]
+        self.coef = [[0.0, 0.0] for _ in range(quantities)]
+        self.t, self.n = 0.0, 0
+
+    def explained(self, i: int, f0: float, f1: float) -> float:
+        """The departure of quantity ``i`` explained by the flow departures ``f0``, ``f1``."""
+        c = self.coef[i]
+        return c[0] * f0 + c[1] * f1
+
+    def learn(self, t: float, f0: float, f1: float, r, tau_s: float) -> None:
+        """Learn flow departures ``f0``, ``f1`` and quality departures ``r`` (None: absent)."""
+        b = max(1.0 - math.exp(-max(t - self.t, 0.0) / tau_s), 1.0 / (self.n + 1)) if self.n else 1.0
+        g00 = self.g00 = self.g00 + b * (f0 * f0 - self.g00)
+        g01 = self.g01 = self.g01 + b * (f0 * f1 - self.g01)
+        g11 = self.g11 = self.g11 + b * (f1 * f1 - self.g11)
+        eps = 1e-6 * (g00 + g11) + 1e-300          # ridge: a flow that never moves explains nothing
+        g00 += eps
+        g11 += eps
+        det = g00 * g11 - g01 * g01
+        for i, ri in enumerate(r):
+            if ri is not None:
+                c = self.cross[i]
+                c0 = c[0] = c[0] + b * (ri * f0 - c[0])
+                c1 = c[1] = c[1] + b * (ri * f1 - c[1])
+                self.coef[i] = [(g11 * c0 - g01 * c1) / det, (g00 * c1 - g01 * c0) / det] if det > 0 else [0.0, 0.0]
+        self.t, self.n = t, self.n + 1
+
+    def __getstate__(self):
+        return (self.g00, self.g01, self.g11, self.cross, self.coef, self.t, self.n)
+
+    def __setstate__(self, state) -> None:
+        self.g00, self.g01, self.g11, self.cross, self.coef, self.t, self.n = state
+
+
 class QualityResidual(Gated):
     """Multivariate residual detector for one water-quality station (see the module docstring)."""
 
     __slots__ = ("quantities", "hazard", "tracks", "k", "single_ratio", "tau_s", "scale_tau_s", "levels",
                  "hold_s", "relearn_s", "warmup", "alarm_since", "last_high", "gate", "_cache", "_memo",
-                 "context", "context_tracks", "explained", "context_s", "context_until")
+                 "context", "context_tracks", "explained", "context_s", "context_until", "explain_tau_s",
+                 "fit", "fit_index", "_none")
 
     def __init__(self, quantities: tuple[str, ...], params: Params, context: tuple[str, ...] = ()) -> None:
         self.quantities = quantities
@@ -175,11 +250,16 @@ class QualityResidual(Gated):
         self.gate = LevelGate(params.persist_readings, 0.0)
         self._cache = (None, 0.0, 0)
         self._memo = None
-        self.context = context if params.context_s > 0 else ()
+        self.context = context if params.context_s > 0 or params.explain_tau_s > 0 else ()
         self.context_tracks = tuple(_Track(FLOOR.get(q, 1e-9)) for q in self.context)
         self.explained = tuple(q in params.explained for q in quantities)
         self.context_s = params.context_s
         self.context_until = -math.inf
+        self.explain_tau_s = params.explain_tau_s
+        fitted = [i for i, e in enumerate(self.explained) if e] if params.explain_tau_s > 0 and self.context else []
+        self.fit_index = tuple(fitted.index(i) if i in fitted else -1 for i in range(len(quantities)))
+        self.fit = _FlowFit(len(fitted)) if fitted else None
+        self._none = (0.0,) * len(quantities)
 
     def flow_changed(self, x) -> bool:
         """Whether a flow of ``x`` departs from its baseline as far as an event would."""
@@ -190,9 +270,19 @@ class QualityResidual(Gated):
                 return True
         return False
 
+    def flow_departures(self, x) -> tuple[float, float]:
+        """Winsorised departures of the first two context flows from their baselines (0 when absent
+        or warming up)."""
+        out = [0.0, 0.0]
+        for k, (q, tr) in enumerate(zip(self.context[:2], self.context_tracks)):
+            v = value_of(x, q)
+            if v is not None and tr.n >= self.warmup:
+                out[k] = tr.departure(v)
+        return out[0], out[1]
+
     def in_context(self, x) -> bool:
         """A flow changes now or changed within ``context_s``: the explained quantities are expected."""
-        if not self.context:
+        if self.context_s <= 0:
             return False
         return (value_of(x, "t") or 0.0) < self.context_until or self.flow_changed(x)
 
@@ -200,10 +290,13 @@ class QualityResidual(Gated):
         """``(|z|, quantity, value)`` of every warmed-up watched quantity present in ``x``."""
         out = []
         context = self.in_context(x)
-        for q, tr, explained in zip(self.quantities, self.tracks, self.explained):
+        fit = self.fit
+        f0, f1 = self.flow_departures(x) if fit is not None and fit.n >= self.warmup else (0.0, 0.0)
+        for q, tr, explained, j in zip(self.quantities, self.tracks, self.explained, self.fit_index):
             v = value_of(x, q)
             if v is not None and tr.n >= self.warmup and not (context and explained):
-                out.append((abs(tr.z(v)), q, v))
+                e = fit.explained(j, f0, f1) if j >= 0 else 0.0
+                out.append((abs(tr.z(v - e)), q, v))
         return out
 
     def _key(self, x):
@@ -240,24 +333,41 @@ class QualityResidual(Gated):
         elif not alarmed:
             self.alarm_since = None
         restart = alarmed and t - self.alarm_since >= self.relearn_s
+        values = [value_of(x, q) for q in self.quantities]
+        explained_now = self._learn_fit(x, t, alarmed, values) if self.fit is not None else self._none
         context = self._learn_context(x, t)
-        for q, tr, explained in zip(self.quantities, self.tracks, self.explained):
-            v = value_of(x, q)
+        for v, tr, explained, e in zip(values, self.tracks, self.explained, explained_now):
             if v is None:
                 continue
             if restart or (context and explained and tr.n >= self.warmup):
                 tr.restart(t, v)
             elif not alarmed or tr.n < self.warmup:
-                tr.learn(t, v, self.tau_s, self.scale_tau_s)
+                tr.learn(t, v, self.tau_s, self.scale_tau_s, e)
         if restart:
             self.alarm_since, self.last_high = None, -math.inf
             self.gate = LevelGate(self.gate.readings, 0.0)
+
+    def _learn_fit(self, x, t: float, alarmed: bool, values: list) -> list[float]:
+        """The flow-explained departure of each quantity (``values``); learn the fit when not alarmed."""
+        fit = self.fit
+        f0, f1 = self.flow_departures(x)
+        warm = fit.n >= self.warmup
+        explained = [0.0] * len(values)
+        r = [None] * len(fit.cross)
+        for k, (v, tr, j) in enumerate(zip(values, self.tracks, self.fit_index)):
+            if j >= 0 and v is not None and tr.n >= self.warmup:
+                if warm:
+                    explained[k] = fit.explained(j, f0, f1)
+                r[j] = tr.departure(v)
+        if not alarmed:
+            fit.learn(t, f0, f1, r, self.explain_tau_s)
+        return explained
 
     def _learn_context(self, x, t: float) -> bool:
         """Whether ``x`` is in flow context; extend the context on a flow change; learn the flows."""
         if not self.context:
             return False
-        changed = self.flow_changed(x)
+        changed = self.flow_changed(x) if self.context_s > 0 else False
         context = changed or t < self.context_until
         if changed:
             self.context_until = t + self.context_s

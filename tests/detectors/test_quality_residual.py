@@ -101,3 +101,45 @@ def test_a_flow_change_alone_is_not_an_event_and_does_not_hide_chlorine():
     chlorine = {i: {"chlorine": 0.05, "chlorine_2": 0.04} for i in range(3010, 3030)}
     assert raises_with_flow({}, flow_step_at=3000, params={"context_s": 3600}) == []
     assert raises_with_flow(chlorine, flow_step_at=3000, params={"context_s": 3600}) == [3011]
+
+
+def raises_with_coupled_flow(shifts, params=None, n=6000, steps=range(250, 6000, 250)):
+    """Like ``raises_with_flow``, but the flow steps by ±0.006 m³/s (≈ 4 of its noise scales) at
+    ``steps`` and turbidity and conductivity follow it by ≈ 10 of theirs (resuspension, source mix)."""
+    det = get("quality_residual").build(FLOWING, None, params)
+    rng = random.Random(2)
+    out, before, flow = [], 0, 0.3
+    for i in range(n):
+        if i in steps:
+            flow += 0.006 if flow < 0.3 else -0.006
+        x = reading(i, rng, shifts.get(i))
+        x["discharge"] = flow + rng.gauss(0, 0.002)
+        x["conductivity"] += 1000 * (flow - 0.3)
+        x["turbidity"] += 1.2 * (flow - 0.3)
+        s = det.score_one(x)
+        det.learn_one(x)
+        lvl = det.level(s)
+        if lvl and not before:
+            out.append(i)
+        before = lvl
+    return out
+
+
+FIT = {"explain_tau_s": 7 * 86400.0}
+
+
+def test_flow_fit_is_off_by_default():
+    assert get("quality_residual").build(FLOWING, None).fit is None
+    assert len(raises_with_coupled_flow({})) > 5       # flow steps move two quantities together
+
+
+def test_the_flow_fit_learns_how_far_a_flow_step_moves_turbidity_and_conductivity():
+    out = raises_with_coupled_flow({}, params=FIT)
+    assert all(i < 2000 for i in out)                  # only while the fit is still learning
+
+
+def test_the_flow_fit_leaves_departures_the_flow_does_not_explain():
+    chlorine = {i: {"chlorine": 0.05, "chlorine_2": 0.04} for i in range(5010, 5030)}
+    source = {i: {"conductivity": 15, "turbidity": 0.02} for i in range(5100, 5200)}
+    out = raises_with_coupled_flow({**chlorine, **source}, params=FIT)
+    assert [i for i in out if i >= 2000] == [5011, 5101]
