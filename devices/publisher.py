@@ -190,7 +190,7 @@ class MultiStationPublisher:
         self.will_topic = will_topic or status_topic(self.stations[0][0], client_id)
         self._queue: deque[Outgoing] = deque()
         self._inflight: dict[int, Outgoing] = {}
-        self._acks: queue.SimpleQueue[int] = queue.SimpleQueue()
+        self._acks: queue.SimpleQueue[tuple[int, bool]] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._connected = threading.Event()
@@ -253,7 +253,8 @@ class MultiStationPublisher:
         self._connected.clear()
 
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
-        self._acks.put(mid)
+        # MQTT 5: a PUBACK with a failure reason code (not authorized, quota, ...) is a refusal
+        self._acks.put((mid, bool(getattr(reason_code, "is_failure", False))))
         self._wake.set()
 
     # ------------------------------------------------------------------ publishing
@@ -312,18 +313,28 @@ class MultiStationPublisher:
     def _take_acks(self) -> None:
         while True:
             try:
-                mid = self._acks.get_nowait()
+                mid, refused = self._acks.get_nowait()
             except queue.Empty:
                 return
             item = self._inflight.pop(mid, None)
             if item is None:
                 continue  # a status message
+            if refused:
+                self._refused(item)
+                continue
             with self._lock:
                 self.stats.acknowledged += 1
                 self.stats.readings_acknowledged += item.values
                 counts = self._counts(item.station)
                 counts.acknowledged += 1
                 counts.readings_acknowledged += item.values
+
+    def _refused(self, item: Outgoing) -> None:
+        """The broker answered with a failing PUBACK: the message is lost, count it as dropped."""
+        with self._lock:
+            self.stats.dropped += 1
+            self._counts(item.station).dropped += 1
+        log.error("%s: the broker refused a message on %s (failure PUBACK); dropped", self.client_id, item.topic)
 
     def _send_some(self) -> None:
         while len(self._inflight) < self.window:

@@ -129,7 +129,7 @@ class Spool:
                 self._file.flush()
                 os.fsync(self._file.fileno())
             except OSError as exc:
-                self._seal()
+                self._discard_segment()
                 raise SinkError(f"spool {self.directory}: {exc}") from exc
             self._file_bytes += len(record)
             self._bytes += len(record)
@@ -140,6 +140,20 @@ class Spool:
         self._next += 1
         self._file = open(path, "ab")
         self._file_bytes = 0
+
+    def _discard_segment(self) -> None:
+        """After a failed append: close the segment (errors ignored) and count its torn tail's bytes."""
+        file, self._file = self._file, None
+        if file is None:
+            return
+        try:
+            file.close()  # flushes what is left of the buffer, which may fail again
+        except OSError:
+            pass
+        try:
+            self._bytes += max(0, os.stat(file.name).st_size - self._file_bytes)
+        except OSError:
+            pass
 
     def _seal(self) -> None:
         if self._file is not None:
@@ -202,6 +216,32 @@ class Spool:
         """Close the open segment (appending later opens a new one)."""
         with self._lock:
             self._seal()
+
+
+def _split_lines(text: str) -> list[str]:
+    """Split line protocol into its lines; a newline inside a quoted string field ends no line.
+
+    >>> _split_lines('m f="a\\nb" 1\\nm f=2 2')
+    ['m f="a\\nb" 1', 'm f=2 2']
+    """
+    if '"' not in text:
+        return text.split("\n")
+    lines, start, i, quoted, fields = [], 0, 0, False, False
+    while i < len(text):
+        char = text[i]
+        if char == "\\":
+            i += 2  # an escaped character (\" inside a string, an escaped space or comma outside)
+            continue
+        if char == " ":
+            fields = True
+        elif char == '"' and fields:
+            quoted = not quoted
+        elif char == "\n" and not quoted:
+            lines.append(text[start:i])
+            start, fields = i + 1, False
+        i += 1
+    lines.append(text[start:])
+    return lines
 
 
 def _segment_number(path: Path) -> int:
@@ -488,7 +528,7 @@ class InfluxSink:
         except SinkError as exc:
             if getattr(exc, "retryable", True):
                 raise
-            lines = body.decode().split("\n")
+            lines = _split_lines(body.decode())
             self._bisect_replay(lines)
             return
         self.counters.lines_replayed += body.count(b"\n") + 1

@@ -57,6 +57,8 @@ _NON_FINITE_TOKEN = re.compile(rb"(?<![\w\"])-?(?:NaN|Infinity)(?![\w\"])")
 
 #: Accepted bodies of a status message (the device's retained online flag and last will).
 STATUS_VALUES = frozenset({"online", "offline"})
+#: Status entries kept for ids outside the catalog (gateways); more are accepted but not tracked.
+MAX_UNCATALOGUED_STATUS = 1024
 
 
 _RFC3339_UTC = re.compile(r"(\d{4}-\d{2}-\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{3}))?Z", re.ASCII)
@@ -205,7 +207,8 @@ class StreamClock:
     def accept(self, seq: int, time_s: float) -> bool:
         """Remember ``(seq, time_s)`` and return True, or return False for a replay."""
         if seq > self.seq:
-            self.seen = ((self.seen << (seq - self.seq)) | 1) & ((1 << REPLAY_WINDOW) - 1)
+            shift = seq - self.seq  # a jump past the window keeps nothing (and allocates nothing)
+            self.seen = ((self.seen << shift) | 1) & ((1 << REPLAY_WINDOW) - 1) if shift < REPLAY_WINDOW else 1
             self.seq = seq
         else:
             age = self.seq - seq
@@ -247,6 +250,7 @@ class Validator:
         self.max_payload_bytes = int(max_payload_bytes)
         self.clocks: dict[tuple[str, str], StreamClock] = {}
         self.status: dict[tuple[str, str], tuple[str, float]] = {}
+        self._uncatalogued_status = 0
         self._commissioned = {st.key: st.commissioned.timestamp() for st in catalog.stations}
         self._partners = frozenset(p.id for p in catalog.partners)
         self._conversions: dict[tuple[str, str], tuple[float, float]] = {}
@@ -293,7 +297,12 @@ class Validator:
             return None
         if text not in STATUS_VALUES:
             raise DecodeError("bad_schema", f"status must be 'online' or 'offline', not {text[:40]!r}")
-        self.status[(partner, station_id)] = (text, now_s)
+        key = (partner, station_id)
+        if station is None and key not in self.status and self._uncatalogued_status >= MAX_UNCATALOGUED_STATUS:
+            return None  # hostile topics with ever new ids must not grow memory without bound
+        if station is None and key not in self.status:
+            self._uncatalogued_status += 1
+        self.status[key] = (text, now_s)
         return None
 
     def _canonical_values(self, station: Station,

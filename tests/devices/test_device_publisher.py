@@ -231,3 +231,35 @@ def test_unsent_messages_are_saved_and_sent_first_next_time(own_broker, tmp_path
     seqs = [decode_payload(p).seq for _, p, _ in received]
     assert seqs == [1, 2, 3, 4, 5, 6], (seqs, second.snapshot())
     assert not (tmp_path / "outbox.jsonl").exists()
+
+
+def test_a_puback_with_a_failure_reason_code_is_not_counted_as_acknowledged(tmp_path):
+    """MQTT 5: a message the broker refuses (ACL: not authorized) comes back with a failing PUBACK."""
+    try:
+        find_binary("mosquitto")
+    except ServiceError as exc:
+        pytest.skip(str(exc))
+    state = tmp_path / "broker"
+    acl = tmp_path / "acl"
+    acl.write_text("topic readwrite rw/v1/rivertown/gauge-hochtal/#\ntopic read rw/#\n")
+    _, port = start_mosquitto(state, acl_file=acl)
+    stations = [("rivertown", "gauge-hochtal"), ("rivertown", "gauge-denied")]
+    try:
+        sub = Collector(port, DATA_SUBSCRIPTION)
+        try:
+            with MultiStationPublisher("127.0.0.1", port, stations, client_id="refused-test") as pub:
+                assert pub.wait_connected(5)
+                for i in range(3):
+                    for partner, station in stations:
+                        pub.publish(partner, station, T0 + 60 * i, {"water_level": (1.0 + i, "m")})
+                assert pub.flush(10)
+            stats = pub.snapshot()
+            received = sub.wait_for(3, timeout=5)
+        finally:
+            sub.close()
+    finally:
+        stop_mosquitto(state)
+    assert len(received) == 3  # only the permitted station's readings reached the broker
+    assert stats.acknowledged == 3 and stats.dropped == 3 and stats.unacknowledged == 0
+    assert stats.per_station["rivertown/gauge-denied"].acknowledged == 0
+    assert stats.per_station["rivertown/gauge-denied"].dropped == 3

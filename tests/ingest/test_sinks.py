@@ -161,3 +161,76 @@ def test_full_spool_holds_acks_back_and_drops_nothing(influx, tmp_path):
         again.stop()
     assert again.counters.lines_replayed == spooled
     assert influx.query_rows('SELECT count("value") FROM "reading"')[0]["count"] == spooled
+
+
+def test_replay_bisection_keeps_a_string_field_with_a_newline_whole(influx, tmp_path):
+    """A spooled batch refused on replay is bisected by *line*: a newline inside a quoted string
+    (InfluxDB takes it, the live path writes it) must not split the line, or a crafted reject
+    detail would turn into a line of its own — here a forged reading."""
+    from ingest.pipeline import reject_line
+
+    forged = ("reading,partner=rivertown,station=gauge-hochtal,quantity=water_level,kind=river_gauge "
+              "value=999.0,qc=1i,seq=1i 1800000000000000000")
+    reject = reject_line("topic_mismatch", "rivertown", f"payload says x\n{forged}\ny/s", "rw/v1/a/b/data", 7)
+    good = "reading,station=s value=1.5 5"
+    spool = Spool(tmp_path, max_bytes=1 << 20)
+    spool.append("\n".join([good, reject, "reading,station=s value=oops 6"]).encode())
+    settings = InfluxSettings(url=influx.url, database=influx.database, flush_interval_s=0.01)
+    sink = InfluxSink(settings, spool)
+    sink.start()
+    try:
+        deadline = time.monotonic() + 10
+        while spool.bytes and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        sink.stop()
+    assert spool.bytes == 0
+    assert influx.query_rows('SELECT * FROM "reading" WHERE "station" = \'gauge-hochtal\'') == []
+    rejects = influx.query_rows('SELECT "detail" FROM "reject"')
+    assert [row["detail"] for row in rejects] == [f"payload says x\n{forged}\ny/s"]
+    assert sink.counters.lines_rejected == 1
+
+
+_DISK_FAILS_SCRIPT = r"""
+import resource, signal, sys
+from ingest.sinks import Spool
+from riverwatch.errors import SinkError
+
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the write then fails with EFBIG, like a full disk
+spool = Spool(sys.argv[1], max_bytes=1 << 20)
+spool.append(b"a" * 50)
+soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+resource.setrlimit(resource.RLIMIT_FSIZE, (100, hard))
+try:
+    spool.append(b"b" * int(sys.argv[2]))
+    failure = "none"
+except SinkError:
+    failure = "SinkError"
+except Exception as exc:
+    failure = type(exc).__name__
+resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+try:
+    spool.append(b"c" * 10)
+    after = "ok"
+except Exception as exc:
+    after = type(exc).__name__
+got = []
+spool.replay(got.append)
+print(failure, after, [len(body) for body in got], spool.bytes)
+"""
+
+
+@pytest.mark.parametrize("size", [100, 20_000])  # a record smaller and larger than the write buffer
+def test_a_failing_disk_write_is_a_sink_error_and_the_spool_recovers(tmp_path, size):
+    """The disk refuses an append (full, I/O error) half-way: the caller gets a SinkError (so the
+    writer holds the batch and retries), later appends work, and the byte count stays true."""
+    import subprocess
+    import sys
+
+    from riverwatch.settings import REPO_ROOT
+
+    result = subprocess.run([sys.executable, "-c", _DISK_FAILS_SCRIPT, str(tmp_path / "spool"), str(size)],
+                            capture_output=True, text=True, timeout=60, cwd=REPO_ROOT)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split(None, 2)[:2] == ["SinkError", "ok"]
+    assert result.stdout.strip().endswith("[50, 10] 0")

@@ -282,3 +282,27 @@ def test_late_and_out_of_order_readings_are_accepted_once():
     assert [clock.accept(s, 1000.0 + s) for s in (12, 11, 11, 10, 13)] == [True, True, False, False, True]
     assert clock.accept(13 - REPLAY_WINDOW, 900.0) is False  # older than the window and the clock
     assert clock.accept(0, 5000.0) is True  # a restarted counter with a newer timestamp
+
+
+def test_a_huge_seq_jump_costs_no_memory_and_is_accepted():
+    """A device (or a hostile payload) jumping its counter by 2**40 must not allocate a 2**40-bit window."""
+    from ingest.validate import REPLAY_WINDOW, StreamClock
+
+    clock = StreamClock(1, 1000.0)
+    assert clock.accept(1 + 2**40, 1001.0) is True
+    assert clock.seen.bit_length() <= REPLAY_WINDOW
+    assert clock.accept(1 + 2**40, 1001.0) is False
+    v = make_validator()
+    v.validate(TOPIC, good(seq=1), NOW)
+    assert v.validate(TOPIC, good(seq=2**62, ts=NOW + 1), NOW + 1).seq == 2**62
+
+
+def test_status_of_uncatalogued_ids_is_bounded():
+    """Hostile status topics with ever new ids of a known partner must not grow memory without bound."""
+    v = make_validator()
+    for i in range(20_000):
+        assert v.validate(f"rw/v1/lacville/gw-{i}/status", b"online", NOW) is None
+    assert v.validate("rw/v1/rivertown/gauge-hochtal/status", b"online", NOW) is None
+    assert v.status[("rivertown", "gauge-hochtal")] == ("online", NOW)
+    assert v.status[("lacville", "gw-0")] == ("online", NOW)  # the first gateways are still tracked
+    assert len(v.status) <= len(CATALOG.stations) + 5_000
