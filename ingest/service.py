@@ -231,16 +231,28 @@ class Service:
             now = time.monotonic()
             if now >= next_tick:
                 next_tick = now + TICK_INTERVAL_S
-                if self._publish_events(self.pipeline.tick()):
-                    self._commit()
-                self._watchdog(now)
-                if now >= next_summary:
+                due_summary, due_checkpoint = now >= next_summary, now >= next_checkpoint
+                if due_summary:
                     next_summary = now + summary_s
-                    self._summary()
-                if now >= next_checkpoint:
+                if due_checkpoint:
                     next_checkpoint = now + self.checkpoint_interval_s
-                    self._checkpoint()
+                self._periodic(now, due_summary, due_checkpoint)
         self._drain()
+
+    def _periodic(self, now: float, summary: bool, checkpoint: bool) -> None:
+        """Lifecycle tick, watchdog, summary and checkpoint; a failure is logged and counted, and
+        the processing thread goes on (a worker never stops ingesting because of a bug here)."""
+        try:
+            if self._publish_events(self.pipeline.tick()):
+                self._commit()
+            self._watchdog(now)
+            if summary:
+                self._summary()
+            if checkpoint:
+                self._checkpoint()
+        except Exception:
+            self.stats.errors += 1
+            log.exception("periodic work failed; ingestion goes on")
 
     def _handle(self, item: Item) -> None:
         topic, payload, mid, qos, arrival, generation = item
@@ -265,7 +277,11 @@ class Service:
                 else:
                     self.sink.add(lines, token)
         except DecodeError as exc:
-            self._reject(exc, topic, payload, mid, qos, arrival, generation)
+            try:
+                self._reject(exc, topic, payload, mid, qos, arrival, generation)
+            except Exception:  # publishing or recording the reject failed: still never stop
+                stats.errors += 1
+                log.exception("recording the reject of a message from %.200s failed", topic)
         except Exception:  # a poison message must not wedge the worker: count, ack, go on
             stats.errors += 1
             log.exception("internal error on a message from %.200s", topic)

@@ -275,3 +275,19 @@ def test_a_message_with_warning_events_is_checkpointed_before_it_is_acked(servic
             pub.client.publish(hazard_topic, b"", qos=1, retain=True).wait_for_publish(10)
         pub.close()
     assert acked_with_book and all(acked_with_book)
+
+
+def test_a_failing_periodic_step_does_not_stop_ingestion(service_factory, publisher, influx):
+    svc = service_factory()
+
+    def broken_tick(*args, **kwargs):
+        raise RuntimeError("a bug in the lifecycle tick")
+
+    svc.pipeline.tick = broken_tick  # pure code of ours, not the broker or the database
+    t0 = time.time() - 600
+    for seq in range(1, 6):
+        publisher.publish(data_topic(*GAUGE), gauge_payload(seq, t0 + seq))
+        time.sleep(0.3)  # let ticks (and their failures) happen between messages
+    assert wait_until(lambda: svc.stats.received == 5) and svc.wait_idle(WAIT)
+    assert svc.stats.errors >= 1
+    assert count(influx, 'SELECT COUNT("value") FROM "reading"') == 15
