@@ -53,7 +53,7 @@ from ingest.feed import AlertFeed, FeedServer
 from ingest.consumer import Consumer, Item, parse_shard, shard_stations
 from ingest.metrics import Metrics
 from ingest.pipeline import Pipeline, reject_line, warning_line, warning_message
-from ingest.sinks import InfluxSink, MqttPublisher, Spool
+from ingest.sinks import InfluxSink, MqttPublisher, Spool, fsync_directory
 from ingest.validate import StreamClock, Validator
 
 log = logging.getLogger(__name__)
@@ -460,6 +460,7 @@ class Service:
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, path)
+            fsync_directory(path.parent)
         except Exception:
             self.stats.errors += 1
             log.exception("checkpoint to %s failed", path)

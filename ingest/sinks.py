@@ -58,6 +58,15 @@ MAX_REPLAY_BACKOFF_S = 5.0
 # =========================================================================== spool
 
 
+def fsync_directory(directory: Path) -> None:
+    """fsync a directory, so a file created or renamed in it survives a power cut (POSIX)."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 class Spool:
     """Append-only, CRC-checked, fsynced segment files; replayed in order, deleted once written.
 
@@ -140,6 +149,7 @@ class Spool:
         self._next += 1
         self._file = open(path, "ab")
         self._file_bytes = 0
+        fsync_directory(self.directory)  # the new segment's name survives a power cut too
 
     def _discard_segment(self) -> None:
         """After a failed append: close the segment (errors ignored) and count its torn tail's bytes."""
