@@ -257,8 +257,9 @@ def run_scenario(settings: Settings, catalog: Catalog, scenario: str, speed: flo
         for count, reading in enumerate(scenario_readings(catalog, plan, start_s, duration_s, interval_s, seed)):
             target = (wall0 + (reading.time_s - start_s) / speed if math.isfinite(speed)
                       else wall0 + count / pace if pace else None)
-            if target is not None and target > time.monotonic():
-                time.sleep(target - time.monotonic())
+            delay = 0.0 if target is None else target - time.monotonic()
+            if delay > 0:  # computed once: a second clock read could make it negative
+                time.sleep(delay)
             publisher.publish(reading.partner, reading.station, reading.sent_time_s, reading.device_values, fmt)
             if time.monotonic() - last_log > 5.0:
                 last_log = time.monotonic()
