@@ -21,13 +21,10 @@ def reading(i, rng, shift=None):
     return x
 
 
-def raises(shifts, n=4000, seed=0, params=None):
-    """Indices where the level leaves NONE; ``shifts`` maps reading index -> {quantity: offset}."""
-    det = get("quality_residual").build(WQ, None, params)
-    rng = random.Random(seed)
+def raised_at(det, xs):
+    """Indices of ``xs`` (readings replayed in order through ``det``) where the level leaves NONE."""
     out, before = [], 0
-    for i in range(n):
-        x = reading(i, rng, shifts.get(i))
+    for i, x in enumerate(xs):
         s = det.score_one(x)
         det.learn_one(x)
         lvl = det.level(s)
@@ -35,6 +32,13 @@ def raises(shifts, n=4000, seed=0, params=None):
             out.append(i)
         before = lvl
     return out
+
+
+def raises(shifts, n=4000, seed=0, params=None):
+    """Indices where the level leaves NONE; ``shifts`` maps reading index -> {quantity: offset}."""
+    rng = random.Random(seed)
+    return raised_at(get("quality_residual").build(WQ, None, params),
+                     (reading(i, rng, shifts.get(i)) for i in range(n)))
 
 
 def test_watches_the_second_chlorine_sensor():
@@ -66,19 +70,15 @@ FLOWING = Station(id="wqf", partner="p", kind="water_quality", name="WQF", lat=0
 
 def raises_with_flow(shifts, flow_step_at=None, params=None, n=4000):
     """Like ``raises`` at a station with a flow meter whose flow steps up at ``flow_step_at``."""
-    det = get("quality_residual").build(FLOWING, None, params)
     rng = random.Random(1)
-    out, before = [], 0
-    for i in range(n):
-        x = reading(i, rng, shifts.get(i))
-        x["discharge"] = 0.3 + rng.gauss(0, 0.002) + (0.05 if flow_step_at is not None and i >= flow_step_at else 0)
-        s = det.score_one(x)
-        det.learn_one(x)
-        lvl = det.level(s)
-        if lvl and not before:
-            out.append(i)
-        before = lvl
-    return out
+
+    def readings():
+        for i in range(n):
+            x = reading(i, rng, shifts.get(i))
+            x["discharge"] = 0.3 + rng.gauss(0, 0.002) + (0.05 if flow_step_at is not None and i >= flow_step_at else 0)
+            yield x
+
+    return raised_at(get("quality_residual").build(FLOWING, None, params), readings())
 
 
 SOURCE_SWITCH = {i: {"conductivity": 15, "turbidity": 0.02} for i in range(3005, 4000)}
@@ -106,23 +106,20 @@ def test_a_flow_change_alone_is_not_an_event_and_does_not_hide_chlorine():
 def raises_with_coupled_flow(shifts, params=None, n=6000, steps=range(250, 6000, 250)):
     """Like ``raises_with_flow``, but the flow steps by ±0.006 m³/s (≈ 4 of its noise scales) at
     ``steps`` and turbidity and conductivity follow it by ≈ 10 of theirs (resuspension, source mix)."""
-    det = get("quality_residual").build(FLOWING, None, params)
     rng = random.Random(2)
-    out, before, flow = [], 0, 0.3
-    for i in range(n):
-        if i in steps:
-            flow += 0.006 if flow < 0.3 else -0.006
-        x = reading(i, rng, shifts.get(i))
-        x["discharge"] = flow + rng.gauss(0, 0.002)
-        x["conductivity"] += 1000 * (flow - 0.3)
-        x["turbidity"] += 1.2 * (flow - 0.3)
-        s = det.score_one(x)
-        det.learn_one(x)
-        lvl = det.level(s)
-        if lvl and not before:
-            out.append(i)
-        before = lvl
-    return out
+
+    def readings():
+        flow = 0.3
+        for i in range(n):
+            if i in steps:
+                flow += 0.006 if flow < 0.3 else -0.006
+            x = reading(i, rng, shifts.get(i))
+            x["discharge"] = flow + rng.gauss(0, 0.002)
+            x["conductivity"] += 1000 * (flow - 0.3)
+            x["turbidity"] += 1.2 * (flow - 0.3)
+            yield x
+
+    return raised_at(get("quality_residual").build(FLOWING, None, params), readings())
 
 
 FIT = {"explain_tau_s": 7 * 86400.0}
