@@ -8,19 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from riverwatch.errors import ServiceError
 from riverwatch.influx import InfluxClient
-from riverwatch.services import ServiceUrls, find_binary, services_down, services_up
+from riverwatch.services import ServiceUrls, services_down, services_up
+
+from tests.helpers import require_binaries
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def _require_binaries() -> None:
-    try:
-        find_binary("mosquitto")
-        find_binary("influxd")
-    except ServiceError as exc:
-        pytest.skip(f"local services unavailable: {exc}")
+    require_binaries("mosquitto", "influxd")
 
 
 @pytest.fixture(scope="session")

@@ -14,3 +14,17 @@ def wait_until(predicate: Callable[[], object], timeout: float = 30.0, interval:
             return True
         time.sleep(interval)
     return bool(predicate())
+
+
+def require_binaries(*names: str) -> None:
+    """Skip the calling test, with the reason, when a service binary (mosquitto, influxd) is missing."""
+    import pytest
+
+    from riverwatch.errors import ServiceError
+    from riverwatch.services import find_binary
+
+    try:
+        for name in names:
+            find_binary(name)
+    except ServiceError as exc:
+        pytest.skip(f"local services unavailable: {exc}")

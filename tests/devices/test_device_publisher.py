@@ -14,8 +14,10 @@ from paho.mqtt.packettypes import PacketTypes
 
 from devices.publisher import DevicePublisher, MultiStationPublisher, Outgoing, SeqStore
 from riverwatch.contract import DATA_SUBSCRIPTION, decode_payload, parse_topic, status_topic
-from riverwatch.errors import ConfigError, ServiceError
-from riverwatch.services import find_binary, restart_mosquitto, start_mosquitto, stop_mosquitto
+from riverwatch.errors import ConfigError
+from riverwatch.services import restart_mosquitto, start_mosquitto, stop_mosquitto
+
+from tests.helpers import require_binaries
 
 T0 = 1_795_348_800.0
 
@@ -63,10 +65,7 @@ class Collector:
 @pytest.fixture
 def own_broker(tmp_path):
     """A Mosquitto of this test only, so it can be stopped and restarted."""
-    try:
-        find_binary("mosquitto")
-    except ServiceError as exc:
-        pytest.skip(str(exc))
+    require_binaries("mosquitto")
     state = tmp_path / "broker"
     _, port = start_mosquitto(state)
     try:
@@ -235,10 +234,7 @@ def test_unsent_messages_are_saved_and_sent_first_next_time(own_broker, tmp_path
 
 def test_a_puback_with_a_failure_reason_code_is_not_counted_as_acknowledged(tmp_path):
     """MQTT 5: a message the broker refuses (ACL: not authorized) comes back with a failing PUBACK."""
-    try:
-        find_binary("mosquitto")
-    except ServiceError as exc:
-        pytest.skip(str(exc))
+    require_binaries("mosquitto")
     state = tmp_path / "broker"
     acl = tmp_path / "acl"
     acl.write_text("topic readwrite rw/v1/rivertown/gauge-hochtal/#\ntopic read rw/#\n")

@@ -29,15 +29,14 @@ from paho.mqtt.properties import Properties
 from prometheus_client.parser import text_string_to_metric_families
 
 from riverwatch.catalog import load_catalog
-from riverwatch.errors import ServiceError
 from riverwatch.influx import InfluxClient
-from riverwatch.services import (find_binary, free_port, restart_influxdb, restart_mosquitto, services_down,
+from riverwatch.services import (free_port, restart_influxdb, restart_mosquitto, services_down,
                                  services_up, stop_influxdb)
 from riverwatch.settings import REPO_ROOT, Settings
 
 from riverwatch.contract import data_topic, encode_json
 
-from tests.helpers import wait_until as _wait_until
+from tests.helpers import require_binaries, wait_until as _wait_until
 
 from ingest.service import Service
 
@@ -59,11 +58,7 @@ def wait_until(predicate, timeout: float = WAIT, interval: float = 0.02) -> bool
 @pytest.fixture(scope="module")
 def own(tmp_path_factory):
     """Mosquitto and InfluxDB of this module only: the tests stop and restart them."""
-    try:
-        find_binary("mosquitto")
-        find_binary("influxd")
-    except ServiceError as exc:
-        pytest.skip(f"local services unavailable: {exc}")
+    require_binaries("mosquitto", "influxd")
     state = tmp_path_factory.mktemp("resilience-services")
     try:
         yield services_up(state)

@@ -26,14 +26,12 @@ from riverwatch.services import (
     stop_mosquitto,
 )
 
+from tests.helpers import require_binaries
+
 
 @pytest.fixture(autouse=True)
 def _binaries():
-    try:
-        find_binary("mosquitto")
-        find_binary("influxd")
-    except ServiceError as exc:
-        pytest.skip(f"local services unavailable: {exc}")
+    require_binaries("mosquitto", "influxd")
 
 
 def accepts(port: int) -> bool:
