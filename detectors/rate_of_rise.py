@@ -7,7 +7,10 @@ pairwise slopes ≥ ``min_agreement``) and a rate alone never calls for more tha
 A sudden jump that the robust slope still discounts as one outlier (a flash flood rising a metre
 in one reading) counts too: the rise over the last ``jump_s`` above the lowest reading in that
 time, per hour of ``jump_s`` (0 turns this off); the level gate's persistence keeps a lone
-spike that comes back from warning.
+spike that comes back from warning. A rise across a *gap* (no reading for longer than ``jump_s`` and
+than ``gap_intervals`` of the station's usual interval: a gauge that went silent in the storm) is read the same way: how fast the river rose is unknown, so
+the rise since the last reading before the gap is taken as if it happened within ``jump_s``, for
+the first ``jump_s`` after the gauge is back; the recent low does not drift up over time nobody saw.
 
 Examples
 --------
@@ -55,6 +58,8 @@ class Params(BaseModel):
         Share of rising minus falling pairs needed for a trend to count.
     jump_s
         Window of the sudden-jump rate (rise above its lowest reading, per ``jump_s``); 0 = off.
+    gap_intervals
+        A silence longer than this many usual intervals (and than ``jump_s``) is a gap.
     min_rise
         Per-quantity rise above the recent low (``low_tau_s``) a rate needs to count; defaults
         to the watch rate × 1 h.
@@ -77,6 +82,7 @@ class Params(BaseModel):
     low_tau_s: float = Field(6 * 3600.0, gt=0)
     max_level: Level = Level.WATCH
     jump_s: float = Field(3600.0, ge=0)
+    gap_intervals: float = Field(4.0, gt=1)
     persist_readings: int = Field(2, ge=1)
     persist_s: float = Field(0.0, ge=0)
 
@@ -86,7 +92,7 @@ class RateOfRise(Gated):
 
     __slots__ = ("quantity", "hazard", "rates", "window", "min_points", "min_span_s", "min_agreement",
                  "max_level", "min_rise", "low_tau_s", "low", "low_t", "gate", "_cache",
-                 "_memo", "jump_s")
+                 "_memo", "jump_s", "before_gap", "gap_intervals", "interval")
 
     def __init__(self, quantity: str, rates: tuple[float, ...], min_rise: float, params: Params) -> None:
         self.quantity = quantity
@@ -102,6 +108,9 @@ class RateOfRise(Gated):
         self.low = math.inf
         self.low_t = 0.0
         self.jump_s = params.jump_s
+        self.before_gap: tuple[float, float] | None = None   # (first time after a gap, value before it)
+        self.gap_intervals = params.gap_intervals
+        self.interval = 0.0                                   # usual seconds between readings (EWMA)
         self.gate = LevelGate(params.persist_readings, params.persist_s)
         self._cache = (None, 0.0, 0)
         self._memo = None
@@ -144,15 +153,42 @@ class RateOfRise(Gated):
             return None
         t = t or 0.0
         ts, vs = self.window.points(t, v)
+        jump = self._jump(t, v, ts, vs)
         if len(ts) < self.min_points or ts[-1] - ts[0] < self.min_span_s:
-            return 0.0, 0.0, v
+            return (jump, 1.0, v) if jump > 0 else (0.0, 0.0, v)
         slope, agreement = slope_agreement(ts, vs)
-        if self.jump_s > 0:
-            lo = t - self.jump_s
-            jump = (v - min(b for a, b in zip(ts, vs) if a >= lo)) * 3600.0 / self.jump_s
-            if jump > slope * 3600.0:
-                return jump, 1.0, v
+        if jump > slope * 3600.0:
+            return jump, 1.0, v
         return slope * 3600.0, agreement, v
+
+    def _jump(self, t: float, v: float, ts: list[float], vs: list[float]) -> float:
+        """Rise per hour of ``jump_s`` above the lowest reading in it, or above the last reading
+        before a gap (see the module docstring); 0.0 when off."""
+        if self.jump_s <= 0:
+            return 0.0
+        lo = t - self.jump_s
+        low = min(b for a, b in zip(ts, vs) if a >= lo)
+        gap = self._gap_reference(t)
+        if gap is not None:
+            low = min(low, gap)
+        return (v - low) * 3600.0 / self.jump_s
+
+    def _gap_reference(self, t: float) -> float | None:
+        """The value before the gap this reading ends (or that ended less than ``jump_s`` ago)."""
+        w = self.window
+        if w.ts and self._is_gap(t - w.ts[-1]):
+            return w.vs[-1]
+        if self.before_gap is not None and t - self.before_gap[0] <= self.jump_s:
+            return self.before_gap[1]
+        return None
+
+    def _is_gap(self, dt: float) -> bool:
+        """Whether ``dt`` seconds without a reading are a gap (see ``gap_intervals``)."""
+        return dt > self.jump_s and self.interval > 0 and dt > self.gap_intervals * self.interval
+
+    def _learn_interval(self, dt: float) -> None:
+        if not self._is_gap(dt):
+            self.interval = dt if self.interval == 0 else self.interval + 0.1 * (dt - self.interval)
 
     def _measure(self, x):
         return self._measure_tv(*self._tv(x))
@@ -183,11 +219,18 @@ class RateOfRise(Gated):
         if v is None:
             return
         t = t or 0.0
-        self.window.add(t, v)
+        w = self.window
+        if w.ts and t > w.ts[-1]:
+            dt = t - w.ts[-1]
+            if self.jump_s > 0 and self._is_gap(dt):
+                self.before_gap = (t, w.vs[-1])
+            self._learn_interval(dt)
+        w.add(t, v)
         if v <= self.low:
             self.low, self.low_t = v, t
-        elif t > self.low_t:     # the recent low follows the value up slowly
-            self.low += (1.0 - math.exp(-(t - self.low_t) / self.low_tau_s)) * (v - self.low)
+        elif t > self.low_t:     # the recent low follows the value up slowly, over observed time
+            seen = min(t - self.low_t, self.window.span_s)
+            self.low += (1.0 - math.exp(-seen / self.low_tau_s)) * (v - self.low)
             self.low_t = t
 
     def evidence(self, x, score: float) -> Finding:

@@ -72,3 +72,35 @@ def test_a_lone_spike_that_returns_does_not_warn():
     flat = [1.2] * 12
     out = levels(get("rate_of_rise").build(HOCHTAL, "water_level"), flat + [2.5] + flat, step_s=900.0)
     assert max(out) == Level.NONE
+
+
+def feed(det, points):
+    """Levels for ``(t_h, value)`` points (hours since an arbitrary start)."""
+    out = []
+    for t_h, v in points:
+        x = {"t": 1.8e9 + t_h * 3600.0, "water_level": v}
+        s = det.score_one(x)
+        det.learn_one(x)
+        out.append(det.level(s))
+    return out
+
+
+def test_a_gauge_back_from_a_silent_storm_much_higher_warns():
+    before = [(i / 4, 1.2) for i in range(24)]                       # 6 h, 15-minute readings
+    after = [(30 + i / 4, 2.4 - 0.05 * i) for i in range(8)]         # back 24 h later, 1.2 m up, falling
+    out = feed(get("rate_of_rise").build(HOCHTAL, "water_level"), before + after)
+    assert max(out[24:]) >= Level.ADVISORY
+    assert out[24] == Level.NONE                                     # persistence: one reading is not enough
+
+
+def test_a_gauge_back_from_a_gap_at_its_old_level_is_quiet():
+    before = [(i / 4, 1.2) for i in range(24)]
+    after = [(30 + i / 4, 1.22) for i in range(8)]
+    assert max(feed(get("rate_of_rise").build(HOCHTAL, "water_level"), before + after)) == Level.NONE
+
+
+def test_a_rise_across_a_gap_counts_only_for_jump_s_after_the_gauge_is_back():
+    before = [(i / 4, 1.2) for i in range(24)]
+    after = [(30 + i / 4, 2.4) for i in range(16)]                   # high and steady for 4 h
+    out = feed(get("rate_of_rise").build(HOCHTAL, "water_level"), before + after)
+    assert max(out[24:28]) >= Level.ADVISORY and set(out[30:]) == {Level.NONE}
