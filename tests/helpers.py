@@ -28,3 +28,14 @@ def require_binaries(*names: str) -> None:
             find_binary(name)
     except ServiceError as exc:
         pytest.skip(f"local services unavailable: {exc}")
+
+
+def detector_levels(det, points, quantity: str = "water_level") -> list:
+    """The level after each ``(t, value)`` point fed to ``det`` (score_one, then learn_one)."""
+    out = []
+    for t, v in points:
+        x = {"t": t, quantity: v}
+        s = det.score_one(x)
+        det.learn_one(x)
+        out.append(det.level(s))
+    return out

@@ -8,6 +8,7 @@ from pathlib import Path
 from detectors import get
 from riverwatch.catalog import load_catalog
 from riverwatch.model import Level
+from tests.helpers import detector_levels
 
 CATALOG = load_catalog(Path(__file__).resolve().parents[2] / "catalog" / "demo.toml")
 GAUGE = CATALOG.station("rivertown", "gauge-hochtal")
@@ -20,13 +21,7 @@ def series(n, shift_at=None, seed=0):
 
 
 def levels(det, values):
-    out = []
-    for i, v in enumerate(values):
-        x = {"t": 1.8e9 + i * 600.0, "water_level": v}
-        s = det.score_one(x)
-        det.learn_one(x)
-        out.append(det.level(s))
-    return out
+    return detector_levels(det, [(1.8e9 + i * 600.0, v) for i, v in enumerate(values)])
 
 
 def test_change_point_fires_near_a_level_shift_only():

@@ -11,6 +11,7 @@ import pytest
 from detectors import get
 from riverwatch.catalog import load_catalog
 from riverwatch.model import Level
+from tests.helpers import detector_levels
 
 CATALOG = load_catalog(Path(__file__).resolve().parents[2] / "catalog" / "demo.toml")
 HOCHTAL = CATALOG.station("rivertown", "gauge-hochtal")
@@ -22,13 +23,7 @@ def wave(t_h: float) -> float:
 
 
 def levels(det, values, step_s=300.0):
-    out = []
-    for i, v in enumerate(values):
-        x = {"t": 1.8e9 + i * step_s, "water_level": v}
-        s = det.score_one(x)
-        det.learn_one(x)
-        out.append(det.level(s))
-    return out
+    return detector_levels(det, [(1.8e9 + i * step_s, v) for i, v in enumerate(values)])
 
 
 def test_fires_on_the_rising_limb_of_a_flood_wave():
@@ -76,13 +71,7 @@ def test_a_lone_spike_that_returns_does_not_warn():
 
 def feed(det, points):
     """Levels for ``(t_h, value)`` points (hours since an arbitrary start)."""
-    out = []
-    for t_h, v in points:
-        x = {"t": 1.8e9 + t_h * 3600.0, "water_level": v}
-        s = det.score_one(x)
-        det.learn_one(x)
-        out.append(det.level(s))
-    return out
+    return detector_levels(det, [(1.8e9 + t_h * 3600.0, v) for t_h, v in points])
 
 
 def test_a_gauge_back_from_a_silent_storm_much_higher_warns():
