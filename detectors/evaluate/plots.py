@@ -22,6 +22,23 @@ def _dates(t: np.ndarray) -> np.ndarray:
     return (np.asarray(t) * 1e3).astype("datetime64[ms]")
 
 
+def with_gaps(t: np.ndarray, *columns: np.ndarray, factor: float = 4.0) -> tuple[np.ndarray, ...]:
+    """``t`` and ``columns`` with a NaN row inserted in every gap longer than ``factor`` × the median
+    interval, so a plotted line breaks where the data stops instead of bridging the silence.
+
+    >>> t, v = with_gaps(np.array([0.0, 1.0, 2.0, 10.0]), np.array([1.0, 2.0, 3.0, 4.0]))
+    >>> v.tolist()
+    [1.0, 2.0, 3.0, nan, 4.0]
+    """
+    t = np.asarray(t, dtype=float)
+    if len(t) < 3:
+        return (t, *(np.asarray(c, dtype=float) for c in columns))
+    dt = np.diff(t)
+    cut = np.flatnonzero(dt > factor * np.median(dt)) + 1
+    gap_t = (t[cut - 1] + t[cut]) / 2
+    return (np.insert(t, cut, gap_t), *(np.insert(np.asarray(c, dtype=float), cut, np.nan) for c in columns))
+
+
 def plot_replay(result: ReplayResult, path: Path, *, threshold: float | None = None, title: str = "",
                 dpi: int = 70) -> Path:
     """Draw one series: up to four quantities, event windows (red), warnings (orange), the score."""
@@ -29,12 +46,13 @@ def plot_replay(result: ReplayResult, path: Path, *, threshold: float | None = N
     quantities = list(series.columns)[:_MAX_PANELS]
     fig, axes = plt.subplots(len(quantities) + 1, 1, figsize=(11, 1.6 * (len(quantities) + 1) + 0.6),
                              sharex=True, squeeze=False)
-    when = _dates(series.t)
-    for ax, q in zip(axes[:, 0], quantities):
-        ax.plot(when, series.columns[q], lw=0.5, color="tab:blue")
+    t, scores, *columns = with_gaps(series.t, result.scores, *(series.columns[q] for q in quantities))
+    when = _dates(t)
+    for ax, q, values in zip(axes[:, 0], quantities, columns):
+        ax.plot(when, values, lw=0.5, color="tab:blue")
         ax.set_ylabel(q, fontsize=7)
     score_ax = axes[-1, 0]
-    score_ax.plot(when, result.scores, lw=0.5, color="tab:purple")
+    score_ax.plot(when, scores, lw=0.5, color="tab:purple")
     score_ax.set_ylim(-0.02, 1.02)
     score_ax.set_ylabel("score", fontsize=7)
     if threshold is not None and np.isfinite(threshold):
