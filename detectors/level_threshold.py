@@ -52,9 +52,15 @@ class Params(BaseModel):
     persist_s: float = Field(600.0, ge=0.0)
 
 
+#: Quantities whose levels another detector owns: ``precipitation`` is a per-reading amount, its
+#: levels are mm in 1 h of a rolling accumulation (``rainfall``), never compared with one reading.
+OWNED_ELSEWHERE = frozenset({"precipitation"})
+
+
 def with_levels(station: Station) -> list[str | None]:
-    """Streams of ``level_threshold``: the quantities the catalog gives thresholds for."""
-    return [q for q, spec in station.quantities.items() if spec.levels]
+    """Streams of ``level_threshold``: the quantities the catalog gives thresholds for (but
+    :data:`OWNED_ELSEWHERE`)."""
+    return [q for q, spec in station.quantities.items() if spec.levels and q not in OWNED_ELSEWHERE]
 
 
 class LevelThreshold:

@@ -82,11 +82,12 @@ PLACEHOLDERS = {
     "expected_at": "forecast threshold crossing time, partner time zone",
     "upstream": "name of the upstream station carrying the evidence",
     "rate": "rate of change per hour with its unit (rate detectors)",
+    "window": "accumulation window, e.g. 6 h (rain detectors)",
 }
 
 #: ``message_key`` values with their own description: the evidence means something else there
 #: (the value is the upstream station's, the threshold a rate or the usual level).
-VARIANTS = ("flood.upstream", "water_quality.upstream", "water_quality.event", "rate_of_rise")
+VARIANTS = ("flood.upstream", "water_quality.upstream", "water_quality.event", "rate_of_rise", "rainfall")
 
 #: Preferred region for a bare language code (CAP wants e.g. de-DE); others use CLDR likely subtags.
 REGION = {"en": "GB"}
@@ -354,6 +355,7 @@ def _placeholder_values(event, station, lang, tz, upstream, partner_name, catalo
         "expected_at": format_time(event.expected_at_ns, lang, tz) if event.expected_at_ns else "–",
         "upstream": upstream_name,
         "rate": format_number(_float(details.get("rate_per_hour")), lang, unit),
+        "window": details.get("window", "–"),
     }
 
 

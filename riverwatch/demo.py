@@ -28,7 +28,8 @@ from riverwatch.settings import Settings
 
 log = logging.getLogger(__name__)
 
-DEMO_DETECTORS = ["level_threshold", "rate_of_rise", "time_to_threshold", "sensor_fault", "water_quality_event"]
+DEMO_DETECTORS = ["level_threshold", "rate_of_rise", "time_to_threshold", "rainfall", "sensor_fault",
+                  "water_quality_event"]
 DEFAULT_WALL_S = 75.0
 
 #: Malformed messages the demo slips between good ones: (topic, payload, expected reason).

@@ -63,7 +63,7 @@ def test_below_direction_dissolved_oxygen():
 def test_hazard_follows_quantity_and_applies_to_quantities_with_levels():
     spec = get("level_threshold")
     wx = CATALOG.station("rivertown", "wx-rivertown")
-    assert spec.applies(wx) == ["wind_speed", "precipitation"]
+    assert spec.applies(wx) == ["wind_speed"]  # precipitation: rainfall (accumulations)
     assert spec.build(wx, "precipitation").hazard == "weather"
     assert gauge().hazard == "flood"
 
