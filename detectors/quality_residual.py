@@ -24,6 +24,14 @@ flows (both winsorised at four scales, learnt only while not alarmed) predicts t
 departure that the flow change explains; that part is removed before scoring and before the
 residual scale learns. Winsorising bounds the explanation to about four residual scales.
 
+*Adaptive threshold* (``tail_tau_s`` > 0, off by default): each quantity's ``|z|`` is divided by
+its tail factor (≥ 1), a streaming estimate of its recent ``tail_quantile`` of ``|z|`` in units of
+``levels[0] / tail_ratio``: a quantity whose residuals have become volatile needs a larger departure,
+a quiet one stays as sensitive as before, and the joint score (``k``-th largest) is taken after. The
+factor rises within hours and relaxes over ``tail_tau_s``; it learns only from readings that lead into
+no alarm within ``hold_s`` and from departures smaller than an event, so events do not teach it. Chosen
+on gecco2017 only, it did not pass that validation (see docs/detectors.md).
+
 While the station is alarmed the baselines are frozen, so an event does not teach itself away; an
 alarm that lasts ``relearn_s`` is taken as a new normal (a level shift): the baselines restart
 from the current values. A raised level is held ``hold_s`` after the score falls back, so one
@@ -109,6 +117,10 @@ class Params(BaseModel):
         Time constant of the flow fit: the part of an ``explained`` quantity's departure that a
         slow least-squares fit on the ``context`` flows' departures predicts is removed before
         scoring (0: no fit).
+    tail_tau_s, tail_quantile, tail_ratio
+        Adaptive decision threshold (``tail_tau_s`` 0: off): a departure counts only as far as it
+        reaches ``tail_ratio`` times the quantity's own recent ``tail_quantile`` of ``|z|``, tracked
+        with time constant ``tail_tau_s`` while not alarmed.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -126,20 +138,66 @@ class Params(BaseModel):
     explained: tuple[str, ...] = EXPLAINED
     context_s: float = Field(0.0, ge=0)
     explain_tau_s: float = Field(0.0, ge=0)
+    tail_tau_s: float = Field(0.0, ge=0)
+    tail_quantile: float = Field(0.99, gt=0, lt=1)
+    tail_ratio: float = Field(2.0, gt=0)
+
+
+#: Largest rise of the log tail factor from one reading (a gap or sparse sampling cannot jump it).
+TAIL_STEP = 0.1
 
 
 class _Track:
-    """Baseline and residual scale of one quantity (four floats and a count)."""
+    """Baseline, residual scale and tail factor of one quantity (seven floats and a count).
 
-    __slots__ = ("floor", "mean", "scale", "t", "n")
+    ``tail`` (≥ 1) divides ``|z|`` before scoring: a streaming estimate of the quantity's recent
+    high quantile of ``|z|`` in units of a reference ``|z|`` (:meth:`tail_step`), 1 while the
+    quantity's tails stay below the reference. Its steps are deferred (``pending``, then ``prev``)
+    and applied only once the readings they come from are known not to lead into an alarm.
+    """
+
+    __slots__ = ("floor", "mean", "scale", "t", "n", "tail", "pending", "prev")
 
     def __init__(self, floor: float) -> None:
         self.floor = floor
         self.mean = self.scale = self.t = 0.0
         self.n = 0
+        self.tail = 1.0
+        self.pending = self.prev = 0.0
 
     def z(self, v: float) -> float:
         return (v - self.mean) / max(self.scale, self.floor)
+
+    def tail_step(self, az: float, dt: float, tau_s: float, quantile: float, ref: float, top: float) -> float:
+        """The step of ``log tail`` that ``|z|`` = ``az`` calls for (a stochastic quantile tracker).
+
+        An exceedance of ``ref·tail`` raises ``log tail`` by ``b·q/(1−q)`` (at most
+        :data:`TAIL_STEP`), any other reading lowers it by ``b`` (``b = 1 − exp(−dt/tau_s)``), so
+        ``ref·tail`` settles where a fraction ``1 − q`` exceeds it: a rise of the tails is followed
+        within hours, a calm over about ``tau_s``. A departure as large as an event (``|z|`` ≥
+        ``top·tail``) teaches nothing: the tail follows the quantity's everyday variability, not events.
+
+        >>> tr = _Track(0.1)
+        >>> for i in range(3000):
+        ...     tr.pending += tr.tail_step(12.0 if i % 20 == 0 else 1.0, 60.0, 86400.0, 0.99, 4.0, 64.0)
+        ...     tr.settle(True)
+        >>> round(tr.tail, 1)                              # 5 % reach 12 = 3 × ref: tail ≈ 3
+        3.0
+        """
+        b = 1.0 - math.exp(-dt / tau_s)
+        if az > ref * self.tail:
+            if az >= top * self.tail:
+                return 0.0
+            step = b * quantile / (1.0 - quantile)
+            return step if step < TAIL_STEP else TAIL_STEP
+        return -b
+
+    def settle(self, commit: bool) -> None:
+        """Apply the previous block's steps (when ``commit``) and start a new block."""
+        if commit and self.prev:
+            tail = self.tail * math.exp(self.prev)
+            self.tail = tail if tail > 1.0 else 1.0
+        self.prev, self.pending = self.pending, 0.0
 
     def departure(self, v: float) -> float:
         """``v`` − baseline, winsorised at four residual scales (0 before the first reading)."""
@@ -168,10 +226,11 @@ class _Track:
         self.mean, self.t = v, t
 
     def __getstate__(self):
-        return (self.floor, self.mean, self.scale, self.t, self.n)
+        return (self.floor, self.mean, self.scale, self.t, self.n, self.tail, self.pending, self.prev)
 
     def __setstate__(self, state) -> None:
-        self.floor, self.mean, self.scale, self.t, self.n = state
+        self.floor, self.mean, self.scale, self.t, self.n = state[:5]
+        self.tail, self.pending, self.prev = state[5:] if len(state) > 5 else (1.0, 0.0, 0.0)
 
 
 class _FlowFit:
@@ -234,7 +293,7 @@ class QualityResidual(Gated):
     __slots__ = ("quantities", "hazard", "tracks", "k", "single_ratio", "tau_s", "scale_tau_s", "levels",
                  "hold_s", "relearn_s", "warmup", "alarm_since", "last_high", "gate", "_cache", "_memo",
                  "context", "context_tracks", "explained", "context_s", "context_until", "explain_tau_s",
-                 "fit", "fit_index", "_none")
+                 "fit", "fit_index", "_none", "tail", "tail_block")
 
     def __init__(self, quantities: tuple[str, ...], params: Params, context: tuple[str, ...] = ()) -> None:
         self.quantities = quantities
@@ -260,6 +319,10 @@ class QualityResidual(Gated):
         self.fit_index = tuple(fitted.index(i) if i in fitted else -1 for i in range(len(quantities)))
         self.fit = _FlowFit(len(fitted)) if fitted else None
         self._none = (0.0,) * len(quantities)
+        self.tail = ((params.tail_tau_s, params.tail_quantile, params.levels[0] / params.tail_ratio,
+                      params.levels[0])
+                     if params.tail_tau_s > 0 else None)
+        self.tail_block = -math.inf
 
     def flow_changed(self, x) -> bool:
         """Whether a flow of ``x`` departs from its baseline as far as an event would."""
@@ -296,7 +359,7 @@ class QualityResidual(Gated):
             v = value_of(x, q)
             if v is not None and tr.n >= self.warmup and not (context and explained):
                 e = fit.explained(j, f0, f1) if j >= 0 else 0.0
-                out.append((abs(tr.z(v - e)), q, v))
+                out.append((abs(tr.z(v - e)) / tr.tail, q, v))
         return out
 
     def _key(self, x):
@@ -335,6 +398,8 @@ class QualityResidual(Gated):
         restart = alarmed and t - self.alarm_since >= self.relearn_s
         values = [value_of(x, q) for q in self.quantities]
         explained_now = self._learn_fit(x, t, alarmed, values) if self.fit is not None else self._none
+        if self.tail is not None:
+            self._settle_tails(t, alarmed)
         context = self._learn_context(x, t)
         for v, tr, explained, e in zip(values, self.tracks, self.explained, explained_now):
             if v is None:
@@ -342,10 +407,23 @@ class QualityResidual(Gated):
             if restart or (context and explained and tr.n >= self.warmup):
                 tr.restart(t, v)
             elif not alarmed or tr.n < self.warmup:
+                if self.tail is not None and tr.n >= self.warmup:
+                    tr.pending += tr.tail_step(abs(tr.z(v - e)), max(t - tr.t, 0.0), *self.tail)
                 tr.learn(t, v, self.tau_s, self.scale_tau_s, e)
         if restart:
             self.alarm_since, self.last_high = None, -math.inf
             self.gate = LevelGate(self.gate.readings, 0.0)
+
+    def _settle_tails(self, t: float, alarmed: bool) -> None:
+        """Blocks of ``hold_s``: an alarm drops the tail steps of its block and the block before;
+        a block followed by a whole block without alarm is applied."""
+        if alarmed:
+            for tr in self.tracks:
+                tr.pending = tr.prev = 0.0
+        elif t >= self.tail_block + self.hold_s:
+            for tr in self.tracks:
+                tr.settle(True)
+            self.tail_block = t
 
     def _learn_fit(self, x, t: float, alarmed: bool, values: list) -> list[float]:
         """The flow-explained departure of each quantity (``values``); learn the fit when not alarmed."""

@@ -140,3 +140,32 @@ def test_the_flow_fit_leaves_departures_the_flow_does_not_explain():
     source = {i: {"conductivity": 15, "turbidity": 0.02} for i in range(5100, 5200)}
     out = raises_with_coupled_flow({**chlorine, **source}, params=FIT)
     assert [i for i in out if i >= 2000] == [5011, 5101]
+
+
+TAIL = {"tail_tau_s": 86400.0, "tail_ratio": 2.0}
+REDOX_SPIKES = {i: {"redox": 8} for i in range(500, 3000, 30)}       # ≈ 8 scales, one reading in 30
+REDOX_AND_PH = {i: {"redox": 12, "ph": 0.03} for i in range(3100, 3120)}
+CHLORINE = {i: {"chlorine": 0.05, "chlorine_2": 0.04} for i in range(3300, 3320)}
+
+
+def test_the_adaptive_threshold_is_off_by_default():
+    det = get("quality_residual").build(WQ, None)
+    assert det.tail is None and {tr.tail for tr in det.tracks} == {1.0}
+    assert raises({**REDOX_SPIKES, **REDOX_AND_PH, **CHLORINE}) == [3101, 3301]
+
+
+def test_a_quantity_that_became_volatile_needs_a_larger_departure():
+    assert raises({**REDOX_AND_PH, **CHLORINE}, params=TAIL) == [3101, 3301]          # quiet redox
+    assert raises({**REDOX_SPIKES, **REDOX_AND_PH, **CHLORINE}, params=TAIL) == [3301]  # volatile redox
+
+
+def test_repeated_events_do_not_teach_the_threshold_away():
+    every_2h = {i: {"chlorine": 0.05, "chlorine_2": 0.04} for s in range(1000, 4000, 120) for i in range(s, s + 20)}
+    assert raises(every_2h, params=TAIL) == raises(every_2h) == list(range(1001, 4000, 120))
+
+
+def test_checkpoints_from_before_the_threshold_still_load():
+    det = get("quality_residual").build(WQ, None)
+    tr = det.tracks[0]
+    tr.__setstate__((0.003, 0.2, 0.004, 60.0, 10))
+    assert (tr.mean, tr.n, tr.tail, tr.pending, tr.prev) == (0.2, 10, 1.0, 0.0, 0.0)
