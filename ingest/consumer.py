@@ -15,6 +15,9 @@
   message (acking it would acknowledge a message that is not durable yet).
 - ``on_message`` only hands ``(topic, payload, mid, qos, arrival_s, generation)`` to a callback
   (the service's queue); ``loop_start()`` runs the network thread, reconnecting with back-off.
+- ``hold``: a predicate that is True while that queue is full; the network thread then stops
+  reading (TCP backpressure, see :mod:`ingest.fastmqtt`; only with the fast client, which paho
+  2.1/2.2 get).
 
 Examples
 --------
@@ -98,6 +101,9 @@ class Consumer:
     stations
         With sharding: the ``(partner, station)`` keys to subscribe to explicitly (no wildcard,
         no shared subscription). None: the wildcard subscriptions.
+    hold
+        Called on the network thread before each PUBLISH is handed over; while it returns True
+        nothing more is read from the broker.
 
     Raises
     ------
@@ -107,7 +113,7 @@ class Consumer:
     """
 
     def __init__(self, settings: MqttSettings, deliver: Callable[[Item], None],
-                 stations: Iterable[tuple[str, str]] | None = None) -> None:
+                 stations: Iterable[tuple[str, str]] | None = None, hold: Callable[[], bool] | None = None) -> None:
         self.settings = settings
         self.deliver = deliver
         self.stations = None if stations is None else list(stations)
@@ -142,7 +148,13 @@ class Consumer:
         client.on_subscribe = self._on_subscribe
         if isinstance(client, fastmqtt.FastClient):
             client.on_raw = self._on_raw
+            client.hold = hold
         self.client = client
+
+    @property
+    def holds(self) -> int:
+        """Reads held back because the receiving queue was full (0 with the plain paho client)."""
+        return getattr(self.client, "holds", 0)
 
     @property
     def reconnects(self) -> int:

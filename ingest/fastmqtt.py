@@ -16,6 +16,12 @@ that:
   paho's path.
 - **acks**: :meth:`FastClient.ack_many` queues the PUBACKs of many messages as one write, in the
   given order (MQTT acknowledges per packet id; nothing is merged or reordered).
+- **holding** (TCP backpressure): while :attr:`FastClient.hold` returns True, the next PUBLISH and
+  everything after it stay unhandled in the buffer and the socket is not read, so the broker's
+  sends back up in TCP instead of in the receiver's memory. The receive maximum ought to do that
+  for QoS 1, but Mosquitto 2.0.11 releases up to a whole receive-maximum of queued messages per
+  PUBACK, so it does not bound what arrives. What a hold left in the buffer is handled by the next
+  read, or by :meth:`FastClient.loop_misc` (at least once a second) when the socket stays quiet.
 
 The buffer belongs to one socket: after a reconnect the client starts with an empty buffer, so
 nothing of an earlier connection is ever parsed on a later one. It relies on private methods
@@ -34,6 +40,7 @@ from __future__ import annotations
 
 import logging
 import struct
+import time
 from collections.abc import Callable, Iterable
 
 import paho.mqtt
@@ -57,6 +64,9 @@ _NO_CONN = MQTTErrorCode.MQTT_ERR_NO_CONN
 
 RawCallback = Callable[[str, bytes, int, int], None]
 
+#: Seconds the network thread sleeps per loop while held (the socket stays readable: no busy loop).
+HOLD_SLEEP_S = 0.002
+
 
 #: paho-mqtt releases whose internals the fast path was checked against (see tests/ingest/test_fastmqtt.py).
 TESTED_PAHO = ("2.1.", "2.2.")
@@ -65,7 +75,8 @@ TESTED_PAHO = ("2.1.", "2.2.")
 def supported() -> bool:
     """True when the installed paho-mqtt is a release whose private methods :class:`FastClient`
     overrides were checked (2.1, 2.2); any other release uses the plain client."""
-    needed = ("_packet_read", "_packet_handle", "_packet_queue", "_sock_recv", "_send_puback", "_easy_log")
+    needed = ("_packet_read", "_packet_handle", "_packet_queue", "_sock_recv", "_send_puback", "_easy_log",
+              "_loop_rc_handle")
     return (paho.mqtt.__version__.startswith(TESTED_PAHO)
             and all(hasattr(mqtt.Client, name) for name in needed))
 
@@ -79,16 +90,20 @@ def puback_bytes(mids: Iterable[int]) -> bytes:
 class FastClient(mqtt.Client):
     """``paho.mqtt.client.Client`` with buffered reads, direct delivery and batched PUBACKs.
 
-    Set :attr:`on_raw` to receive PUBLISH packets as ``(topic, payload, mid, qos)``; everything
-    else (constructor, callbacks, loop, reconnects) is paho's.
+    Set :attr:`on_raw` to receive PUBLISH packets as ``(topic, payload, mid, qos)``, and
+    :attr:`hold` to a predicate that is True while the receiver cannot take more (``holds``
+    counts the reads it held back); everything else (constructor, callbacks, loop, reconnects)
+    is paho's.
     """
 
     on_raw: RawCallback | None = None
+    hold: Callable[[], bool] | None = None
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._rx_sock = None
         self._rx = b""
+        self.holds = 0
 
     # ------------------------------------------------------------------ acks
 
@@ -108,6 +123,11 @@ class FastClient(mqtt.Client):
             return _NO_CONN
         if sock is not self._rx_sock:  # a new connection: nothing of the old one survives
             self._rx_sock, self._rx = sock, b""
+        hold = self.hold
+        if hold is not None and hold():
+            self.holds += 1
+            time.sleep(HOLD_SLEEP_S)
+            return _AGAIN
         try:
             data = self._sock_recv(RECV_BYTES)
         except BlockingIOError:
@@ -124,10 +144,21 @@ class FastClient(mqtt.Client):
         self._rx = buf[used:] if self._sock is sock else b""
         return rc
 
+    def loop_misc(self) -> MQTTErrorCode:
+        """paho's keep-alive check, after handling what a hold left in the buffer (if no longer held)."""
+        sock = self._sock
+        if self._rx and sock is not None and sock is self._rx_sock and not (self.hold is not None and self.hold()):
+            buf = self._rx
+            rc, used = self._handle_buffer(buf, sock)
+            self._rx = buf[used:] if self._sock is sock else b""
+            if rc:
+                return self._loop_rc_handle(rc)
+        return super().loop_misc()
+
     def _handle_buffer(self, buf: bytes, sock: object) -> tuple[MQTTErrorCode, int]:
-        """Handle every complete packet in ``buf``; ``(rc, bytes consumed)``."""
+        """Handle every complete packet in ``buf`` (up to a hold); ``(rc, bytes consumed)``."""
         pos, n = 0, len(buf)
-        raw = self.on_raw
+        raw, hold = self.on_raw, self.hold
         while n - pos >= 2:
             cmd = buf[pos]
             length, mult, i = 0, 1, pos + 1
@@ -145,6 +176,9 @@ class FastClient(mqtt.Client):
             end = i + length
             if end > n:
                 return _SUCCESS, pos  # body not complete yet
+            if hold is not None and cmd & 0xF0 == _PUBLISH and hold():
+                self.holds += 1
+                return _SUCCESS, pos  # the receiver is full: this packet and the rest wait
             pos = end
             if raw is not None and cmd & 0xF0 == _PUBLISH and self._publish_fast(cmd, buf, i, end, raw):
                 continue

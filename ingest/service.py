@@ -16,6 +16,18 @@ a crash after it restores a book that already knows the warning, so it is neithe
 forgotten. Messages without events are acknowledged as soon as they are durable; what the
 detectors learned from them since the last periodic checkpoint is the only thing a crash can cost.
 
+The queue between the two threads is bounded by ``ingest.max_queue``. Room for
+``mqtt.receive_maximum`` messages is kept for QoS 1, which is never dropped: it is acknowledged
+only once durable, the broker should send no more unacknowledged ones than that, and should it
+send more anyway (Mosquitto 2.0.11 does, after PUBACKs, while it has a backlog for us) the
+consumer stops reading at the bound (TCP backpressure, :mod:`ingest.fastmqtt`). A QoS 0 message
+(which nothing flow-controls) that finds the rest of the queue full is dropped on the network
+thread at the cost of one counter increment; once per tick the processing thread records
+everything dropped since the last tick as *one* ``overloaded`` reject (published on
+``rw/v1/_system/_unknown/rejected`` and written with ``count`` = the number dropped).
+:attr:`Service.queue_max_depth` is the deepest the queue has been, ``consumer.holds`` how often
+reading was held back.
+
 A watchdog (``ingest.watchdog_s``) logs, counts and re-subscribes when the worker is connected but
 no message has come for that long; ``ingest.metrics_port`` serves Prometheus metrics
 (:mod:`ingest.metrics`); ``ingest.shard`` makes the worker take only its shard's stations.
@@ -42,8 +54,8 @@ from pathlib import Path
 
 from detectors.base import DetectorSpec
 from riverwatch.catalog import Catalog
-from riverwatch.contract import encode_reject, encode_warning, parse_topic
-from riverwatch.errors import DecodeError, SinkError
+from riverwatch.contract import SYSTEM_PARTNER, encode_reject, encode_warning, parse_topic
+from riverwatch.errors import ConfigError, DecodeError, SinkError
 from riverwatch.model import WarningEvent
 from riverwatch.settings import Settings
 
@@ -112,6 +124,7 @@ class Service:
         self.checkpoint_interval_s = checkpoint_interval_s
         self.checkpoint_path = Path(settings.state_dir) / "checkpoint" / CHECKPOINT_FILE
         self.stats = Stats()
+        self.max_queue, self._qos0_room = _queue_bounds(settings)
         shard = parse_shard(settings.ingest.shard)
         self.shard_stations = shard_stations(catalog, shard) if shard else None
         self.validator = Validator(catalog, settings.ingest, settings.mqtt.max_payload_bytes)
@@ -121,7 +134,7 @@ class Service:
         self.sink = InfluxSink(settings.influx, self.spool, self._durable,
                                max_messages=max(1, settings.mqtt.receive_maximum // 2),
                                on_write=self.metrics.observe_write)
-        self.consumer = Consumer(settings.mqtt, self._enqueue, stations=self.shard_stations)
+        self.consumer = Consumer(settings.mqtt, self._enqueue, stations=self.shard_stations, hold=self._queue_full)
         self.publisher = MqttPublisher(self.consumer.client)
         self.feed = AlertFeed()
         self.feed_server: FeedServer | None = None
@@ -132,6 +145,10 @@ class Service:
         self._queue: queue.SimpleQueue[Item] = queue.SimpleQueue()
         self._enqueued = 0
         self._handled = 0
+        self.queue_max_depth = 0
+        self.overload_dropped = 0  # QoS 0 messages dropped by the network thread (its counter)
+        self._overload_reported = 0  # of those, recorded as rejects (the processing thread's counter)
+        self._overload_topic = ""
         self._last_seen: dict[tuple[str, str], float] = {}
         self._last_reject_ns = 0
         self._stopping = threading.Event()
@@ -206,9 +223,21 @@ class Service:
 
     # ------------------------------------------------------------------ hot path
 
+    def _queue_full(self) -> bool:
+        """Network thread: True while ``ingest.max_queue`` messages wait (the consumer stops reading)."""
+        return self._enqueued - self._handled >= self.max_queue
+
     def _enqueue(self, item: Item) -> None:
+        """Network thread: queue a message, or drop a QoS 0 one when the queue is full (counted)."""
+        depth = self._enqueued - self._handled  # may lag the processing thread: never too small
+        if depth >= self._qos0_room and not item[3]:
+            self.overload_dropped += 1
+            self._overload_topic = item[0]
+            return
         self._enqueued += 1
         self._queue.put(item)
+        if depth >= self.queue_max_depth:
+            self.queue_max_depth = depth + 1
 
     def _process_loop(self) -> None:
         get, get_nowait, handle = self._queue.get, self._queue.get_nowait, self._handle
@@ -243,6 +272,7 @@ class Service:
         """Lifecycle tick, watchdog, summary and checkpoint; a failure is logged and counted, and
         the processing thread goes on (a worker never stops ingesting because of a bug here)."""
         try:
+            self._report_overload()
             if self._publish_events(self.pipeline.tick()):
                 self._commit()
             self._watchdog(now)
@@ -331,6 +361,26 @@ class Service:
         self._last_reject_ns = time_ns
         self.sink.add([reject_line(exc.reason, partner, exc.detail, topic, time_ns)], (mid, qos, 0, generation))
 
+    def _report_overload(self) -> None:
+        """Record the QoS 0 messages dropped since the last call as one ``overloaded`` reject."""
+        dropped = self.overload_dropped - self._overload_reported
+        if not dropped:
+            return
+        self._overload_reported += dropped
+        stats = self.stats
+        stats.received += dropped
+        stats.rejected += dropped
+        stats.rejected_by_reason["overloaded"] = stats.rejected_by_reason.get("overloaded", 0) + dropped
+        topic, arrival = self._overload_topic, time.time()
+        detail = (f"{dropped} QoS 0 messages dropped: the queue held {self._qos0_room} messages "
+                  f"(ingest.max_queue {self.max_queue} less mqtt.receive_maximum, kept for QoS 1); last from {topic}")
+        log.warning("overloaded: %s (%d so far)", detail, self._overload_reported)
+        self.publisher.reject(None, None, encode_reject("overloaded", detail, topic, b"", arrival))
+        time_ns = max(int(arrival * 1e9), self._last_reject_ns + 1)
+        self._last_reject_ns = time_ns
+        self.sink.add([lineproto.line("reject", {"reason": "overloaded", "partner": SYSTEM_PARTNER},
+                                      {"count": dropped, "detail": detail[:512], "topic": topic[:256]}, time_ns)])
+
     def _durable(self, tokens: list) -> None:
         """A batch is durable (writer thread, or :meth:`_commit`); acknowledge its messages in order."""
         stored = 0
@@ -376,6 +426,11 @@ class Service:
             except queue.Empty:
                 break
             self._handle(item)
+        try:
+            self._report_overload()
+        except Exception:
+            self.stats.errors += 1
+            log.exception("recording the overload rejects failed")
         self._summary()
         if self.sink.wait_durable(DRAIN_TIMEOUT_S):
             self._checkpoint(flushed=True)
@@ -481,3 +536,16 @@ class Service:
             log.exception("checkpoint %s unreadable; starting fresh", self.checkpoint_path)
             return
         log.info("restored checkpoint %s (%d stations)", self.checkpoint_path, len(self.validator.clocks))
+
+
+def _queue_bounds(settings: Settings) -> tuple[int, int]:
+    """``(ingest.max_queue, room for QoS 0)``; the rest is kept for ``mqtt.receive_maximum`` QoS 1 messages.
+
+    >>> _queue_bounds(Settings(ingest={"max_queue": 5000}, mqtt={"receive_maximum": 1000}))
+    (5000, 4000)
+    """
+    bound, qos1 = settings.ingest.max_queue, settings.mqtt.receive_maximum
+    if bound <= qos1:
+        raise ConfigError(f"option ingest.max_queue: {bound} must be larger than mqtt.receive_maximum ({qos1}), "
+                          "the room kept for QoS 1 messages")
+    return bound, bound - qos1

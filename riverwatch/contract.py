@@ -67,6 +67,7 @@ REJECT_REASONS: dict[str, str] = {
     "future_timestamp": "the timestamp is further in the future than the allowed clock skew",
     "too_old": "the timestamp is before the station existed or older than the late window",
     "replayed": "the sequence number was already accepted and the timestamp is not newer than the last one",
+    "overloaded": "the worker's queue was full and the message was sent with QoS 0, so it was dropped",
 }
 
 _NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"
