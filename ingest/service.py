@@ -44,7 +44,6 @@ Examples
 from __future__ import annotations
 
 import logging
-import os
 import pickle
 import queue
 import threading
@@ -55,6 +54,7 @@ from pathlib import Path
 from detectors.base import DetectorSpec
 from riverwatch.catalog import Catalog
 from riverwatch.contract import SYSTEM_PARTNER, encode_reject, encode_warning, parse_topic
+from riverwatch.durable import write_atomic
 from riverwatch.errors import ConfigError, DecodeError, SinkError
 from riverwatch.model import WarningEvent
 from riverwatch.settings import Settings
@@ -65,7 +65,7 @@ from ingest.feed import AlertFeed, FeedServer
 from ingest.consumer import Consumer, Item, parse_shard, shard_stations
 from ingest.metrics import Metrics
 from ingest.pipeline import Pipeline, reject_line, warning_line, warning_message
-from ingest.sinks import InfluxSink, MqttPublisher, Spool, fsync_directory
+from ingest.sinks import InfluxSink, MqttPublisher, Spool
 from ingest.validate import StreamClock, Validator
 
 log = logging.getLogger(__name__)
@@ -508,14 +508,7 @@ class Service:
                  "pipeline": self.pipeline.snapshot()}
         path = self.checkpoint_path
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
-            with open(tmp, "wb") as f:
-                pickle.dump(state, f, protocol=pickle.HIGHEST_PROTOCOL)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-            fsync_directory(path.parent)
+            write_atomic(path, pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL))
         except Exception:
             self.stats.errors += 1
             log.exception("checkpoint to %s failed", path)

@@ -43,6 +43,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from riverwatch.contract import cap_topic, rejected_topic, warning_topic
+from riverwatch.durable import fsync_directory
 from riverwatch.errors import SinkError
 from riverwatch.influx import InfluxClient
 from riverwatch.settings import InfluxSettings
@@ -56,15 +57,6 @@ MAX_REPLAY_BACKOFF_S = 5.0
 
 
 # =========================================================================== spool
-
-
-def fsync_directory(directory: Path) -> None:
-    """fsync a directory, so a file created or renamed in it survives a power cut (POSIX)."""
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class Spool:
