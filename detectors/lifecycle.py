@@ -11,6 +11,17 @@ departing at the same site or by a neighbouring station (upstream/downstream) wi
 of the same hazard. A flood warning at watch or above raises a ``propagation`` watch at every
 station downstream, expected after the cumulative travel time.
 
+Sensor knowledge and public warnings agree: a flood, water-quality or anomaly warning whose own
+evidence rests only on quantities that a ``sensor`` stream of the same station currently flags
+(*suspect* quantities; a dropout says nothing about the values and does not count) is *held*:
+kept non-public, with the detail ``held_for_sensor``, not propagated downstream and not counted as
+a neighbour's corroboration — until the flag clears while the hazard persists (an ``updated`` event
+makes it public), or until something independent corroborates it: another, healthy quantity of the
+station, a neighbour's own (unheld) warning of the hazard, or a propagated warning from upstream.
+A warning that was public when the flag came is withdrawn the same way (``updated``, not public).
+Feed a station's sensor streams before its other streams of the same reading (the pipeline does),
+so that a warning and the flag of the same reading are judged together.
+
 Streams
 -------
 ``detector`` names a stream of the station: the detector name for station-wide detectors
@@ -88,6 +99,10 @@ class LifecycleParams(BaseModel):
         Hazards that are always maintenance notices.
     propagate_hazards, propagate_min_level, propagated_level
         Which warnings travel downstream, from which level, and at which level they arrive.
+    hold_hazards
+        Hazards held back (non-public) while their evidence rests only on flagged sensors.
+    hold_exempt_faults
+        Sensor faults (``fault`` detail of a finding) that do not make a quantity suspect.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -103,6 +118,8 @@ class LifecycleParams(BaseModel):
     propagate_hazards: tuple[str, ...] = ("flood",)
     propagate_min_level: Level = Level.WATCH
     propagated_level: Level = Level.WATCH
+    hold_hazards: tuple[str, ...] = ("flood", "water_quality", "anomaly")
+    hold_exempt_faults: tuple[str, ...] = ("dropout",)
 
 
 @dataclass(slots=True)
@@ -128,6 +145,7 @@ class _Warning:
     public: bool = False
     corroborating: tuple[str, ...] = ()
     propagating: bool = False
+    held: tuple[str, ...] = ()
     driver: str = ""
     streams: dict[str, _Stream] = field(default_factory=dict)
     last: WarningEvent | None = None
@@ -179,17 +197,28 @@ class WarningBook:
             return []
         if w is None:
             w = self._warnings[key] = _Warning(station.partner, station.id, hazard)
+        if hazard not in self.params.private_hazards:
+            self._set_stream(w, detector, level, t_s, finding_fn)
+            return self._evaluate(w, t_s)
+        before = self._suspect(station.partner, station.id)
         self._set_stream(w, detector, level, t_s, finding_fn)
-        return self._evaluate(w, t_s)
+        events = self._evaluate(w, t_s)
+        if self._suspect(station.partner, station.id) != before:
+            events += self._refresh_station(station.partner, station.id, t_s)
+        return events
 
     def tick(self, t_s: float) -> list[WarningEvent]:
         """Time-based transitions at ``t_s``: stale streams, de-escalation and clears, expiry."""
         events: list[WarningEvent] = []
         stale = t_s - self.params.stale_after_s
+        private = self.params.private_hazards
         for key, w in list(self._warnings.items()):
             for name, s in list(w.streams.items()):
                 if s.t_s < stale and not name.startswith(PROPAGATION + ":"):
+                    before = self._suspect(w.partner, w.station) if w.hazard in private else None
                     self._drop_stream(w, name)
+                    if before is not None and self._suspect(w.partner, w.station) != before:
+                        events += self._refresh_station(w.partner, w.station, t_s)
             if w.open:
                 events += self._evaluate(w, t_s)
             elif (not w.streams and (w.cleared_at_s is None
@@ -208,8 +237,8 @@ class WarningBook:
             self._drop_stream(w, name)
             return
         s = w.streams.get(name)
-        if s is None or s.level != level or (t_s - s.read_s >= self.params.refresh_s
-                                             and name == w.driver):
+        if s is None or s.level != level or w.hazard in self.params.private_hazards or (
+                t_s - s.read_s >= self.params.refresh_s and name == w.driver):
             finding = finding if finding is not None else finding_fn() if finding_fn else None
             w.streams[name] = _Stream(level, t_s, finding, t_s)
         else:
@@ -299,50 +328,100 @@ class WarningBook:
 
     # -- public or maintenance -------------------------------------------------------------------
     def _refresh_public(self, w: _Warning) -> bool:
-        """Recompute ``public`` and ``corroborating``; True when either changed."""
+        """Recompute ``public``, ``corroborating`` and ``held``; True when any changed."""
         p = self.params
         corroborating = tuple(sorted(n for n in self._neighbours.get(w.station, ())
                                      if self._is_open(w.partner, n, w.hazard)))
-        if w.hazard in p.private_hazards:
+        held = self._held_by(w)
+        if w.hazard in p.private_hazards or held:
             public = False
         elif w.hazard in p.corroborate_hazards:
             public = bool(corroborating) or self._same_site(w)
         else:
             public = True
-        changed = public != w.public or corroborating != w.corroborating
-        w.public, w.corroborating = public, corroborating
+        changed = public != w.public or corroborating != w.corroborating or held != w.held
+        w.public, w.corroborating, w.held = public, corroborating, held
         return changed
 
     def _same_site(self, w: _Warning) -> bool:
         """Several quantities of the station depart together (streams or multivariate evidence)."""
-        quantities: set[str] = set()
-        for name, s in w.streams.items():
-            if s.finding is not None:
-                for k, v in s.finding.details:
-                    if k == "quantities":
-                        quantities.update(q for q in v.split(",") if q)
-                quantities.add(s.finding.quantity)
-            elif ":" in name:
-                quantities.add(name.split(":", 1)[1])
-        quantities.discard("")
-        return len(quantities) >= 2
+        return len(_quantities(w.streams.items())) >= 2
+
+    def _suspect(self, partner: str, station_id: str) -> frozenset[str]:
+        """Quantities of the station a sensor stream currently flags (dropouts aside)."""
+        out: set[str] = set()
+        for hazard in self.params.private_hazards:
+            w = self._warnings.get((partner, station_id, hazard))
+            if w is None:
+                continue
+            for name, s in w.streams.items():
+                f = s.finding
+                if f is not None and dict(f.details).get("fault") in self.params.hold_exempt_faults:
+                    continue
+                q = f.quantity if f is not None and f.quantity else name.partition(":")[2]
+                if q:
+                    out.add(q)
+        return frozenset(out)
+
+    def _held_by(self, w: _Warning) -> tuple[str, ...]:
+        """The suspect quantities ``w`` rests on when it must be held back, else ``()``."""
+        if w.hazard not in self.params.hold_hazards:
+            return ()
+        evidence = _quantities((n, s) for n, s in w.streams.items() if not n.startswith(PROPAGATION + ":"))
+        if evidence:
+            suspect = self._suspect(w.partner, w.station)
+            if not suspect or not evidence <= suspect:
+                return ()
+            held = tuple(sorted(evidence))
+        elif w.held:
+            held = w.held  # quiet: a held warning stays held until it clears
+        else:
+            return ()
+        return () if self._corroborated_elsewhere(w) else held
+
+    def _corroborated_elsewhere(self, w: _Warning) -> bool:
+        """A propagated warning from upstream, or a neighbour's own unheld warning of the hazard."""
+        if any(n.startswith(PROPAGATION + ":") for n in w.streams):
+            return True
+        for n in self._neighbours.get(w.station, ()):
+            st = self.catalog.by_id(n)
+            o = self._warnings.get((st.partner, st.id, w.hazard)) if st else None
+            if o is not None and o.open and not o.held and self._own_level(o) > 0:
+                return True
+        return False
+
+    def _refresh_station(self, partner: str, station_id: str, t_s: float) -> list[WarningEvent]:
+        """After the station's suspect quantities changed: re-judge its held-back hazards."""
+        events: list[WarningEvent] = []
+        for hazard in self.params.hold_hazards:
+            o = self._warnings.get((partner, station_id, hazard))
+            if o is not None and o.open and self._refresh_public(o):
+                events.append(self._event(o, "updated", t_s))
+                events += self._propagate(o, t_s)
+                events += self._refresh_neighbours(o, t_s)
+        return events
 
     def _is_open(self, partner: str, station_id: str, hazard: str) -> bool:
         st = self.catalog.by_id(station_id)
         if st is None:
             return False
         o = self._warnings.get((st.partner, st.id, hazard))
-        return o is not None and o.open
+        return o is not None and o.open and not o.held
 
     def _refresh_neighbours(self, w: _Warning, t_s: float) -> list[WarningEvent]:
-        if w.hazard not in self.params.corroborate_hazards:
+        """Neighbours whose publicity may depend on ``w``: corroborated hazards, and warnings whose
+        hold ``w`` lifts or imposes (others only list ``w`` as corroborating at their next event)."""
+        corroborate = w.hazard in self.params.corroborate_hazards
+        if not corroborate and w.hazard not in self.params.hold_hazards:
             return []
         events = []
         for n in self._neighbours.get(w.station, ()):
             st = self.catalog.by_id(n)
             o = self._warnings.get((st.partner, st.id, w.hazard)) if st else None
-            if o is not None and o.open and self._refresh_public(o):
+            if (o is not None and o.open and (corroborate or self._held_by(o) != o.held)
+                    and self._refresh_public(o)):
                 events.append(self._event(o, "updated", t_s))
+                events += self._propagate(o, t_s)
         return events
 
     # -- upstream → downstream -------------------------------------------------------------------
@@ -354,8 +433,9 @@ class WarningBook:
         p = self.params
         if w.hazard not in p.propagate_hazards:
             return []
-        start = w.open and self._own_level(w) >= p.propagate_min_level and not w.propagating
-        stop = not w.open and w.propagating
+        start = (w.open and not w.held and self._own_level(w) >= p.propagate_min_level
+                 and not w.propagating)
+        stop = (not w.open or bool(w.held)) and w.propagating
         if not (start or stop):
             return []
         w.propagating = bool(start)
@@ -418,6 +498,9 @@ class WarningBook:
             quantity, value, threshold, score, expected, key, details = "", 0.0, None, 0.0, None, "", ()
         if w.flaps:
             details = tuple(d for d in details if d[0] != "flaps") + (("flaps", str(w.flaps)),)
+        if w.held:
+            details = tuple(d for d in details if d[0] != "held_for_sensor") + (
+                ("held_for_sensor", ",".join(w.held)),)
         level = Level(w.level) if state != "cleared" else Level.NONE
         event = WarningEvent(w.id, w.partner, w.station, w.hazard, level, state, w.public, w.since_ns,
                              int(round(t_s * _NS)), detector, quantity, value, threshold, score,
@@ -441,6 +524,22 @@ class WarningBook:
             for name in w.streams:
                 book._pending.add((w.partner, w.station, name))
         return book
+
+
+def _quantities(streams) -> frozenset[str]:
+    """Quantities named by ``(stream name, _Stream)`` pairs: each finding's quantity and its
+    ``quantities`` detail (multivariate evidence), or the stream name's ``:quantity`` suffix."""
+    quantities: set[str] = set()
+    for name, s in streams:
+        if s.finding is not None:
+            for k, v in s.finding.details:
+                if k == "quantities":
+                    quantities.update(q for q in v.split(",") if q)
+            quantities.add(s.finding.quantity)
+        elif ":" in name:
+            quantities.add(name.split(":", 1)[1])
+    quantities.discard("")
+    return frozenset(quantities)
 
 
 def _finding_to_json(f: Finding | None) -> dict | None:
@@ -484,7 +583,8 @@ def _warning_to_json(w: _Warning) -> dict:
     return {"partner": w.partner, "station": w.station, "hazard": w.hazard, "id": w.id, "level": w.level,
             "since_ns": w.since_ns, "level_since_s": w.level_since_s, "quiet_since_s": w.quiet_since_s,
             "cleared_at_s": w.cleared_at_s, "flaps": w.flaps, "public": w.public,
-            "corroborating": list(w.corroborating), "propagating": w.propagating, "driver": w.driver,
+            "corroborating": list(w.corroborating), "propagating": w.propagating, "held": list(w.held),
+            "driver": w.driver,
             "streams": {name: {"level": s.level, "t_s": s.t_s, "read_s": s.read_s,
                                "finding": _finding_to_json(s.finding)} for name, s in w.streams.items()},
             "last": _event_to_json(w.last)}
@@ -493,7 +593,7 @@ def _warning_to_json(w: _Warning) -> dict:
 def _warning_from_json(d: dict) -> _Warning:
     return _Warning(d["partner"], d["station"], d["hazard"], d["id"], d["level"], d["since_ns"],
                     d["level_since_s"], d["quiet_since_s"], d["cleared_at_s"], d["flaps"], d["public"],
-                    tuple(d["corroborating"]), d["propagating"], d["driver"],
+                    tuple(d["corroborating"]), d["propagating"], tuple(d.get("held", ())), d["driver"],
                     {name: _Stream(s["level"], s["t_s"], _finding_from_json(s["finding"]), s["read_s"])
                      for name, s in d["streams"].items()},
                     _event_from_json(d["last"]))

@@ -16,12 +16,25 @@ Checks (per quantity stream, a few floats of state):
 - **rate**: a change faster than the catalog's ``max_rate_per_hour`` × ``rate_factor``.
 - **stuck**: the same value ``stuck_after`` times (catalog) over at least ``stuck_min_s``.
 - **drift**: a steady, one-directional ramp (consistent signs, constant slope) over ≥ ``drift_n``
-  readings that has carried the value ≥ ``drift_scales`` noise scales beyond the range the stream
+  steps that has carried the value ≥ ``drift_scales`` noise scales beyond the range the stream
   kept while it was not trending — a natural recovery returns into that range, a drift leaves it.
+  Drift (fouling, calibration) is slow, so a step is one reading but at least ``drift_min_s`` /
+  ``drift_n`` seconds (30 min): the ramp must last ≥ ``drift_min_s`` (a day) whatever the reporting
+  interval. Counted in readings, 48 steps were 1.6 h at 2-minute readings — a flood's rising limb,
+  which is the flood detectors' business, not a sensor fault.
 - **dropout**: a gap longer than ``gap_factor`` × the longest regular interval seen lately.
-- **noise**: the sensor turned erratic — the short-run roughness (EWMA over ``noise_n`` readings of
-  the second difference, which a trend or a flood wave hardly moves) reached ``noise_factor`` ×
-  its long-run level (EWMA over ``noise_slow_n`` readings) — a fouled or loose probe.
+- **noise**: the sensor turned erratic — the short-run roughness (EWMA over ``noise_n`` readings)
+  reached ``noise_factor`` × its long-run level (EWMA over ``noise_slow_n`` readings) — a fouled or
+  loose probe. Roughness is how far the second difference *reverses* (the smaller of two
+  consecutive second differences of opposite sign): noise reverses all the time, a rise or a
+  recession — however steep, however curved at a coarse reporting interval — does not, and a
+  constant slope leaves the second differences to the noise alone. For flow-driven quantities
+  (:data:`PROPORTIONAL`: stage, discharge, turbidity, …) the error grows with the magnitude (rating
+  curves, turbulence, sediment), so their roughness is taken relative to the magnitude whenever the
+  readings all lie above the stream's usual magnitude (a low quantile of it, which a flood wave
+  hardly lifts): a flood six times the usual discharge carries six times its noise and is not an
+  erratic sensor, while a probe jumping away from a normal value is still measured absolutely
+  (the smallest of the readings sets the magnitude).
 
 Examples
 --------
@@ -58,6 +71,10 @@ RESOLUTION = {"water_level": 0.002, "discharge": 0.01, "water_temperature": 0.05
               "dew_point": 0.05, "relative_humidity": 0.5, "air_pressure": 0.1, "wind_speed": 0.1,
               "precipitation": 0.1, "turbidity": 0.05, "conductivity": 1.0, "ph": 0.01, "redox": 1.0,
               "chlorine": 0.005, "dissolved_oxygen": 0.05, "battery": 0.01}
+#: Quantities on a ratio scale whose measurement noise grows with the value (the noise check
+#: measures their roughness relative to the magnitude above the usual one).
+PROPORTIONAL = frozenset({"water_level", "discharge", "turbidity", "conductivity", "chlorine",
+                          "precipitation", "wind_speed"})
 
 
 class Params(BaseModel):
@@ -71,6 +88,7 @@ class Params(BaseModel):
     stuck_min_s: float = Field(6 * 3600.0, ge=0)
     stuck_exempt: tuple[str, ...] = ("precipitation", "wind_speed")
     drift_n: int = Field(48, ge=8)
+    drift_min_s: float = Field(86400.0, ge=0)
     drift_scales: float = Field(10.0, gt=0)
     gap_factor: float = Field(1.3, gt=1)
     warmup: int = Field(8, ge=2)
@@ -87,7 +105,8 @@ class SensorFault(Gated):
                  "rel", "ret", "rate_factor", "stuck_min_s", "drift_n", "drift_scales", "gap_factor",
                  "warmup", "a", "t1", "v1", "t2", "v2", "dscale", "dt_typ", "n", "same_n", "same_t",
                  "sign", "fast", "slow", "env_lo", "env_hi", "gaps", "gate", "_cache", "_memo", "_fault",
-                 "noise_a", "noise_b", "noise_factor", "rough_fast", "rough_slow")
+                 "noise_a", "noise_b", "noise_factor", "rough_fast", "rough_slow", "proportional", "mag",
+                 "drift_step_s", "drift_t", "drift_v", "drift_k", "dd")
 
     def __init__(self, quantity: str, plausible, max_rate: float | None, stuck_after: int,
                  params: Params) -> None:
@@ -104,6 +123,9 @@ class SensorFault(Gated):
         self.rate_factor = params.rate_factor
         self.stuck_min_s = params.stuck_min_s
         self.drift_n, self.drift_scales = params.drift_n, params.drift_scales
+        self.drift_step_s = params.drift_min_s / params.drift_n
+        self.drift_t = self.drift_v = math.nan
+        self.drift_k = 0
         self.gap_factor, self.warmup = params.gap_factor, params.warmup
         self.a = 1.0 / params.tau_readings
         self.t1 = self.v1 = self.t2 = self.v2 = math.nan
@@ -115,6 +137,9 @@ class SensorFault(Gated):
         self.noise_a, self.noise_b = 1.0 / params.noise_n, 1.0 / params.noise_slow_n
         self.noise_factor = params.noise_factor
         self.rough_fast = self.rough_slow = 0.0
+        self.proportional = quantity in PROPORTIONAL
+        self.mag = math.nan
+        self.dd = 0.0
         self.env_lo, self.env_hi = math.inf, -math.inf
         self.gate = LevelGate(1, 0.0)
         self._cache = (None, 0.0, 0)
@@ -152,7 +177,7 @@ class SensorFault(Gated):
         if self.n >= 2 * self.drift_n and self.n >= 3 and self.rough_slow > 0:
             fast = self.rough_fast + self.noise_a * (self._rough(v) - self.rough_fast)
             worst = _worse(worst, ("noise", fast / (self.noise_factor * max(self.rough_slow, self.res)), v))
-        if self.n >= 4 * self.drift_n and self.slow != 0 and abs(self.sign) >= 0.8:
+        if self.drift_k + 1 >= 4 * self.drift_n and self.slow != 0 and abs(self.sign) >= 0.8:
             steady = abs(self.fast - self.slow) <= 0.3 * abs(self.slow)
             beyond = max(self.env_lo - v, v - self.env_hi) / scale
             if steady and self.env_lo <= self.env_hi and beyond > 0:
@@ -196,14 +221,13 @@ class SensorFault(Gated):
                 self.gaps += 1
             if self.n >= 2:
                 r = self._rough(v)
-                self.rough_fast += self.noise_a * (r - self.rough_fast)
-                self.rough_slow += max(self.noise_b, 1.0 / self.n) * (r - self.rough_slow)
-            s = (d > 0) - (d < 0)
-            b = 1.0 / min(self.n + 1, self.drift_n)
-            self.sign += b * (s - self.sign)
-            self.fast += min(1.0, 4 * b) * (d - self.fast)
-            self.slow += b * (d - self.slow)
-            if abs(self.sign) < 0.5 or self.n < self.drift_n:
+                if self.n >= 3:
+                    self.rough_fast += self.noise_a * (r - self.rough_fast)
+                    self.rough_slow += max(self.noise_b, 1.0 / (self.n - 2)) * (r - self.rough_slow)
+                self.dd = v - 2.0 * self.v1 + self.v2
+            if t - self.drift_t >= self.drift_step_s:
+                self._drift_step(t, v)
+            if abs(self.sign) < 0.5 or self.drift_k < self.drift_n:
                 self.env_lo, self.env_hi = min(self.env_lo, v), max(self.env_hi, v)
             if v == self.v1:
                 self.same_n += 1
@@ -211,12 +235,49 @@ class SensorFault(Gated):
                 self.same_n, self.same_t = 1, t
         else:
             self.same_n, self.same_t = 1, t
+            self.drift_t, self.drift_v = t, v
+        if self.proportional:
+            self._learn_magnitude(abs(v))
         self.t2, self.v2, self.t1, self.v1 = self.t1, self.v1, t, v
         self.n += 1
 
+    def _learn_magnitude(self, m: float) -> None:
+        """The usual magnitude ``mag``: an EWMA of |v| that rises four times slower than the long-run
+        weight and falls at it (a low quantile), so a flood wave hardly becomes the magnitude its
+        own noise is measured against."""
+        if math.isnan(self.mag):
+            self.mag = m
+        elif m < self.mag:
+            self.mag += max(self.noise_b, 1.0 / self.n) * (m - self.mag)
+        else:
+            self.mag += 0.25 * self.noise_b * (m - self.mag)
+
+    def _drift_step(self, t: float, v: float) -> None:
+        """One step of the drift statistics: the change since the previous step."""
+        d = v - self.drift_v
+        self.drift_k += 1
+        b = 1.0 / min(self.drift_k + 1, self.drift_n)
+        s = (d > 0) - (d < 0)
+        self.sign += b * (s - self.sign)
+        self.fast += min(1.0, 4 * b) * (d - self.fast)
+        self.slow += b * (d - self.slow)
+        self.drift_t, self.drift_v = t, v
+
     def _rough(self, v: float) -> float:
-        """Second difference of the last three readings, winsorised at 6 × its long-run level."""
-        r = abs(v - 2.0 * self.v1 + self.v2) / 2.0
+        """How far the last three readings went back on themselves, winsorised at 6 × its long-run
+        level: the smaller of the two changes when they have opposite signs, else 0.
+
+        A rise or a recession, however curved, does not reverse: it is not roughness. For a
+        :data:`PROPORTIONAL` quantity whose three readings all exceed the usual magnitude, the
+        reversal is scaled down by the ratio (noise relative to the magnitude).
+        """
+        dd1, dd2 = self.dd, v - 2.0 * self.v1 + self.v2
+        r = min(-dd1, dd2) / 2.0 if dd1 < 0 < dd2 else min(dd1, -dd2) / 2.0 if dd2 < 0 < dd1 else 0.0
+        if self.proportional:
+            usual = max(self.mag, self.res)
+            low = min(abs(v), abs(self.v1), abs(self.v2))
+            if low > usual:
+                r *= usual / low
         cap = 6.0 * max(self.rough_slow, self.res)
         return r if self.rough_slow <= 0 or r < cap else cap
 
@@ -233,6 +294,10 @@ class SensorFault(Gated):
     def __setstate__(self, state) -> None:
         for k, v in zip(self.__slots__, state):
             setattr(self, k, v)
+        if len(state) < len(self.__slots__):  # a checkpoint from before the drift steps and magnitude
+            self.proportional, self.mag, self.dd = self.quantity in PROPORTIONAL, math.nan, 0.0
+            self.drift_step_s = Params().drift_min_s / self.drift_n
+            self.drift_t, self.drift_v, self.drift_k = self.t1, self.v1, max(0, self.n - 1)
 
 
 def _worse(a: tuple[str, float, float], b: tuple[str, float, float]) -> tuple[str, float, float]:

@@ -4,7 +4,8 @@ For each observation the pipeline flags every value (:mod:`ingest.qc`), writes o
 line per value, builds ``x = {"t": time_s, quantity: value, ...}`` from the values that did not
 FAIL, runs every configured detector stream of the station (``score_one`` then ``learn_one``, then
 ``level``), writes one ``score`` line per quantity, and feeds the warning lifecycle
-(``detectors.lifecycle.WarningBook``) with each stream's level (stream ``detector:quantity``).
+(``detectors.lifecycle.WarningBook``) with each stream's level (stream ``detector:quantity``),
+sensor streams first (a warning of the same reading is judged knowing its sensor flags).
 The book may answer with events about other stations too (a flood wave travelling downstream).
 
 State lives in dicts of slotted objects keyed by station; nothing is re-parsed.
@@ -245,6 +246,9 @@ class Pipeline:
                 detector = restored if restored is not None else spec.build(
                     station, quantity, self.params[spec.name])
                 streams.append(DetectorStream(spec.name, quantity, detector, spec.hazard))
+        # sensor streams first: the book judges the reading's warnings knowing its sensor flags
+        private = getattr(getattr(self.book, "params", None), "private_hazards", ("sensor",))
+        streams.sort(key=lambda ds: ds.hazard not in private)
         st = self.stations[key] = StationStreams(station, streams)
         return st
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from pathlib import Path
 
@@ -82,3 +83,50 @@ def test_erratic_sensor_flagged_as_noise_but_a_smooth_rise_is_not():
     assert "noise" in faults(WQ, "turbidity", erratic)[800:]
     smooth = noisy(800) + [5.0 + 0.05 * i for i in range(200)]
     assert "noise" not in faults(WQ, "turbidity", smooth)
+
+
+def flood_gauge(step_s, calm_h=72.0, seed=3, rise_m=2.0, rise_h=3.0):
+    """A gauge at ``step_s`` readings: calm, then a smooth flood wave; stage (noise 4 mm) and
+    discharge from a rating curve with 1 % multiplicative noise (it grows with the flow)."""
+    rng = random.Random(seed)
+    n_calm, n_wave = int(calm_h * 3600 / step_s), int(4 * rise_h * 3600 / step_s)
+    stage, flow = [], []
+    for i in range(n_calm + n_wave):
+        k = max(0, i - n_calm) * step_s / (rise_h * 3600)   # wave time in rise times
+        wave = rise_m * (k ** 3 * math.exp(3 * (1 - k)) if k else 0.0)   # peaks after rise_h
+        h = 1.4 + wave + rng.gauss(0, 0.004)
+        stage.append(h)
+        flow.append(12.0 * ((h - 0.5) / 0.9) ** 1.6 * (1 + rng.gauss(0, 0.01)))
+    return stage, flow
+
+
+def test_flood_wave_at_short_and_long_intervals_is_no_sensor_fault():
+    # at 2-minute readings the rising limb spans > 48 readings (once read as drift) and the
+    # discharge noise grows six-fold with the flow (once read as an erratic sensor)
+    for step_s in (60.0, 120.0, 900.0):
+        stage, flow = flood_gauge(step_s)
+        assert set(faults(GAUGE, "water_level", stage, step_s)) == {None}, step_s
+        assert set(faults(GAUGE, "discharge", flow, step_s)) == {None}, step_s
+
+
+def test_flash_flood_curvature_at_coarse_readings_is_not_noise():
+    # quantised stage (3 mm), quiet, then an accelerating rise: large second differences of one
+    # sign — a curve, not a sensor going back and forth
+    quiet = [round(1.5 + 0.002 * math.sin(i / 7.0), 3) for i in range(600)]
+    rise = [round(1.5 + 0.05 * 1.6 ** i, 3) for i in range(10)]
+    assert "noise" not in faults(GAUGE, "water_level", quiet + rise + rise[-1:] * 5)
+
+
+def test_slow_drift_at_short_intervals_is_flagged():
+    # 1 m over two days at 2-minute readings: per reading far below the noise, per 30 min above it
+    calm = noisy(3 * 720, 1.4, 0.004, seed=4)
+    ramp = [v + i / 1440.0 for i, v in enumerate(noisy(1440, 1.4, 0.004, seed=5))]
+    out = faults(GAUGE, "water_level", calm + ramp, step_s=120.0)
+    assert "drift" in out[len(calm):] and "drift" not in out[:len(calm)]
+
+
+def test_erratic_sensor_at_flood_magnitude_is_still_noise():
+    # relative to the magnitude, but a probe jumping away from a normal value is judged absolutely
+    base = [v * 12.0 for v in noisy(800, 1.0, 0.01, seed=6)]
+    erratic = [12.0 * (1 + (0.4 if i % 2 else 0.0)) + random.Random(i).gauss(0, 0.1) for i in range(60)]
+    assert "noise" in faults(GAUGE, "discharge", base + erratic)[800:]
