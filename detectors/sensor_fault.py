@@ -13,7 +13,14 @@ Checks (per quantity stream, a few floats of state):
 - **spike**: the previous reading jumped away from its neighbours by ≥ ``spike_k`` robust
   difference scales (and ≥ ``spike_rel`` of the value) and this one came back (flagged one
   reading late, at the return).
-- **rate**: a change faster than the catalog's ``max_rate_per_hour`` × ``rate_factor``.
+- **rate**: the same excursion (came straight back, ≥ ``spike_k`` scales) with the catalog's
+  ``max_rate_per_hour`` × ``rate_factor`` in place of the relative size: the jump and the return
+  were both faster than the water can change (flagged at the return). A fast change that
+  *persists* is no sensor evidence: a first flush or a plume lifts turbidity by hundreds of NTU
+  within minutes and keeps it there, a flash flood lifts the stage; the hazard detectors judge
+  such a change, and the warning lifecycle weighs it against the station's other quantities.
+- Quantities that come in bursts (``spike_exempt``: rain per interval, wind gusts) skip spike
+  and rate: one reading far above its neighbours is their nature, not a fault.
 - **stuck**: the same value ``stuck_after`` times (catalog) over at least ``stuck_min_s``.
 - **drift**: a steady, one-directional ramp (consistent signs, constant slope) over ≥ ``drift_n``
   steps that has carried the value ≥ ``drift_scales`` noise scales beyond the range the stream
@@ -87,6 +94,7 @@ class Params(BaseModel):
     rate_factor: float = Field(2.0, gt=0)
     stuck_min_s: float = Field(6 * 3600.0, ge=0)
     stuck_exempt: tuple[str, ...] = ("precipitation", "wind_speed")
+    spike_exempt: tuple[str, ...] = ("precipitation", "wind_speed")
     drift_n: int = Field(48, ge=8)
     drift_min_s: float = Field(86400.0, ge=0)
     drift_scales: float = Field(10.0, gt=0)
@@ -106,7 +114,7 @@ class SensorFault(Gated):
                  "warmup", "a", "t1", "v1", "t2", "v2", "dscale", "dt_typ", "n", "same_n", "same_t",
                  "sign", "fast", "slow", "env_lo", "env_hi", "gaps", "gate", "_cache", "_memo", "_fault",
                  "noise_a", "noise_b", "noise_factor", "rough_fast", "rough_slow", "proportional", "mag",
-                 "drift_step_s", "drift_t", "drift_v", "drift_k", "dd")
+                 "drift_step_s", "drift_t", "drift_v", "drift_k", "dd", "bursty")
 
     def __init__(self, quantity: str, plausible, max_rate: float | None, stuck_after: int,
                  params: Params) -> None:
@@ -118,6 +126,7 @@ class SensorFault(Gated):
         self.max_rate = max_rate
         self.stuck_after = stuck_after
         self.stuck_ok = quantity in params.stuck_exempt
+        self.bursty = quantity in params.spike_exempt
         self.res = RESOLUTION.get(quantity, 1e-6)
         self.k, self.rel, self.ret = params.spike_k, params.spike_rel, params.spike_return
         self.rate_factor = params.rate_factor
@@ -162,14 +171,8 @@ class SensorFault(Gated):
         if ready and self.dt_typ > 0 and dt > 0:
             expected = self.gap_factor * self.dt_typ
             worst = _worse(worst, ("dropout", dt / expected, v))
-        if ready and self.n >= 2:
-            d1 = self.v1 - self.v2
-            jump = min(abs(d1), abs(d2))
-            if d1 * d2 < 0 and abs(v - self.v2) <= self.ret * jump:
-                need = max(self.k * scale, self.rel * max(abs(self.v2), abs(v), self.res))
-                worst = _worse(worst, ("spike", jump / need, self.v1))
-        if self.max_rate and dt > 0:
-            worst = _worse(worst, ("rate", abs(d2) * 3600.0 / dt / (self.rate_factor * self.max_rate), v))
+        if self.n >= 2 and dt > 0 and not self.bursty:
+            worst = _worse(worst, self._excursion(dt, d2, v, scale, ready))
         if not self.stuck_ok and v == self.v1 and self.stuck_after:
             n_same = self.same_n + 1
             if t - self.same_t >= self.stuck_min_s:
@@ -182,6 +185,36 @@ class SensorFault(Gated):
             beyond = max(self.env_lo - v, v - self.env_hi) / scale
             if steady and self.env_lo <= self.env_hi and beyond > 0:
                 worst = _worse(worst, ("drift", beyond / self.drift_scales, v))
+        return worst
+
+    def _excursion(self, dt: float, d2: float, v: float, scale: float,
+                   ready: bool) -> tuple[str, float, float]:
+        """Spike and rate checks of the previous reading, given the change ``d2`` (over ``dt``) to ``v``.
+
+        An excursion: the jump into the previous reading and ``d2`` have opposite signs and ``v``
+        is back within ``spike_return`` of the jump. A change that persists is none. For a
+        :data:`PROPORTIONAL` quantity whose neighbours both lie above the usual magnitude, the noise
+        scale grows with them (as in :meth:`_rough`): turbid water at 35 × its usual turbidity
+        carries 35 × its noise, before the slowly adapting scale has learnt it.
+        """
+        d1 = self.v1 - self.v2
+        jump = min(abs(d1), abs(d2))
+        worst = ("none", 0.0, self.v1)
+        if not (d1 * d2 < 0 and abs(v - self.v2) <= self.ret * jump):
+            return worst
+        if self.proportional:
+            usual = max(self.mag, self.res)
+            low = min(abs(v), abs(self.v2))
+            if low > usual:
+                scale *= low / usual
+        beyond_noise = jump / (self.k * scale)
+        if ready:
+            size = jump / (self.rel * max(abs(self.v2), abs(v), self.res))
+            worst = ("spike", min(beyond_noise, size), self.v1)
+        if self.max_rate:
+            fastest = min(abs(d1) / (self.t1 - self.t2), abs(d2) / dt) * 3600.0
+            too_fast = fastest / (self.rate_factor * self.max_rate)
+            worst = _worse(worst, ("rate", min(beyond_noise, too_fast), self.v1))
         return worst
 
     def _measure(self, x):
@@ -294,10 +327,16 @@ class SensorFault(Gated):
     def __setstate__(self, state) -> None:
         for k, v in zip(self.__slots__, state):
             setattr(self, k, v)
-        if len(state) < len(self.__slots__):  # a checkpoint from before the drift steps and magnitude
+        if len(state) < _SLOTS_WITH_DRIFT_STEPS:  # a checkpoint from before the drift steps and magnitude
             self.proportional, self.mag, self.dd = self.quantity in PROPORTIONAL, math.nan, 0.0
             self.drift_step_s = Params().drift_min_s / self.drift_n
             self.drift_t, self.drift_v, self.drift_k = self.t1, self.v1, max(0, self.n - 1)
+        if len(state) < len(self.__slots__):  # a checkpoint from before the spike exemption
+            self.bursty = self.quantity in Params().spike_exempt
+
+
+#: Length of the pickled state before ``bursty`` (checkpoints written before the spike exemption).
+_SLOTS_WITH_DRIFT_STEPS = SensorFault.__slots__.index("bursty")
 
 
 def _worse(a: tuple[str, float, float], b: tuple[str, float, float]) -> tuple[str, float, float]:

@@ -5,6 +5,8 @@ left out, as QC-failed values are) goes to each detector stream built with
 ``detectors.base.get(name).build(station, quantity, params)``: ``score_one(x)``, then
 ``learn_one(x)``, then ``level(score)``. A warning is *raised* when a hazard's highest level over its
 streams leaves ``NONE``, and ends when it returns there; ``evidence`` is taken at the raise.
+Streams run in the pipeline's order (:func:`detectors.lifecycle.sensor_streams_first`), so that with ``lifecycle=True``
+the warning book judges a reading's warnings knowing that reading's sensor flags, as in production.
 
 Examples
 --------
@@ -30,10 +32,12 @@ import numpy as np
 
 from detectors.base import DetectorSpec, get
 from detectors.evaluate.datasets import Series
-from detectors.lifecycle import WarningBook, hazard_of, stream_id
+from detectors.lifecycle import WarningBook, hazard_of, sensor_streams_first, stream_id
 from riverwatch.catalog import Catalog, Partner
 from riverwatch.errors import ConfigError
 from riverwatch.model import WarningEvent
+
+
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,17 +156,22 @@ def replay(series: Series, names: Sequence[str], params: Mapping[str, Mapping[st
     """Run the detectors ``names`` over ``series``; ``progress`` is a tqdm bar updated per 1,000 rows.
 
     ``lifecycle=True`` also feeds every stream's level to a production :class:`WarningBook` (one
-    station, default lifecycle parameters) and keeps its events — which warnings are public and
-    which are maintenance notices — in ``ReplayResult.lifecycle``.
+    station, default lifecycle parameters; sensor streams first, as the pipeline does) and keeps its
+    events — which warnings are public and which are maintenance notices — in
+    ``ReplayResult.lifecycle``.
     """
     params = params or {}
-    streams = build_streams(series, names, params)
     book = feed = None
     events: list[WarningEvent] = []
+    private: tuple[str, ...] = ("sensor",)
     if lifecycle:
         station = series.station
         book = WarningBook(Catalog(partners=[Partner(id=station.partner, name=station.partner, country="ZZ")],
                                    stations=[station]))
+        private = book.params.private_hazards
+    streams = sensor_streams_first(build_streams(series, names, params),
+                                   lambda stream: hazard_of(stream[3], stream[1]), private)
+    if book is not None:
         feed = [(hazard_of(det, hazard), stream_id(name, q)) for name, hazard, q, det in streams]
     xs = readings(series)
     n = len(xs)
@@ -173,7 +182,9 @@ def replay(series: Series, names: Sequence[str], params: Mapping[str, Mapping[st
     hooks = [(k, q, det.score_one, det.learn_one, det.level, det.evidence, score_lists[k], level_lists[k])
              for k, (name, _, q, det) in enumerate(streams)]
     previous = [0] * len(hooks)
+    now: list[tuple[int, float, Any]] = []  # (stream, score, level) of the streams scored on this reading
     for i, x in enumerate(xs):
+        now.clear()
         for k, q, score_one, learn_one, level, evidence, out, lv in hooks:
             if q is not None and q not in x:
                 continue
@@ -181,17 +192,13 @@ def replay(series: Series, names: Sequence[str], params: Mapping[str, Mapping[st
             current = level(s)
             if current and not previous[k]:
                 findings[(k, i)] = evidence(x, s)  # taken when the warning opens, before learning
-            if book is not None:
-                hz, sid = feed[k]
-                if current or book.pending(series.station.key, sid):
-                    events += book.update(series.station, hz, sid, current, x["t"],
-                                          lambda ev=evidence, x=x, s=s: ev(x, s))
             learn_one(x)
             previous[k] = current
             out[i] = s
             lv[i] = current
+            now.append((k, s, current))
         if book is not None:
-            events += book.tick(x["t"])
+            events += _decide(book, series.station, feed, hooks, now, x)
         if progress is not None and i % 1000 == 999:
             progress.update(1000)
     if progress is not None:
@@ -209,6 +216,19 @@ def replay(series: Series, names: Sequence[str], params: Mapping[str, Mapping[st
     return ReplayResult(series, scores, levels, stream_scores, tuple(warnings), seconds, tuple(events),
                         {f"{name}:{q}": lv for (name, _, q, _), lv in zip(streams, stream_levels)},
                         {f"{name}:{q}": hazard_of(det, hz) for name, hz, q, det in streams})
+
+
+def _decide(book: WarningBook, station, feed, hooks, now, x) -> list[WarningEvent]:
+    """Feed the book the levels of one reading as the pipeline does: after every stream has scored
+    and learnt it, in stream order, with the evidence taken after learning."""
+    events: list[WarningEvent] = []
+    for k, s, current in now:
+        hz, sid = feed[k]
+        if current or book.pending(station.key, sid):
+            evidence = hooks[k][5]
+            events += book.update(station, hz, sid, current, x["t"], lambda ev=evidence, s=s: ev(x, s))
+    events += book.tick(x["t"])
+    return events
 
 
 def _raised(series: Series, streams, stream_scores, stream_levels, xs, findings) -> list[RaisedWarning]:

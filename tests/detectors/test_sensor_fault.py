@@ -130,3 +130,56 @@ def test_erratic_sensor_at_flood_magnitude_is_still_noise():
     base = [v * 12.0 for v in noisy(800, 1.0, 0.01, seed=6)]
     erratic = [12.0 * (1 + (0.4 if i % 2 else 0.0)) + random.Random(i).gauss(0, 0.1) for i in range(60)]
     assert "noise" in faults(GAUGE, "discharge", base + erratic)[800:]
+
+
+WX = CATALOG.station("lacville", "wx-lacville")
+
+
+def plume(step_s, peak=170.0, rise_s=1200.0, seed=7):
+    """Calm turbidity, then a plume: up by ``peak`` NTU within ``rise_s`` (far faster than the
+    catalog's 2 × 200 NTU/h), held high for two hours, then a slow recession."""
+    n_calm, n_rise, n_high = int(2 * 86400 / step_s), max(1, int(rise_s / step_s)), int(7200 / step_s)
+    clean = [5.0] * n_calm + [5.0 + peak * (i + 1) / n_rise for i in range(n_rise)] + [5.0 + peak] * n_high
+    clean += [5.0 + peak * math.exp(-i * step_s / 7200) for i in range(int(6 * 3600 / step_s))]
+    rng = random.Random(seed)
+    return [v * (1 + rng.gauss(0, 0.04)) for v in clean]  # the error grows with the sediment load
+
+
+def test_a_fast_rise_that_persists_is_no_rate_or_spike_fault():
+    # a plume or first flush lifts turbidity by hundreds of NTU within minutes and stays: the rate
+    # limit alone cannot tell that from a fault, nor can the noise of turbid water at 35 × its usual
+    # level, which the difference scale has not learnt yet (2-minute readings; one 15-minute step)
+    for step_s, rise_s in ((120.0, 1200.0), (120.0, 120.0), (900.0, 900.0)):
+        for seed in range(3):
+            out = faults(WQ, "turbidity", plume(step_s, rise_s=rise_s, seed=seed), step_s)
+            assert not {"rate", "spike"} & set(out), (step_s, rise_s, seed)
+
+
+def test_a_too_fast_excursion_that_comes_back_is_a_rate_fault():
+    # 0.3 m up and down within 2-minute readings (9 m/h, limit 2 × 1.5 m/h): too small for the
+    # spike check at 1.4 m (half the value), impossible for the river; the same step that stays is not
+    calm = noisy(400, 1.4, 0.004, seed=8)
+    out = faults(GAUGE, "water_level", calm + [1.7] + calm[:20], step_s=120.0)
+    assert out[401] == "rate" and out.count("rate") == 1 and set(out[:401]) == {None}
+    step = faults(GAUGE, "water_level", calm + [v + 0.3 for v in calm[:20]], step_s=120.0)
+    assert set(step) == {None}
+
+
+def test_wind_gusts_and_rain_bursts_are_not_spikes():
+    rng = random.Random(9)
+    wind = [max(0.0, 3.0 + rng.gauss(0, 0.5) + (rng.gammavariate(2.0, 3.0) if i % 37 == 0 else 0.0))
+            for i in range(1500)]
+    assert set(faults(WX, "wind_speed", wind, step_s=120.0)) == {None}
+    rain = [0.0] * 300 + [4.2] + [0.0] * 50 + [0.4, 6.0, 0.3] + [0.0] * 50
+    assert set(faults(WX, "precipitation", rain, step_s=300.0)) == {None}
+    assert faults(WX, "wind_speed", wind[:50] + [-4.0])[-1] == "impossible"
+
+
+def test_a_checkpoint_from_before_the_spike_exemption_restores():
+    det = get("sensor_fault").build(WX, "wind_speed")
+    for i, v in enumerate(noisy(50, 3.0, 0.3)):
+        det.learn_one({"t": 1.8e9 + 120.0 * i, "wind_speed": v})
+    old = det.__getstate__()[:-1]  # the state tuple before the `bursty` slot existed
+    restored = type(det).__new__(type(det))
+    restored.__setstate__(old)
+    assert restored.bursty and restored.n == det.n and restored.mag == det.mag

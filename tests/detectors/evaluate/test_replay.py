@@ -1,11 +1,22 @@
 """Replay drives the registered detectors exactly like the pipeline."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
+from pydantic import BaseModel
 
+import detectors.base
+from detectors.base import DetectorSpec, Finding
 from detectors.evaluate.datasets import Event, Series, synthetic_station
 from detectors.evaluate.replay import readings, replay, split_params
+from detectors.lifecycle import sensor_streams_first
+from riverwatch.catalog import Catalog, Partner, load_catalog
 from riverwatch.errors import ConfigError
+from riverwatch.model import Level, Observation
+from riverwatch.settings import Settings
+
+from ingest.pipeline import Pipeline
 
 
 def spike_series(n=1200, at=1000):
@@ -48,3 +59,83 @@ def test_split_params_routes_and_checks():
         split_params(["adaptive_anomaly"], ["hold=-3"])
     with pytest.raises(ConfigError, match="k=v"):
         split_params(["adaptive_anomaly"], ["hold"])
+
+
+# --- the warning book is fed as in production ----------------------------------------------------
+
+CATALOG = load_catalog(Path(__file__).resolve().parents[3] / "catalog" / "demo.toml")
+# a recorded series is one station: the gauge without its downstream neighbour
+GAUGE = CATALOG.station("rivertown", "gauge-hochtal").model_copy(update={"downstream": None, "travel_time_min": None})
+T0 = 1_800_000_000.0
+
+
+class _NoParams(BaseModel):
+    pass
+
+
+class StuckHigh:
+    """A sensor check that calls a second water level above 2.5 m in a row stuck: it fires on the
+    same reading as level_threshold's persistence (pure logic, to test the order of streams)."""
+
+    def __init__(self):
+        self.previous = 0.0
+
+    def score_one(self, x):
+        return 1.5 if min(x.get("water_level", 0.0), self.previous) > 2.5 else 0.0
+
+    def learn_one(self, x):
+        self.previous = x.get("water_level", 0.0)
+
+    def level(self, score):
+        return Level.ADVISORY if score >= 1 else Level.NONE
+
+    def evidence(self, x, score):
+        return Finding("stuck_check", "sensor", self.level(score), "water_level", x["water_level"], score,
+                       None, None, "sensor.stuck", (("fault", "stuck"),))
+
+
+def gauge_series(levels, step_s=600.0):
+    t = T0 + step_s * np.arange(len(levels))
+    return Series("gauge.csv", "test", GAUGE, t, {"water_level": np.asarray(levels, dtype=float)})
+
+
+def test_sensor_streams_first_keeps_each_group_in_order():
+    streams = [("a", "flood"), ("b", "sensor"), ("c", "flood"), ("d", "sensor")]
+    assert sensor_streams_first(streams, lambda s: s[1]) == [("b", "sensor"), ("d", "sensor"),
+                                                             ("a", "flood"), ("c", "flood")]
+    assert sensor_streams_first(streams, lambda s: s[1], private=()) == streams
+
+
+def test_replay_judges_a_reading_knowing_its_sensor_flags(monkeypatch):
+    # "level_threshold" sorts before "stuck_check": fed in name order, the flood warning of the
+    # reading that also raises the flag would be judged (and published) before the flag
+    spec = DetectorSpec("stuck_check", lambda st, q, p: StuckHigh(), _NoParams, "sensor",
+                        lambda st: ["water_level"])
+    monkeypatch.setitem(detectors.base._REGISTRY, "stuck_check", spec)
+    r = replay(gauge_series([1.2, 1.3, 2.8, 2.9, 3.0, 3.1, 3.1]), ["level_threshold", "stuck_check"],
+               lifecycle=True)
+    flood = [e for e in r.lifecycle if e.hazard == "flood"]
+    sensor = [e for e in r.lifecycle if e.hazard == "sensor"]
+    assert sensor[0].time_ns == flood[0].time_ns  # the same reading
+    assert flood and not [e for e in flood if e.public]
+    assert all(dict(e.details).get("held_for_sensor") == "water_level" for e in flood)
+
+
+def test_replay_lifecycle_is_the_pipelines():
+    # a flood wave with an injected spike, through replay and through the ingest pipeline (one
+    # station, default lifecycle): the same warning events
+    rng = np.random.default_rng(5)
+    k = np.arange(300) / 40.0
+    levels = 1.4 + 2.2 * k ** 3 * np.exp(3 * (1 - k)) + rng.normal(0, 0.004, 300)
+    levels[120] += 1.0
+    names = ["level_threshold", "rate_of_rise", "sensor_fault"]
+    series = gauge_series(levels.tolist(), step_s=300.0)
+    replayed = replay(series, names, lifecycle=True).lifecycle
+    one_station = Catalog(partners=[Partner(id="rivertown", name="rivertown", country="ZZ")], stations=[GAUGE])
+    pipe = Pipeline(one_station, Settings(ingest={"detectors": names}))
+    piped = []
+    for i, x in enumerate(readings(series)):
+        obs = Observation("rivertown", GAUGE.id, int(x["t"] * 1e9), i + 1, (("water_level", x["water_level"]),))
+        piped += pipe.process(obs, []) + pipe.tick(x["t"])
+    assert {e.hazard for e in replayed} == {"flood", "sensor"}
+    assert replayed == tuple(piped)
