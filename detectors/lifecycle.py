@@ -51,13 +51,15 @@ True
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterable, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from detectors.base import Finding
 from riverwatch.catalog import Catalog, Station
 from riverwatch.model import Level, WarningEvent
+
+T = TypeVar("T")
 
 PROPAGATION = "propagation"
 _NS = 1_000_000_000
@@ -600,3 +602,20 @@ def _warning_from_json(d: dict) -> _Warning:
 
 
 __all__ = ["LifecycleParams", "PROPAGATION", "WarningBook", "hazard_of", "stream_id"]
+
+
+def sensor_streams_first(streams: Iterable[T], hazard: Callable[[T], str],
+                         private: Iterable[str] = ("sensor",)) -> list[T]:
+    """``streams`` in the order the warning book is fed: the ``private`` hazards' (sensor) first.
+
+    The book holds back a warning resting only on quantities a sensor stream flags, and it can
+    judge a reading's warning together with that reading's flag only when the flag comes first
+    (see :mod:`detectors.lifecycle`). Each group keeps its own order. The ingest pipeline and
+    :func:`detectors.evaluate.replay.replay` both use this order.
+
+    >>> names = ["level_threshold:flood", "sensor_fault:sensor", "rate_of_rise:flood"]
+    >>> sensor_streams_first(names, lambda s: s.split(":")[1])
+    ['sensor_fault:sensor', 'level_threshold:flood', 'rate_of_rise:flood']
+    """
+    private = frozenset(private)
+    return sorted(streams, key=lambda stream: hazard(stream) not in private)

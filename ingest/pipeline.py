@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import orjson
 
 from detectors.base import DetectorSpec, get
+from detectors.lifecycle import WarningBook, sensor_streams_first
 from riverwatch.catalog import Catalog, Station
 from riverwatch.model import LEVEL_NAMES, QC, Level, Observation, WarningEvent
 from riverwatch.settings import Settings
@@ -44,10 +45,6 @@ from ingest.qc import QualityControl
 
 log = logging.getLogger(__name__)
 
-try:  # written by another engineer; without it the pipeline scores but raises no warnings
-    from detectors.lifecycle import WarningBook
-except ImportError:  # pragma: no cover - depends on the checkout
-    WarningBook = None  # type: ignore[assignment,misc]
 
 #: Tag value of the ``score`` line of a detector that watches the whole station (quantity None).
 STATION_WIDE = "station"
@@ -122,7 +119,7 @@ class Pipeline:
     specs
         Detector specs to use instead of looking ``ingest.detectors`` up in the registry.
     book
-        The warning book; by default a new ``WarningBook(catalog)`` when the lifecycle is installed.
+        The warning book; by default a new ``WarningBook(catalog)``.
 
     Raises
     ------
@@ -139,7 +136,7 @@ class Pipeline:
         self.hazards = {spec.name: spec.hazard for spec in self.specs}
         self.publish_scores = settings.ingest.publish_scores
         self.qc = QualityControl(catalog)
-        if book is None and WarningBook is not None:
+        if book is None:
             book = WarningBook(catalog)
         self.book = book
         self.stations: dict[tuple[str, str], StationStreams] = {}
@@ -248,7 +245,7 @@ class Pipeline:
                 streams.append(DetectorStream(spec.name, quantity, detector, spec.hazard))
         # sensor streams first: the book judges the reading's warnings knowing its sensor flags
         private = getattr(getattr(self.book, "params", None), "private_hazards", ("sensor",))
-        streams.sort(key=lambda ds: ds.hazard not in private)
+        streams = sensor_streams_first(streams, lambda ds: ds.hazard, private)
         st = self.stations[key] = StationStreams(station, streams)
         return st
 
@@ -284,7 +281,7 @@ class Pipeline:
         self.stations.clear()
         self.qc.streams.update(snapshot.get("qc", {}))
         self.latest_time_s = snapshot.get("latest_time_s", 0.0)
-        if snapshot.get("book") is not None and WarningBook is not None and self.book is not None:
+        if snapshot.get("book") is not None and self.book is not None:
             self.book = type(self.book).restore(self.catalog, snapshot["book"])
 
     # ------------------------------------------------------------------ other lines
