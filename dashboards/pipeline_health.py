@@ -1,4 +1,4 @@
-"""The Pipeline health dashboard: throughput, rejects by reason, write lag, spool, broker link.
+"""The Pipeline health dashboard: throughput, rejects by reason, write lag, spool, broker link, backlog.
 
 Reads the ``pipeline`` summaries every ingest worker writes and the ``reject`` events.
 
@@ -6,7 +6,7 @@ Examples
 --------
 >>> model = pipeline_health()
 >>> model.uid, len(model.panels)
-('rw-pipeline', 12)
+('rw-pipeline', 13)
 """
 
 from __future__ import annotations
@@ -40,6 +40,12 @@ CONNECTION = ('SELECT min("mqtt_connected") FROM "pipeline" WHERE $timeFilter '
               'GROUP BY time($__interval), "worker" fill(none)')
 REJECTS_BY_PARTNER = ('SELECT sum("count") AS "rejects" FROM "reject" WHERE $timeFilter '
                       'GROUP BY "partner", "reason"')
+BACKLOG = ('SELECT max("backlog_max") AS "backlog" FROM "pipeline" WHERE $timeFilter '
+           'GROUP BY time($__interval), "worker" fill(none)')
+WRITER_BACKLOG = ('SELECT max("writer_backlog") AS "writer" FROM "pipeline" WHERE $timeFilter '
+                  'GROUP BY time($__interval), "worker" fill(none)')
+OVERLOAD_DROPPED = ('SELECT sum("overload_dropped") AS "QoS 0 dropped" FROM "pipeline" WHERE $timeFilter '
+                    'GROUP BY time($__interval), "worker" fill(none)')
 RECENT_REJECTS = ('SELECT "partner", "reason", "detail", "topic" FROM "reject" WHERE $timeFilter '
                   'ORDER BY time DESC LIMIT 100')
 
@@ -54,7 +60,8 @@ def connection_mappings() -> list[dm.ValueMapping]:
 def pipeline_health() -> dm.Dashboard:
     """Build the Pipeline health dashboard."""
     board = dashboard(UID_PIPELINE, "Riverwatch — Pipeline health",
-                      "Ingest throughput, rejects by reason, write lag, disk spool, broker connection.",
+                      "Ingest throughput, rejects by reason, write lag, disk spool, broker connection, "
+                      "backlog and overload.",
                       refresh="10s", time_from="now-1h")
     board.with_panel(stat("Readings/s", [influx(THROUGHPUT_NOW)], Cell(0, 0, 5, 4), unit="short",
                           thresholds=steps("blue")))
@@ -87,4 +94,14 @@ def pipeline_health() -> dm.Dashboard:
                            Cell(12, 20, 12, 8), sort_by="rejects",
                            description="Totals per partner and reason; the second frame lists the latest "
                                        "rejects with their detail and topic."))
+    backlog = [influx(BACKLOG, "A", alias="$tag_worker backlog"),
+               influx(WRITER_BACKLOG, "B", alias="$tag_worker writer"),
+               influx(OVERLOAD_DROPPED, "C", alias="$tag_worker QoS 0 dropped")]
+    board.with_panel(timeseries("Backlog and overload", backlog, Cell(0, 28, 24, 8), decimals=0, minimum=0,
+                                description="Messages received and not yet durable (deepest per interval), the "
+                                            "InfluxDB writer's share, and QoS 0 messages dropped because the "
+                                            "backlog was full. The backlog never exceeds ingest.max_queue; QoS 0 "
+                                            "is dropped from mqtt.receive_maximum below it (room kept for QoS 1). "
+                                            "A backlog at the bound with drops: InfluxDB is slower than the "
+                                            "incoming data, or down with the spool full."))
     return finish(board)

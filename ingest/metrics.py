@@ -99,6 +99,22 @@ class ServiceCollector:
         yield counter("watchdog_trips", "times the worker was connected but silent for ingest.watchdog_s",
                       svc.watchdog_trips)
         yield gauge("queue_depth", "messages received and not yet processed", svc.queue_depth)
+        yield gauge("queue_depth_max", "deepest the processing queue has been since the worker started",
+                    svc.queue_max_depth)
+        yield gauge("backlog_messages", "messages received and not yet durable (processing queue + InfluxDB writer)",
+                    svc.backlog)
+        yield gauge("backlog_messages_max", "deepest the backlog has been since the worker started", svc.backlog_max)
+        yield gauge("backlog_limit_messages", "the backlog's bound (ingest.max_queue); QoS 0 is dropped "
+                    "mqtt.receive_maximum below it", svc.max_queue)
+        yield gauge("writer_backlog_messages", "messages handed to the InfluxDB writer and not yet durable",
+                    sink.backlog_messages)
+        yield gauge("writer_backlog_lines", "lines handed to the InfluxDB writer and not yet durable",
+                    sink.backlog_lines)
+        yield counter("mqtt_holds", "times reading from the broker was held back (backlog full: TCP backpressure)",
+                      consumer.holds)
+        yield counter("overload_dropped", "QoS 0 messages dropped because the backlog was full", svc.overload_dropped)
+        yield counter("pipeline_points_skipped", "pipeline/station_state points skipped while the writer was stalled",
+                      svc.points_skipped)
         yield gauge("uptime_seconds", "seconds since the worker started", time.time() - stats.started)
 
 

@@ -16,16 +16,28 @@ a crash after it restores a book that already knows the warning, so it is neithe
 forgotten. Messages without events are acknowledged as soon as they are durable; what the
 detectors learned from them since the last periodic checkpoint is the only thing a crash can cost.
 
-The queue between the two threads is bounded by ``ingest.max_queue``. Room for
-``mqtt.receive_maximum`` messages is kept for QoS 1, which is never dropped: it is acknowledged
-only once durable, the broker should send no more unacknowledged ones than that, and should it
-send more anyway (Mosquitto 2.0.11 does, after PUBACKs, while it has a backlog for us) the
-consumer stops reading at the bound (TCP backpressure, :mod:`ingest.fastmqtt`). A QoS 0 message
-(which nothing flow-controls) that finds the rest of the queue full is dropped on the network
-thread at the cost of one counter increment; once per tick the processing thread records
+The worker's in-memory *backlog* is bounded by ``ingest.max_queue`` messages: those waiting for the
+processing thread plus those the :class:`~ingest.sinks.InfluxSink` holds (open batch, batches handed
+to the writer, the one being written) until they are durable. Counting the writer's share matters:
+the processing thread hands a batch over without waiting, so with InfluxDB slow (but up), or down
+with the spool full, a bound on the first queue alone only moves the pile one hop downstream.
+Room for ``mqtt.receive_maximum`` messages is kept for QoS 1, which is never dropped: it is
+acknowledged only once durable, the broker should send no more unacknowledged ones than that, and
+should it send more anyway (Mosquitto 2.0.11 does, after PUBACKs, while it has a backlog for us)
+the consumer stops reading at the bound (TCP backpressure, :mod:`ingest.fastmqtt`). A QoS 0
+message (which nothing flow-controls) that finds the rest of the backlog full is dropped on the
+network thread at the cost of one counter increment; once per tick the processing thread records
 everything dropped since the last tick as *one* ``overloaded`` reject (published on
-``rw/v1/_system/_unknown/rejected`` and written with ``count`` = the number dropped).
-:attr:`Service.queue_max_depth` is the deepest the queue has been, ``consumer.holds`` how often
+``rw/v1/_system/_unknown/rejected`` and written with ``count`` = the number dropped). Nothing here
+blocks the processing thread or the writer, so no wait can close a cycle: the network thread
+waits for the writer, the writer for InfluxDB or the spool, never for either thread.
+
+Lines without a message behind them (the periodic ``pipeline``/``station_state`` points and the
+``overloaded`` reject lines) are added only while the writer makes progress: while it has batches
+in hand and has finished none since the last such write (InfluxDB down and the spool full), the
+points are skipped (counted) and the overload count is carried to the next line, so a stalled
+writer's backlog stays bounded too. :attr:`Service.queue_max_depth` is the deepest the processing
+queue has been, :attr:`Service.backlog_max` the deepest backlog, ``consumer.holds`` how often
 reading was held back.
 
 A watchdog (``ingest.watchdog_s``) logs, counts and re-subscribes when the worker is connected but
@@ -143,12 +155,19 @@ class Service:
         self._watchdog_at = 0.0
         self._ack_lock = threading.Lock()
         self._queue: queue.SimpleQueue[Item] = queue.SimpleQueue()
+        self._sink_counters = self.sink.counters
         self._enqueued = 0
         self._handled = 0
-        self.queue_max_depth = 0
+        self.queue_max_depth = 0  # deepest the processing queue has been (network thread)
+        self.backlog_max = 0  # deepest the backlog (queue + writer) has been (network thread)
+        self._interval_backlog_max = 0  # the same since the last pipeline point (reset by the processing thread)
         self.overload_dropped = 0  # QoS 0 messages dropped by the network thread (its counter)
         self._overload_reported = 0  # of those, recorded as rejects (the processing thread's counter)
+        self._overload_unwritten = 0  # of those, not yet in a reject line (writer stalled)
         self._overload_topic = ""
+        self.points_skipped = 0  # pipeline summaries not written: the writer was stalled
+        self._progress_mark = {"summary": -1, "overload": -1}  # writer's batches_done at the last such write
+        self._summary_marks = {"holds": 0, "overloaded": 0}
         self._last_seen: dict[tuple[str, str], float] = {}
         self._last_reject_ns = 0
         self._stopping = threading.Event()
@@ -198,6 +217,18 @@ class Service:
         """Messages received from the broker and not yet processed."""
         return self._enqueued - self._handled
 
+    @property
+    def backlog(self) -> int:
+        """Messages received and not yet durable: the processing queue plus the writer's backlog.
+
+        Never smaller than the truth when it returns (a message moving from the queue to the writer
+        may be counted twice for a moment); ``ingest.max_queue`` bounds it.
+        """
+        handled = self._handled  # before the sink's counters: a message is added there before it is handled
+        counters = self._sink_counters
+        done = counters.messages_done
+        return self._enqueued - handled + counters.messages_added - done
+
     def run(self, duration: float | None = None) -> None:
         """Start, run until ``duration`` seconds passed or SIGINT/SIGTERM, then stop."""
         import signal
@@ -224,13 +255,17 @@ class Service:
     # ------------------------------------------------------------------ hot path
 
     def _queue_full(self) -> bool:
-        """Network thread: True while ``ingest.max_queue`` messages wait (the consumer stops reading)."""
-        return self._enqueued - self._handled >= self.max_queue
+        """Network thread: True while the backlog holds ``ingest.max_queue`` messages (the consumer stops reading)."""
+        return self.backlog >= self.max_queue
 
     def _enqueue(self, item: Item) -> None:
-        """Network thread: queue a message, or drop a QoS 0 one when the queue is full (counted)."""
-        depth = self._enqueued - self._handled  # may lag the processing thread: never too small
-        if depth >= self._qos0_room and not item[3]:
+        """Network thread: queue a message, or drop a QoS 0 one when the backlog is full (counted)."""
+        handled = self._handled  # may lag the other threads: never too small
+        counters = self._sink_counters
+        done = counters.messages_done
+        depth = self._enqueued - handled
+        backlog = depth + counters.messages_added - done
+        if backlog >= self._qos0_room and not item[3]:
             self.overload_dropped += 1
             self._overload_topic = item[0]
             return
@@ -238,6 +273,10 @@ class Service:
         self._queue.put(item)
         if depth >= self.queue_max_depth:
             self.queue_max_depth = depth + 1
+        if backlog >= self.backlog_max:
+            self.backlog_max = backlog + 1
+        if backlog >= self._interval_backlog_max:
+            self._interval_backlog_max = backlog + 1
 
     def _process_loop(self) -> None:
         get, get_nowait, handle = self._queue.get, self._queue.get_nowait, self._handle
@@ -361,25 +400,43 @@ class Service:
         self._last_reject_ns = time_ns
         self.sink.add([reject_line(exc.reason, partner, exc.detail, topic, time_ns)], (mid, qos, 0, generation))
 
-    def _report_overload(self) -> None:
-        """Record the QoS 0 messages dropped since the last call as one ``overloaded`` reject."""
+    def _report_overload(self, final: bool = False) -> None:
+        """Record the QoS 0 messages dropped since the last call as one ``overloaded`` reject.
+
+        Counted and published on MQTT at once; the ``reject`` line waits (its count growing) while
+        the writer is stalled, so that a long stall adds no line per tick, unless ``final`` (on stop).
+        """
         dropped = self.overload_dropped - self._overload_reported
-        if not dropped:
+        topic = self._overload_topic
+        if dropped:
+            self._overload_reported += dropped
+            self._overload_unwritten += dropped
+            stats = self.stats
+            stats.received += dropped
+            stats.rejected += dropped
+            stats.rejected_by_reason["overloaded"] = stats.rejected_by_reason.get("overloaded", 0) + dropped
+            detail = _overload_detail(dropped, self._qos0_room, self.max_queue, topic)
+            log.warning("overloaded: %s (%d so far)", detail, self._overload_reported)
+            self.publisher.reject(None, None, encode_reject("overloaded", detail, topic, b"", time.time()))
+        unwritten = self._overload_unwritten
+        if not unwritten or not (self._writer_moved("overload") or final):
             return
-        self._overload_reported += dropped
-        stats = self.stats
-        stats.received += dropped
-        stats.rejected += dropped
-        stats.rejected_by_reason["overloaded"] = stats.rejected_by_reason.get("overloaded", 0) + dropped
-        topic, arrival = self._overload_topic, time.time()
-        detail = (f"{dropped} QoS 0 messages dropped: the queue held {self._qos0_room} messages "
-                  f"(ingest.max_queue {self.max_queue} less mqtt.receive_maximum, kept for QoS 1); last from {topic}")
-        log.warning("overloaded: %s (%d so far)", detail, self._overload_reported)
-        self.publisher.reject(None, None, encode_reject("overloaded", detail, topic, b"", arrival))
-        time_ns = max(int(arrival * 1e9), self._last_reject_ns + 1)
+        self._overload_unwritten = 0
+        time_ns = max(time.time_ns(), self._last_reject_ns + 1)
         self._last_reject_ns = time_ns
+        detail = _overload_detail(unwritten, self._qos0_room, self.max_queue, topic)
         self.sink.add([lineproto.line("reject", {"reason": "overloaded", "partner": SYSTEM_PARTNER},
-                                      {"count": dropped, "detail": detail[:512], "topic": topic[:256]}, time_ns)])
+                                      {"count": unwritten, "detail": detail[:512], "topic": topic[:256]}, time_ns)])
+
+    def _writer_moved(self, purpose: str) -> bool:
+        """True (and remembered for ``purpose``) unless the writer holds batches and has finished none
+        since the last time this returned True for ``purpose``: lines without a message behind them
+        are added only then."""
+        done = self._sink_counters.batches_done
+        if done == self._progress_mark[purpose] and self.sink.pending_batches:
+            return False
+        self._progress_mark[purpose] = done
+        return True
 
     def _durable(self, tokens: list) -> None:
         """A batch is durable (writer thread, or :meth:`_commit`); acknowledge its messages in order."""
@@ -427,11 +484,11 @@ class Service:
                 break
             self._handle(item)
         try:
-            self._report_overload()
+            self._report_overload(final=True)
         except Exception:
             self.stats.errors += 1
             log.exception("recording the overload rejects failed")
-        self._summary()
+        self._summary(final=True)
         if self.sink.wait_durable(DRAIN_TIMEOUT_S):
             self._checkpoint(flushed=True)
         else:
@@ -439,27 +496,43 @@ class Service:
 
     # ------------------------------------------------------------------ summary
 
-    def _summary(self) -> None:
+    def _summary(self, final: bool = False) -> None:
+        """Log the one-line summary; write ``pipeline`` and ``station_state`` points unless the
+        writer is stalled (always when ``final``, on stop)."""
         now, stats = time.monotonic(), self.stats
         elapsed = max(1e-9, now - self._summary_at["time"])
         rate = (stats.readings_in - self._summary_at["readings"]) / elapsed
         self._summary_at = {"readings": stats.readings_in, "time": now}
         open_warnings = self.pipeline.open_warnings()
-        counters = self.sink.counters
+        counters, sink = self.sink.counters, self.sink
+        depth, writer, writer_lines = self.queue_depth, sink.backlog_messages, sink.backlog_lines
+        holds, marks = self.consumer.holds, self._summary_marks
         rejects = " ".join(f"{k}={v}" for k, v in sorted(stats.rejected_by_reason.items())) or "none"
         log.info("ingest: %.0f readings/s, %d in, %d stored, rejects %s, %d warnings open, write lag %.2f s, "
-                 "spool %d B in %d segments%s, MQTT %s (%d reconnects)", rate, stats.readings_in,
+                 "spool %d B in %d segments%s, MQTT %s (%d reconnects), backlog %d of %d (queue %d, writer %d "
+                 "messages / %d lines, max %d), %d reads held, %d QoS 0 dropped", rate, stats.readings_in,
                  stats.readings_stored, rejects, len(open_warnings), counters.write_lag_s, self.spool.bytes,
-                 self.spool.segments, " (InfluxDB DOWN)" if self.sink.influx_down else "",
-                 "up" if self.consumer.connected.is_set() else "DOWN", self.consumer.reconnects)
+                 self.spool.segments, " (InfluxDB DOWN)" if sink.influx_down else "",
+                 "up" if self.consumer.connected.is_set() else "DOWN", self.consumer.reconnects, depth + writer,
+                 self.max_queue, depth, writer, writer_lines, self.backlog_max, holds, self._overload_reported)
         if counters.spool_full:
             log.error("ingest: spool full %d times: MQTT acks held back (backpressure)", counters.spool_full)
+        if not (self._writer_moved("summary") or final):
+            self.points_skipped += 1
+            log.warning("ingest: InfluxDB writer stalled with %d batches; pipeline and station_state points "
+                        "skipped (%d so far)", sink.pending_batches, self.points_skipped)
+            return
+        interval_max, self._interval_backlog_max = self._interval_backlog_max, depth + writer
+        self._summary_marks = {"holds": holds, "overloaded": self._overload_reported}
         time_ns = time.time_ns()
         lines = [lineproto.line("pipeline", {"worker": self.worker}, {
             "readings_in": stats.readings_in, "readings_stored": stats.readings_stored,
             "rejected": stats.rejected, "warnings_open": len(open_warnings), "readings_per_s": float(rate),
             "write_lag_s": float(counters.write_lag_s), "spool_bytes": self.spool.bytes,
-            "spool_segments": self.spool.segments, "mqtt_connected": int(self.consumer.connected.is_set())},
+            "spool_segments": self.spool.segments, "mqtt_connected": int(self.consumer.connected.is_set()),
+            "queue_depth": depth, "writer_backlog": writer, "writer_backlog_lines": writer_lines,
+            "backlog_max": max(interval_max, depth + writer), "holds": holds - marks["holds"],
+            "overload_dropped": self._overload_reported - marks["overloaded"]},
             time_ns)]
         lines += self._station_state_lines(open_warnings, time_ns)
         self.sink.add(lines)
@@ -529,6 +602,16 @@ class Service:
             log.exception("checkpoint %s unreadable; starting fresh", self.checkpoint_path)
             return
         log.info("restored checkpoint %s (%d stations)", self.checkpoint_path, len(self.validator.clocks))
+
+
+def _overload_detail(dropped: int, room: int, bound: int, topic: str) -> str:
+    """The ``detail`` of an ``overloaded`` reject.
+
+    >>> _overload_detail(3, 40, 60, "rw/v1/p/s/data")[:54]
+    '3 QoS 0 messages dropped: the backlog held 40 messages'
+    """
+    return (f"{dropped} QoS 0 messages dropped: the backlog held {room} messages (ingest.max_queue {bound} "
+            f"less mqtt.receive_maximum, kept for QoS 1) waiting to be processed or stored; last from {topic}")
 
 
 def _queue_bounds(settings: Settings) -> tuple[int, int]:

@@ -19,6 +19,12 @@ are *durable*, i.e. InfluxDB answered the write, or the batch sits fsynced in th
   batch is held and retried, its messages stay unacknowledged, and the broker keeps further
   messages in the persistent session once the in-flight window is full (backpressure). The
   ``spool_full`` counter and an error log every 10 s make this loud.
+- **The sink itself never blocks its producer**: :meth:`InfluxSink.add` only appends. What it holds
+  in memory — the open batch, the batches handed over, the one being written — is counted
+  (:attr:`InfluxSink.backlog_messages`, :attr:`InfluxSink.backlog_lines`), and the producer bounds
+  it: the ingest service counts these messages into its backlog, drops QoS 0 and stops reading
+  MQTT once that backlog is full (see :mod:`ingest.service`). Without that, a slow (but up)
+  InfluxDB, or a full spool while it is down, lets handed-over batches pile up without limit.
 
 Examples
 --------
@@ -275,15 +281,23 @@ class Batch:
 
 
 class SinkCounters:
-    """What the sink counts; each counter is written by one thread only."""
+    """What the sink counts; each counter is written by one thread only.
+
+    ``messages_added``/``lines_added`` (producer) less ``messages_done``/``lines_done`` (writer,
+    once a batch is durable or given up) is what the sink holds in memory; ``batches_done`` is
+    the writer's progress.
+    """
 
     __slots__ = ("lines_written", "lines_spooled", "lines_replayed", "lines_rejected", "batches_written",
-                 "batches_spooled", "write_errors", "spool_full", "write_lag_s")
+                 "batches_spooled", "write_errors", "spool_full", "write_lag_s", "messages_added", "lines_added",
+                 "messages_done", "lines_done", "batches_done")
 
     def __init__(self) -> None:
         self.lines_written = self.lines_spooled = self.lines_replayed = self.lines_rejected = 0
         self.batches_written = self.batches_spooled = self.write_errors = self.spool_full = 0
         self.write_lag_s = 0.0
+        self.messages_added = self.lines_added = 0
+        self.messages_done = self.lines_done = self.batches_done = 0
 
 
 class InfluxSink:
@@ -304,7 +318,16 @@ class InfluxSink:
         Called from the writer thread with the duration in seconds of each successful write.
 
     :meth:`add` and :meth:`poll` belong to one producer thread; the writer and the replayer run
-    in their own threads.
+    in their own threads. :meth:`add` never waits: the producer bounds :attr:`backlog_messages`.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> sink = InfluxSink(InfluxSettings(), Spool(tempfile.mkdtemp(), 1 << 20))
+    >>> sink.add(["reading value=1 1", "reading value=2 1"], "token")
+    >>> sink.add(["pipeline readings_in=2i 1"])
+    >>> sink.backlog_messages, sink.backlog_lines
+    (1, 3)
     """
 
     def __init__(self, settings: InfluxSettings, spool: Spool, on_durable: Callable[[list], None] | None = None,
@@ -340,8 +363,11 @@ class InfluxSink:
         """Add a message's lines (and its ack token) to the open batch; hand it over when full."""
         batch = self._current
         batch.lines.extend(lines)
+        counters = self.counters
+        counters.lines_added += len(lines)
         if token is not None:
             batch.tokens.append(token)
+            counters.messages_added += 1
         if (len(batch.lines) >= self.batch_lines or len(batch.tokens) >= self.max_messages
                 or time.monotonic() - batch.created >= self.flush_interval_s):
             self.flush()
@@ -379,6 +405,28 @@ class InfluxSink:
         while self._pending and time.monotonic() < deadline:
             time.sleep(0.005)
         return not self._pending
+
+    @property
+    def backlog_messages(self) -> int:
+        """Messages (ack tokens) added and not yet durable: open batch, handed over, being written.
+
+        Read from any thread; never smaller than the truth at the moment it returns.
+        """
+        counters = self.counters
+        done = counters.messages_done  # read first: a later read could count a message added after this one
+        return counters.messages_added - done
+
+    @property
+    def backlog_lines(self) -> int:
+        """Lines added and not yet durable (what the backlog weighs in memory)."""
+        counters = self.counters
+        done = counters.lines_done
+        return counters.lines_added - done
+
+    @property
+    def pending_batches(self) -> int:
+        """Batches handed to the writer and not yet durable."""
+        return self._pending
 
     @property
     def influx_down(self) -> bool:
@@ -427,8 +475,16 @@ class InfluxSink:
                     self.on_durable(batch.tokens)
                 except Exception:
                     log.exception("influx writer: on_durable failed")
-            with self._pending_lock:
-                self._pending -= 1
+            self._done(batch)
+
+    def _done(self, batch: Batch) -> None:
+        """Writer: the batch left memory (durable, or given up unacknowledged when stopping)."""
+        counters = self.counters
+        counters.messages_done += len(batch.tokens)
+        counters.lines_done += len(batch.lines)
+        counters.batches_done += 1
+        with self._pending_lock:
+            self._pending -= 1
 
     def _write_batch(self, batch: Batch) -> bool:
         if not batch.lines:

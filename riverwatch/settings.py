@@ -73,8 +73,8 @@ class IngestSettings(BaseModel):
     metrics_port: int = Field(0, ge=0, le=65535, description="Prometheus /metrics port; 0 = off")
     metrics_host: str = Field("127.0.0.1", description="address the metrics endpoint listens on")
     watchdog_s: float = Field(300.0, ge=0, description="connected but silent this long: log, count, re-subscribe; 0 = off")
-    max_queue: int = Field(10000, ge=2, description="messages waiting between the MQTT and the processing thread at "
-                           "most; mqtt.receive_maximum of them are kept for QoS 1, QoS 0 beyond the rest is dropped "
+    max_queue: int = Field(10000, ge=2, description="messages received and not yet durable (processing queue + "
+                           "writer) at most; mqtt.receive_maximum of them are kept for QoS 1, QoS 0 beyond the rest is dropped "
                            "and counted as 'overloaded'")
 
     @field_validator("shard")

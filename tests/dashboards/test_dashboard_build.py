@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from grafana_foundation_sdk.models.dashboard import Dashboard
@@ -110,6 +111,19 @@ def test_station_readings_carry_catalog_thresholds():
     assert names == ["partner", "station", "quantity"]
     assert "$partner" in doc["templating"]["list"][1]["query"] and "$station" in doc["templating"]["list"][2]["query"]
     assert doc["annotations"]["list"][1]["target"]["query"].startswith('SELECT "message" AS "text"')
+
+
+def test_pipeline_health_reads_only_documented_pipeline_fields():
+    """The Pipeline health panels (the backlog one included) query fields docs/storage-schema.md names."""
+    table = (REPO_ROOT / "docs" / "storage-schema.md").read_text().split("### `pipeline`", 1)[1].split("###", 1)[0]
+    documented = {name for row in re.findall(r"^\| field \|([^|]*)\|", table, re.M)
+                  for name in re.findall(r"`(\w+)`", row)}
+    queries = [t["query"] for p in panels(DOCS["rw-pipeline"]) for t in p.get("targets", [])
+               if 'FROM "pipeline"' in t["query"]]
+    used = {name for q in queries for name in re.findall(r'\w+\("(\w+)"\)', q)}
+    assert {"backlog_max", "writer_backlog", "overload_dropped"} <= used <= documented
+    backlog = next(p for p in panels(DOCS["rw-pipeline"]) if p["title"] == "Backlog and overload")
+    assert len(backlog["targets"]) == 3
 
 
 def test_partner_copies_fix_the_partner():

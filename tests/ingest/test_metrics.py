@@ -69,6 +69,15 @@ def test_metrics_endpoint_reports_the_worker(services, influx, tmp_path):
         assert m[("riverwatch_spool_bytes", None)] == 0 and m[("riverwatch_spool_segments", None)] == 0
         assert m[("riverwatch_spool_oldest_age_seconds", None)] == 0
         assert m[("riverwatch_influx_write_seconds_count", None)] >= 1
+        # the backlog: nothing waits once idle; it was at least one message deep; nothing dropped or held
+        assert m[("riverwatch_backlog_messages", None)] == 0 and m[("riverwatch_queue_depth", None)] == 0
+        assert m[("riverwatch_writer_backlog_messages", None)] == 0
+        assert m[("riverwatch_writer_backlog_lines", None)] == 0
+        assert 1 <= m[("riverwatch_queue_depth_max", None)] <= m[("riverwatch_backlog_messages_max", None)] <= 10000
+        assert m[("riverwatch_backlog_limit_messages", None)] == settings.ingest.max_queue
+        assert m[("riverwatch_overload_dropped_total", None)] == 0
+        assert m[("riverwatch_mqtt_holds_total", None)] == 0
+        assert m[("riverwatch_pipeline_points_skipped_total", None)] == 0
         assert m[("riverwatch_influx_write_seconds_bucket", "+Inf")] == m[("riverwatch_influx_write_seconds_count", None)]
         assert "riverwatch_readings_in_total" not in {s.name for f in REGISTRY.collect() for s in f.samples}
     finally:

@@ -1,32 +1,42 @@
-"""A QoS 0 flood against a real Mosquitto and InfluxDB: the worker's queue stays bounded, QoS 1 is never dropped.
+"""A QoS 0 flood against a real Mosquitto and InfluxDB: the worker's backlog stays bounded, QoS 1 is never dropped.
 
-The processing thread is held at a gate (a wrapper around ``pipeline.process``; the broker and the
-database are real) while a QoS 0 burst far larger than ``ingest.max_queue`` and a stream of QoS 1
-readings arrive, so the queue fills deterministically, without timing assumptions.
+First the processing thread is held at a gate (a wrapper around ``pipeline.process``; the broker and
+the database are real) while a QoS 0 burst far larger than ``ingest.max_queue`` and a stream of
+QoS 1 readings arrive, so the queue fills deterministically, without timing assumptions. Then the
+*writer* is what is slow: the real InfluxDB sits behind :class:`DelayProxy`, a loopback TCP proxy
+the test holds (InfluxDB up but not answering yet), throttles, or makes refuse connections
+(InfluxDB unreachable, here with the spool full so the writer is stalled). ``pytest -s`` shows
+each test's figures.
 """
 
 from __future__ import annotations
 
 import re
+import socket
 import struct
 import threading
 import time
+import urllib.request
 import uuid
+from urllib.parse import urlsplit
 
 import orjson
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
+from prometheus_client.parser import text_string_to_metric_families
 
 from riverwatch.catalog import load_catalog
 from riverwatch.contract import data_topic, encode_json, rejected_topic
 from riverwatch.errors import ConfigError
+from riverwatch.services import free_port
 from riverwatch.settings import REPO_ROOT, Settings
 
 from tests.helpers import wait_until
 
 from ingest.fastmqtt import FastClient
 from ingest.service import Service
+from ingest.sinks import Spool
 
 CATALOG = load_catalog(REPO_ROOT / "catalog" / "demo.toml")
 QOS1_STATION = ("rivertown", "gauge-hochtal")
@@ -38,13 +48,16 @@ QOS1_READINGS = 100
 WAIT = 60.0
 
 
-def make_settings(services, influx, tmp_path) -> Settings:
+def make_settings(services, influx, tmp_path, influx_url: str | None = None, timeout_s: float = 5.0,
+                  **ingest) -> Settings:
     return Settings(
         state_dir=tmp_path / "state",
         mqtt={"host": services.mqtt_host, "port": services.mqtt_port, "client_id": f"ingest-{uuid.uuid4().hex[:8]}",
               "session_expiry_s": 30, "receive_maximum": RECEIVE_MAXIMUM},
-        influx={"url": services.influx_url, "database": influx.database, "flush_interval_s": 0.05, "timeout_s": 5.0},
-        ingest={"detectors": [], "spool_dir": tmp_path / "spool", "summary_interval_s": 0.5, "max_queue": MAX_QUEUE})
+        influx={"url": influx_url or services.influx_url, "database": influx.database, "flush_interval_s": 0.05,
+                "timeout_s": timeout_s},
+        ingest={"detectors": [], "spool_dir": tmp_path / "spool", "summary_interval_s": 0.5, "max_queue": MAX_QUEUE,
+                **ingest})
 
 
 class Client:
@@ -219,3 +232,328 @@ def test_a_hold_stops_mid_buffer_and_loop_misc_hands_over_the_rest_once_released
         assert got == list(range(1, 9)) and client._rx == b""
     finally:
         client._sock = None
+
+
+# --------------------------------------------------------------------------- a slow or unreachable InfluxDB
+
+#: Seconds each chunk toward InfluxDB waits in the proxy while it is throttled.
+THROTTLE_S = 0.02
+#: The throttled flood comes in this many chunks, each once the writer has made room.
+THROTTLED_CHUNKS = 30
+#: The smallest spool the settings allow; the stall test fills it before the worker starts.
+SPOOL_BYTES = 1 << 20
+
+
+class DelayProxy:
+    """A loopback TCP proxy in front of the real InfluxDB, slowed down or cut off by the test.
+
+    :meth:`hold` keeps every byte toward InfluxDB in the proxy (InfluxDB is up; a write simply takes
+    as long as the test wants), :meth:`throttle` delays each chunk toward it, :meth:`refuse` cuts
+    open connections and closes new ones at once (InfluxDB unreachable), :meth:`release` lets
+    everything through again. Answers always pass at once. ``held_chunks`` counts chunks that met
+    a hold.
+    """
+
+    def __init__(self, influx_url: str) -> None:
+        parts = urlsplit(influx_url)
+        self._target = (parts.hostname, parts.port)
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self._server.settimeout(0.1)
+        self.url = f"http://127.0.0.1:{self._server.getsockname()[1]}"
+        self.held_chunks = 0
+        self._passing = threading.Event()
+        self._passing.set()
+        self._delay_s = 0.0
+        self._refusing = False
+        self._closed = threading.Event()
+        self._lock = threading.Lock()
+        self._sockets: list[socket.socket] = []
+        self._threads = [threading.Thread(target=self._accept_loop, name="proxy-accept", daemon=True)]
+        self._threads[0].start()
+
+    def hold(self) -> None:
+        self._passing.clear()
+
+    def throttle(self, delay_s: float) -> None:
+        self._delay_s = delay_s
+        self._passing.set()
+
+    def refuse(self) -> None:
+        self._refusing = True
+        self._cut()
+
+    def release(self) -> None:
+        self._refusing, self._delay_s = False, 0.0
+        self._passing.set()
+
+    def close(self) -> None:
+        self._closed.set()
+        self._passing.set()
+        self._server.close()
+        self._cut()
+        for thread in self._threads:
+            thread.join(5)
+
+    def _cut(self) -> None:
+        with self._lock:
+            sockets, self._sockets = self._sockets, []
+        for sock in sockets:
+            _shut(sock)
+
+    def _accept_loop(self) -> None:
+        while not self._closed.is_set():
+            try:
+                client, _ = self._server.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            if self._refusing:
+                _shut(client)
+                continue
+            try:
+                upstream = socket.create_connection(self._target, timeout=5)
+            except OSError:
+                _shut(client)
+                continue
+            client.settimeout(None)
+            upstream.settimeout(None)
+            with self._lock:
+                self._sockets += [client, upstream]
+            for src, dst, toward_influx in ((client, upstream, True), (upstream, client, False)):
+                pump = threading.Thread(target=self._pump, args=(src, dst, toward_influx), name="proxy-pump",
+                                        daemon=True)
+                pump.start()
+                self._threads.append(pump)
+
+    def _pump(self, src: socket.socket, dst: socket.socket, toward_influx: bool) -> None:
+        try:
+            while True:
+                data = src.recv(1 << 16)
+                if not data:
+                    return
+                if toward_influx:
+                    if not self._passing.is_set():
+                        self.held_chunks += 1
+                    while not self._passing.wait(0.1):
+                        if self._closed.is_set():
+                            return
+                    if self._refusing or self._closed.is_set():
+                        return
+                    if self._delay_s:
+                        time.sleep(self._delay_s)
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            _shut(src)
+            _shut(dst)
+
+
+def _shut(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    sock.close()
+
+
+class Peaks:
+    """The largest backlog figures seen, sampled in the background (an observation, not a timing)."""
+
+    def __init__(self, svc: Service) -> None:
+        self.backlog = self.writer = self.lines = 0
+        self._svc = svc
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="peaks", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        svc = self._svc
+        while not self._stop.wait(0.002):
+            self.backlog = max(self.backlog, svc.backlog)
+            self.writer = max(self.writer, svc.sink.backlog_messages)
+            self.lines = max(self.lines, svc.sink.backlog_lines)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+
+def flood(client: Client, t0: float, first: int, count: int = QOS0_BURST) -> None:
+    """``count`` QoS 0 readings with sequence numbers after ``first``, as fast as paho sends."""
+    topic = data_topic(*QOS0_STATION)
+    infos = [client.client.publish(topic, reading(first + i + 1, t0 + first + i), qos=0) for i in range(count)]
+    infos[-1].wait_for_publish(WAIT)
+
+
+def pipeline_totals(influx) -> dict:
+    rows = influx.query_rows('SELECT sum("overload_dropped") AS "dropped", max("backlog_max") AS "backlog_max", '
+                             'max("writer_backlog") AS "writer", sum("holds") AS "holds" FROM "pipeline"')
+    return rows[0] if rows else {}
+
+
+def test_a_slow_influxdb_keeps_the_writer_backlog_within_the_bound(services, influx, tmp_path):
+    """InfluxDB up but slow: first it answers nothing until released, then every request crawls.
+    The writer's batches count into the backlog, so QoS 0 is dropped at the bound instead of piling
+    up behind the writer; every QoS 1 reading is stored, and stored + dropped is every QoS 0 sent."""
+    proxy = DelayProxy(services.influx_url)
+    port = free_port()
+    svc = Service(make_settings(services, influx, tmp_path, influx_url=proxy.url, timeout_s=WAIT, metrics_port=port),
+                  CATALOG)
+    flooder, steady = Client(services), Client(services)
+    room = MAX_QUEUE - RECEIVE_MAXIMUM
+    svc.start()
+    peaks = Peaks(svc)
+    try:
+        assert svc.wait_connected(10) and svc.wait_idle(WAIT)
+        t0 = time.time() - 2 * 3600
+        proxy.hold()
+        qos1_done = threading.Event()
+        threading.Thread(target=publish_qos1, args=(steady, t0, qos1_done), daemon=True).start()
+        flood(flooder, t0, 0)
+        # the writer waits for InfluxDB with its first batch: the backlog fills, QoS 0 is dropped
+        assert wait_until(lambda: svc.overload_dropped >= QOS0_BURST - room, WAIT), svc.overload_dropped
+        held = {"backlog": svc.backlog, "writer": svc.sink.backlog_messages, "queue": svc.queue_depth,
+                "held_chunks": proxy.held_chunks}
+        assert held["held_chunks"] > 0 and 0 < held["writer"] <= held["backlog"] <= MAX_QUEUE, held
+        proxy.throttle(THROTTLE_S)  # now every write crawls: the writer drains the backlog slowly
+        for chunk in range(THROTTLED_CHUNKS):
+            assert wait_until(lambda: svc.backlog < room, WAIT), svc.backlog  # the writer made room again
+            size = QOS0_BURST // THROTTLED_CHUNKS
+            flood(flooder, t0, QOS0_BURST + chunk * size, size)
+        assert qos1_done.wait(WAIT)
+        total = 2 * QOS0_BURST + QOS1_READINGS
+        assert wait_until(lambda: svc.stats.accepted + svc.overload_dropped == total, WAIT), \
+            (svc.stats.accepted, svc.overload_dropped)
+        proxy.release()
+        assert svc.wait_idle(WAIT)
+        metrics = scrape(port)
+    finally:
+        peaks.stop()
+        svc.stop()
+        proxy.close()
+        for client in (flooder, steady):
+            client.close()
+    dropped = svc.overload_dropped
+    stored_qos0, stored_qos1 = stored(influx, QOS0_STATION[1]), stored(influx, QOS1_STATION[1])
+    totals = pipeline_totals(influx)
+    print(f"\n[slow influxdb] QoS 0 sent {2 * QOS0_BURST}, stored {stored_qos0}, dropped {dropped}; QoS 1 sent "
+          f"{QOS1_READINGS}, stored {stored_qos1}; bound {MAX_QUEUE}: while held {held}, max backlog "
+          f"{svc.backlog_max} (sampled {peaks.backlog}, writer {peaks.writer} messages / {peaks.lines} lines); "
+          f"reads held {svc.consumer.holds}; pipeline points {totals}")
+    assert stored_qos1 == QOS1_READINGS
+    assert stored_qos0 + dropped == 2 * QOS0_BURST and stored_qos0 >= THROTTLED_CHUNKS
+    assert room <= svc.backlog_max <= MAX_QUEUE
+    assert peaks.backlog <= MAX_QUEUE and peaks.writer <= MAX_QUEUE
+    assert svc.stats.rejected_by_reason == {"overloaded": dropped}
+    assert overloaded_count(influx) == dropped
+    assert totals["dropped"] == dropped and 0 < totals["backlog_max"] <= MAX_QUEUE
+    assert metrics["riverwatch_overload_dropped_total"] == dropped
+    assert metrics["riverwatch_backlog_messages_max"] == svc.backlog_max
+    assert metrics["riverwatch_backlog_limit_messages"] == MAX_QUEUE
+    assert metrics["riverwatch_backlog_messages"] == metrics["riverwatch_writer_backlog_messages"] == 0
+    assert metrics["riverwatch_mqtt_holds_total"] == svc.consumer.holds
+    written = set(influx.query_rows('SELECT * FROM "pipeline" LIMIT 1')[0]) - {"time", "worker"}
+    assert written == documented_pipeline_fields()
+
+
+def documented_pipeline_fields() -> set[str]:
+    """The fields of the ``pipeline`` table in docs/storage-schema.md."""
+    text = (REPO_ROOT / "docs" / "storage-schema.md").read_text()
+    table = text.split("### `pipeline`", 1)[1].split("###", 1)[0]
+    return {name for row in re.findall(r"^\| field \|([^|]*)\|", table, re.M) for name in re.findall(r"`(\w+)`", row)}
+
+
+def scrape(port: int) -> dict[str, float]:
+    """The worker's Prometheus metrics (samples without labels but ``worker``)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+        text = resp.read().decode()
+    return {s.name: s.value for family in text_string_to_metric_families(text) for s in family.samples
+            if set(s.labels) == {"worker"}}
+
+
+def fill_spool(directory) -> int:
+    """Leave ``SPOOL_BYTES`` of spool with one record of ``filler`` lines and no room for a batch;
+    returns the number of lines."""
+    limit = SPOOL_BYTES - 8 - 16  # record header, and less room than any batch needs
+    lines, size = [], -1
+    while True:
+        line = f"filler value={len(lines)}i {len(lines) + 1}"
+        if size + 1 + len(line) > limit:
+            break
+        lines.append(line)
+        size += 1 + len(line)
+    spool = Spool(directory, SPOOL_BYTES)
+    spool.append("\n".join(lines).encode())
+    spool.close()
+    return len(lines)
+
+
+def test_a_stalled_writer_keeps_the_backlog_bounded_and_stop_waits_for_durability(services, influx, tmp_path):
+    """InfluxDB unreachable and the spool full: the writer holds its batch, nothing is acknowledged,
+    the backlog stops at the bound, and the periodic points stop piling up behind it. A stop (the
+    SIGTERM path) begun in the middle of it returns once InfluxDB answers again; a second worker on
+    the same session stores the QoS 1 readings the first one never took."""
+    proxy = DelayProxy(services.influx_url)
+    proxy.refuse()
+    fillers = fill_spool(tmp_path / "spool")
+    settings = make_settings(services, influx, tmp_path, influx_url=proxy.url, spool_max_bytes=SPOOL_BYTES)
+    svc, second = Service(settings, CATALOG), None
+    flooder, steady = Client(services), Client(services)
+    room = MAX_QUEUE - RECEIVE_MAXIMUM
+    summary_lines = 1 + len(CATALOG.stations)
+    line_bound = MAX_QUEUE + 2 * summary_lines + 1  # a line a message, two summaries, one overload reject
+    svc.start()
+    peaks = Peaks(svc)
+    stopper = threading.Thread(target=svc.stop, name="stop", daemon=True)
+    try:
+        assert svc.wait_connected(10)
+        t0 = time.time() - 2 * 3600
+        flood(flooder, t0, 0)
+        assert wait_until(lambda: svc.stats.received == QOS0_BURST, WAIT), svc.stats.received
+        accepted_qos0, dropped = svc.stats.accepted, svc.overload_dropped
+        qos1_done = threading.Event()
+        threading.Thread(target=publish_qos1, args=(steady, t0, qos1_done), daemon=True).start()
+        assert qos1_done.wait(WAIT)
+        assert wait_until(lambda: svc.points_skipped >= 2 and svc.sink.counters.spool_full > 0, WAIT)
+        peaks.stop()
+        stalled = {"backlog": svc.backlog, "writer": svc.sink.backlog_messages, "lines": svc.sink.backlog_lines,
+                   "batches_done": svc.sink.counters.batches_done, "skipped": svc.points_skipped,
+                   "acked": svc.stats.acked}
+        assert stalled["acked"] == 0 and svc.sink.counters.lines_written == 0  # nothing durable, nothing acked
+        stopper.start()
+        assert wait_until(svc._stopping.is_set, WAIT)
+        proxy.release()
+        stopper.join(WAIT)
+        assert not stopper.is_alive(), "stop did not return once InfluxDB answered"
+        second = Service(settings, CATALOG)  # same client id and spool: the rest of the session
+        second.start()
+        assert second.wait_connected(10)
+        assert wait_until(lambda: stored(influx, QOS1_STATION[1]) == QOS1_READINGS, WAIT)
+        assert second.wait_idle(WAIT)
+    finally:
+        peaks.stop()
+        if not stopper.is_alive() and stopper.ident is None:
+            svc.stop()
+        if second is not None:
+            second.stop()
+        proxy.close()
+        for client in (flooder, steady):
+            client.close()
+    stored_qos0, stored_qos1 = stored(influx, QOS0_STATION[1]), stored(influx, QOS1_STATION[1])
+    replayed = influx.query_rows('SELECT count("value") FROM "filler"')[0]["count"]
+    totals = pipeline_totals(influx)
+    print(f"\n[stalled writer] QoS 0 sent {QOS0_BURST}, accepted {accepted_qos0}, stored {stored_qos0}, dropped "
+          f"{dropped}; QoS 1 sent {QOS1_READINGS}, stored {stored_qos1} (first worker acked {svc.stats.acked}, "
+          f"second {second.stats.acked}); bound {MAX_QUEUE} messages / {line_bound} lines: stalled {stalled}, "
+          f"sampled max backlog {peaks.backlog}, writer {peaks.writer} messages / {peaks.lines} lines; "
+          f"reads held {svc.consumer.holds}; spool full {svc.sink.counters.spool_full}x; "
+          f"filler replayed {replayed}/{fillers}; pipeline points {totals}")
+    assert accepted_qos0 <= room and accepted_qos0 + dropped == QOS0_BURST
+    assert svc.overload_dropped == dropped  # no QoS 1 was ever dropped
+    assert stored_qos0 == accepted_qos0 and stored_qos1 == QOS1_READINGS
+    assert stalled["backlog"] <= MAX_QUEUE and peaks.backlog <= MAX_QUEUE and svc.backlog_max <= MAX_QUEUE
+    assert stalled["lines"] <= line_bound and peaks.lines <= line_bound
+    assert overloaded_count(influx) == dropped and totals["dropped"] == dropped
+    assert replayed == fillers

@@ -86,6 +86,27 @@ def test_rejected_lines_are_bisected_counted_and_dropped(influx, tmp_path):
     assert rows[0]["count"] == 8
 
 
+def test_the_backlog_counts_what_the_sink_holds_until_it_is_durable(influx, tmp_path):
+    """Open batch, handed over, written: counted in messages (tokens) and lines until durable."""
+    settings = InfluxSettings(url=influx.url, database=influx.database, batch_lines=100, flush_interval_s=60)
+    sink = InfluxSink(settings, Spool(tmp_path, 1 << 20), max_messages=2)
+    sink.add(["reading,station=s value=1 1", "reading,station=s value=2 2"], "m1")
+    sink.add(["pipeline readings_in=2i 3"])  # a line without a message
+    assert (sink.backlog_messages, sink.backlog_lines, sink.pending_batches) == (1, 3, 0)
+    sink.add(["reading,station=s value=3 4"], "m2")  # two messages: the batch is handed over
+    assert (sink.backlog_messages, sink.backlog_lines, sink.pending_batches) == (2, 4, 1)
+    sink.add([], "m3")  # a message without lines (a status message)
+    assert (sink.backlog_messages, sink.backlog_lines) == (3, 4)
+    sink.start()
+    try:
+        assert sink.wait_durable(10)
+    finally:
+        sink.stop()
+    assert (sink.backlog_messages, sink.backlog_lines, sink.pending_batches) == (0, 0, 0)
+    assert sink.counters.batches_done == 2 and sink.counters.messages_done == 3
+    assert influx.query_rows('SELECT count("value") FROM "reading"')[0]["count"] == 3
+
+
 def test_spool_skips_a_corrupt_record_in_the_middle_and_goes_on(tmp_path):
     spool = Spool(tmp_path, max_bytes=1 << 20)
     for body in (b"first", b"second", b"third"):
@@ -142,9 +163,12 @@ def test_full_spool_holds_acks_back_and_drops_nothing(influx, tmp_path):
         deadline = time.monotonic() + 10
         while sink.counters.spool_full == 0 and time.monotonic() < deadline:
             time.sleep(0.01)
+        stuck = (sink.backlog_messages, sink.backlog_lines, len(acked))  # the writer holds its batch
     finally:
         sink.stop(timeout=1.0)
     assert sink.counters.spool_full > 0
+    assert stuck[:2] == (6 - stuck[2], 8 * (6 - stuck[2]))  # what is not acked is still in memory, counted
+    assert sink.backlog_messages == sink.backlog_lines == 0  # given up on stop: unacked, and released
     held = [f"m{i}" for i in range(6) if f"m{i}" not in acked]
     assert acked == [f"m{i}" for i in range(len(acked))] and held  # in order; the rest never acked
     spooled = sink.counters.lines_spooled
