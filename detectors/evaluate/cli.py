@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from detectors.base import registry
 from detectors.evaluate import datasets, nab_score
-from detectors.evaluate.metrics import event_metrics, fault_metrics
+from detectors.evaluate.metrics import event_metrics, fault_metrics, rain_precursor
 from detectors.evaluate.replay import ReplayResult, replay, split_params
 from riverwatch.errors import ConfigError
 
@@ -44,6 +44,10 @@ FAULT_KEYS = ("fault_runs", "fault_runs_flagged", "fault_recall", "public_warnin
               "false_sensor_flags_per_day")
 SUMMARY_KEYS = ("precision", "recall", "f1", "lead_time_median_minutes", "lead_time_p10_minutes",
                 "false_warnings_per_day")
+#: The detector the weather series beside USGS events are replayed through (default parameters and
+#: levels), and how long before a flood wave's crossing its warning counts as a precursor, minutes.
+RAIN_DETECTOR = "rainfall"
+RAIN_WINDOW_MIN = 1440.0
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -84,14 +88,25 @@ def load_series(args: argparse.Namespace) -> list[datasets.Series]:
             cats = [p.name for p in sorted(args.data.iterdir()) if p.is_dir() and p.name.startswith("real")]
         options["categories"] = cats
     series = datasets.load(args.format, args.data, **options)
-    return series[: args.limit] if args.limit else series
+    weather = [s for s in series if datasets.is_weather(s)]
+    series = [s for s in series if not datasets.is_weather(s)]
+    series = series[: args.limit] if args.limit else series
+    kept = {s.category for s in series}
+    return series + [s for s in weather if s.category in kept]
 
 
 def run(args: argparse.Namespace) -> int:
-    """Replay, score, write results, summary and plots; print the summary."""
+    """Replay, score, write results, summary and plots; print the summary.
+
+    Weather series (the rain beside USGS events) are replayed apart, through :data:`RAIN_DETECTOR`
+    with its defaults, and scored as flood precursors under ``rain_precursor``; the warning metrics
+    above it are those of the other series alone.
+    """
     names = args.detector or default_detectors(args.format)
     params = split_params(names, args.param)
     series = load_series(args)
+    weather = [s for s in series if datasets.is_weather(s)]
+    series = [s for s in series if not datasets.is_weather(s)]
     if not series:
         raise ConfigError(f"evaluate: no series found in {args.data}")
     results = replay_corpus(series, names, params, fmt=args.format, progress=not args.no_progress)
@@ -100,6 +115,11 @@ def run(args: argparse.Namespace) -> int:
     summary = summarise(results, names, params, args, lead_window)
     write_results(results, args.out, args.format)
     summary["plots"] = draw_plots(results, args.out, summary, args.max_plots)
+    if weather:
+        rain = replay_corpus(weather, [RAIN_DETECTOR], {RAIN_DETECTOR: {}}, fmt=args.format,
+                             progress=not args.no_progress)
+        write_results(rain, args.out, args.format)
+        summary["rain_precursor"] = summarise_rain(results, rain, args.out, args.max_plots)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2, default=_jsonable) + "\n")
     print_summary(summary)
@@ -179,6 +199,39 @@ def summarise(results: Sequence[ReplayResult], names: Sequence[str], params: dic
                     "lead_times_minutes": [round(v, 1) for v in one.lead_times_minutes]})
     summary["per_series"] = per_series
     return summary
+
+
+def summarise_rain(results: Sequence[ReplayResult], rain: Sequence[ReplayResult], out: Path,
+                   max_plots: int) -> dict:
+    """Rain warnings as flood precursors (:func:`metrics.rain_precursor`) and one plot per event."""
+    gauges = [r.series for r in results]
+    summary: dict[str, Any] = {"detector": RAIN_DETECTOR, "params": "defaults",
+                               "weather_series": len(rain), "readings": sum(len(r.series) for r in rain),
+                               "unknown_hours": sum(r.series.meta.get("unknown_hours", 0) for r in rain)}
+    summary.update(rain_precursor(gauges, [(r.series, r.levels) for r in rain], RAIN_WINDOW_MIN * 60.0))
+    summary["plots"] = draw_rain_plots(gauges, rain, out, summary, max_plots)
+    return summary
+
+
+def draw_rain_plots(gauges: Sequence[datasets.Series], rain: Sequence[ReplayResult], out: Path, summary: dict,
+                    max_plots: int) -> list[str]:
+    """``plots/rain__<event>.png`` for the first ``max_plots`` events with weather."""
+    from detectors.evaluate.plots import plot_rain  # matplotlib: only when drawing
+
+    drawn = []
+    for row in [e for e in summary["events"] if e["weather_stations"]][:max(max_plots, 0)]:
+        event = row["event"]
+        lead = row["rain_lead_minutes"]
+        title = (f"{event}: rain warnings ({RAIN_DETECTOR}, defaults; orange) and flood-wave crossings (red)\n"
+                 f"first rain warning {row['first_rain_warning_utc'] or 'none'}, earliest crossing "
+                 f"{row['earliest_crossing_utc'] or 'none'}" + (f", lead {lead:+.0f} min" if lead is not None else "")
+                 + f"; waves with a rain warning in the 24 h before: {row['waves_with_rain_warning_24h']}"
+                 f"/{row['waves_with_weather']}")
+        path = plot_rain([r for r in rain if r.series.category == event],
+                         [s for s in gauges if s.category == event], out / "plots" / f"rain__{event}.png",
+                         title=title)
+        drawn.append(str(path.relative_to(out)))
+    return drawn
 
 
 def _stamp(t: float) -> str:
@@ -285,3 +338,26 @@ def print_summary(summary: dict) -> None:
     if "nab" in summary:
         print("NAB: " + "  ".join(f"{k}={v:.1f} (threshold {summary['nab_detail'][k]['threshold']:.4f})"
                                   for k, v in summary["nab"].items()))
+    if "rain_precursor" in summary:
+        print_rain(summary["rain_precursor"])
+
+
+def print_rain(rain: dict) -> None:
+    """Print the rain-precursor figures, one line per event."""
+    print(f"rain precursor ({rain['detector']}, {rain['params']}; {rain['weather_series']} weather series): "
+          f"waves with a rain warning in the {rain['window_hours']:g} h before their crossing: "
+          f"{rain['waves_with_rain_warning_24h']}/{rain['waves_with_weather']} "
+          f"(of {rain['waves']}: the others have no rain reported in that window)  rain warnings: "
+          f"{rain['rain_warnings']}  in quiet periods: {rain['quiet_rain_warnings']}")
+    for e in rain["events"]:
+        if not e["weather_stations"]:
+            print(f"  {e['event']}: no weather file ({e['waves']} waves)")
+            continue
+        lead = e["rain_lead_minutes"]
+        print(f"  {e['event']}: first rain warning {e['first_rain_warning_utc'] or 'none'} "
+              f"{e['first_rain_warning_level'] or ''} ({e['first_rain_warning_station'] or '-'}), earliest "
+              f"crossing {e['earliest_crossing_utc'] or 'none'} ({e['earliest_crossing_station'] or '-'}), lead "
+              f"{'n/a' if lead is None else f'{lead:.0f} min'}, {e['rain_warnings']} rain warnings "
+              f"(highest {e['highest_rain_level']}), waves warned within {rain['window_hours']:g} h: "
+              f"{e['waves_with_rain_warning_24h']}/{e['waves_with_weather']} (of {e['waves']})"
+              + ("  [quiet]" if e["quiet"] else ""))

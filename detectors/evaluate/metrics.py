@@ -10,6 +10,7 @@ A warning outside every event (and its lead window) is *false*.
 count once), ``recall = detected / events``, F1 their harmonic mean; lead times in minutes (median and
 10th percentile, i.e. the early warning nine events in ten get at least); false warnings per day over
 the replayed span. Series marked ``quiet`` (no event expected) report their warnings separately too.
+:func:`rain_precursor` scores rain warnings as early signs of the flood waves of the same event, apart.
 
 Examples
 --------
@@ -24,11 +25,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
 from typing import Iterable, Sequence
 
 import numpy as np
 
-from detectors.evaluate.datasets import Event
+from detectors.evaluate.datasets import Event, Series
+from riverwatch.model import Level
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,3 +185,106 @@ def _departing(event) -> set[str]:
         if k == "quantities":
             return set(filter(None, v.split(",")))
     return set()
+
+
+# --- rain as a flood precursor ---------------------------------------------------------------------
+
+def utc(t: float | None) -> str | None:
+    """``YYYY-MM-DD HH:MM`` (UTC) of epoch seconds, None for None.
+
+    >>> utc(1382590800.0)
+    '2013-10-24 05:00'
+    """
+    return None if t is None else datetime.fromtimestamp(t, tz=timezone.utc).strftime("%Y-%m-%d %H:%M")
+
+
+def level_rises(t: np.ndarray, levels: np.ndarray) -> list[tuple[float, int, bool]]:
+    """``(time, level, raised)`` of every row whose level is above the row before: a warning raised
+    (from NONE, ``raised``) or escalated.
+
+    >>> level_rises(np.array([0.0, 1.0, 2.0, 3.0, 4.0, 5.0]), np.array([0, 1, 1, 3, 0, 2]))
+    [(1.0, 1, True), (3.0, 3, False), (5.0, 2, True)]
+    """
+    lv = np.asarray(levels, dtype=int)
+    before = np.r_[0, lv[:-1]]
+    return [(float(t[i]), int(lv[i]), bool(before[i] == 0)) for i in np.flatnonzero(lv > before).tolist()]
+
+
+def rain_precursor(river: Sequence[Series], rain: Sequence[tuple[Series, np.ndarray]],
+                   window_s: float = 86400.0) -> dict:
+    """How well rain warnings precede the flood waves of the same event (``Series.category``).
+
+    ``river`` are the gauges with their waves (``events``; a wave's crossing is its ``reference``),
+    ``rain`` the weather series with the level of their rain warnings per row. Per event: the first
+    rain warning (time, level, station), the earliest crossing of any gauge, the lead of the one over
+    the other (minutes, positive = rain first), the rain warnings raised and the highest level.
+
+    A wave *has a rain warning* when one was raised or escalated in ``[crossing − window_s,
+    crossing]``. Rain is unknown where not reported: a wave whose window holds no reported hour of
+    any weather station of its event (no weather file, or the record ends before) is not counted
+    (``rain_warning_24h`` None), neither as warned nor as missed. ``quiet_rain_warnings`` are the
+    rain warnings raised in quiet events (no flood wave there).
+
+    Examples
+    --------
+    >>> from detectors.evaluate.datasets import synthetic_station
+    >>> gauge = Series("g.csv", "ev", synthetic_station("g", ["water_level"]), np.arange(4) * 3600.0,
+    ...                {"water_level": np.zeros(4)}, (Event(3 * 3600.0, 3 * 3600.0, 3 * 3600.0),))
+    >>> wx = Series("w.csv", "ev", synthetic_station("w", ["precipitation"], kind="weather"),
+    ...             np.arange(4) * 3600.0, {"precipitation": np.array([0.0, 30.0, 20.0, 0.0])})
+    >>> p = rain_precursor([gauge], [(wx, np.array([0, 1, 2, 0]))])
+    >>> e = p["events"][0]
+    >>> e["first_rain_warning_level"], e["rain_lead_minutes"], p["waves_with_rain_warning_24h"]
+    ('ADVISORY', 120.0, 1)
+    """
+    names = sorted({s.category for s in river} | {s.category for s, _ in rain})
+    events, detail = [], []
+    for name in names:
+        gauges = [s for s in river if s.category == name]
+        stations = [(s, lv) for s, lv in rain if s.category == name]
+        rises = sorted((time, level, raised, _stem(s)) for s, lv in stations
+                       for time, level, raised in level_rises(s.t, lv))
+        raises = [r for r in rises if r[2]]
+        waves = sorted((ev.reference, _stem(s)) for s in gauges for ev in s.events)
+        rows = [_wave_row(name, crossing, gauge, [s for s, _ in stations], rises, window_s)
+                for crossing, gauge in waves]
+        detail += rows
+        known = [row for row in rows if row["rain_warning_24h"] is not None]
+        first = raises[0] if raises else None
+        earliest = waves[0] if waves else None
+        events.append({
+            "event": name, "quiet": any(s.quiet for s in gauges) or any(s.quiet for s, _ in stations),
+            "weather_stations": [_stem(s) for s, _ in stations],
+            "first_rain_warning_utc": utc(first[0]) if first else None,
+            "first_rain_warning_level": Level(first[1]).name if first else None,
+            "first_rain_warning_station": first[3] if first else None,
+            "highest_rain_level": Level(max((r[1] for r in rises), default=0)).name,
+            "earliest_crossing_utc": utc(earliest[0]) if earliest else None,
+            "earliest_crossing_station": earliest[1] if earliest else None,
+            "rain_lead_minutes": round((earliest[0] - first[0]) / 60.0, 1) if first and earliest else None,
+            "rain_warnings": len(raises), "rain_escalations": len(rises) - len(raises),
+            "waves": len(waves), "waves_with_weather": len(known),
+            "waves_with_rain_warning_24h": sum(row["rain_warning_24h"] for row in known)})
+    return {
+        "window_hours": window_s / 3600.0, "events": events,
+        "waves": sum(e["waves"] for e in events),
+        "waves_with_weather": sum(e["waves_with_weather"] for e in events),
+        "waves_with_rain_warning_24h": sum(e["waves_with_rain_warning_24h"] for e in events),
+        "rain_warnings": sum(e["rain_warnings"] for e in events),
+        "quiet_rain_warnings": sum(e["rain_warnings"] for e in events if e["quiet"]),
+        "wave_detail": detail}
+
+
+def _wave_row(event: str, crossing: float, gauge: str, weather: Sequence[Series], rises, window_s: float) -> dict:
+    """One wave: was rain reported in its window, and the first rain warning (rise) there."""
+    lo = crossing - window_s
+    reported = any(np.isfinite(col[(s.t >= lo) & (s.t <= crossing)]).any()
+                   for s in weather for col in s.columns.values())
+    inside = [r for r in rises if lo <= r[0] <= crossing]
+    return {"event": event, "station": gauge, "crossing_utc": utc(crossing),
+            "rain_warning_24h": bool(inside) if reported else None,
+            "rain_lead_minutes": round((crossing - inside[0][0]) / 60.0, 1) if inside and reported else None}
+
+
+def _stem(series: Series) -> str:
+    return series.name.removesuffix(".csv")

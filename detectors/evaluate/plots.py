@@ -1,5 +1,6 @@
 """PNG plots of a replay (matplotlib, Agg backend): the series, labelled windows, raised warnings and
-the score with its threshold; plus an overview bar chart of per-series results."""
+the score with its threshold; an overview bar chart of per-series results; and the rain of an event
+against its gauges' flood waves."""
 
 from __future__ import annotations
 
@@ -88,3 +89,83 @@ def plot_overview(labels: Sequence[str], values: Sequence[float], path: Path, *,
     fig.savefig(path, dpi=dpi)
     plt.close(fig)
     return path
+
+
+def rolling_sum(t: np.ndarray, values: np.ndarray, span_s: float) -> np.ndarray:
+    """Sum of ``values`` over ``(t − span_s, t]`` at every ``t`` (sorted; NaN counts as nothing).
+
+    >>> rolling_sum(np.array([0.0, 3600.0, 7200.0, 10800.0]), np.array([1.0, np.nan, 2.0, 4.0]), 7200.0).tolist()
+    [1.0, 1.0, 2.0, 6.0]
+    """
+    t = np.asarray(t, dtype=float)
+    total = np.r_[0.0, np.cumsum(np.nan_to_num(np.asarray(values, dtype=float)))]
+    first = np.searchsorted(t, t - span_s, side="right")
+    return total[1:] - total[first]
+
+
+def _relative(values: np.ndarray) -> np.ndarray:
+    """``values`` scaled to 0 at their lowest and 1 at their highest (NaN kept)."""
+    lo, hi = np.nanmin(values), np.nanmax(values)
+    return (values - lo) / (hi - lo) if hi > lo else values - lo
+
+
+def plot_rain(rain: Sequence[ReplayResult], gauges: Sequence, path: Path, *, title: str = "",
+              span: tuple[float, float] | None = None, dpi: int = 70) -> Path:
+    """Rain of one event against its river.
+
+    Per weather station: the hourly rain (bars; unreported hours shaded grey), its 6 h and 24 h
+    sums, the rain warning levels (orange, darker = higher; a line where one is raised or
+    escalated). Below: each gauge's stage (discharge without one) from its lowest (0) to its peak
+    (1). Red dashed lines: the crossings of every flood wave, on every panel. ``span`` (epoch s)
+    zooms in on part of the event.
+    """
+    fig, axes = plt.subplots(len(rain) + 1, 1, figsize=(11, 1.9 * len(rain) + 2.2), sharex=True, squeeze=False)
+    crossings = sorted(ev.reference for s in gauges for ev in s.events)
+    for ax, r in zip(axes[:-1, 0], rain):
+        t, mm = r.series.t, r.series.columns["precipitation"]
+        ax.bar(_dates(t - 3600.0), np.nan_to_num(mm), width=1 / 24, align="edge", color="tab:blue", zorder=3,
+               label="rain in the hour (mm)")
+        for k in np.flatnonzero(np.isnan(mm)).tolist():
+            ax.axvspan(*_dates(np.array([t[k] - 3600.0, t[k]])), color="tab:gray", alpha=0.3, lw=0)
+        ax.set_ylabel(f"{r.series.name.removesuffix('.csv')}\nmm / h", fontsize=7)
+        acc = ax.twinx()
+        for hours, style in ((6, ":"), (24, "-")):
+            acc.plot(_dates(t), rolling_sum(t, mm, hours * 3600.0), lw=0.9, ls=style, color="tab:purple",
+                     label=f"{hours} h sum (mm)")
+        acc.set_ylabel("sum, mm", fontsize=7)
+        acc.tick_params(labelsize=7)
+        _shade_levels(ax, t, r.levels)
+        handles = ax.get_legend_handles_labels()[0] + acc.get_legend_handles_labels()[0]
+        ax.legend(handles=handles, fontsize=6, loc="upper left")
+    river_ax = axes[-1, 0]
+    for s in gauges:
+        quantity = "water_level" if "water_level" in s.columns else next(iter(s.columns))
+        t, v = with_gaps(s.t, _relative(s.columns[quantity]))
+        river_ax.plot(_dates(t), v, lw=0.8, label=s.name.removesuffix(".csv"))
+    river_ax.set_ylabel("gauges, low → peak", fontsize=7)
+    river_ax.legend(fontsize=6, loc="upper left", ncol=max(len(gauges), 1))
+    for ax in axes[:, 0]:
+        for c in crossings:
+            ax.axvline(_dates(np.array([c]))[0], color="tab:red", ls="--", lw=0.9)
+        ax.tick_params(labelsize=7)
+    if span is not None:
+        river_ax.set_xlim(*_dates(np.asarray(span, dtype=float)))
+    river_ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(river_ax.xaxis.get_major_locator()))
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return path
+
+
+def _shade_levels(ax, t: np.ndarray, levels: np.ndarray) -> None:
+    """Orange background per run of a warning level (alpha grows with the level), a line at each rise."""
+    lv = np.asarray(levels, dtype=int)
+    change = np.flatnonzero(np.diff(np.r_[0, lv]) != 0).tolist() + [len(lv)]
+    for a, b in zip(change, change[1:]):
+        if lv[a] > 0:
+            end = t[b] if b < len(t) else t[-1]
+            ax.axvspan(*_dates(np.array([t[a], end])), color="tab:orange", alpha=0.1 * lv[a], lw=0)
+            if a == 0 or lv[a] > lv[a - 1]:
+                ax.axvline(_dates(np.array([t[a]]))[0], color="tab:orange", lw=1.2)

@@ -70,6 +70,61 @@ def test_usgs_subset(data_dir, tmp_path, capsys):
     assert summary["events"]["events"] > 0
 
 
+def fixture_module():
+    """test_datasets.py, for its synthetic folder writers (tests have no package to import from)."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("datasets_fixture", Path(__file__).with_name("test_datasets.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+TIMING = ("replay_seconds", "readings_per_s")
+
+
+def test_usgs_rain_precursor_leaves_the_flood_figures_alone(tmp_path, capsys):
+    (tmp_path / "data").mkdir()
+    folder = fixture_module().write_usgs_with_weather(tmp_path / "data")
+    out = run(capsys, folder, "--format", "usgs", "--out", tmp_path / "o", "--max-plots", "2")
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    rain = summary.pop("rain_precursor")
+    for name in ("weather_flood.csv", "weather_quiet.csv"):
+        (folder / name).unlink()
+    run(capsys, folder, "--format", "usgs", "--out", tmp_path / "bare", "--max-plots", "2")
+    bare = json.loads((tmp_path / "bare" / "summary.json").read_text())
+    assert "rain_precursor" not in bare
+    for key in TIMING:
+        summary.pop(key), bare.pop(key)
+    assert summary == bare                                  # every flood figure, series and plot as before
+    assert (rain["detector"], rain["params"], rain["weather_series"]) == ("rainfall", "defaults", 2)
+    assert (rain["waves"], rain["waves_with_weather"], rain["waves_with_rain_warning_24h"]) == (2, 1, 1)
+    assert rain["quiet_rain_warnings"] == 1
+    assert rain["plots"] == ["plots/rain__flood.png", "plots/rain__quiet.png"]
+    assert all((tmp_path / "o" / p).stat().st_size > 0 for p in rain["plots"])
+    assert (tmp_path / "o" / "flood" / "weather-WX1_warnings.csv").exists()
+    assert "rain precursor (rainfall, defaults" in out and "flood: first rain warning 2020-06-02 03:00 ADVISORY" in out
+
+
+def test_usgs_rain_precursor_on_data(data_dir, tmp_path, capsys):
+    folder = data_dir / "usgs-texas-floods"
+    if not folder.is_dir():
+        pytest.skip(f"{folder} not found")
+    out = run(capsys, folder, "--format", "usgs", "--out", tmp_path, "--max-plots", "1")
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    rain = summary["rain_precursor"]
+    assert not any(row["series"].split("/")[1].startswith("weather-") for row in summary["per_series"])
+    events = {e["event"]: e for e in rain["events"]}
+    assert events["camp_mystic_2007"]["quiet"] and events["camp_mystic_2007"]["weather_stations"]
+    assert rain["waves"] == summary["events"]["events"]
+    assert 0 < rain["waves_with_weather"] < rain["waves"]     # memorial_day_2016_flood has no weather file
+    assert events["memorial_day_2016_flood"]["waves_with_weather"] == 0
+    assert 0 <= rain["waves_with_rain_warning_24h"] <= rain["waves_with_weather"]
+    assert rain["quiet_rain_warnings"] == events["camp_mystic_2007"]["rain_warnings"]
+    assert len(rain["plots"]) == 1 and "rain precursor" in out
+
+
 def test_gecco_subset(data_dir, tmp_path, capsys):
     src = data_dir / "gecco-water-quality" / "gecco2017_train.csv"
     with open(src) as fh:

@@ -67,13 +67,87 @@ def test_usgs_units_events_and_quiet(tmp_path):
     (tmp_path / "station_event_summary.csv").write_text(
         "event,station_id,significant_rise,first_crossing_utc\n"
         "Flood,1,True,2013-10-31 04:30:00+00:00\nQuiet,2,False,\n")
-    series = {s.category: s for s in datasets.load("usgs", tmp_path)}
+    series = {s.category: s for s in datasets.load("usgs", tmp_path, weather=False)}
     flood_s, quiet_s = series["flood"], series["quiet"]
     assert flood_s.columns["water_level"][0] == pytest.approx(10 * 0.3048)
     assert flood_s.columns["discharge"][0] == pytest.approx(100 * 0.3048 ** 3)
     assert flood_s.events[0].reference == datasets.parse_time("2013-10-31T04:30:00Z")
     assert flood_s.events[0].start == datasets.parse_time("2013-10-31T05:00:00Z")
     assert quiet_s.quiet and not flood_s.quiet and "water_level" not in quiet_s.columns
+
+
+START = "2020-06-01T00:00:00"
+USGS_HEAD = "time_local_usgs,time_utc,station_id,station_name,gage_height_ft,discharge_cfs,event_name,rise_label\n"
+ISD_HEAD = "date,precip_1hr_mm,precip_mm,source,station_id,temp_c,timestamp\n"
+
+
+def hour(h: float) -> str:
+    """ISO time ``h`` hours after START (UTC)."""
+    return str(np.datetime64(START) + np.timedelta64(int(h * 60), "m"))
+
+
+def write_gauge(path, event, sid, wave=None, hours=48):
+    """A gauge every 30 min, 1 ft, rising to 10 ft over ``wave`` = (first, last) hour (rise_label 1)."""
+    rows = []
+    for k in range(2 * hours):
+        h = k / 2
+        up = wave is not None and wave[0] <= h <= wave[1]
+        rows.append(f"x,{hour(h)}Z,{sid},\"G{sid}\",{10 if up else 1},100,{event},{int(up)}")
+    path.write_text(USGS_HEAD + "\n".join(rows) + "\n")
+
+
+def write_isd(path, station, rain: dict, hours=48):
+    """ISD hourly weather: ``rain`` {hour: cell text}, "0.0" otherwise; one GHCN daily row (no timestamp)."""
+    rows = [f",{rain.get(h, '0.0')},,,{station},20.0,{hour(h)}" for h in range(hours)]
+    rows.insert(3, f"2020-06-01,,55.0,ghcn_daily,{station},,")
+    path.write_text(ISD_HEAD + "\n".join(rows) + "\n")
+
+
+def write_usgs_with_weather(root):
+    """A tiny USGS folder: ``flood`` (one wave crossing at hour 31, 12 mm of rain in hours 26 and 27, an
+    unreported hour 5, a trace at 6), ``quiet`` (no wave, 15 mm in hours 10 and 11) and ``dry`` (a
+    wave, no weather file)."""
+    write_gauge(root / "flood.csv", "Flood", "1", wave=(31, 40))
+    write_gauge(root / "quiet.csv", "Quiet", "2")
+    write_gauge(root / "dry.csv", "Dry", "3", wave=(20, 22))
+    write_isd(root / "weather_flood.csv", "WX1", {5: "", 6: "-0.1", 26: "12.0", 27: "12.0"})
+    write_isd(root / "weather_quiet.csv", "WX2", {10: "15.0", 11: "15.0"})
+    (root / "station_event_summary.csv").write_text(
+        "event,station_id,significant_rise,first_crossing_utc\n"
+        f"Flood,1,True,{hour(31)}+00:00\nQuiet,2,False,\nDry,3,True,{hour(20)}+00:00\n")
+    return root
+
+
+def test_usgs_weather_is_one_rain_series_per_airport_with_unknown_hours(tmp_path):
+    series = datasets.load("usgs", write_usgs_with_weather(tmp_path))
+    weather = {s.category: s for s in series if datasets.is_weather(s)}
+    assert sorted(weather) == ["flood", "quiet"]            # no weather file for "dry": no series
+    wx = weather["flood"]
+    assert (wx.name, wx.station.kind, list(wx.columns), wx.events) == ("weather-WX1.csv", "weather",
+                                                                       ["precipitation"], ())
+    rain = wx.columns["precipitation"]
+    assert len(wx) == 48                                    # the daily GHCN row is not an hour
+    assert np.isnan(rain[5]) and wx.meta["unknown_hours"] == 1   # not reported: unknown, not 0
+    assert rain[6] == 0.0 and rain[26] == 12.0              # a trace is no measurable rain
+    assert wx.t[1] - wx.t[0] == 3600.0 and wx.t[0] == datasets.parse_time(START)
+    assert weather["quiet"].quiet and not wx.quiet
+    from detectors.evaluate.replay import readings
+    assert "precipitation" not in readings(wx)[5] and readings(wx)[6]["precipitation"] == 0.0
+    gauges = [s for s in series if not datasets.is_weather(s)]
+    assert [s.category for s in gauges] == ["dry", "flood", "quiet"]
+    assert [s.name for s in datasets.load("usgs", tmp_path, weather=False)] == [s.name for s in gauges]
+
+
+def test_isd_rain_cells():
+    assert [datasets.isd_rain_mm(c) for c in ("3.3", "0.0", "-0.1")] == [3.3, 0.0, 0.0]
+    assert all(np.isnan(datasets.isd_rain_mm(c)) for c in ("", "NA", "-9999", "-1.0"))
+
+
+def test_weather_file_needs_its_columns(tmp_path):
+    write_usgs_with_weather(tmp_path)
+    (tmp_path / "weather_flood.csv").write_text("timestamp,temp_c\n2020-06-01T00:00:00,20\n")
+    with pytest.raises(ConfigError, match="precip_1hr_mm"):
+        datasets.load("usgs", tmp_path)
 
 
 def test_unknown_format_and_missing_path(tmp_path):

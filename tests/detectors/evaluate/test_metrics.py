@@ -67,3 +67,67 @@ def test_fault_metrics_flags_leaks_and_false_flags():
     assert (m["fault_runs"], m["fault_runs_flagged"], m["fault_recall"]) == (2, 1, 0.5)
     assert m["public_warnings_in_fault_runs"] == 1 and m["false_sensor_flags"] == 1
     assert m["fault_recall_per_type"]["A"]["recall"] == 1.0
+
+
+def fixture_module():
+    """test_datasets.py, for its synthetic USGS folder writer (tests have no package to import from)."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("datasets_fixture", Path(__file__).with_name("test_datasets.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_rain_precursor_on_a_tiny_folder(tmp_path):
+    from detectors.evaluate import datasets
+    from detectors.evaluate.metrics import rain_precursor, utc
+    from detectors.evaluate.replay import replay
+
+    fx = fixture_module()
+    series = datasets.load("usgs", fx.write_usgs_with_weather(tmp_path))
+    gauges = [s for s in series if not datasets.is_weather(s)]
+    rain = [(s, replay(s, ["rainfall"]).levels) for s in series if datasets.is_weather(s)]
+    p = rain_precursor(gauges, rain)
+    events = {e["event"]: e for e in p["events"]}
+    flood = events["flood"]
+    # 12 mm in hour 26 and 12 in hour 27: 1 h sum ≥ 10 mm twice (persistence 2) -> advisory at 27
+    assert flood["first_rain_warning_utc"] == utc(datasets.parse_time(fx.hour(27)))
+    assert flood["first_rain_warning_level"] == "ADVISORY" and flood["first_rain_warning_station"] == "weather-WX1"
+    assert flood["earliest_crossing_utc"] == utc(datasets.parse_time(fx.hour(31)))
+    assert flood["rain_lead_minutes"] == 240.0
+    assert flood["rain_warnings"] == 1 and flood["waves_with_rain_warning_24h"] == 1
+    assert events["quiet"]["quiet"] and events["quiet"]["rain_warnings"] == 1
+    assert events["quiet"]["earliest_crossing_utc"] is None and events["quiet"]["rain_lead_minutes"] is None
+    dry = events["dry"]                                     # a wave, but no rain record: not counted
+    assert dry["weather_stations"] == [] and dry["waves"] == 1 and dry["waves_with_weather"] == 0
+    assert (p["waves"], p["waves_with_weather"], p["waves_with_rain_warning_24h"]) == (2, 1, 1)
+    assert (p["rain_warnings"], p["quiet_rain_warnings"]) == (2, 1)
+    assert [w["rain_warning_24h"] for w in p["wave_detail"]] == [None, True]
+
+
+def test_rain_precursor_window_and_unreported_rain():
+    import numpy as np
+
+    from detectors.evaluate.datasets import Series, synthetic_station
+    from detectors.evaluate.metrics import rain_precursor
+
+    t = np.arange(0.0, 60 * HOUR, HOUR)
+    waves = (Event(30 * HOUR, 31 * HOUR, 30 * HOUR), Event(58 * HOUR, 59 * HOUR, 58 * HOUR))
+    gauge = Series("g.csv", "ev", synthetic_station("g", ["water_level"]), t, {"water_level": np.zeros(60)}, waves)
+    mm = np.zeros(60)
+    mm[33:] = np.nan                                        # rain unreported after hour 33
+    levels = np.zeros(60, dtype=int)
+    levels[3:8] = 1                                         # raised 27 h before the first wave: too early
+    levels[20:] = 2                                         # raised 10 h before it
+    levels[29:] = 3                                         # escalated an hour before it
+    wx = Series("w.csv", "ev", synthetic_station("w", ["precipitation"], kind="weather"), t, {"precipitation": mm})
+    p = rain_precursor([gauge], [(wx, levels)])
+    first, second = p["wave_detail"]
+    assert first["rain_warning_24h"] and first["rain_lead_minutes"] == 600.0
+    assert second["rain_warning_24h"] is None               # no reported hour in its 24 h: unknown
+    e = p["events"][0]
+    assert (e["rain_warnings"], e["rain_escalations"], e["highest_rain_level"]) == (2, 1, "WARNING")
+    assert e["rain_lead_minutes"] == 27 * 60.0 and e["first_rain_warning_level"] == "ADVISORY"
+    assert (p["waves"], p["waves_with_weather"], p["waves_with_rain_warning_24h"]) == (2, 1, 1)
