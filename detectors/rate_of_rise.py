@@ -93,6 +93,7 @@ class RateOfRise(Gated):
     __slots__ = ("quantity", "hazard", "rates", "window", "min_points", "min_span_s", "min_agreement",
                  "max_level", "min_rise", "low_tau_s", "low", "low_t", "gate", "_cache",
                  "_memo", "jump_s", "before_gap", "gap_intervals", "interval")
+    added_slots = {"before_gap": None, "gap_intervals": Params().gap_intervals, "interval": 0.0}
 
     def __init__(self, quantity: str, rates: tuple[float, ...], min_rise: float, params: Params) -> None:
         self.quantity = quantity

@@ -455,9 +455,20 @@ class Slotted:
     (1.0, 2.0)
     >>> q = Point.__new__(Point); q.__setstate__((3.0, 4.0)); (q.x, q.y)
     (3.0, 4.0)
+
+    A slot added later goes at the end of ``__slots__`` with its value for older checkpoints:
+
+    >>> class Point3(Slotted):
+    ...     __slots__ = ("x", "y", "z")
+    ...     added_slots = {"z": 0.0}
+    >>> r = Point3.__new__(Point3); r.__setstate__((3.0, 4.0)); (r.x, r.y, r.z)
+    (3.0, 4.0, 0.0)
     """
 
     __slots__ = ()
+    #: Slots added after checkpoints were written (always at the end of ``__slots__``) and the
+    #: value they take when an older, shorter checkpoint is restored.
+    added_slots: dict = {}
 
     def __getstate__(self) -> tuple:
         return tuple(getattr(self, k) for k in self.__slots__)
@@ -465,6 +476,9 @@ class Slotted:
     def __setstate__(self, state: tuple) -> None:
         for k, v in zip(self.__slots__, state):
             setattr(self, k, v)
+        for k in self.__slots__[len(state):]:
+            if k in self.added_slots:
+                setattr(self, k, self.added_slots[k])
 
 
 class Gated(Slotted):
