@@ -19,8 +19,9 @@ Times
     A reading not newer than the newest one seen (duplicate, out of order) is ignored: it scores
     the current accumulation and changes nothing, so redelivered rain is never counted twice.
 Gaps
-    Rain in a gap (more than ``max_gap_s`` between readings, and the time before the first
-    reading) is *unknown*, not zero. The amount that ends a gap is, by the contract, what fell
+    Rain in a gap (more than ``max_gap_s`` and more than ``gap_intervals`` of the station's usual
+    interval between readings — lost messages, not an hourly station's normal hour —, and the
+    time before the first reading) is *unknown*, not zero. The amount that ends a gap is, by the contract, what fell
     during it: it is spread over the gap. Accumulations are then lower bounds, good enough to
     raise or escalate a warning, but not proof the rain has stopped: the level is not lowered
     until the shortest window lies wholly after the gap. Evidence says whether its window is
@@ -92,8 +93,9 @@ class Params(BaseModel):
         A window of ``h`` hours gets the hourly levels × ``h ** duration_exponent``.
     buckets
         Time buckets per window (resolution = window / buckets).
-    max_gap_s
-        A longer interval between readings is a gap: its rain is unknown.
+    max_gap_s, gap_intervals
+        An interval longer than both ``max_gap_s`` and ``gap_intervals`` × the usual interval
+        (an EWMA of the intervals that were not gaps) is a gap: its rain is unknown.
     hysteresis
         Fraction of a threshold every window must fall below it before the level is lowered.
     persist_readings, persist_s
@@ -107,6 +109,7 @@ class Params(BaseModel):
     duration_exponent: float = Field(0.22, ge=0.0, le=1.0)
     buckets: int = Field(12, ge=2, le=24)
     max_gap_s: float = Field(1800.0, gt=0)
+    gap_intervals: float = Field(4.0, gt=1)
     hysteresis: float = Field(0.1, ge=0.0, lt=1.0)
     persist_readings: int = Field(2, ge=1)
     persist_s: float = Field(0.0, ge=0.0)
@@ -226,7 +229,7 @@ class Rainfall(Slotted):
     """Rolling-accumulation rain detector for one station (see the module docstring)."""
 
     __slots__ = ("hours", "windows", "ladders", "level_set", "hyst", "max_gap_s", "last_t",
-                 "unknown_until", "held", "gate", "_cache", "_memo")
+                 "unknown_until", "held", "gate", "_cache", "_memo", "gap_intervals", "interval")
 
     def __init__(self, ladders: tuple[Ladder, ...], params: Params) -> None:
         self.hours = params.windows_h
@@ -235,6 +238,8 @@ class Rainfall(Slotted):
         self.level_set = tuple(sorted({lvl for ladder in ladders for lvl, _ in ladder}))
         self.hyst = params.hysteresis
         self.max_gap_s = params.max_gap_s
+        self.gap_intervals = params.gap_intervals
+        self.interval = 0.0              # usual seconds between readings (EWMA of non-gap intervals)
         self.last_t: float | None = None
         self.unknown_until = -math.inf   # end of the latest gap: rain before it is unknown
         self.held = (0,) * len(self.windows)  # level each window holds (its own hysteresis)
@@ -254,9 +259,18 @@ class Rainfall(Slotted):
 
     def _gap_end(self, t: float) -> float:
         """End of the latest gap once ``t`` is learnt."""
-        if self.last_t is None or t - self.last_t > self.max_gap_s:
+        if self.last_t is None or self._is_gap(t - self.last_t):
             return t
         return self.unknown_until
+
+    def _is_gap(self, dt: float) -> bool:
+        return dt > self.max_gap_s and dt > self.gap_intervals * self.interval
+
+    def _learn_interval(self, dt: float) -> None:
+        if self.interval == 0.0:
+            self.interval = dt
+        elif not self._is_gap(dt):
+            self.interval += 0.1 * (dt - self.interval)
 
     def _measure(self, t: float, v: float | None):
         """``(score, up, hold, held)`` for rain ``v`` at ``t``; None without a rain amount.
@@ -318,6 +332,8 @@ class Rainfall(Slotted):
         self._cache = (t, score, self.gate.advance(t, up, hold))
         self.held = m[3]
         self.unknown_until = self._gap_end(t)
+        if self.last_t is not None:
+            self._learn_interval(t - self.last_t)
         for w in self.windows:
             w.add(self.last_t, t, v)
         self.last_t = t

@@ -276,3 +276,21 @@ def test_demo_storm_warns_of_rain_before_the_river_peaks():
     assert set(first) == set(dets)
     river_peak = min(p.time_s for p in plan.peaks.values() if p.quantity == "water_level")
     assert max(first.values()) < river_peak - HOUR
+
+
+def test_an_hourly_station_clears_its_hourly_readings_are_no_gaps():
+    det = detector(windows_h=(1.0,))
+    dry = rain(0.0, T0, 6.0, step=HOUR)
+    storm = rain(30.0, dry[-1][0], 3.0, step=HOUR)
+    after = rain(0.0, storm[-1][0], 4.0, step=HOUR)
+    out = feed(det, dry + storm + after)
+    assert max(lvl for _, _, lvl in out) == Level.WARNING
+    assert out[-1][2] == Level.NONE                               # hourly readings: the hour is observed
+
+
+def test_lost_hourly_reports_are_a_gap():
+    det = detector(windows_h=(1.0,))
+    feed(det, rain(0.0, T0, 6.0, step=HOUR) + rain(30.0, T0 + 6 * HOUR, 2.0, step=HOUR))
+    t = T0 + 14 * HOUR                                            # six reports lost, then a dry one
+    feed(det, [(t, 0.0)])
+    assert dict(det.evidence({"t": t, "precipitation": 0.0}, 0.0).details)["complete"] == "no"
