@@ -12,7 +12,9 @@ Checks (per quantity stream, a few floats of state):
   negative turbidity …); such values are not learnt.
 - **spike**: the previous reading jumped away from its neighbours by ≥ ``spike_k`` robust
   difference scales (and ≥ ``spike_rel`` of the value) and this one came back (flagged one
-  reading late, at the return).
+  reading late, at the return). For flow-driven quantities (:data:`PROPORTIONAL`, see *noise*)
+  the difference scale is at least a relative one (learnt as a fraction of the level) times the
+  neighbours' level.
 - **rate**: the same excursion (came straight back, ≥ ``spike_k`` scales) with the catalog's
   ``max_rate_per_hour`` × ``rate_factor`` in place of the relative size: the jump and the return
   were both faster than the water can change (flagged at the return). A fast change that
@@ -37,11 +39,15 @@ Checks (per quantity stream, a few floats of state):
   recession — however steep, however curved at a coarse reporting interval — does not, and a
   constant slope leaves the second differences to the noise alone. For flow-driven quantities
   (:data:`PROPORTIONAL`: stage, discharge, turbidity, …) the error grows with the magnitude (rating
-  curves, turbulence, sediment), so their roughness is taken relative to the magnitude whenever the
-  readings all lie above the stream's usual magnitude (a low quantile of it, which a flood wave
-  hardly lifts): a flood six times the usual discharge carries six times its noise and is not an
-  erratic sensor, while a probe jumping away from a normal value is still measured absolutely
-  (the smallest of the readings sets the magnitude).
+  curves, turbulence, sediment: a sonde's 2–5 % of the value), so their roughness is a fraction of
+  the *current* level — the smallest of the three readings, but never less than the stream's usual
+  magnitude (the 20th percentile of |v|, tracked by sign so that an event hardly lifts it): a plume
+  sixty times the usual turbidity carries sixty times its noise, the same fraction of the value;
+  below the usual magnitude the noise is the sensor's own and is measured against that magnitude,
+  so clear water or low flow does not look erratic; a probe jumping away from a normal value is
+  measured against the normal value (the smallest reading sets the level). Short-run and long-run
+  roughness are both fractions, so they stay comparable through an event (scaled to the usual
+  magnitude instead, a plume's hours lifted that magnitude and with it the plume's roughness).
 
 Examples
 --------
@@ -79,7 +85,7 @@ RESOLUTION = {"water_level": 0.002, "discharge": 0.01, "water_temperature": 0.05
               "precipitation": 0.1, "turbidity": 0.05, "conductivity": 1.0, "ph": 0.01, "redox": 1.0,
               "chlorine": 0.005, "dissolved_oxygen": 0.05, "battery": 0.01}
 #: Quantities on a ratio scale whose measurement noise grows with the value (the noise check
-#: measures their roughness relative to the magnitude above the usual one).
+#: measures their roughness as a fraction of the current level, at least the usual magnitude).
 PROPORTIONAL = frozenset({"water_level", "discharge", "turbidity", "conductivity", "chlorine",
                           "precipitation", "wind_speed"})
 
@@ -114,7 +120,7 @@ class SensorFault(Gated):
                  "warmup", "a", "t1", "v1", "t2", "v2", "dscale", "dt_typ", "n", "same_n", "same_t",
                  "sign", "fast", "slow", "env_lo", "env_hi", "gaps", "gate", "_cache", "_memo", "_fault",
                  "noise_a", "noise_b", "noise_factor", "rough_fast", "rough_slow", "proportional", "mag",
-                 "drift_step_s", "drift_t", "drift_v", "drift_k", "dd", "bursty")
+                 "drift_step_s", "drift_t", "drift_v", "drift_k", "dd", "bursty", "dscale_rel")
 
     def __init__(self, quantity: str, plausible, max_rate: float | None, stuck_after: int,
                  params: Params) -> None:
@@ -147,6 +153,7 @@ class SensorFault(Gated):
         self.noise_factor = params.noise_factor
         self.rough_fast = self.rough_slow = 0.0
         self.proportional = quantity in PROPORTIONAL
+        self.dscale_rel = 0.0
         self.mag = math.nan
         self.dd = 0.0
         self.env_lo, self.env_hi = math.inf, -math.inf
@@ -178,8 +185,7 @@ class SensorFault(Gated):
             if t - self.same_t >= self.stuck_min_s:
                 worst = _worse(worst, ("stuck", n_same / self.stuck_after, v))
         if self.n >= 2 * self.drift_n and self.n >= 3 and self.rough_slow > 0:
-            fast = self.rough_fast + self.noise_a * (self._rough(v) - self.rough_fast)
-            worst = _worse(worst, ("noise", fast / (self.noise_factor * max(self.rough_slow, self.res)), v))
+            worst = _worse(worst, ("noise", self._noise_ratio(v), v))
         if self.drift_k + 1 >= 4 * self.drift_n and self.slow != 0 and abs(self.sign) >= 0.8:
             steady = abs(self.fast - self.slow) <= 0.3 * abs(self.slow)
             beyond = max(self.env_lo - v, v - self.env_hi) / scale
@@ -193,9 +199,10 @@ class SensorFault(Gated):
 
         An excursion: the jump into the previous reading and ``d2`` have opposite signs and ``v``
         is back within ``spike_return`` of the jump. A change that persists is none. For a
-        :data:`PROPORTIONAL` quantity whose neighbours both lie above the usual magnitude, the noise
-        scale grows with them (as in :meth:`_rough`): turbid water at 35 × its usual turbidity
-        carries 35 × its noise, before the slowly adapting scale has learnt it.
+        :data:`PROPORTIONAL` quantity the noise scale is at least the relative one (``dscale_rel``)
+        times the neighbours' level (:meth:`_level`, as in :meth:`_rough`): turbid water at 35 × its
+        usual turbidity carries 35 × its noise before the absolute scale has learnt it, while the
+        absolute scale still covers the sensor's own noise in clear water.
         """
         d1 = self.v1 - self.v2
         jump = min(abs(d1), abs(d2))
@@ -203,10 +210,7 @@ class SensorFault(Gated):
         if not (d1 * d2 < 0 and abs(v - self.v2) <= self.ret * jump):
             return worst
         if self.proportional:
-            usual = max(self.mag, self.res)
-            low = min(abs(v), abs(self.v2))
-            if low > usual:
-                scale *= low / usual
+            scale = max(scale, self.dscale_rel * self._level(min(abs(v), abs(self.v2))))
         beyond_noise = jump / (self.k * scale)
         if ready:
             size = jump / (self.rel * max(abs(self.v2), abs(v), self.res))
@@ -245,6 +249,8 @@ class SensorFault(Gated):
             scale = max(self.dscale, self.res)
             ad = min(abs(d), 4.0 * scale) if self.n > 4 else abs(d)
             self.dscale += (a if self.n > 4 else 1.0 / self.n) * (ad - self.dscale)
+            if self.proportional:
+                self._learn_relative_scale(d, min(abs(v), abs(self.v1)))
             # dt_typ: the longest regular interval lately (slowly forgotten); a gap is not learnt
             # unless gaps of that length keep coming (a new reporting interval)
             if not self.dt_typ or dt <= self.gap_factor * self.dt_typ or self.gaps >= 1:
@@ -274,16 +280,33 @@ class SensorFault(Gated):
         self.t2, self.v2, self.t1, self.v1 = self.t1, self.v1, t, v
         self.n += 1
 
+    def _learn_relative_scale(self, d: float, low: float) -> None:
+        """``dscale_rel``: the robust difference scale of a :data:`PROPORTIONAL` quantity as a fraction
+        of the level (:meth:`_level`) of the two readings, winsorised like ``dscale``."""
+        level = self._level(low)
+        scale = max(self.dscale_rel, self.res / level)
+        ad = min(abs(d) / level, 4.0 * scale) if self.n > 4 else abs(d) / level
+        self.dscale_rel += (self.a if self.n > 4 else 1.0 / self.n) * (ad - self.dscale_rel)
+
     def _learn_magnitude(self, m: float) -> None:
-        """The usual magnitude ``mag``: an EWMA of |v| that rises four times slower than the long-run
-        weight and falls at it (a low quantile), so a flood wave hardly becomes the magnitude its
-        own noise is measured against."""
+        """The usual magnitude ``mag``: a low quantile of |v| (the 20th percentile), tracked by sign
+        in the log domain: a reading above it lifts it by the factor e^(w/4), one below lowers it
+        by e^(−w) (``w`` the long-run weight, larger at the start; never past the reading).
+
+        It moves by the same factor whatever the reading's size, so a plume at sixty times the
+        usual turbidity lifts it no faster than a small rise (seven hours at 2-minute readings:
+        about 12 %), and it comes back down four times as fast. An average of |v| moved with the
+        excess: the same plume lifted it from 5 to 34 NTU.
+        """
+        m = max(m, self.res)
         if math.isnan(self.mag):
             self.mag = m
-        elif m < self.mag:
-            self.mag += max(self.noise_b, 1.0 / self.n) * (m - self.mag)
-        else:
-            self.mag += 0.25 * self.noise_b * (m - self.mag)
+            return
+        w = max(self.noise_b, 1.0 / self.n)
+        if m < self.mag:
+            self.mag = max(m, self.mag * math.exp(-w))
+        elif m > self.mag:
+            self.mag = min(m, self.mag * math.exp(0.25 * w))
 
     def _drift_step(self, t: float, v: float) -> None:
         """One step of the drift statistics: the change since the previous step."""
@@ -296,23 +319,36 @@ class SensorFault(Gated):
         self.slow += b * (d - self.slow)
         self.drift_t, self.drift_v = t, v
 
+    def _noise_ratio(self, v: float) -> float:
+        """The noise check's ratio if ``v`` came next: short-run roughness over ``noise_factor`` ×
+        the long-run roughness (pure)."""
+        fast = self.rough_fast + self.noise_a * (self._rough(v) - self.rough_fast)
+        return fast / (self.noise_factor * max(self.rough_slow, self._rough_floor()))
+
     def _rough(self, v: float) -> float:
         """How far the last three readings went back on themselves, winsorised at 6 × its long-run
         level: the smaller of the two changes when they have opposite signs, else 0.
 
         A rise or a recession, however curved, does not reverse: it is not roughness. For a
-        :data:`PROPORTIONAL` quantity whose three readings all exceed the usual magnitude, the
-        reversal is scaled down by the ratio (noise relative to the magnitude).
+        :data:`PROPORTIONAL` quantity it is a fraction of the level :meth:`_level` of the three
+        readings (noise relative to the value).
         """
         dd1, dd2 = self.dd, v - 2.0 * self.v1 + self.v2
         r = min(-dd1, dd2) / 2.0 if dd1 < 0 < dd2 else min(dd1, -dd2) / 2.0 if dd2 < 0 < dd1 else 0.0
         if self.proportional:
-            usual = max(self.mag, self.res)
-            low = min(abs(v), abs(self.v1), abs(self.v2))
-            if low > usual:
-                r *= usual / low
-        cap = 6.0 * max(self.rough_slow, self.res)
+            r /= self._level(min(abs(v), abs(self.v1), abs(self.v2)))
+        cap = 6.0 * max(self.rough_slow, self._rough_floor())
         return r if self.rough_slow <= 0 or r < cap else cap
+
+    def _level(self, low: float) -> float:
+        """The level a :data:`PROPORTIONAL` quantity's roughness is a fraction of: the smallest of the
+        readings concerned, ``low``, but at least the usual magnitude (and the resolution)."""
+        return max(low, self.mag, self.res)
+
+    def _rough_floor(self) -> float:
+        """The smallest long-run roughness the noise check assumes: the sensor's resolution, as a
+        fraction of the usual magnitude for a :data:`PROPORTIONAL` quantity."""
+        return self.res / self._level(0.0) if self.proportional else self.res
 
     def evidence(self, x, score: float):
         """The fault found, the value it concerns and the check's ratio."""
@@ -331,12 +367,20 @@ class SensorFault(Gated):
             self.proportional, self.mag, self.dd = self.quantity in PROPORTIONAL, math.nan, 0.0
             self.drift_step_s = Params().drift_min_s / self.drift_n
             self.drift_t, self.drift_v, self.drift_k = self.t1, self.v1, max(0, self.n - 1)
-        if len(state) < len(self.__slots__):  # a checkpoint from before the spike exemption
+        if len(state) < _SLOTS_WITH_BURSTY:  # a checkpoint from before the spike exemption
             self.bursty = self.quantity in Params().spike_exempt
+        if len(state) < len(self.__slots__):  # scales in units of the usual magnitude: fractions now
+            self.dscale_rel = 0.0
+            if self.proportional:
+                unit = self._level(abs(self.v1) if math.isnan(self.mag) else 0.0)
+                self.rough_fast, self.rough_slow = self.rough_fast / unit, self.rough_slow / unit
+                self.dscale_rel = self.dscale / unit
 
 
 #: Length of the pickled state before ``bursty`` (checkpoints written before the spike exemption).
 _SLOTS_WITH_DRIFT_STEPS = SensorFault.__slots__.index("bursty")
+#: Length of the pickled state before ``dscale_rel`` (scales not yet fractions of the level).
+_SLOTS_WITH_BURSTY = SensorFault.__slots__.index("dscale_rel")
 
 
 def _worse(a: tuple[str, float, float], b: tuple[str, float, float]) -> tuple[str, float, float]:

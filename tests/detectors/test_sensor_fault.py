@@ -6,6 +6,8 @@ import math
 import random
 from pathlib import Path
 
+import pytest
+
 from detectors import get
 from riverwatch.catalog import load_catalog
 from riverwatch.model import Level
@@ -179,7 +181,90 @@ def test_a_checkpoint_from_before_the_spike_exemption_restores():
     det = get("sensor_fault").build(WX, "wind_speed")
     for i, v in enumerate(noisy(50, 3.0, 0.3)):
         det.learn_one({"t": 1.8e9 + 120.0 * i, "wind_speed": v})
-    old = det.__getstate__()[:-1]  # the state tuple before the `bursty` slot existed
+    old = det.__getstate__()[:type(det).__slots__.index("bursty")]  # before the `bursty` slot existed
     restored = type(det).__new__(type(det))
     restored.__setstate__(old)
     assert restored.bursty and restored.n == det.n and restored.mag == det.mag
+
+
+def proportional_plume(step_s, noise, seed, calm_h=72.0):
+    """Turbidity 5 NTU, then 5 → 300 NTU over an hour, held 6 h, a recession; multiplicative noise
+    ``noise`` (a sonde's 2–5 % of the value) all along."""
+    rng = random.Random(seed)
+    n_calm, n_rise, n_hold = int(calm_h * 3600 / step_s), int(3600 / step_s), int(6 * 3600 / step_s)
+    clean = [5.0] * n_calm + [5.0 + 295.0 * (i + 1) / n_rise for i in range(n_rise)] + [300.0] * n_hold
+    clean += [5.0 + 295.0 * math.exp(-i * step_s / 7200) for i in range(int(12 * 3600 / step_s))]
+    return [v * (1 + rng.gauss(0, noise)) for v in clean], n_calm
+
+
+def test_a_plume_with_proportional_noise_is_no_sensor_fault():
+    # hours of high turbidity once lifted the usual magnitude (5 → 30 NTU) that the plume's roughness
+    # was scaled to, and its 4 % noise read as an erratic probe at 1-, 2- and 5-minute readings
+    for step_s in (60.0, 120.0, 300.0, 900.0):
+        for noise, seed in ((0.02, 0), (0.05, 1)):
+            values, _ = proportional_plume(step_s, noise, seed)
+            assert set(faults(WQ, "turbidity", values, step_s)) == {None}, (step_s, noise)
+
+
+def test_a_long_flood_with_proportional_noise_is_no_sensor_fault():
+    # a 12-hour rise and its recession, stage and discharge with 2 % and 5 % multiplicative noise
+    for step_s in (60.0, 120.0, 300.0, 900.0):
+        for noise, seed in ((0.02, 10), (0.05, 11)):
+            rng = random.Random(seed)
+            stage, flow = flood_gauge(step_s, seed=seed, rise_m=4.0, rise_h=12.0)
+            stage = [h * (1 + rng.gauss(0, noise)) for h in stage]
+            flow = [q * (1 + rng.gauss(0, noise)) for q in flow]
+            assert set(faults(GAUGE, "water_level", stage, step_s)) == {None}, (step_s, noise)
+            assert set(faults(GAUGE, "discharge", flow, step_s)) == {None}, (step_s, noise)
+
+
+def test_a_plume_hardly_lifts_the_usual_magnitude():
+    det = get("sensor_fault").build(WQ, "turbidity")
+    values, n_calm = proportional_plume(120.0, 0.04, 2)
+    for i, v in enumerate(values[:n_calm + 7 * 30]):          # calm, the rise and six hours at 300
+        det.learn_one({"t": 1.8e9 + 120.0 * i, "turbidity": v})
+    assert 4.0 < det.mag < 6.5
+
+
+def test_an_erratic_probe_is_still_noise_during_and_after_a_plume():
+    rng = random.Random(12)
+    values, n_calm = proportional_plume(120.0, 0.04, 3)
+    during = n_calm + 30 + 90                                  # three hours into the plume's hold
+    erratic = [300.0 * (1 + rng.gauss(0, 0.25)) for _ in range(60)]
+    assert "noise" in faults(WQ, "turbidity", values[:during] + erratic, 120.0)[during:]
+    calm = [5.0 * (1 + rng.gauss(0, 0.04)) for _ in range(180)]  # six calm hours after the plume
+    erratic = [max(0.0, 5.0 + rng.gauss(0, 1.5)) for _ in range(60)]
+    out = faults(WQ, "turbidity", values + calm + erratic, 120.0)
+    assert "noise" in out[len(values) + len(calm):] and "noise" not in out[:len(values) + len(calm)]
+
+
+def test_a_spike_on_a_plume_is_still_flagged():
+    values, n_calm = proportional_plume(120.0, 0.03, 4)
+    at = n_calm + 30 + 120
+    values[at] = 5.0                                           # a dropped reading to clear water
+    out = faults(WQ, "turbidity", values, 120.0)
+    assert out[at + 1] in ("spike", "rate") and [o for o in out if o] == [out[at + 1]]
+
+
+def test_a_checkpoint_from_before_relative_scales_restores():
+    # the roughness and difference scale were kept in units of the usual magnitude: converted to
+    # fractions, the restored detector judges the next readings as the uninterrupted one does
+    det = get("sensor_fault").build(WQ, "turbidity")
+    values = noisy(400) + noisy(60, sd=1.5, seed=13)
+    for i, v in enumerate(values[:400]):
+        det.learn_one({"t": 1.8e9 + 900.0 * i, "turbidity": v})
+    state = list(det.__getstate__()[:-1])                      # the tuple before `dscale_rel` existed
+    slots = type(det).__slots__
+    for name in ("rough_fast", "rough_slow"):
+        state[slots.index(name)] *= det.mag
+    restored = type(det).__new__(type(det))
+    restored.__setstate__(tuple(state))
+    assert restored.rough_slow == pytest.approx(det.rough_slow)
+    assert restored.dscale_rel == pytest.approx(det.dscale / det.mag)
+    out = []
+    for i, v in enumerate(values[400:], start=400):
+        x = {"t": 1.8e9 + 900.0 * i, "turbidity": v}
+        s = restored.score_one(x)
+        restored.learn_one(x)
+        out.append(dict(restored.evidence(x, s).details)["fault"] if restored.level(s) else None)
+    assert "noise" in out
