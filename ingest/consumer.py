@@ -6,8 +6,10 @@
   ``$share/<group>/…`` when ``mqtt.shared_group`` is set, so several workers split the load) and
   to the status topics, made in ``on_connect`` so every reconnect re-subscribes. With
   ``ingest.shard = "i/n"`` the worker instead subscribes to the explicit
-  ``rw/v1/<partner>/<station>/data|status`` topics of the catalog stations whose stable hash
-  (:func:`shard_of`) is ``i``: a station's stream always reaches the same worker.
+  ``rw/v1/<partner>/<station>/data|status`` topics of the catalog stations whose *basin* (the
+  outlet their ``downstream`` chain ends at, :func:`basin_of`) hashes to ``i`` (:func:`shard_of`):
+  a station's stream always reaches the same worker, and so do its upstream and downstream
+  neighbours, so warning propagation and corroboration stay inside one warning book.
 - ``manual_ack=True``: paho does not acknowledge on its own; :meth:`Consumer.ack` is called once
   the message's readings are durable. Every message carries the *generation* of the connection it
   arrived on; an ack from an older connection is dropped, because after a reconnect the broker
@@ -44,7 +46,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from riverwatch.catalog import Catalog
+from riverwatch.catalog import Catalog, Station
 from riverwatch.contract import DATA_SUBSCRIPTION, STATUS_SUBSCRIPTION, data_topic, status_topic
 from riverwatch.errors import ConfigError
 from riverwatch.settings import MqttSettings
@@ -83,10 +85,34 @@ def parse_shard(shard: str | None) -> tuple[int, int] | None:
     return index, count
 
 
+def basin_of(catalog: Catalog, station: Station) -> Station:
+    """The outlet of ``station``'s river network: where its ``downstream`` chain ends.
+
+    >>> from riverwatch.catalog import load_catalog
+    >>> cat = load_catalog("catalog/demo.toml")
+    >>> basin_of(cat, cat.by_id("gauge-hochtal")).id, basin_of(cat, cat.by_id("wx-lacville")).id
+    ('gauge-lacville', 'wx-lacville')
+    """
+    seen = {station.id}
+    while station.downstream:
+        nxt = catalog.by_id(station.downstream)
+        if nxt is None or nxt.id in seen:  # the catalog check refuses both; never loop anyway
+            break
+        seen.add(nxt.id)
+        station = nxt
+    return station
+
+
 def shard_stations(catalog: Catalog, shard: tuple[int, int]) -> list[tuple[str, str]]:
-    """The ``(partner, station)`` keys of the catalog that belong to ``shard = (i, n)``."""
+    """The ``(partner, station)`` keys of the catalog that belong to ``shard = (i, n)``: those whose
+    basin outlet (:func:`basin_of`) hashes to ``i``, so a river network stays in one shard."""
     index, count = shard
-    return [st.key for st in catalog.stations if shard_of(st.partner, st.id, count) == index]
+    out = []
+    for st in catalog.stations:
+        outlet = basin_of(catalog, st)
+        if shard_of(outlet.partner, outlet.id, count) == index:
+            out.append(st.key)
+    return out
 
 
 class Consumer:

@@ -34,6 +34,15 @@ def test_shard_hash_is_stable_and_shards_partition_the_catalog():
         assert set().union(*shards) == ALL and sum(map(len, shards)) == len(ALL)
 
 
+def test_a_river_network_stays_in_one_shard():
+    gauges = {("rivertown", "gauge-hochtal"), ("rivertown", "gauge-grenzbruecke"), ("lacville", "gauge-lacville")}
+    sondes = {("rivertown", "wq-hochtal"), ("lacville", "wq-lacville")}
+    for n in (2, 3, 4, 7, 16):
+        shards = [set(shard_stations(CATALOG, (i, n))) for i in range(n)]
+        assert sum(gauges <= shard for shard in shards) == 1
+        assert sum(sondes <= shard for shard in shards) == 1
+
+
 def test_sharded_consumer_subscribes_to_its_stations_only():
     mine = shard_stations(CATALOG, (0, 2))
     consumer = Consumer(MqttSettings(), lambda item: None, stations=mine)
