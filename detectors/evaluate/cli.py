@@ -8,6 +8,10 @@ Examples
 >>> args = parser.parse_args(["evaluate", "data", "--format", "nab", "--out", "o", "--param", "hold=50"])
 >>> args.format, args.param, args.func is run
 ('nab', ['hold=50'], True)
+>>> args = parser.parse_args(["evaluate", "rivertown/gauge-hochtal", "rivertown/wq-hochtal", "--format", "influx",
+...                           "--out", "o", "--since", "7d"])
+>>> args.data, args.since, args.until
+(['rivertown/gauge-hochtal', 'rivertown/wq-hochtal'], '7d', 'now')
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import numpy as np
 from tqdm import tqdm
 
 from detectors.base import registry
-from detectors.evaluate import datasets, nab_score
+from detectors.evaluate import datasets, history, nab_score
 from detectors.evaluate.metrics import event_metrics, fault_metrics, rain_precursor
 from detectors.evaluate.replay import ReplayResult, replay, split_params
 from riverwatch.errors import ConfigError
@@ -36,8 +40,11 @@ log = logging.getLogger(__name__)
 #: Hazards scored per format when no ``--detector`` is given (sensor problems are never warnings).
 DEFAULT_HAZARDS = {"nab": ("anomaly",), "csv": ("anomaly",), "usgs": ("flood",), "gecco": ("water_quality",),
                    "qld": ("flood", "water_quality", "sensor")}
-#: How long before an event a warning still counts as its early warning, minutes, per format.
-DEFAULT_LEAD_WINDOW_MIN = {"nab": 0.0, "csv": 60.0, "usgs": 1440.0, "gecco": 30.0, "qld": 0.0}
+#: How long before an event a warning still counts as its early warning, minutes, per format (influx:
+#: how long before a production warning a candidate one that has ended by then still counts as it).
+DEFAULT_LEAD_WINDOW_MIN = {"nab": 0.0, "csv": 60.0, "usgs": 1440.0, "gecco": 30.0, "qld": 0.0, "influx": 60.0}
+#: Every ``--format``: the recorded files of :mod:`datasets`, and a station's own history in InfluxDB.
+FORMATS = (*datasets.FORMATS, history.FORMAT)
 #: Formats replayed through the warning lifecycle too (which warnings would be public).
 LIFECYCLE_FORMATS = ("qld",)
 FAULT_KEYS = ("fault_runs", "fault_runs_flagged", "fault_recall", "public_warnings_in_fault_runs",
@@ -54,10 +61,12 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     """Add ``evaluate`` to the ``riverwatch`` command."""
     p = subparsers.add_parser("evaluate", help="replay recorded data through the detectors and score them",
                               description=__doc__.splitlines()[0])
-    p.add_argument("data", type=Path, help="data folder (nab, usgs) or CSV file (gecco, csv, qld)")
-    p.add_argument("--format", required=True, choices=datasets.FORMATS)
+    p.add_argument("data", nargs="+", help="data folder (nab, usgs) or CSV file (gecco, csv, qld); influx: "
+                   "partner/station (several, or a comma list; partner/* for all of a partner)")
+    p.add_argument("--format", required=True, choices=FORMATS)
     p.add_argument("--detector", action="append", default=[],
-                   help="registered detector to run (repeatable; default: those of the format's hazard)")
+                   help="registered detector to run (repeatable; default: those of the format's hazard; "
+                   "influx: production's ingest.detectors)")
     p.add_argument("--param", action="append", default=[], metavar="K=V",
                    help="detector parameter, k=v for every selected detector having it or name.k=v")
     p.add_argument("--out", type=Path, required=True, help="results folder")
@@ -67,6 +76,13 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
                    help="minutes before an event a warning still counts (default per format)")
     p.add_argument("--max-plots", type=int, default=8, help="series plots to draw (worst and best)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    h = p.add_argument_group("influx (replay a station's own history)")
+    h.add_argument("--config", type=Path, default=None, help="settings TOML file: InfluxDB, catalog and "
+                   "production's detectors (default riverwatch.toml)")
+    h.add_argument("--since", default="7d", help="RFC 3339 time or a duration ago (7d, 12h); default 7d")
+    h.add_argument("--until", default="now", help="RFC 3339 time, a duration ago, or now (default)")
+    h.add_argument("--warmup", default="0", help="replayed before --since to settle detectors, not compared (e.g. 2d)")
+    h.add_argument("--chunk", default="1d", help="time queried at once (default 1d; smaller = less memory)")
     p.set_defaults(func=run)
 
 
@@ -98,10 +114,18 @@ def load_series(args: argparse.Namespace) -> list[datasets.Series]:
 def run(args: argparse.Namespace) -> int:
     """Replay, score, write results, summary and plots; print the summary.
 
+    ``--format influx`` replays stations' own history against production's warnings instead
+    (:func:`detectors.evaluate.history.run`).
+
     Weather series (the rain beside USGS events) are replayed apart, through :data:`RAIN_DETECTOR`
     with its defaults, and scored as flood precursors under ``rain_precursor``; the warning metrics
     above it are those of the other series alone.
     """
+    lead_window = 60.0 * (args.lead_window if args.lead_window is not None
+                          else DEFAULT_LEAD_WINDOW_MIN[args.format])
+    if args.format == history.FORMAT:
+        return history.run(args, lead_window)
+    args = _one_path(args)
     names = args.detector or default_detectors(args.format)
     params = split_params(names, args.param)
     series = load_series(args)
@@ -110,8 +134,6 @@ def run(args: argparse.Namespace) -> int:
     if not series:
         raise ConfigError(f"evaluate: no series found in {args.data}")
     results = replay_corpus(series, names, params, fmt=args.format, progress=not args.no_progress)
-    lead_window = 60.0 * (args.lead_window if args.lead_window is not None
-                          else DEFAULT_LEAD_WINDOW_MIN[args.format])
     summary = summarise(results, names, params, args, lead_window)
     write_results(results, args.out, args.format)
     summary["plots"] = draw_plots(results, args.out, summary, args.max_plots)
@@ -124,6 +146,13 @@ def run(args: argparse.Namespace) -> int:
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2, default=_jsonable) + "\n")
     print_summary(summary)
     return 0
+
+
+def _one_path(args: argparse.Namespace) -> argparse.Namespace:
+    """``args`` with ``data`` as the one path the file formats take."""
+    if len(args.data) != 1:
+        raise ConfigError(f"evaluate: --format {args.format} takes one data path, not {len(args.data)}")
+    return argparse.Namespace(**{**vars(args), "data": Path(args.data[0])})
 
 
 def replay_corpus(series: Sequence[datasets.Series], names: Sequence[str], params: dict, *, fmt: str,

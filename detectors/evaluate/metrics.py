@@ -288,3 +288,125 @@ def _wave_row(event: str, crossing: float, gauge: str, weather: Sequence[Series]
 
 def _stem(series: Series) -> str:
     return series.name.removesuffix(".csv")
+
+
+# --- replayed history against the warnings production raised -------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class WarningSpan:
+    """One warning's life as the history comparison sees it (epoch seconds).
+
+    ``ended`` is None while the warning is still open at the end of the span; ``level`` is the
+    highest level it reached, ``public`` whether it was public at any step; ``upstream`` names the
+    station whose warning raised it when it was raised by propagation (empty otherwise).
+    """
+
+    id: str
+    hazard: str
+    raised: float
+    ended: float | None = None
+    level: int = 0
+    public: bool = False
+    detector: str = ""
+    quantity: str = ""
+    upstream: str = ""
+
+
+#: The headline figures of a history comparison, in print order.
+HISTORY_KEYS = ("production_warnings", "candidate_warnings", "matched", "earlier_minutes_median", "extra", "missed")
+
+
+def match_warnings(production: Sequence[WarningSpan], candidate: Sequence[WarningSpan], window_s: float
+                   ) -> tuple[list[tuple[WarningSpan, WarningSpan | None]], list[WarningSpan]]:
+    """Pair each production warning with the candidate warning of the same hazard that covers it.
+
+    A candidate warning *covers* a production warning when it is open at some time between
+    ``window_s`` before the production raise (but not before the end of the previous production
+    warning of the hazard) and the production warning's end; the earliest raised unpaired one is
+    taken, and pairs at most once. Returns the pairs (candidate None: missed), in production order,
+    and the unpaired candidate warnings (extra).
+
+    >>> p = [WarningSpan("p1", "flood", 3600.0, 7200.0)]
+    >>> c = [WarningSpan("c1", "flood", 2100.0, 7000.0), WarningSpan("c2", "flood", 9e4)]
+    >>> pairs, extra = match_warnings(p, c, window_s=600.0)
+    >>> [(a.id, b.id) for a, b in pairs], [w.id for w in extra]
+    ([('p1', 'c1')], ['c2'])
+    """
+    order = sorted(range(len(candidate)), key=lambda k: (candidate[k].raised, candidate[k].id))
+    used: set[int] = set()
+    pairs: list[tuple[WarningSpan, WarningSpan | None]] = []
+    for hazard in sorted({w.hazard for w in production}):
+        previous_end = -math.inf
+        for p in sorted((w for w in production if w.hazard == hazard), key=lambda w: (w.raised, w.id)):
+            lo = max(p.raised - window_s, previous_end)
+            hi = math.inf if p.ended is None else p.ended
+            previous_end = max(previous_end, hi)
+            hit = next((k for k in order if k not in used and candidate[k].hazard == hazard
+                        and candidate[k].raised <= hi
+                        and (math.inf if candidate[k].ended is None else candidate[k].ended) >= lo), None)
+            if hit is not None:
+                used.add(hit)
+            pairs.append((p, None if hit is None else candidate[hit]))
+    pairs.sort(key=lambda pair: (pair[0].raised, pair[0].id))
+    return pairs, [candidate[k] for k in order if k not in used]
+
+
+def history_metrics(production: Sequence[WarningSpan], candidate: Sequence[WarningSpan],
+                    window_s: float) -> dict:
+    """Production's warnings against a candidate's over the same readings (see :func:`match_warnings`).
+
+    ``earlier_minutes`` of a pair is production raise − candidate raise (positive: the candidate
+    warned earlier); ``extra`` are candidate warnings covering no production warning, ``missed``
+    production warnings no candidate warning covers; ``public_differs`` counts pairs where one side
+    was public and the other a held or maintenance notice. ``pairs`` lists every warning of both.
+
+    Examples
+    --------
+    >>> p = [WarningSpan("p1", "flood", 3600.0, 7200.0, 2, True)]
+    >>> c = [WarningSpan("c1", "flood", 2100.0, 7000.0, 2, True), WarningSpan("c2", "flood", 9e4, None, 1, True)]
+    >>> h = history_metrics(p, c, window_s=3600.0)
+    >>> [h[k] for k in HISTORY_KEYS]
+    [1, 2, 1, 25.0, 1, 0]
+    """
+    pairs, extra = match_warnings(production, candidate, window_s)
+    matched = [(p, c) for p, c in pairs if c is not None]
+    earlier = [round((p.raised - c.raised) / 60.0, 1) for p, c in matched]
+    rows = [_pair_row(p, c) for p, c in pairs] + [_pair_row(None, c) for c in extra]
+    return {
+        "production_warnings": len(production), "candidate_warnings": len(candidate), "matched": len(matched),
+        "earlier_minutes_median": _median(earlier), "extra": len(extra), "missed": len(pairs) - len(matched),
+        "earlier_minutes": earlier,
+        "production_public": sum(w.public for w in production), "candidate_public": sum(w.public for w in candidate),
+        "public_differs": sum(p.public != c.public for p, c in matched),
+        "pairs": rows}
+
+
+def combine_history(parts: Sequence[dict]) -> dict:
+    """Totals of several stations' :func:`history_metrics` (the median over every pair).
+
+    >>> a = {"production_warnings": 1, "candidate_warnings": 1, "matched": 1, "extra": 0, "missed": 0,
+    ...      "earlier_minutes": [10.0], "production_public": 1, "candidate_public": 1, "public_differs": 0}
+    >>> combine_history([a, {**a, "earlier_minutes": [30.0]}])["earlier_minutes_median"]
+    20.0
+    """
+    counts = ("production_warnings", "candidate_warnings", "matched", "extra", "missed", "production_public",
+              "candidate_public", "public_differs")
+    earlier = [v for part in parts for v in part["earlier_minutes"]]
+    out: dict = {key: sum(part[key] for part in parts) for key in counts}
+    out["earlier_minutes_median"] = _median(earlier)
+    out["earlier_minutes"] = earlier
+    return {key: out[key] for key in (*HISTORY_KEYS, *(k for k in out if k not in HISTORY_KEYS))}
+
+
+def _median(values: Sequence[float]) -> float | None:
+    return round(float(np.median(values)), 1) if values else None
+
+
+def _pair_row(p: WarningSpan | None, c: WarningSpan | None) -> dict:
+    """One line of the comparison table: the production warning, the candidate one, how much earlier."""
+    row: dict = {"hazard": (p or c).hazard}
+    for side, w in (("production", p), ("candidate", c)):
+        row.update({f"{side}_id": w.id if w else None, f"{side}_raised_utc": utc(w.raised) if w else None,
+                    f"{side}_level": Level(w.level).name if w else None, f"{side}_public": w.public if w else None})
+    row["earlier_minutes"] = round((p.raised - c.raised) / 60.0, 1) if p and c else None
+    return row

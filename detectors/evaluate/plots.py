@@ -1,6 +1,6 @@
 """PNG plots of a replay (matplotlib, Agg backend): the series, labelled windows, raised warnings and
-the score with its threshold; an overview bar chart of per-series results; and the rain of an event
-against its gauges' flood waves."""
+the score with its threshold; an overview bar chart of per-series results; the rain of an event
+against its gauges' flood waves; and a station's replayed history against production's warnings."""
 
 from __future__ import annotations
 
@@ -21,6 +21,17 @@ _MAX_PANELS = 4
 
 def _dates(t: np.ndarray) -> np.ndarray:
     return (np.asarray(t) * 1e3).astype("datetime64[ms]")
+
+
+def _save(fig, path: Path, dpi: int, *, title: str = "", fontsize: int = 9) -> Path:
+    """Title, lay out, write ``path`` (its folder created) and free the figure; ``path`` back."""
+    if title:
+        fig.suptitle(title, fontsize=fontsize)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return path
 
 
 def with_gaps(t: np.ndarray, *columns: np.ndarray, factor: float = 4.0) -> tuple[np.ndarray, ...]:
@@ -66,12 +77,7 @@ def plot_replay(result: ReplayResult, path: Path, *, threshold: float | None = N
                        lw=0.8, alpha=0.9)
         ax.tick_params(labelsize=7)
     score_ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(score_ax.xaxis.get_major_locator()))
-    fig.suptitle(title or f"{series.category}/{series.name}", fontsize=9)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=dpi)
-    plt.close(fig)
-    return path
+    return _save(fig, path, dpi, title=title or f"{series.category}/{series.name}", fontsize=9)
 
 
 def plot_overview(labels: Sequence[str], values: Sequence[float], path: Path, *, xlabel: str,
@@ -84,11 +90,7 @@ def plot_overview(labels: Sequence[str], values: Sequence[float], path: Path, *,
     ax.invert_yaxis()
     ax.set_xlabel(xlabel, fontsize=8)
     ax.tick_params(labelsize=7)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=dpi)
-    plt.close(fig)
-    return path
+    return _save(fig, path, dpi)
 
 
 def rolling_sum(t: np.ndarray, values: np.ndarray, span_s: float) -> np.ndarray:
@@ -151,12 +153,7 @@ def plot_rain(rain: Sequence[ReplayResult], gauges: Sequence, path: Path, *, tit
     if span is not None:
         river_ax.set_xlim(*_dates(np.asarray(span, dtype=float)))
     river_ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(river_ax.xaxis.get_major_locator()))
-    fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=dpi)
-    plt.close(fig)
-    return path
+    return _save(fig, path, dpi, title=title, fontsize=9)
 
 
 def _shade_levels(ax, t: np.ndarray, levels: np.ndarray) -> None:
@@ -169,3 +166,38 @@ def _shade_levels(ax, t: np.ndarray, levels: np.ndarray) -> None:
             ax.axvspan(*_dates(np.array([t[a], end])), color="tab:orange", alpha=0.1 * lv[a], lw=0)
             if a == 0 or lv[a] > lv[a - 1]:
                 ax.axvline(_dates(np.array([t[a]]))[0], color="tab:orange", lw=1.2)
+
+
+def plot_history(t: np.ndarray, columns: dict[str, np.ndarray], candidate_level: np.ndarray,
+                 production_level: np.ndarray, production: Sequence, candidate: Sequence, path: Path, *,
+                 title: str = "", dpi: int = 70) -> Path:
+    """One station's replayed history against what production raised.
+
+    Up to four quantities, then the warning level over time: production's (red, dashed) and the
+    candidate's (orange, solid). On every panel each production warning's raise is a red dashed
+    line and each candidate warning's an orange solid one (``.raised``, epoch s; a public warning
+    drawn bolder than a maintenance or held one).
+    """
+    quantities = list(columns)[:_MAX_PANELS]
+    fig, axes = plt.subplots(len(quantities) + 1, 1, figsize=(11, 1.6 * (len(quantities) + 1) + 0.8),
+                             sharex=True, squeeze=False)
+    tt, cand, prod, *values = with_gaps(t, candidate_level, production_level, *(columns[q] for q in quantities))
+    when = _dates(tt)
+    for ax, q, v in zip(axes[:, 0], quantities, values):
+        ax.plot(when, v, lw=0.6, color="tab:blue")
+        ax.set_ylabel(q, fontsize=7)
+    level_ax = axes[-1, 0]
+    level_ax.plot(when, prod, drawstyle="steps-post", color="tab:red", ls="--", lw=1.2, label="production")
+    level_ax.plot(when, cand, drawstyle="steps-post", color="tab:orange", lw=1.0, label="candidate")
+    level_ax.set_ylim(-0.2, 4.4)
+    level_ax.set_yticks([0, 1, 2, 3, 4], ["none", "advisory", "watch", "warning", "emergency"], fontsize=6)
+    level_ax.set_ylabel("warning level", fontsize=7)
+    level_ax.legend(fontsize=6, loc="upper left")
+    for ax in axes[:, 0]:
+        for w in production:
+            ax.axvline(_dates(np.array([w.raised]))[0], color="tab:red", ls="--", lw=1.4 if w.public else 0.7)
+        for w in candidate:
+            ax.axvline(_dates(np.array([w.raised]))[0], color="tab:orange", lw=1.4 if w.public else 0.7, alpha=0.9)
+        ax.tick_params(labelsize=7)
+    level_ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(level_ax.xaxis.get_major_locator()))
+    return _save(fig, path, dpi, title=title, fontsize=8)

@@ -163,3 +163,10 @@ def test_qld_data(data_dir, tmp_path, capsys):
         "--max-plots", "0")
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["fault_recall"] >= 0.8 and summary["public_warnings_in_fault_runs"] == 0
+
+
+def test_file_formats_take_one_path(tmp_path, capsys):
+    path = synthetic_csv(tmp_path / "s.csv")
+    assert main(["evaluate", str(path), str(path), "--format", "csv", "--out", str(tmp_path / "o"),
+                 "--no-progress"]) == 2
+    assert "one data path" in capsys.readouterr().err

@@ -3,7 +3,8 @@
 import pytest
 
 from detectors.evaluate.datasets import Event
-from detectors.evaluate.metrics import event_metrics, match_events
+from detectors.evaluate.metrics import (HISTORY_KEYS, WarningSpan, combine_history, event_metrics, history_metrics,
+                                        match_events, match_warnings)
 
 HOUR = 3600.0
 
@@ -131,3 +132,42 @@ def test_rain_precursor_window_and_unreported_rain():
     assert (e["rain_warnings"], e["rain_escalations"], e["highest_rain_level"]) == (2, 1, "WARNING")
     assert e["rain_lead_minutes"] == 27 * 60.0 and e["first_rain_warning_level"] == "ADVISORY"
     assert (p["waves"], p["waves_with_weather"], p["waves_with_rain_warning_24h"]) == (2, 1, 1)
+
+
+# --- history: candidate warnings against production's ---------------------------------------------
+
+def span(wid, raised, ended=None, hazard="flood", public=True):
+    return WarningSpan(wid, hazard, raised, ended, 2, public)
+
+
+def test_history_pairs_each_candidate_once():
+    production = [span("p1", 1000.0, 2000.0), span("p2", 5000.0, 6000.0)]
+    candidate = [span("c1", 800.0, 9000.0)]              # open across both: it can stand for one only
+    h = history_metrics(production, candidate, window_s=0.0)
+    assert [h[k] for k in HISTORY_KEYS] == [2, 1, 1, 3.3, 0, 1]
+    assert [row["candidate_id"] for row in h["pairs"]] == ["c1", None]
+
+
+def test_the_window_reaches_back_but_not_past_the_previous_warning():
+    production = [span("p1", 1000.0, 2000.0), span("p2", 5000.0, 6000.0)]
+    early = [span("c1", 1500.0, 1900.0), span("c2", 2500.0, 2600.0)]   # c2 ended 40 min before p2
+    pairs, extra = match_warnings(production, early, window_s=3600.0)
+    assert [(p.id, c and c.id) for p, c in pairs] == [("p1", "c1"), ("p2", "c2")] and extra == []
+    pairs, extra = match_warnings(production, early, window_s=600.0)
+    assert pairs[1][1] is None and [w.id for w in extra] == ["c2"]
+    late = [span("c3", 1900.0, 2100.0)]                  # raised inside p1: not p2's early warning
+    pairs, _ = match_warnings(production, late, window_s=86400.0)
+    assert [(p.id, c and c.id) for p, c in pairs] == [("p1", "c3"), ("p2", None)]
+
+
+def test_hazards_are_matched_apart_and_later_is_negative():
+    production = [span("p1", 1000.0, 2000.0, "flood")]
+    candidate = [span("c1", 1000.0, 2000.0, "weather"), span("c2", 1600.0, None, "flood", public=False)]
+    h = history_metrics(production, candidate, window_s=0.0)
+    assert (h["matched"], h["extra"], h["earlier_minutes"], h["public_differs"]) == (1, 1, [-10.0], 1)
+
+
+def test_no_warnings_on_either_side():
+    h = history_metrics([], [], window_s=0.0)
+    assert [h[k] for k in HISTORY_KEYS] == [0, 0, 0, None, 0, 0]
+    assert combine_history([h, h])["earlier_minutes_median"] is None
