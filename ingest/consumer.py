@@ -20,12 +20,13 @@
 - ``hold``: a predicate that is True while that queue is full; the network thread then stops
   reading (TCP backpressure, see :mod:`ingest.fastmqtt`; only with the fast client, which paho
   2.1/2.2 get).
+- :meth:`Consumer.stop` sends what is queued (the last acks) before its DISCONNECT, waiting at
+  most :data:`ACK_FLUSH_S`; acks handed over while there is no connection are counted in
+  ``acks_unsent`` (the broker redelivers those messages).
 
 Examples
 --------
 >>> from riverwatch.settings import MqttSettings
-
-from ingest import fastmqtt
 >>> Consumer(MqttSettings(shared_group="workers"), lambda item: None).subscriptions()[0]
 ('$share/workers/rw/v1/+/+/data', 1)
 >>> shard_of("rivertown", "gauge-hochtal", 4) == shard_of("rivertown", "gauge-hochtal", 4)
@@ -60,6 +61,9 @@ Item = tuple[str, bytes, int, int, float, int]
 
 #: Topic filters per SUBSCRIBE packet (a sharded worker of a large catalog has thousands).
 FILTERS_PER_SUBSCRIBE = 100
+
+#: Seconds :meth:`Consumer.stop` waits for queued packets (acks) to be written before it disconnects.
+ACK_FLUSH_S = 5.0
 
 
 def shard_of(partner: str, station: str, count: int) -> int:
@@ -154,6 +158,7 @@ class Consumer:
         self.disconnects = 0
         self.subscribe_failures = 0
         self.acks_dropped = 0
+        self.acks_unsent = 0
         self.generation = 0
         self.last_message = time.monotonic()
         self._pending_subacks: set[int] = set()
@@ -210,12 +215,24 @@ class Consumer:
         """Block until connected and subscribed (every SUBACK received), at most ``timeout`` seconds."""
         return self.connected.wait(timeout)
 
-    def stop(self) -> None:
-        """Disconnect cleanly (the session stays on the broker) and stop the network thread."""
+    def stop(self, flush_s: float = ACK_FLUSH_S) -> None:
+        """Write what is queued (the last acks), then disconnect cleanly (the session stays on the
+        broker) and stop the network thread.
+
+        paho writes its queue in order, so the DISCONNECT goes after every ack queued before this
+        call; the wait (at most ``flush_s`` seconds, while connected) makes sure they are on the
+        wire before the network thread is told to end, and logs what could not be written.
+        """
+        client = self.client
+        deadline = time.monotonic() + flush_s
+        while client.want_write() and self.connected.is_set() and time.monotonic() < deadline:
+            time.sleep(0.005)
+        if client.want_write() and self.connected.is_set():
+            log.warning("MQTT stop: packets (acks) still unwritten after %.1f s; disconnecting behind them", flush_s)
         try:
-            self.client.disconnect()
+            client.disconnect()
         finally:
-            self.client.loop_stop()
+            client.loop_stop()
         self.connected.clear()
 
     def ack(self, mid: int, qos: int, generation: int | None = None) -> None:
@@ -229,12 +246,14 @@ class Consumer:
         if generation is not None and generation != self.generation:
             self.acks_dropped += 1
             return
-        self.client.ack(mid, qos)
+        if self.client.ack(mid, qos) != mqtt.MQTT_ERR_SUCCESS:
+            self.acks_unsent += 1
 
     def ack_many(self, tokens: Iterable[tuple]) -> None:
         """Acknowledge the messages of ``(mid, qos, generation)`` triples, in order, in one write.
 
-        Same rules as :meth:`ack`: QoS 0 needs no ack, an earlier connection's message is dropped.
+        Same rules as :meth:`ack`: QoS 0 needs no ack, an earlier connection's message is dropped;
+        acks that find no connection are counted in ``acks_unsent``.
         """
         current = self.generation
         mids = []
@@ -249,10 +268,12 @@ class Consumer:
             return
         client = self.client
         if isinstance(client, fastmqtt.FastClient):
-            client.ack_many(mids)
+            if client.ack_many(mids) != mqtt.MQTT_ERR_SUCCESS:
+                self.acks_unsent += len(mids)
         else:
             for mid in mids:
-                client.ack(mid, 1)
+                if client.ack(mid, 1) != mqtt.MQTT_ERR_SUCCESS:
+                    self.acks_unsent += 1
 
     def resubscribe(self) -> None:
         """Send the subscriptions again (idempotent on the broker); used by the service's watchdog."""

@@ -86,6 +86,8 @@ CHECKPOINT_VERSION = 1
 CHECKPOINT_FILE = "ingest.pkl"
 TICK_INTERVAL_S = 1.0
 DRAIN_TIMEOUT_S = 10.0
+#: Seconds :meth:`Service.stop` allows the processing thread beyond its timeout (one commit wait).
+STOP_GRACE_S = 5.0
 #: Messages handled back to back before the loop looks at its timers again.
 HANDLE_BURST = 256
 
@@ -171,6 +173,9 @@ class Service:
         self._last_seen: dict[tuple[str, str], float] = {}
         self._last_reject_ns = 0
         self._stopping = threading.Event()
+        self._stop_deadline = float("inf")  # monotonic; set by stop()
+        self._sink_stopping = False  # set by stop() before the sink's writer may give batches up
+        self._deferred_acks: list[tuple] = []  # messages whose commit a stop cut short
         self._thread: threading.Thread | None = None
         self._summary_at = {"readings": 0, "time": time.monotonic()}
 
@@ -185,6 +190,7 @@ class Service:
             log.warning("InfluxDB not reachable at start (lines will be spooled): %s", exc)
         self.sink.start()
         self._stopping.clear()
+        self._stop_deadline, self._sink_stopping, self._deferred_acks = float("inf"), False, []
         self._thread = threading.Thread(target=self._process_loop, name="ingest-process", daemon=True)
         self._thread.start()
         if self.settings.ingest.metrics_port:
@@ -200,13 +206,25 @@ class Service:
         return self.consumer.wait_connected(timeout)
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Drain what has arrived, make it durable (acks go out), checkpoint, then disconnect."""
+        """Drain what has arrived, make it durable, checkpoint, send every ack, then disconnect.
+
+        In this order, within about ``timeout`` seconds: the processing thread handles what is
+        queued and waits for the writer (:meth:`_drain`); the sink stops, its writer finishing the
+        batches in hand (the acks of what is durable are queued as each batch lands); then the
+        consumer writes those acks and only then disconnects. Disconnecting before the writer is
+        done would drop the acks of the last batches, and the broker would redeliver messages the
+        checkpoint already knows (refused as ``replayed``).
+        """
+        self._stop_deadline = time.monotonic() + timeout
         self._stopping.set()
         if self._thread is not None:
-            self._thread.join(timeout)
+            self._thread.join(timeout + STOP_GRACE_S)
+            if self._thread.is_alive():
+                log.error("stop: the processing thread did not finish within %.0f s", timeout + STOP_GRACE_S)
             self._thread = None
+        self._sink_stopping = True
+        self.sink.stop(max(1.0, self._stop_deadline - time.monotonic()))
         self.consumer.stop()
-        self.sink.stop(timeout)
         self.metrics.close()
         if self.feed_server is not None:
             self.feed_server.stop()
@@ -363,11 +381,16 @@ class Service:
 
         Called when the warning book emitted events, so that the acknowledged stream and the
         checkpointed book never disagree (see the module docstring). Blocks while InfluxDB is down
-        and the spool is full (backpressure); gives up without acknowledging when stopping.
+        and the spool is full (backpressure); when stopping it leaves ``token`` to :meth:`_drain`,
+        which acknowledges it after its own checkpoint (or not at all, if that one fails too).
         """
-        while not self.sink.wait_durable(1.0):
-            if self._stopping.is_set():
-                return
+        durable = self.sink.wait_durable(1.0)
+        while not durable and not self._stopping.is_set():
+            durable = self.sink.wait_durable(1.0)
+        if not durable or self._sink_stopping:  # (a stopped writer gives batches up: not durable)
+            if token is not None:
+                self._deferred_acks.append(token)
+            return
         self._checkpoint(flushed=True)
         if token is not None:
             self._durable([token])
@@ -475,8 +498,11 @@ class Service:
         return True
 
     def _drain(self) -> None:
-        """On stop: process what is queued, make it durable, checkpoint."""
-        deadline = time.monotonic() + DRAIN_TIMEOUT_S
+        """On stop: process what is queued, make it durable, checkpoint, acknowledge what a commit
+        left; all before the stop's deadline (after it the sink's writer may give batches up, and
+        an empty writer no longer means everything is durable)."""
+        stop_at = self._stop_deadline
+        deadline = min(time.monotonic() + DRAIN_TIMEOUT_S, stop_at)
         while time.monotonic() < deadline:
             try:
                 item = self._queue.get_nowait()
@@ -489,8 +515,11 @@ class Service:
             self.stats.errors += 1
             log.exception("recording the overload rejects failed")
         self._summary(final=True)
-        if self.sink.wait_durable(DRAIN_TIMEOUT_S):
+        if self.sink.wait_durable(max(0.0, stop_at - time.monotonic())) and not self._sink_stopping:
             self._checkpoint(flushed=True)
+            deferred, self._deferred_acks = self._deferred_acks, []
+            if deferred:
+                self._durable(deferred)
         else:
             log.error("stop: not every batch became durable; checkpoint skipped (messages will be redelivered)")
 
