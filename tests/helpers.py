@@ -39,3 +39,36 @@ def detector_levels(det, points, quantity: str = "water_level") -> list:
         det.learn_one(x)
         out.append(det.level(s))
     return out
+
+
+def stuck_high_spec():
+    """A ``sensor``-hazard detector spec named ``stuck_check`` that calls a second water level above
+    2.5 m in a row stuck: it fires on the same reading as level_threshold's persistence (pure logic,
+    to test in which order a reading's streams reach the warning book)."""
+    from pydantic import BaseModel
+
+    from detectors.base import DetectorSpec, Finding
+    from riverwatch.model import Level
+
+    class NoParams(BaseModel):
+        pass
+
+    class StuckHigh:
+        def __init__(self):
+            self.previous = 0.0
+
+        def score_one(self, x):
+            return 1.5 if min(x.get("water_level", 0.0), self.previous) > 2.5 else 0.0
+
+        def learn_one(self, x):
+            self.previous = x.get("water_level", 0.0)
+
+        def level(self, score):
+            return Level.ADVISORY if score >= 1 else Level.NONE
+
+        def evidence(self, x, score):
+            return Finding("stuck_check", "sensor", self.level(score), "water_level", x["water_level"], score,
+                           None, None, "sensor.stuck", (("fault", "stuck"),))
+
+    return DetectorSpec("stuck_check", lambda st, q, p: StuckHigh(), NoParams, "sensor",
+                        lambda st: ["water_level"])

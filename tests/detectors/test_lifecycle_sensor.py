@@ -5,16 +5,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pydantic import BaseModel
 
 from detectors import get
-from detectors.base import DetectorSpec, Finding
+from detectors.base import Finding
 from detectors.lifecycle import LifecycleParams, WarningBook, stream_id
 from riverwatch.catalog import load_catalog
 from riverwatch.model import Level, Observation
 from riverwatch.settings import Settings
 
 from ingest.pipeline import Pipeline
+from tests.helpers import stuck_high_spec
 
 CATALOG = load_catalog(Path(__file__).resolve().parents[2] / "catalog" / "demo.toml")
 HOCHTAL = CATALOG.station("rivertown", "gauge-hochtal")
@@ -133,35 +133,9 @@ def test_held_state_survives_a_snapshot():
     assert a == b and at(HOCHTAL, b)[0].public
 
 
-class _NoParams(BaseModel):
-    pass
-
-
-class StuckHigh:
-    """A sensor check that calls a second water level above 2.5 m in a row stuck: it fires on the
-    same reading as level_threshold's persistence (pure logic, to test the order of streams)."""
-
-    def __init__(self):
-        self.previous = 0.0
-
-    def score_one(self, x):
-        return 1.5 if min(x.get("water_level", 0.0), self.previous) > 2.5 else 0.0
-
-    def learn_one(self, x):
-        self.previous = x.get("water_level", 0.0)
-
-    def level(self, score):
-        return Level.ADVISORY if score >= 1 else Level.NONE
-
-    def evidence(self, x, score):
-        return Finding("stuck_check", "sensor", self.level(score), "water_level", x["water_level"], score,
-                       None, None, "sensor.stuck", (("fault", "stuck"),))
-
-
 def test_pipeline_judges_a_reading_knowing_its_sensor_flags():
     # level_threshold is listed (and scored) first; its warning must still never be public
-    sensor = DetectorSpec("stuck_check", lambda st, q, p: StuckHigh(), _NoParams, "sensor",
-                          lambda st: ["water_level"])
+    sensor = stuck_high_spec()
     pipe = Pipeline(CATALOG, Settings(), specs=[get("level_threshold"), sensor])
     events = []
     for i, level in enumerate([1.2, 1.3, 2.8, 2.9, 3.0, 3.1, 3.1]):

@@ -4,19 +4,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from pydantic import BaseModel
 
 import detectors.base
-from detectors.base import DetectorSpec, Finding
 from detectors.evaluate.datasets import Event, Series, synthetic_station
 from detectors.evaluate.replay import readings, replay, split_params
 from detectors.lifecycle import sensor_streams_first
 from riverwatch.catalog import Catalog, Partner, load_catalog
 from riverwatch.errors import ConfigError
-from riverwatch.model import Level, Observation
+from riverwatch.model import Observation
 from riverwatch.settings import Settings
 
 from ingest.pipeline import Pipeline
+from tests.helpers import stuck_high_spec
 
 
 def spike_series(n=1200, at=1000):
@@ -69,31 +68,6 @@ GAUGE = CATALOG.station("rivertown", "gauge-hochtal").model_copy(update={"downst
 T0 = 1_800_000_000.0
 
 
-class _NoParams(BaseModel):
-    pass
-
-
-class StuckHigh:
-    """A sensor check that calls a second water level above 2.5 m in a row stuck: it fires on the
-    same reading as level_threshold's persistence (pure logic, to test the order of streams)."""
-
-    def __init__(self):
-        self.previous = 0.0
-
-    def score_one(self, x):
-        return 1.5 if min(x.get("water_level", 0.0), self.previous) > 2.5 else 0.0
-
-    def learn_one(self, x):
-        self.previous = x.get("water_level", 0.0)
-
-    def level(self, score):
-        return Level.ADVISORY if score >= 1 else Level.NONE
-
-    def evidence(self, x, score):
-        return Finding("stuck_check", "sensor", self.level(score), "water_level", x["water_level"], score,
-                       None, None, "sensor.stuck", (("fault", "stuck"),))
-
-
 def gauge_series(levels, step_s=600.0):
     t = T0 + step_s * np.arange(len(levels))
     return Series("gauge.csv", "test", GAUGE, t, {"water_level": np.asarray(levels, dtype=float)})
@@ -109,8 +83,7 @@ def test_sensor_streams_first_keeps_each_group_in_order():
 def test_replay_judges_a_reading_knowing_its_sensor_flags(monkeypatch):
     # "level_threshold" sorts before "stuck_check": fed in name order, the flood warning of the
     # reading that also raises the flag would be judged (and published) before the flag
-    spec = DetectorSpec("stuck_check", lambda st, q, p: StuckHigh(), _NoParams, "sensor",
-                        lambda st: ["water_level"])
+    spec = stuck_high_spec()
     monkeypatch.setitem(detectors.base._REGISTRY, "stuck_check", spec)
     r = replay(gauge_series([1.2, 1.3, 2.8, 2.9, 3.0, 3.1, 3.1]), ["level_threshold", "stuck_check"],
                lifecycle=True)
