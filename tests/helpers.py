@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 import time
+import uuid
 from typing import Callable
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
 
 
 def wait_until(predicate: Callable[[], object], timeout: float = 30.0, interval: float = 0.02) -> bool:
@@ -72,3 +77,28 @@ def stuck_high_spec():
 
     return DetectorSpec("stuck_check", lambda st, q, p: StuckHigh(), NoParams, "sensor",
                         lambda st: ["water_level"])
+
+
+class Publisher:
+    """A plain paho client on the test broker: publishes QoS 1 and collects the messages of
+    ``subscribe`` in ``received``."""
+
+    def __init__(self, services, subscribe: str | None = None) -> None:
+        self.received: list[mqtt.MQTTMessage] = []
+        self.subscribed = threading.Event()
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"pub-{uuid.uuid4().hex[:8]}",
+                                  protocol=mqtt.MQTTv5)
+        self.client.on_message = lambda c, u, m: self.received.append(m)
+        self.client.on_subscribe = lambda *a: self.subscribed.set()
+        self.client.connect(services.mqtt_host, services.mqtt_port)
+        self.client.loop_start()
+        if subscribe:
+            self.client.subscribe(subscribe, qos=1)
+            assert self.subscribed.wait(10)
+
+    def publish(self, topic: str, payload: bytes) -> None:
+        self.client.publish(topic, payload, qos=1).wait_for_publish(10)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()

@@ -32,7 +32,7 @@ from riverwatch.errors import ConfigError
 from riverwatch.services import free_port
 from riverwatch.settings import REPO_ROOT, Settings
 
-from tests.helpers import wait_until
+from tests.helpers import Publisher, wait_until
 
 from ingest.fastmqtt import FastClient
 from ingest.service import Service
@@ -60,27 +60,6 @@ def make_settings(services, influx, tmp_path, influx_url: str | None = None, tim
                 **ingest})
 
 
-class Client:
-    """A plain paho client (publishing, and collecting what it subscribes to)."""
-
-    def __init__(self, services, subscribe: str | None = None) -> None:
-        self.received: list[bytes] = []
-        self.subscribed = threading.Event()
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"flood-{uuid.uuid4().hex[:8]}",
-                                  protocol=mqtt.MQTTv5)
-        self.client.on_message = lambda c, u, m: self.received.append(m.payload)
-        self.client.on_subscribe = lambda *a: self.subscribed.set()
-        self.client.connect(services.mqtt_host, services.mqtt_port)
-        self.client.loop_start()
-        if subscribe:
-            self.client.subscribe(subscribe, qos=1)
-            assert self.subscribed.wait(10)
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
-
-
 def reading(seq: int, t: float) -> bytes:
     return encode_json(t, seq, {"water_level": (1.0 + seq * 1e-4, "m")})
 
@@ -95,7 +74,7 @@ def overloaded_count(influx) -> int:
     return int(rows[0]["sum"]) if rows else 0
 
 
-def publish_qos1(client: Client, t0: float, done: threading.Event) -> None:
+def publish_qos1(client: Publisher, t0: float, done: threading.Event) -> None:
     topic = data_topic(*QOS1_STATION)
     for i in range(QOS1_READINGS):
         client.client.publish(topic, reading(i + 1, t0 + i), qos=1).wait_for_publish(10)
@@ -113,8 +92,8 @@ def test_qos0_flood_is_dropped_and_counted_while_every_qos1_reading_is_stored(se
         return process(obs, lines)
 
     svc.pipeline.process = gated
-    watcher = Client(services, subscribe=rejected_topic(None, None))
-    flooder, steady = Client(services), Client(services)
+    watcher = Publisher(services, subscribe=rejected_topic(None, None))
+    flooder, steady = Publisher(services), Publisher(services)
     svc.start()
     try:
         assert svc.wait_connected(10)
@@ -153,7 +132,7 @@ def test_qos0_flood_is_dropped_and_counted_while_every_qos1_reading_is_stored(se
         bodies = []
 
         def reported() -> int:
-            bodies[:] = [orjson.loads(p) for p in watcher.received]
+            bodies[:] = [orjson.loads(m.payload) for m in watcher.received]
             return sum(int(re.match(r"(\d+) QoS 0", b["detail"]).group(1)) for b in bodies)
 
         assert wait_until(lambda: reported() == dropped, WAIT)
@@ -184,7 +163,7 @@ def test_a_held_fast_client_stops_at_the_bound_and_resumes_with_what_it_had_buff
     topic = f"test/hold/{uuid.uuid4().hex[:8]}"
     client.connect(services.mqtt_host, services.mqtt_port)
     client.loop_start()
-    publisher = Client(services)
+    publisher = Publisher(services)
     try:
         client.subscribe(topic, qos=1)
         assert subscribed.wait(10)
@@ -380,7 +359,7 @@ class Peaks:
         self._thread.join(5)
 
 
-def flood(client: Client, t0: float, first: int, count: int = QOS0_BURST) -> None:
+def flood(client: Publisher, t0: float, first: int, count: int = QOS0_BURST) -> None:
     """``count`` QoS 0 readings with sequence numbers after ``first``, as fast as paho sends."""
     topic = data_topic(*QOS0_STATION)
     infos = [client.client.publish(topic, reading(first + i + 1, t0 + first + i), qos=0) for i in range(count)]
@@ -401,7 +380,7 @@ def test_a_slow_influxdb_keeps_the_writer_backlog_within_the_bound(services, inf
     port = free_port()
     svc = Service(make_settings(services, influx, tmp_path, influx_url=proxy.url, timeout_s=WAIT, metrics_port=port),
                   CATALOG)
-    flooder, steady = Client(services), Client(services)
+    flooder, steady = Publisher(services), Publisher(services)
     room = MAX_QUEUE - RECEIVE_MAXIMUM
     svc.start()
     peaks = Peaks(svc)
@@ -500,7 +479,7 @@ def test_a_stalled_writer_keeps_the_backlog_bounded_and_stop_waits_for_durabilit
     fillers = fill_spool(tmp_path / "spool")
     settings = make_settings(services, influx, tmp_path, influx_url=proxy.url, spool_max_bytes=SPOOL_BYTES)
     svc, second = Service(settings, CATALOG), None
-    flooder, steady = Client(services), Client(services)
+    flooder, steady = Publisher(services), Publisher(services)
     room = MAX_QUEUE - RECEIVE_MAXIMUM
     summary_lines = 1 + len(CATALOG.stations)
     line_bound = MAX_QUEUE + 2 * summary_lines + 1  # a line a message, two summaries, one overload reject

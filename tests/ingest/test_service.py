@@ -8,15 +8,14 @@ import uuid
 from collections import Counter
 
 import orjson
-import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 
 from riverwatch.catalog import load_catalog
 from riverwatch.contract import data_topic, encode_json, warning_topic
 from riverwatch.services import restart_influxdb, stop_influxdb
 from riverwatch.settings import REPO_ROOT, Settings
 
+from tests.helpers import Publisher
 from tests.helpers import wait_until as _wait_until
 
 from ingest.service import Service
@@ -40,30 +39,6 @@ def make_settings(services, influx, tmp_path, detectors=()) -> Settings:
         influx={"url": services.influx_url, "database": influx.database, "flush_interval_s": 0.05,
                 "timeout_s": 2.0},
         ingest={"detectors": list(detectors), "spool_dir": tmp_path / "spool", "summary_interval_s": 0.5})
-
-
-class Publisher:
-    """A plain paho client publishing QoS 1 (and collecting what it subscribes to)."""
-
-    def __init__(self, services, subscribe: str | None = None) -> None:
-        self.received: list[mqtt.MQTTMessage] = []
-        self.subscribed = threading.Event()
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"pub-{uuid.uuid4().hex[:8]}",
-                                  protocol=mqtt.MQTTv5)
-        self.client.on_message = lambda c, u, m: self.received.append(m)
-        self.client.on_subscribe = lambda *a: self.subscribed.set()
-        self.client.connect(services.mqtt_host, services.mqtt_port)
-        self.client.loop_start()
-        if subscribe:
-            self.client.subscribe(subscribe, qos=1)
-            assert self.subscribed.wait(10)
-
-    def publish(self, topic: str, payload: bytes) -> None:
-        self.client.publish(topic, payload, qos=1).wait_for_publish(10)
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
 
 
 @pytest.fixture
