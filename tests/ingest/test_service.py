@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import uuid
@@ -39,6 +40,17 @@ def make_settings(services, influx, tmp_path, detectors=()) -> Settings:
         influx={"url": services.influx_url, "database": influx.database, "flush_interval_s": 0.05,
                 "timeout_s": 2.0},
         ingest={"detectors": list(detectors), "spool_dir": tmp_path / "spool", "summary_interval_s": 0.5})
+
+
+@contextlib.contextmanager
+def running(service: Service):
+    """``service`` started and connected for the ``with`` block, stopped after it."""
+    service.start()
+    try:
+        assert service.wait_connected(10)
+        yield service
+    finally:
+        service.stop()
 
 
 @pytest.fixture
@@ -108,14 +120,9 @@ def test_redelivery_is_stored_once(service_factory, publisher, influx, services,
     assert wait_until(lambda: svc.stats.received == 2) and svc.wait_idle(WAIT)
     assert svc.stats.rejected_by_reason == {"replayed": 1}
     # a worker without that memory (fresh state) stores the same points again: they overwrite
-    other = Service(make_settings(services, influx, tmp_path / "other"), CATALOG)
-    other.start()
-    try:
-        assert other.wait_connected(10)
+    with running(Service(make_settings(services, influx, tmp_path / "other"), CATALOG)) as other:
         publisher.publish(topic, payload)
         assert wait_until(lambda: other.stats.accepted == 1) and other.wait_idle(WAIT)
-    finally:
-        other.stop()
     assert count(influx, 'SELECT count("value") FROM "reading"') == 3
 
 
@@ -173,24 +180,14 @@ def test_a_warning_is_written_and_published_retained(service_factory, influx, se
 def test_checkpoint_restores_replay_memory_after_a_restart(services, influx, tmp_path, publisher):
     settings = make_settings(services, influx, tmp_path)
     payload, topic = gauge_payload(3, time.time() - 600), data_topic(*GAUGE)
-    first = Service(settings, CATALOG)
-    first.start()
-    try:
-        assert first.wait_connected(10)
+    with running(Service(settings, CATALOG)) as first:
         publisher.publish(topic, payload)
         assert wait_until(lambda: first.stats.accepted == 1) and first.wait_idle(WAIT)
-    finally:
-        first.stop()
     assert first.checkpoint_path.is_file()
-    second = Service(settings, CATALOG)
-    second.start()
-    try:
-        assert second.wait_connected(10)
+    with running(Service(settings, CATALOG)) as second:
         publisher.publish(topic, payload)
         assert wait_until(lambda: second.stats.received == 1) and second.wait_idle(WAIT)
         assert second.stats.rejected_by_reason == {"replayed": 1}
-    finally:
-        second.stop()
 
 
 def test_messages_published_while_stopped_wait_in_the_session(services, influx, tmp_path, publisher):
@@ -214,17 +211,12 @@ def test_messages_published_while_stopped_wait_in_the_session(services, influx, 
 def test_watchdog_resubscribes_when_connected_but_silent(services, influx, tmp_path, publisher):
     settings = make_settings(services, influx, tmp_path)
     settings.ingest.watchdog_s = 0.3
-    svc = Service(settings, CATALOG)
-    svc.start()
-    try:
-        assert svc.wait_connected(10)
+    with running(Service(settings, CATALOG)) as svc:
         assert wait_until(lambda: svc.watchdog_trips >= 2, 10)
         assert wait_until(svc.consumer.connected.is_set, 10)
         publisher.publish(data_topic(*GAUGE), gauge_payload(1, time.time() - 60))
         assert wait_until(lambda: svc.stats.accepted == 1) and svc.wait_idle(WAIT)
         assert b"riverwatch_watchdog_trips_total" in svc.metrics.render()
-    finally:
-        svc.stop()
 
 
 def test_a_message_with_warning_events_is_checkpointed_before_it_is_acked(service_factory, influx, services):
@@ -279,26 +271,16 @@ def test_a_clean_stop_mid_burst_acks_everything_it_stored(services, influx, tmp_
     settings = make_settings(services, influx, tmp_path)
     n, topic = 10000, data_topic(*GAUGE)
     t0 = time.time() - 60 * (n + 10)
-    first = Service(settings, CATALOG)
-    first.start()
-    try:
-        assert first.wait_connected(10)
+    with running(Service(settings, CATALOG)) as first:
         infos = [publisher.client.publish(topic, gauge_payload(i, t0 + 60 * i), qos=1) for i in range(n)]
         assert wait_until(lambda: first.stats.received >= n // 10)
-    finally:
-        first.stop()
     for info in infos:
         info.wait_for_publish(10)
-    second = Service(settings, CATALOG)
-    second.start()
-    try:
-        assert second.wait_connected(10)
+    with running(Service(settings, CATALOG)) as second:
         publisher.publish(topic, gauge_payload(n, t0 + 60 * n))  # after every redelivery on the session
         assert wait_until(lambda: first.stats.accepted + second.stats.accepted == n + 1), (
             first.stats.as_dict(), second.stats.as_dict())
         assert second.wait_idle(WAIT)
-    finally:
-        second.stop()
     graceful = getattr(first.consumer.client, "graceful_closes", None)
     print(f"\n[clean stop] first: received {first.stats.received} acked {first.stats.acked} unsent "
           f"{first.consumer.acks_unsent} graceful closes {graceful}; second: received {second.stats.received} "
