@@ -61,7 +61,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from detectors.base import Finding, register
 from detectors.scaling import (LEVEL_OF, LEVEL_ORDER, LevelGate, Slotted, catalog_levels, clamp, time_of,
-                               value_of)
+                               usual_interval, value_of)
 from riverwatch.catalog import Station
 from riverwatch.errors import ConfigError
 
@@ -266,12 +266,6 @@ class Rainfall(Slotted):
     def _is_gap(self, dt: float) -> bool:
         return dt > self.max_gap_s and dt > self.gap_intervals * self.interval
 
-    def _learn_interval(self, dt: float) -> None:
-        if self.interval == 0.0:
-            self.interval = dt
-        elif not self._is_gap(dt):
-            self.interval += 0.1 * (dt - self.interval)
-
     def _measure(self, t: float, v: float | None):
         """``(score, up, hold, held)`` for rain ``v`` at ``t``; None without a rain amount.
 
@@ -333,7 +327,8 @@ class Rainfall(Slotted):
         self.held = m[3]
         self.unknown_until = self._gap_end(t)
         if self.last_t is not None:
-            self._learn_interval(t - self.last_t)
+            dt = t - self.last_t
+            self.interval = usual_interval(self.interval, dt, self._is_gap(dt))
         for w in self.windows:
             w.add(self.last_t, t, v)
         self.last_t = t

@@ -32,7 +32,8 @@ import math
 from pydantic import BaseModel, ConfigDict, Field
 
 from detectors.base import Finding, register
-from detectors.scaling import Gated, LevelGate, Window, clamp, hazard_for, slope_agreement, time_of, value_of
+from detectors.scaling import (Gated, LevelGate, Window, clamp, hazard_for, slope_agreement, time_of, usual_interval,
+                               value_of)
 from riverwatch.catalog import Station
 from riverwatch.model import Level
 
@@ -187,10 +188,6 @@ class RateOfRise(Gated):
         """Whether ``dt`` seconds without a reading are a gap (see ``gap_intervals``)."""
         return dt > self.jump_s and self.interval > 0 and dt > self.gap_intervals * self.interval
 
-    def _learn_interval(self, dt: float) -> None:
-        if not self._is_gap(dt):
-            self.interval = dt if self.interval == 0 else self.interval + 0.1 * (dt - self.interval)
-
     def _measure(self, x):
         return self._measure_tv(*self._tv(x))
 
@@ -225,7 +222,7 @@ class RateOfRise(Gated):
             dt = t - w.ts[-1]
             if self.jump_s > 0 and self._is_gap(dt):
                 self.before_gap = (t, w.vs[-1])
-            self._learn_interval(dt)
+            self.interval = usual_interval(self.interval, dt, self._is_gap(dt))
         w.add(t, v)
         if v <= self.low:
             self.low, self.low_t = v, t

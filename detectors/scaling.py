@@ -331,6 +331,20 @@ class QuantileThreshold:
         self.recent = deque(recent, maxlen=maxlen)
 
 
+def usual_interval(interval: float, dt: float, gap: bool, alpha: float = 0.1) -> float:
+    """The usual seconds between a stream's readings after one more interval ``dt``: an EWMA of the
+    intervals that were not gaps, starting at the first one (``interval`` 0 = none seen yet).
+
+    >>> usual_interval(0.0, 600.0, gap=False), usual_interval(600.0, 700.0, gap=False)
+    (600.0, 610.0)
+    >>> usual_interval(600.0, 86400.0, gap=True)
+    600.0
+    """
+    if interval == 0.0:
+        return dt
+    return interval if gap else interval + alpha * (dt - interval)
+
+
 def slope_agreement(ts: Sequence[float], vs: Sequence[float]) -> tuple[float, float]:
     """Median pairwise slope and agreement ((rising − falling pairs) / pairs, in [-1, 1]).
 
