@@ -82,6 +82,15 @@ def quote_ident(name: str) -> str:
     return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def quote_literal(text: str) -> str:
+    """Quote an InfluxQL string literal (a tag value in ``WHERE``).
+
+    >>> quote_literal("O'Brien bridge")
+    "'O\\\\'Brien bridge'"
+    """
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
 def series_to_rows(series: list[dict]) -> list[dict]:
     """Flatten query series into one dict per row: the series' tags plus ``column: value``."""
     rows = []

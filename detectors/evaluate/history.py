@@ -47,7 +47,7 @@ from detectors.evaluate.replay import split_params
 from detectors.lifecycle import PROPAGATION, WarningBook, hazard_of, sensor_streams_first, stream_id
 from riverwatch.catalog import Catalog, Station, load_catalog
 from riverwatch.errors import ConfigError
-from riverwatch.influx import InfluxClient, series_to_rows
+from riverwatch.influx import InfluxClient, quote_literal, series_to_rows
 from riverwatch.model import QC, WarningEvent
 from riverwatch.settings import Settings
 
@@ -165,10 +165,6 @@ def resolve_stations(catalog: Catalog, items: Iterable[str], where: str = "the c
 
 # --- queries ------------------------------------------------------------------------------------
 
-def _literal(text: str) -> str:
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
 def station_clause(stations: Sequence[Station]) -> str:
     """InfluxQL condition selecting the stations' series.
 
@@ -180,7 +176,7 @@ def station_clause(stations: Sequence[Station]) -> str:
     by_partner: dict[str, list[str]] = defaultdict(list)
     for st in stations:
         by_partner[st.partner].append(st.id)
-    return " OR ".join(f"(partner = {_literal(p)} AND ({' OR '.join(f'station = {_literal(s)}' for s in ids)}))"
+    return " OR ".join(f"(partner = {quote_literal(p)} AND ({' OR '.join(f'station = {quote_literal(s)}' for s in ids)}))"
                        for p, ids in by_partner.items())
 
 
