@@ -357,12 +357,9 @@ class SensorFault(Gated):
         return Finding("sensor_fault", "sensor", self.level(score), self.quantity, concerned, score,
                        None, None, f"sensor.{fault}", (("fault", fault), ("ratio", f"{ratio:.3g}")))
 
-    def __getstate__(self):
-        return tuple(getattr(self, k) for k in self.__slots__)
-
     def __setstate__(self, state) -> None:
-        for k, v in zip(self.__slots__, state):
-            setattr(self, k, v)
+        """Restore a checkpoint (:class:`Slotted`), converting one written before later slots."""
+        super().__setstate__(state)
         if len(state) < _SLOTS_WITH_DRIFT_STEPS:  # a checkpoint from before the drift steps and magnitude
             self.proportional, self.mag, self.dd = self.quantity in PROPORTIONAL, math.nan, 0.0
             self.drift_step_s = Params().drift_min_s / self.drift_n

@@ -28,7 +28,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from detectors.base import Finding, register
 from detectors.scaling import Gated, LevelGate, Window, catalog_levels, hazard_for, theil_sen, value_of
 from riverwatch.catalog import Station
-from riverwatch.model import Level
 
 
 class Params(BaseModel):
@@ -135,13 +134,6 @@ class TimeToThreshold(Gated):
             th = dict(self.levels).get(int(lvl))
         return Finding("time_to_threshold", self.hazard, lvl, self.quantity, v, score, th, expected,
                        "time_to_threshold", (("horizon_s", f"{self.horizon_s:g}"),))
-
-    def __getstate__(self):
-        return tuple(getattr(self, k) for k in self.__slots__)
-
-    def __setstate__(self, state) -> None:
-        for k, v in zip(self.__slots__, state):
-            setattr(self, k, v)
 
 
 def forecastable(station: Station) -> list[str | None]:
