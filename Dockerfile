@@ -19,7 +19,7 @@ COPY catalog ./catalog
 # (message catalogs, the CAP schema) and that the CLI starts.
 RUN pip install . \
  && cd / \
- && python -c "from detectors.messages import load_catalogs; from detectors.cap import XSD_PATH; \
+ && python -c "from early_warning.messages import load_catalogs; from early_warning.cap import XSD_PATH; \
 assert {'en', 'de', 'fr'} <= set(load_catalogs()) and XSD_PATH.is_file()" \
  && riverwatch --help > /dev/null
 

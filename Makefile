@@ -34,7 +34,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 demo: bootstrap
-	$(PY) -m riverwatch.cli demo $(DEMO_ARGS)
+	$(PY) -m application.cli demo $(DEMO_ARGS)
 
 test: bootstrap
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -43,14 +43,14 @@ bench: bootstrap
 	$(PY) -m bench.run $(BENCH_ARGS)
 
 services-up: bootstrap
-	$(PY) -m riverwatch.cli services up
+	$(PY) -m application.cli services up
 
 services-down: bootstrap
-	$(PY) -m riverwatch.cli services down
+	$(PY) -m application.cli services down
 
 dashboards: bootstrap
-	$(PY) -m riverwatch.cli dashboards build --out provisioning
+	$(PY) -m application.cli dashboards build --out provisioning
 
 clean:
-	-$(PY) -m riverwatch.cli services down 2>/dev/null
+	-$(PY) -m application.cli services down 2>/dev/null
 	rm -rf .riverwatch build *.egg-info .pytest_cache

@@ -17,10 +17,10 @@ import numpy as np
 from pydantic import BaseModel
 
 from detectors.base import register, registry
-from detectors.evaluate.datasets import Series
+from evaluation.datasets import Series
 from riverwatch.catalog import Station
 from riverwatch.model import Level
-from detectors.evaluate.replay import replay
+from evaluation.replay import replay
 
 
 def synthetic(n: int, seed: int = 0) -> Series:

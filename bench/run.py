@@ -1,7 +1,7 @@
 """``python -m bench.run [--quick] [--name NAME] [--skip PART ...]``: the whole benchmark, one command.
 
 Everything runs on this machine, in this run, against one Mosquitto and one InfluxDB started by
-``riverwatch.services`` in a temporary state dir, so the ratios compare like with like:
+``application.services`` in a temporary state dir, so the ratios compare like with like:
 
 1. ceiling      broker -> C client (``mosquitto_pub``/``mosquitto_sub``), same payloads
 2. riverwatch   one worker: rising offered load until it no longer keeps up; a py-spy profile at
@@ -236,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.rates:
         cfg["rates"] = args.rates
     name = args.name or ("quick" if args.quick else "full")
-    from riverwatch.services import services_down, services_up
+    from application.services import services_down, services_up
 
     started = time.monotonic()
     res: dict = {"name": name, "argv": argv if argv is not None else sys.argv[1:],

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from riverwatch.influx import InfluxClient
-from riverwatch.services import ServiceUrls
+from application.services import ServiceUrls
 
 from bench.measure import (ProbePoller, WarningListener, count_readings, cpu_seconds, machine_cpu_seconds,
                            match_latencies, memory_kib, percentiles)

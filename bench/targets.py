@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from riverwatch.influx import InfluxClient
-from riverwatch.services import ServiceUrls, free_port
+from application.services import ServiceUrls, free_port
 
 REPO = Path(__file__).resolve().parent.parent
 NODE_RED_DIR = REPO / "bench" / ".node-red"
@@ -72,7 +72,7 @@ def available_default_detectors() -> tuple[list[str], list[str]]:
 
 
 class RiverwatchTarget:
-    """``n_workers`` × ``python -m riverwatch.cli run --config <generated TOML>``.
+    """``n_workers`` × ``python -m application.cli run --config <generated TOML>``.
 
     With more than one worker, ``mqtt.shared_group`` splits the load (``$share/bench/...``).
     """
@@ -116,7 +116,7 @@ class RiverwatchTarget:
             log = config.parent / "worker.log"
             self.logs.append(log)
             self.procs.append(subprocess.Popen(
-                [sys.executable, "-m", "riverwatch.cli", "run", "--config", str(config)],
+                [sys.executable, "-m", "application.cli", "run", "--config", str(config)],
                 cwd=REPO, env=_clean_env(), stdin=subprocess.DEVNULL, stdout=open(log, "wb"),
                 stderr=subprocess.STDOUT, start_new_session=True))
         for proc, log in zip(self.procs, self.logs):
@@ -141,7 +141,7 @@ class RiverwatchTarget:
     def describe(self) -> dict:
         """What was run."""
         return {"kind": self.kind, "workers": self.n_workers, "detectors": self.detectors,
-                "database": self.database, "command": "python -m riverwatch.cli run --config <generated>"}
+                "database": self.database, "command": "python -m application.cli run --config <generated>"}
 
 
 # =========================================================================== Node-RED

@@ -1,4 +1,4 @@
-"""Online detectors behind one protocol, the warning lifecycle and the evaluation harness."""
+"""Online detectors behind one protocol: the registry, one file per detector, shared statistics."""
 
 from detectors.base import Detector, DetectorSpec, Finding, get, register, registry
 

@@ -23,7 +23,7 @@ Examples
 --------
 >>> import math
 >>> from detectors.base import get
->>> from detectors.evaluate.datasets import synthetic_station
+>>> from evaluation.datasets import synthetic_station
 >>> st = synthetic_station("demo", ["water_level"])
 >>> det = get("adaptive_anomaly").build(st, "water_level", {"probation": 200})
 >>> scores = []

@@ -29,8 +29,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from detectors.cap import message_ref, to_cap
-from detectors.messages import RenderedText, headlines, load_catalogs, texts
+from early_warning.cap import message_ref, to_cap
+from early_warning.messages import RenderedText, headlines, load_catalogs, texts
 from riverwatch.catalog import Catalog
 from riverwatch.contract import encode_warning
 from riverwatch.model import WarningEvent

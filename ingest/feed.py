@@ -39,7 +39,7 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 from riverwatch.errors import ServiceError
 
 if TYPE_CHECKING:
-    from detectors.messages import RenderedText
+    from early_warning.messages import RenderedText
     from riverwatch.model import WarningEvent
 
 log = logging.getLogger(__name__)

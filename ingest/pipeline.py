@@ -4,7 +4,7 @@ For each observation the pipeline flags every value (:mod:`ingest.qc`), writes o
 line per value, builds ``x = {"t": time_s, quantity: value, ...}`` from the values that did not
 FAIL, runs every configured detector stream of the station (``score_one`` then ``learn_one``, then
 ``level``), writes one ``score`` line per quantity, and feeds the warning lifecycle
-(``detectors.lifecycle.WarningBook``) with each stream's level (stream ``detector:quantity``),
+(``early_warning.lifecycle.WarningBook``) with each stream's level (stream ``detector:quantity``),
 sensor streams first (a warning of the same reading is judged knowing its sensor flags).
 The book may answer with events about other stations too (a flood wave travelling downstream).
 
@@ -31,16 +31,15 @@ import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-import orjson
-
 from detectors.base import DetectorSpec, get
-from detectors.lifecycle import WarningBook, sensor_streams_first
+from early_warning.lifecycle import WarningBook, sensor_streams_first
 from riverwatch.catalog import Catalog, Station
 from riverwatch.model import LEVEL_NAMES, QC, Level, Observation, WarningEvent
 from riverwatch.settings import Settings
 from riverwatch.units import QUANTITIES
 
-from ingest import lineproto
+from riverwatch import storage
+from riverwatch.storage import warning_line
 from ingest.qc import QualityControl
 
 log = logging.getLogger(__name__)
@@ -86,11 +85,11 @@ class StationStreams:
         self.station = station
         self.key = station.key
         self.qc: dict = {}  # quantity -> StreamQC, filled by the pipeline on first use
-        base = f"partner={lineproto.tag(station.partner)},station={lineproto.tag(station.id)}"
-        kind = lineproto.tag(station.kind)
-        self.reading_prefix = {q: f"reading,{base},quantity={lineproto.tag(q)},kind={kind} value="
+        base = f"partner={storage.tag(station.partner)},station={storage.tag(station.id)}"
+        kind = storage.tag(station.kind)
+        self.reading_prefix = {q: f"{storage.READING},{base},quantity={storage.tag(q)},kind={kind} value="
                                for q in station.quantities}
-        self.score_prefix = {q: f"score,{base},quantity={lineproto.tag(q or STATION_WIDE)} "
+        self.score_prefix = {q: f"{storage.SCORE},{base},quantity={storage.tag(q or STATION_WIDE)} "
                              for q in [*station.quantities, None]}
         self.streams = streams
 
@@ -293,63 +292,3 @@ class Pipeline:
 
 def _evidence(ds: DetectorStream) -> Callable[[], object]:
     return lambda: ds.detector.evidence(ds.x, ds.score)
-
-
-def warning_message(event: WarningEvent, catalog: Catalog | None = None) -> str:
-    """Short English text of a warning event (the multilingual texts are the CAP module's job).
-
-    >>> from riverwatch.model import WarningEvent
-    >>> ev = WarningEvent(id="p.s.flood.1", partner="p", station="s", hazard="flood", level=Level.WATCH,
-    ...                   state="raised", public=True, since_ns=0, time_ns=0, detector="level_threshold",
-    ...                   quantity="water_level", value=2.61, threshold=2.5, score=1.04)
-    >>> warning_message(ev)
-    'Flood watch raised at s: water_level 2.61 m (threshold 2.5 m)'
-    """
-    station = catalog.station(event.partner, event.station) if catalog is not None else None
-    where = station.name if station is not None else event.station
-    unit = QUANTITIES[event.quantity].unit if event.quantity in QUANTITIES else ""
-    level = event.level.name.lower() if event.level else "all-clear"
-    text = f"{event.hazard.replace('_', ' ').capitalize()} {level} {event.state} at {where}"
-    if event.quantity:
-        text += f": {event.quantity} {event.value:.3g} {unit}".rstrip()
-        if event.threshold is not None:
-            text += f" (threshold {event.threshold:g} {unit})".replace(" )", ")")
-    return text
-
-
-def warning_line(event: WarningEvent, catalog: Catalog | None = None, time_ns: int | None = None) -> str:
-    """The ``warning`` measurement line of ``event`` (tags partner, station, hazard).
-
-    ``time_ns`` overrides the event time (see :meth:`ingest.alerts.AlertRenderer.line_time`).
-    """
-    level = int(event.level)
-    fields: dict[str, object] = {
-        "id": event.id, "state": event.state, "level": level, "since": event.since_ns,
-        "level_name": LEVEL_NAMES[level - 1] if level > 0 else "none", "public": bool(event.public),
-        "detector": event.detector, "quantity": event.quantity,
-        "value": _finite_or_none(event.value), "threshold": _finite_or_none(event.threshold),
-        "score": _finite_or_none(event.score), "expected_at": event.expected_at_ns,
-        "lead_s": None if event.expected_at_ns is None else (event.expected_at_ns - event.time_ns) / 1e9,
-        "message": warning_message(event, catalog),
-        "evidence": orjson.dumps({"corroborating": list(event.corroborating), "message_key": event.message_key,
-                                  "since_ns": event.since_ns, **dict(event.details)}).decode(),
-    }
-    tags = {"partner": event.partner, "station": event.station, "hazard": event.hazard}
-    return lineproto.line("warning", tags, fields, event.time_ns if time_ns is None else time_ns)
-
-
-def reject_line(reason: str, partner: str | None, detail: str, topic: str, time_ns: int) -> str:
-    """The ``reject`` measurement line (tags reason, partner; count=1i, detail, topic).
-
-    >>> reject_line("bad_json", None, "Expecting value", "rw/v1/x/y/data", 7)
-    'reject,reason=bad_json,partner=_system count=1i,detail="Expecting value",topic="rw/v1/x/y/data" 7'
-    """
-    return lineproto.line("reject", {"reason": reason, "partner": partner or "_system"},
-                          {"count": 1, "detail": detail[:512], "topic": topic[:256]}, time_ns)
-
-
-def _finite_or_none(value: float | None) -> float | None:
-    if value is None:
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None

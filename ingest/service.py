@@ -71,12 +71,13 @@ from riverwatch.errors import ConfigError, DecodeError, SinkError
 from riverwatch.model import WarningEvent
 from riverwatch.settings import Settings
 
-from ingest import lineproto
+from riverwatch import storage
 from ingest.alerts import AlertRenderer
 from ingest.feed import AlertFeed, FeedServer
 from ingest.consumer import Consumer, Item, parse_shard, shard_stations
 from ingest.metrics import Metrics
-from ingest.pipeline import Pipeline, reject_line, warning_line, warning_message
+from ingest.pipeline import Pipeline
+from riverwatch.storage import reject_line, warning_line, warning_message
 from ingest.sinks import InfluxSink, MqttPublisher, Spool
 from ingest.validate import StreamClock, Validator
 
@@ -448,7 +449,7 @@ class Service:
         time_ns = max(time.time_ns(), self._last_reject_ns + 1)
         self._last_reject_ns = time_ns
         detail = _overload_detail(unwritten, self._qos0_room, self.max_queue, topic)
-        self.sink.add([lineproto.line("reject", {"reason": "overloaded", "partner": SYSTEM_PARTNER},
+        self.sink.add([storage.line(storage.REJECT, {"reason": "overloaded", "partner": SYSTEM_PARTNER},
                                       {"count": unwritten, "detail": detail[:512], "topic": topic[:256]}, time_ns)])
 
     def _writer_moved(self, purpose: str) -> bool:
@@ -554,7 +555,7 @@ class Service:
         interval_max, self._interval_backlog_max = self._interval_backlog_max, depth + writer
         self._summary_marks = {"holds": holds, "overloaded": self._overload_reported}
         time_ns = time.time_ns()
-        lines = [lineproto.line("pipeline", {"worker": self.worker}, {
+        lines = [storage.line(storage.PIPELINE, {"worker": self.worker}, {
             "readings_in": stats.readings_in, "readings_stored": stats.readings_stored,
             "rejected": stats.rejected, "warnings_open": len(open_warnings), "readings_per_s": float(rate),
             "write_lag_s": float(counters.write_lag_s), "spool_bytes": self.spool.bytes,
@@ -590,7 +591,7 @@ class Service:
             fields = {"name": st.name, "lat": float(st.lat), "lon": float(st.lon), "state": state,
                       "last_seen_age_s": None if seen is None else float(now - seen),
                       "open_warnings": len(warnings)}
-            lines.append(lineproto.line("station_state", {"partner": st.partner, "station": st.id, "kind": st.kind},
+            lines.append(storage.line(storage.STATION_STATE, {"partner": st.partner, "station": st.id, "kind": st.kind},
                                         fields, time_ns))
         return lines
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from riverwatch.influx import InfluxClient
-from riverwatch.services import ServiceUrls, services_down, services_up
+from application.services import ServiceUrls, services_down, services_up
 
 from tests.helpers import require_binaries
 

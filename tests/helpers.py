@@ -26,7 +26,7 @@ def require_binaries(*names: str) -> None:
     import pytest
 
     from riverwatch.errors import ServiceError
-    from riverwatch.services import find_binary
+    from application.services import find_binary
 
     try:
         for name in names:

@@ -25,7 +25,7 @@ import pytest
 import yaml
 
 from ingest.feed import FeedServer
-from riverwatch.services import find_binary, free_port
+from application.services import find_binary, free_port
 from riverwatch.errors import ServiceError
 from riverwatch.settings import Settings
 
@@ -283,7 +283,7 @@ def test_ports_match_the_services_configuration(compose):
 
 
 def test_broker_limits_match_the_local_services():
-    from riverwatch.services import MOSQUITTO_MAX_INFLIGHT
+    from application.services import MOSQUITTO_MAX_INFLIGHT
 
     conf = (REPO / "deploy" / "mosquitto" / "mosquitto.conf").read_text(encoding="utf-8")
     assert f"max_inflight_messages {MOSQUITTO_MAX_INFLIGHT}\n" in conf

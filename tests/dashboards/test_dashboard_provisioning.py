@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from riverwatch.catalog import load_catalog
-from riverwatch.cli import main
+from application.cli import main
 from riverwatch.settings import REPO_ROOT, Settings
 
 from dashboards.alerting import alert_rules

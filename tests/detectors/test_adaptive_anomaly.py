@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from detectors.base import get
-from detectors.evaluate.datasets import synthetic_station
+from evaluation.datasets import synthetic_station
 from riverwatch.errors import ConfigError
 from riverwatch.model import Level
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from detectors import get
-from detectors.lifecycle import WarningBook, hazard_of, stream_id
+from early_warning.lifecycle import WarningBook, hazard_of, stream_id
 from riverwatch.catalog import Catalog
 from riverwatch.units import to_canonical
 

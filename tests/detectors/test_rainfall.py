@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from detectors import get, registry
-from detectors.messages import render
+from early_warning.messages import render
 from detectors.rainfall import Params, window_ladders
 from riverwatch.catalog import Station, load_catalog
 from riverwatch.errors import ConfigError

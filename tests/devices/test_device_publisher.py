@@ -15,7 +15,7 @@ from paho.mqtt.packettypes import PacketTypes
 from devices.publisher import DevicePublisher, MultiStationPublisher, Outgoing, SeqStore
 from riverwatch.contract import DATA_SUBSCRIPTION, decode_payload, parse_topic, status_topic
 from riverwatch.errors import ConfigError
-from riverwatch.services import restart_mosquitto, start_mosquitto, stop_mosquitto
+from application.services import restart_mosquitto, start_mosquitto, stop_mosquitto
 
 from tests.helpers import require_binaries
 

@@ -10,7 +10,7 @@ import pytest
 from devices.cli import parse_duration
 from devices.simulate import interval_from_rate, run_scenario, scenario_messages
 from riverwatch.catalog import load_catalog
-from riverwatch.cli import main
+from application.cli import main
 from riverwatch.contract import DATA_SUBSCRIPTION, decode_payload, parse_topic
 from riverwatch.errors import ConfigError
 from riverwatch.settings import REPO_ROOT, Settings

@@ -14,17 +14,17 @@ import xmlschema
 from riverwatch.catalog import load_catalog
 from riverwatch.contract import cap_topic, data_topic, encode_json, warning_topic
 from riverwatch.model import Level, WarningEvent
-from riverwatch.services import free_port
+from application.services import free_port
 from riverwatch.settings import REPO_ROOT, Settings
 
 from ingest.alerts import AlertRenderer
-from ingest.pipeline import warning_line
+from riverwatch.storage import warning_line
 from ingest.service import Service
 
 from tests.ingest.test_service import GAUGE, WAIT, Publisher, wait_until
 
 CATALOG = load_catalog(REPO_ROOT / "catalog" / "demo.toml")
-CAP_XSD = REPO_ROOT / "detectors" / "cap" / "CAP-v1.2.xsd"
+from early_warning.cap import XSD_PATH as CAP_XSD
 
 
 def event(state: str, level: Level, time_ns: int) -> WarningEvent:

@@ -13,7 +13,7 @@ import uuid
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from riverwatch.services import start_mosquitto, stop_mosquitto
+from application.services import start_mosquitto, stop_mosquitto
 
 from tests.helpers import require_binaries, wait_until
 

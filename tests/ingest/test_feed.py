@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from detectors.cap import to_cap
-from detectors.messages import texts
+from early_warning.cap import to_cap
+from early_warning.messages import texts
 from ingest.feed import ATOM_NS, CAP_MIME, AlertFeed, FeedServer
 from riverwatch.catalog import load_catalog
 from riverwatch.errors import ServiceError

@@ -13,7 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from riverwatch.catalog import load_catalog
 from riverwatch.contract import data_topic, encode_json
-from riverwatch.services import free_port
+from application.services import free_port
 from riverwatch.settings import REPO_ROOT, Settings
 
 from tests.helpers import wait_until as _wait_until

@@ -29,7 +29,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from riverwatch.catalog import load_catalog
 from riverwatch.contract import data_topic, encode_json, rejected_topic
 from riverwatch.errors import ConfigError
-from riverwatch.services import free_port
+from application.services import free_port
 from riverwatch.settings import REPO_ROOT, Settings
 
 from tests.helpers import Publisher, wait_until

@@ -30,7 +30,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from riverwatch.catalog import load_catalog
 from riverwatch.influx import InfluxClient
-from riverwatch.services import (free_port, restart_influxdb, restart_mosquitto, services_down,
+from application.services import (free_port, restart_influxdb, restart_mosquitto, services_down,
                                  services_up, stop_influxdb)
 from riverwatch.settings import REPO_ROOT, Settings
 
@@ -233,7 +233,7 @@ def test_influxdb_outage_of_20_s_loses_and_doubles_nothing(own, database, tmp_pa
 
 
 class WorkerProcess:
-    """``python -m riverwatch.cli run --config FILE`` as a real process (so SIGKILL is real)."""
+    """``python -m application.cli run --config FILE`` as a real process (so SIGKILL is real)."""
 
     def __init__(self, config: Path, log: Path, metrics_port: int) -> None:
         self.config, self.log, self.metrics_port = config, log, metrics_port
@@ -242,7 +242,7 @@ class WorkerProcess:
     def start(self) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("RIVERWATCH_")}
         with open(self.log, "ab") as out:
-            self.proc = subprocess.Popen([sys.executable, "-m", "riverwatch.cli", "run", "--config", str(self.config)],
+            self.proc = subprocess.Popen([sys.executable, "-m", "application.cli", "run", "--config", str(self.config)],
                                          cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
                                          start_new_session=True)
         assert wait_until(lambda: self.metric("riverwatch_mqtt_connected") == 1.0, 30), self.tail()

@@ -13,7 +13,7 @@ import pytest
 
 from riverwatch.catalog import load_catalog
 from riverwatch.contract import data_topic, encode_json, warning_topic
-from riverwatch.services import restart_influxdb, stop_influxdb
+from application.services import restart_influxdb, stop_influxdb
 from riverwatch.settings import REPO_ROOT, Settings
 
 from tests.helpers import Publisher

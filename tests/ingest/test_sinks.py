@@ -147,7 +147,7 @@ def test_oldest_spooled_batch_age(tmp_path):
 
 def test_full_spool_holds_acks_back_and_drops_nothing(influx, tmp_path):
     """InfluxDB unreachable and the spool full: the batch is held, its messages stay unacknowledged."""
-    from riverwatch.services import free_port
+    from application.services import free_port
 
     acked = []
     dead = InfluxSettings(url=f"http://127.0.0.1:{free_port()}", database=influx.database,
@@ -191,7 +191,7 @@ def test_replay_bisection_keeps_a_string_field_with_a_newline_whole(influx, tmp_
     """A spooled batch refused on replay is bisected by *line*: a newline inside a quoted string
     (InfluxDB takes it, the live path writes it) must not split the line, or a crafted reject
     detail would turn into a line of its own — here a forged reading."""
-    from ingest.pipeline import reject_line
+    from riverwatch.storage import reject_line
 
     forged = ("reading,partner=rivertown,station=gauge-hochtal,quantity=water_level,kind=river_gauge "
               "value=999.0,qc=1i,seq=1i 1800000000000000000")

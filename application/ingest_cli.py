@@ -1,0 +1,44 @@
+"""``riverwatch run``: the ingest service from the command line.
+
+``riverwatch run [--config FILE] [--duration S]`` runs until SIGINT/SIGTERM (or ``--duration``
+seconds). ``<state_dir>/services.env``, written by ``riverwatch services up``, is loaded into the
+environment first (variables already set win), so ``services up`` then ``run`` just works.
+
+Examples
+--------
+>>> import argparse
+>>> parser = argparse.ArgumentParser()
+>>> add_commands(parser.add_subparsers(dest="command"))
+>>> args = parser.parse_args(["run", "--duration", "5"])
+>>> args.duration, args.func is run_command
+(5.0, True)
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from riverwatch.catalog import load_catalog
+from application.services_cli import use_local_services
+from riverwatch.settings import Settings
+
+
+def add_commands(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``run`` sub-command."""
+    parser = subparsers.add_parser("run", help="run the ingest service (MQTT -> checks -> InfluxDB, warnings)")
+    parser.add_argument("--config", type=Path, default=None, help="settings TOML file (default riverwatch.toml)")
+    parser.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    parser.set_defaults(func=run_command)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Load settings (after ``services.env``), the catalog, and run the service."""
+    from ingest.service import Service
+
+    settings = Settings.load(args.config)
+    if use_local_services(settings.state_dir):
+        settings = Settings.load(args.config)
+    catalog = load_catalog(settings.catalog)
+    Service(settings, catalog).run(args.duration)
+    return 0

@@ -1,0 +1,391 @@
+"""``riverwatch evaluate``: replay a recorded data set through the production detectors and score it.
+
+Examples
+--------
+>>> import argparse
+>>> parser = argparse.ArgumentParser()
+>>> add_commands(parser.add_subparsers(dest="command"))
+>>> args = parser.parse_args(["evaluate", "data", "--format", "nab", "--out", "o", "--param", "hold=50"])
+>>> args.format, args.param, args.func is run
+('nab', ['hold=50'], True)
+>>> args = parser.parse_args(["evaluate", "rivertown/gauge-hochtal", "rivertown/wq-hochtal", "--format", "influx",
+...                           "--out", "o", "--since", "7d"])
+>>> args.data, args.since, args.until
+(['rivertown/gauge-hochtal', 'rivertown/wq-hochtal'], '7d', 'now')
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+from tqdm import tqdm
+
+from detectors.base import registry
+from evaluation import datasets, history, nab_score
+from evaluation.metrics import event_metrics, fault_metrics, rain_precursor
+from evaluation.replay import ReplayResult, replay, split_params
+from riverwatch.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+#: Hazards scored per format when no ``--detector`` is given (sensor problems are never warnings).
+DEFAULT_HAZARDS = {"nab": ("anomaly",), "csv": ("anomaly",), "usgs": ("flood",), "gecco": ("water_quality",),
+                   "qld": ("flood", "water_quality", "sensor")}
+#: How long before an event a warning still counts as its early warning, minutes, per format (influx:
+#: how long before a production warning a candidate one that has ended by then still counts as it).
+DEFAULT_LEAD_WINDOW_MIN = {"nab": 0.0, "csv": 60.0, "usgs": 1440.0, "gecco": 30.0, "qld": 0.0, "influx": 60.0}
+#: Every ``--format``: the recorded files of :mod:`datasets`, and a station's own history in InfluxDB.
+FORMATS = (*datasets.FORMATS, history.FORMAT)
+#: Formats replayed through the warning lifecycle too (which warnings would be public).
+LIFECYCLE_FORMATS = ("qld",)
+FAULT_KEYS = ("fault_runs", "fault_runs_flagged", "fault_recall", "public_warnings_in_fault_runs",
+              "false_sensor_flags_per_day")
+SUMMARY_KEYS = ("precision", "recall", "f1", "lead_time_median_minutes", "lead_time_p10_minutes",
+                "false_warnings_per_day")
+#: The detector the weather series beside USGS events are replayed through (default parameters and
+#: levels), and how long before a flood wave's crossing its warning counts as a precursor, minutes.
+RAIN_DETECTOR = "rainfall"
+RAIN_WINDOW_MIN = 1440.0
+
+
+def add_commands(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``evaluate`` to the ``riverwatch`` command."""
+    p = subparsers.add_parser("evaluate", help="replay recorded data through the detectors and score them",
+                              description=__doc__.splitlines()[0])
+    p.add_argument("data", nargs="+", help="data folder (nab, usgs) or CSV file (gecco, csv, qld); influx: "
+                   "partner/station (several, or a comma list; partner/* for all of a partner)")
+    p.add_argument("--format", required=True, choices=FORMATS)
+    p.add_argument("--detector", action="append", default=[],
+                   help="registered detector to run (repeatable; default: those of the format's hazard; "
+                   "influx: production's ingest.detectors)")
+    p.add_argument("--param", action="append", default=[], metavar="K=V",
+                   help="detector parameter, k=v for every selected detector having it or name.k=v")
+    p.add_argument("--out", type=Path, required=True, help="results folder")
+    p.add_argument("--categories", default="", help="nab: comma-separated category folders, or 'real'")
+    p.add_argument("--limit", type=int, default=0, help="replay only the first N series")
+    p.add_argument("--lead-window", type=float, default=None,
+                   help="minutes before an event a warning still counts (default per format)")
+    p.add_argument("--max-plots", type=int, default=8, help="series plots to draw (worst and best)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    h = p.add_argument_group("influx (replay a station's own history)")
+    h.add_argument("--config", type=Path, default=None, help="settings TOML file: InfluxDB, catalog and "
+                   "production's detectors (default riverwatch.toml)")
+    h.add_argument("--since", default="7d", help="RFC 3339 time or a duration ago (7d, 12h); default 7d")
+    h.add_argument("--until", default="now", help="RFC 3339 time, a duration ago, or now (default)")
+    h.add_argument("--warmup", default="0", help="replayed before --since to settle detectors, not compared (e.g. 2d)")
+    h.add_argument("--chunk", default="1d", help="time queried at once (default 1d; smaller = less memory)")
+    p.set_defaults(func=run)
+
+
+def default_detectors(fmt: str) -> list[str]:
+    """``adaptive_anomaly`` for generic series; the registered detectors of the hazard otherwise."""
+    if fmt in ("nab", "csv"):
+        return ["adaptive_anomaly"]
+    hazards = DEFAULT_HAZARDS[fmt]
+    names = sorted(name for name, spec in registry().items() if spec.hazard in hazards)
+    return names or ["adaptive_anomaly"]
+
+
+def load_series(args: argparse.Namespace) -> list[datasets.Series]:
+    """The series of ``args.data`` in ``args.format`` (categories and limit applied)."""
+    options: dict[str, Any] = {}
+    if args.format == "nab" and args.categories:
+        cats = args.categories.split(",")
+        if cats == ["real"]:
+            cats = [p.name for p in sorted(args.data.iterdir()) if p.is_dir() and p.name.startswith("real")]
+        options["categories"] = cats
+    series = datasets.load(args.format, args.data, **options)
+    weather = [s for s in series if datasets.is_weather(s)]
+    series = [s for s in series if not datasets.is_weather(s)]
+    series = series[: args.limit] if args.limit else series
+    kept = {s.category for s in series}
+    return series + [s for s in weather if s.category in kept]
+
+
+def run(args: argparse.Namespace) -> int:
+    """Replay, score, write results, summary and plots; print the summary.
+
+    ``--format influx`` replays stations' own history against production's warnings instead
+    (:func:`evaluation.history.run`).
+
+    Weather series (the rain beside USGS events) are replayed apart, through :data:`RAIN_DETECTOR`
+    with its defaults, and scored as flood precursors under ``rain_precursor``; the warning metrics
+    above it are those of the other series alone.
+    """
+    lead_window = 60.0 * (args.lead_window if args.lead_window is not None
+                          else DEFAULT_LEAD_WINDOW_MIN[args.format])
+    if args.format == history.FORMAT:
+        return history.run(args, lead_window)
+    args = _one_path(args)
+    names = args.detector or default_detectors(args.format)
+    params = split_params(names, args.param)
+    series = load_series(args)
+    weather = [s for s in series if datasets.is_weather(s)]
+    series = [s for s in series if not datasets.is_weather(s)]
+    if not series:
+        raise ConfigError(f"evaluate: no series found in {args.data}")
+    results = replay_corpus(series, names, params, fmt=args.format, progress=not args.no_progress)
+    summary = summarise(results, names, params, args, lead_window)
+    write_results(results, args.out, args.format)
+    summary["plots"] = draw_plots(results, args.out, summary, args.max_plots)
+    if weather:
+        rain = replay_corpus(weather, [RAIN_DETECTOR], {RAIN_DETECTOR: {}}, fmt=args.format,
+                             progress=not args.no_progress)
+        write_results(rain, args.out, args.format)
+        summary["rain_precursor"] = summarise_rain(results, rain, args.out, args.max_plots)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "summary.json").write_text(json.dumps(summary, indent=2, default=_jsonable) + "\n")
+    print_summary(summary)
+    return 0
+
+
+def _one_path(args: argparse.Namespace) -> argparse.Namespace:
+    """``args`` with ``data`` as the one path the file formats take."""
+    if len(args.data) != 1:
+        raise ConfigError(f"evaluate: --format {args.format} takes one data path, not {len(args.data)}")
+    return argparse.Namespace(**{**vars(args), "data": Path(args.data[0])})
+
+
+def replay_corpus(series: Sequence[datasets.Series], names: Sequence[str], params: dict, *, fmt: str,
+                  progress: bool = True) -> list[ReplayResult]:
+    """Replay every series with one progress bar over all readings.
+
+    NAB files get NAB's probationary period (15 %, at most 750 rows) as ``probation`` unless set.
+    """
+    total = sum(len(s) for s in series)
+    bar = tqdm(total=total, unit="rd", unit_scale=True, desc="replay", disable=not progress, file=sys.stderr,
+               mininterval=2.0)
+    out = []
+    with bar:
+        for s in series:
+            per = {name: dict(p) for name, p in params.items()}
+            if fmt == "nab":
+                for name in names:
+                    if "probation" in registry()[name].params.model_fields:
+                        per[name].setdefault("probation", nab_score.probation_rows(len(s)))
+            out.append(replay(s, names, per, progress=bar, lifecycle=fmt in LIFECYCLE_FORMATS))
+    return out
+
+
+def nab_files(results: Sequence[ReplayResult]) -> list[nab_score.ScoredFile]:
+    """The replayed NAB series as files for the NAB scorer."""
+    return [nab_score.ScoredFile(f"{r.series.category}/{r.series.name}", r.scores,
+                                 nab_score.window_rows(r.series.t, [(e.start, e.end) for e in r.series.events]),
+                                 nab_score.probation_rows(len(r.series)))
+            for r in results]
+
+
+def summarise(results: Sequence[ReplayResult], names: Sequence[str], params: dict,
+              args: argparse.Namespace, lead_window: float) -> dict:
+    """The summary: event metrics, NAB scores (nab format), throughput and a per-series table."""
+    items = [(r.series.events, [w.time for w in r.warnings_for()], r.series.days, r.series.quiet) for r in results]
+    metrics = event_metrics(items, lead_window)
+    readings = sum(len(r.series) for r in results)
+    seconds = sum(r.seconds for r in results)
+    summary: dict[str, Any] = {key: getattr(metrics, key) for key in SUMMARY_KEYS}
+    summary.update({
+        "format": args.format, "data": str(args.data), "detectors": list(names), "params": params,
+        "series": len(results), "readings": readings, "replay_seconds": round(seconds, 3),
+        "readings_per_s": round(readings / seconds) if seconds else None,
+        "lead_window_minutes": lead_window / 60.0, "events": metrics.as_dict(),
+        "sensor_warnings": sum(1 for r in results for w in r.warnings if w.hazard == "sensor"),
+    })
+    faulty = [r for r in results if "faults" in r.series.meta]
+    if faulty:
+        parts = [fault_metrics(r.series.meta["faults"], r.stream_levels, r.stream_hazards, r.lifecycle, r.series.t)
+                 for r in faulty]
+        summary.update(parts[0] if len(parts) == 1 else {"fault_series": parts})
+    per_series = []
+    if args.format == "nab":
+        files = nab_files(results)
+        profiles = nab_score.profiles_from(datasets.nab_profiles(args.data)) \
+            if (args.data / "profiles.json").exists() else nab_score.default_profiles()
+        scored = nab_score.score_corpus(files, profiles)
+        summary["nab"] = {name: round(res.score, 2) for name, res in scored.items()}
+        summary["nab_detail"] = {name: {"threshold": res.threshold, "tp": res.tp, "fp": res.fp, "fn": res.fn,
+                                        "raw": round(res.raw, 3)} for name, res in scored.items()}
+        std = profiles.get("standard") or next(iter(profiles.values()))
+        best = scored[std.name].threshold
+        for f, r in zip(files, results):
+            one = nab_score.corpus_score([f], std, best)
+            per_series.append({"series": f.name, "raw": round(one.raw, 3), "tp": one.tp, "fp": one.fp,
+                               "fn": one.fn})
+    if not per_series:
+        per_series = [{"series": f"{r.series.category}/{r.series.name}"} for r in results]
+    for row, item, r in zip(per_series, items, results):
+        one = event_metrics([item], lead_window)
+        row.update({"events": one.events, "detected": one.detected, "warnings": one.warnings,
+                    "false_warnings": one.false_warnings, "quiet": r.series.quiet,
+                    "lead_times_minutes": [round(v, 1) for v in one.lead_times_minutes]})
+    summary["per_series"] = per_series
+    return summary
+
+
+def summarise_rain(results: Sequence[ReplayResult], rain: Sequence[ReplayResult], out: Path,
+                   max_plots: int) -> dict:
+    """Rain warnings as flood precursors (:func:`metrics.rain_precursor`) and one plot per event."""
+    gauges = [r.series for r in results]
+    summary: dict[str, Any] = {"detector": RAIN_DETECTOR, "params": "defaults",
+                               "weather_series": len(rain), "readings": sum(len(r.series) for r in rain),
+                               "unknown_hours": sum(r.series.meta.get("unknown_hours", 0) for r in rain)}
+    summary.update(rain_precursor(gauges, [(r.series, r.levels) for r in rain], RAIN_WINDOW_MIN * 60.0))
+    summary["plots"] = draw_rain_plots(gauges, rain, out, summary, max_plots)
+    return summary
+
+
+def draw_rain_plots(gauges: Sequence[datasets.Series], rain: Sequence[ReplayResult], out: Path, summary: dict,
+                    max_plots: int) -> list[str]:
+    """``plots/rain__<event>.png`` for the first ``max_plots`` events with weather."""
+    from evaluation.plots import plot_rain  # matplotlib: only when drawing
+
+    drawn = []
+    for row in [e for e in summary["events"] if e["weather_stations"]][:max(max_plots, 0)]:
+        event = row["event"]
+        lead = row["rain_lead_minutes"]
+        title = (f"{event}: rain warnings ({RAIN_DETECTOR}, defaults; orange) and flood-wave crossings (red)\n"
+                 f"first rain warning {row['first_rain_warning_utc'] or 'none'}, earliest crossing "
+                 f"{row['earliest_crossing_utc'] or 'none'}" + (f", lead {lead:+.0f} min" if lead is not None else "")
+                 + f"; waves with a rain warning in the 24 h before: {row['waves_with_rain_warning_24h']}"
+                 f"/{row['waves_with_weather']}")
+        path = plot_rain([r for r in rain if r.series.category == event],
+                         [s for s in gauges if s.category == event], out / "plots" / f"rain__{event}.png",
+                         title=title)
+        drawn.append(str(path.relative_to(out)))
+    return drawn
+
+
+def _stamp(t: float) -> str:
+    return datetime.fromtimestamp(t, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def write_results(results: Sequence[ReplayResult], out: Path, fmt: str) -> None:
+    """Per-series CSVs: NAB's results layout for ``nab``; per-row scores and a warning timeline otherwise."""
+    for r in results:
+        s = r.series
+        folder = out / s.category
+        folder.mkdir(parents=True, exist_ok=True)
+        stem = s.name.removesuffix(".csv")
+        with open(folder / f"{stem}.csv", "w", newline="") as fh:
+            w = csv.writer(fh)
+            if fmt == "nab":
+                values = next(iter(s.columns.values()))
+                w.writerow(["timestamp", "value", "anomaly_score"])
+                w.writerows([_stamp(t), _num(v), f"{sc:.6f}"] for t, v, sc in zip(s.t.tolist(), values.tolist(),
+                                                                                r.scores.tolist()))
+            else:
+                keys = list(s.columns)
+                label = _label_rows(s)
+                w.writerow(["timestamp", *keys, "anomaly_score", "level", "label"])
+                cols = [s.columns[k].tolist() for k in keys]
+                for i, t in enumerate(s.t.tolist()):
+                    w.writerow([_stamp(t), *(_num(c[i]) for c in cols), f"{r.scores[i]:.6f}", int(r.levels[i]),
+                                int(label[i])])
+        if fmt != "nab":
+            with open(folder / f"{stem}_warnings.csv", "w", newline="") as fh:
+                w = csv.writer(fh)
+                w.writerow(["raised", "ended", "hazard", "level", "detector", "quantity", "value", "score"])
+                for warn in r.warnings:
+                    w.writerow([_stamp(warn.time), _stamp(warn.end_time), warn.hazard, warn.level, warn.detector,
+                                warn.quantity, _num(warn.value), f"{warn.score:.6g}"])
+
+
+def _label_rows(s: datasets.Series) -> np.ndarray:
+    label = np.zeros(len(s), dtype=bool)
+    for ev in s.events:
+        label |= (s.t >= ev.start) & (s.t <= ev.end)
+    return label
+
+
+def _num(v: float) -> str:
+    return "" if v != v else f"{v:.6g}"
+
+
+def draw_plots(results: Sequence[ReplayResult], out: Path, summary: dict, max_plots: int) -> list[str]:
+    """One plot per series (the worst and best few when there are more than ``max_plots``) + overview."""
+    from evaluation.plots import plot_overview, plot_replay  # matplotlib: only when drawing
+
+    rows = summary["per_series"]
+    if "raw" in rows[0]:
+        badness = [-row["raw"] for row in rows]
+        values, xlabel = [row["raw"] for row in rows], "NAB raw score (standard, corpus threshold)"
+    else:
+        badness = [(row["events"] - row["detected"]) + row["false_warnings"] * 0.5 for row in rows]
+        values, xlabel = [row["detected"] - row["events"] - row["false_warnings"] for row in rows], \
+            "detected − events − false warnings"
+    order = sorted(range(len(rows)), key=lambda k: badness[k], reverse=True)
+    if len(order) > max_plots:
+        half = max(max_plots // 2, 1)
+        order = order[:half] + order[-(max_plots - half):] if max_plots > 1 else order[:1]
+    threshold = None
+    if "nab_detail" in summary:
+        threshold = summary["nab_detail"].get("standard", {}).get("threshold")
+    drawn = []
+    for k in order[:max_plots]:
+        r = results[k]
+        path = out / "plots" / f"{r.series.category}__{r.series.name.removesuffix('.csv')}.png"
+        plot_replay(r, path, threshold=threshold, title=f"{rows[k]['series']} — {xlabel.split('(')[0]}: "
+                                                         f"{values[k]:.2f}")
+        drawn.append(str(path.relative_to(out)))
+    if len(rows) > 1:
+        drawn.append(str(plot_overview([row["series"] for row in rows], values, out / "plots" / "overview.png",
+                                       xlabel=xlabel).relative_to(out)))
+    return drawn
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, (np.floating, np.integer)):
+        return v.item()
+    if isinstance(v, float) and not np.isfinite(v):
+        return None
+    return str(v)
+
+
+def print_summary(summary: dict) -> None:
+    """Print the headline figures."""
+    def fmt(v: Any) -> str:
+        return "n/a" if v is None else (f"{v:.3f}" if isinstance(v, float) else str(v))
+    ev = summary["events"]
+    print(f"detectors: {', '.join(summary['detectors'])}   series: {summary['series']}   "
+          f"readings: {summary['readings']} ({fmt(summary['readings_per_s'])}/s)")
+    print(f"events: {ev['events']} detected: {ev['detected']} warnings: {ev['warnings']} "
+          f"false: {ev['false_warnings']} quiet-period warnings: {ev['quiet_warnings']} "
+          f"sensor warnings: {summary['sensor_warnings']}")
+    print("  ".join(f"{k}={fmt(summary[k])}" for k in SUMMARY_KEYS))
+    if "fault_runs" in summary:
+        print("sensor faults: " + "  ".join(f"{k}={fmt(summary[k])}" for k in FAULT_KEYS)
+              + f"  per type: {json.dumps({k: v['recall'] for k, v in summary['fault_recall_per_type'].items()})}"
+              + f"  public warnings raised: {summary['public_warnings_by_hazard']}")
+    if "nab" in summary:
+        print("NAB: " + "  ".join(f"{k}={v:.1f} (threshold {summary['nab_detail'][k]['threshold']:.4f})"
+                                  for k, v in summary["nab"].items()))
+    if "rain_precursor" in summary:
+        print_rain(summary["rain_precursor"])
+
+
+def print_rain(rain: dict) -> None:
+    """Print the rain-precursor figures, one line per event."""
+    print(f"rain precursor ({rain['detector']}, {rain['params']}; {rain['weather_series']} weather series): "
+          f"waves with a rain warning in the {rain['window_hours']:g} h before their crossing: "
+          f"{rain['waves_with_rain_warning_24h']}/{rain['waves_with_weather']} "
+          f"(of {rain['waves']}: the others have no rain reported in that window)  rain warnings: "
+          f"{rain['rain_warnings']}  in quiet periods: {rain['quiet_rain_warnings']}")
+    for e in rain["events"]:
+        if not e["weather_stations"]:
+            print(f"  {e['event']}: no weather file ({e['waves']} waves)")
+            continue
+        lead = e["rain_lead_minutes"]
+        print(f"  {e['event']}: first rain warning {e['first_rain_warning_utc'] or 'none'} "
+              f"{e['first_rain_warning_level'] or ''} ({e['first_rain_warning_station'] or '-'}), earliest "
+              f"crossing {e['earliest_crossing_utc'] or 'none'} ({e['earliest_crossing_station'] or '-'}), lead "
+              f"{'n/a' if lead is None else f'{lead:.0f} min'}, {e['rain_warnings']} rain warnings "
+              f"(highest {e['highest_rain_level']}), waves warned within {rain['window_hours']:g} h: "
+              f"{e['waves_with_rain_warning_24h']}/{e['waves_with_weather']} (of {e['waves']})"
+              + ("  [quiet]" if e["quiet"] else ""))

@@ -1,0 +1,32 @@
+"""The demo end to end on the real broker and database: the flood wave is warned before its peak."""
+
+import argparse
+
+import pytest
+
+from application import demo
+
+
+@pytest.fixture
+def demo_env(services, influx, monkeypatch):
+    monkeypatch.setenv("RIVERWATCH_MQTT__HOST", services.mqtt_host)
+    monkeypatch.setenv("RIVERWATCH_MQTT__PORT", str(services.mqtt_port))
+    monkeypatch.setenv("RIVERWATCH_INFLUX__URL", services.influx_url)
+    monkeypatch.setenv("RIVERWATCH_INFLUX__DATABASE", influx.database)
+    return influx
+
+
+def test_storm_is_warned_downstream_before_the_scripted_peak(demo_env, tmp_path, capsys):
+    args = argparse.Namespace(duration=8.0, scenario="storm", interval=300.0, seed=3, config=None,
+                              state_dir=tmp_path, keep_services=True)
+    result = demo.play(args)
+    assert result.ok and result.accepted > 0
+    assert "every accepted reading is stored exactly once" in capsys.readouterr().out
+    downstream = [ev for ev in result.warnings.events
+                  if ev.station == "gauge-lacville" and ev.hazard == "flood" and ev.public]
+    assert downstream, "no public flood warning at the downstream gauge"
+    first = min(downstream, key=lambda ev: ev.time_ns)
+    assert first.time_ns / 1e9 < result.warnings.peaks["gauge-lacville"].time_s
+    assert list((tmp_path / "demo" / "cap").glob("*.xml"))
+    stored = demo_env.query_rows('SELECT COUNT("value") AS n FROM "reading" WHERE "station" = \'gauge-lacville\'')
+    assert stored[0]["n"] > 0
