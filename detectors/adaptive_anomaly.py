@@ -22,9 +22,8 @@ soon as its probation ends. Missing or non-finite values score 0 and are not lea
 Examples
 --------
 >>> import math
->>> from detectors.base import get
->>> from evaluation.datasets import synthetic_station
->>> st = synthetic_station("demo", ["water_level"])
+>>> from detectors.base import example_station, get
+>>> st = example_station(["water_level"])
 >>> det = get("adaptive_anomaly").build(st, "water_level", {"probation": 200})
 >>> scores = []
 >>> for i in range(600):
@@ -47,6 +46,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from detectors.base import Finding, X, register
 from riverwatch.catalog import Station
 from riverwatch.model import Level
+from riverwatch.state import Slotted
 
 _SQRT2 = math.sqrt(2.0)
 _LOG_FLOOR = 1e-300
@@ -69,19 +69,24 @@ class Params(BaseModel):
     watch: float = Field(0.9, gt=0, le=1, description="score of a WATCH")
 
 
-class AdaptiveAnomaly:
+class AdaptiveAnomaly(Slotted):
     """Online anomaly likelihood of one quantity; see the module docstring.
 
     ``score_one(x)`` does not change the state; ``learn_one(x)`` does (reusing the work of the
     preceding ``score_one`` of the same reading).
     """
 
-    __slots__ = ("quantity", "p", "n", "fast", "short_mean", "mean", "var", "feat_n", "feat_mean",
+    __slots__ = ("quantity", "probation", "w_fast", "w_short", "w_long", "w_history", "hold", "threshold",
+                 "watch", "n", "fast", "short_mean", "mean", "var", "feat_n", "feat_mean",
                  "feat_var", "ring", "ring_sum", "ring_pos", "last_alert", "_pending")
+    transient_slots = frozenset({"_pending"})    # holds the reading in hand
+    slot_defaults = {"_pending": None}
 
     def __init__(self, quantity: str, params: Params) -> None:
         self.quantity = quantity
-        self.p = params
+        self.probation, self.hold = params.probation, params.hold
+        self.w_fast, self.w_short, self.w_long, self.w_history = params.fast, params.short, params.long, params.history
+        self.threshold, self.watch = params.threshold, params.watch
         self.n = 0
         self.fast = self.short_mean = self.mean = self.var = 0.0
         self.feat_n = 0
@@ -106,17 +111,18 @@ class AdaptiveAnomaly:
         if not step:
             return
         score, value, short_mean, raw, feats = step
-        p = self.p
         n = self.n = self.n + 1
-        a = p.long if p.long * n > 1.0 else 1.0 / n
+        w_long = self.w_long
+        a = w_long if w_long * n > 1.0 else 1.0 / n
         d = value - self.mean
-        self.fast = value if n == 1 else self.fast + p.fast * (value - self.fast)
+        self.fast = value if n == 1 else self.fast + self.w_fast * (value - self.fast)
         self.short_mean = value if n == 1 else short_mean
         self.mean += a * d
         self.var = (1.0 - a) * (self.var + a * d * d)
         if feats is not None:
             fn = self.feat_n = self.feat_n + 1
-            b = p.history if p.history * fn > 1.0 else 1.0 / fn
+            w_history = self.w_history
+            b = w_history if w_history * fn > 1.0 else 1.0 / fn
             fm, fv = self.feat_mean, self.feat_var
             for k in range(3):
                 e = feats[k] - fm[k]
@@ -126,30 +132,22 @@ class AdaptiveAnomaly:
             self.ring_sum += raw - self.ring[pos]
             self.ring[pos] = raw
             self.ring_pos = (pos + 1) % len(self.ring)
-        if score >= p.threshold:
+        if score >= self.threshold:
             self.last_alert = n - 1
         self._pending = None
 
     def level(self, score: float) -> Level:
         """ADVISORY from ``threshold``, WATCH from ``watch``; never more (an anomaly is not a flood)."""
-        if score >= self.p.watch:
+        if score >= self.watch:
             return Level.WATCH
-        return Level.ADVISORY if score >= self.p.threshold else Level.NONE
+        return Level.ADVISORY if score >= self.threshold else Level.NONE
 
     def evidence(self, x: X, score: float) -> Finding:
         """The value, the learned normal level and spread, and the score behind the level."""
         value = float(x.get(self.quantity, math.nan))
         return Finding("adaptive_anomaly", "anomaly", self.level(score), self.quantity, value, score,
-                       threshold=self.p.threshold, message_key="anomaly",
+                       threshold=self.threshold, message_key="anomaly",
                        details=(("expected", f"{self.mean:.6g}"), ("spread", f"{math.sqrt(self.var):.3g}")))
-
-    def __getstate__(self) -> tuple:
-        return tuple(getattr(self, k) for k in self.__slots__ if k != "_pending")
-
-    def __setstate__(self, state: tuple) -> None:
-        for k, v in zip((k for k in self.__slots__ if k != "_pending"), state):
-            setattr(self, k, v)
-        self._pending = None
 
     # --- the work -----------------------------------------------------------------------------
 
@@ -162,8 +160,8 @@ class AdaptiveAnomaly:
         if value is None or not math.isfinite(value):
             return None
         value = float(value)
-        p, n = self.p, self.n
-        short_mean = self.short_mean + p.short * (value - self.short_mean)
+        n = self.n
+        short_mean = self.short_mean + self.w_short * (value - self.short_mean)
         if n < _WARM:
             step = (0.0, value, short_mean, 0.0, None)
         else:
@@ -172,7 +170,6 @@ class AdaptiveAnomaly:
         return step
 
     def _score(self, value: float, short_mean: float, n: int) -> tuple:
-        p = self.p
         sd = math.sqrt(self.var) + 1e-9 * (abs(self.mean) + 1.0)
         mean = self.mean
         feats = (min(abs(value - self.fast) / sd, _CAP), min(abs(short_mean - mean) / sd, _CAP),
@@ -182,7 +179,7 @@ class AdaptiveAnomaly:
         ring = self.ring
         count = min(self.feat_n + 1, len(ring))
         z = (self.ring_sum - ring[self.ring_pos] + raw) / count
-        if n < p.probation or n - self.last_alert < p.hold or z <= 0.0:
+        if n < self.probation or n - self.last_alert < self.hold or z <= 0.0:
             return (0.0, value, short_mean, raw, feats)
         q = 0.5 * math.erfc(z / _SQRT2)
         score = min(1.0, -math.log10(max(q, _LOG_FLOOR)) / 10.0)

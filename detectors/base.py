@@ -17,6 +17,11 @@ A new detector is one file, ``detectors/<name>.py``::
     def make(station: Station, quantity: str | None, params: Params) -> Detector: ...
 
 plus ``applies`` (which streams of a station it watches) and its test; the core is not edited.
+The detector keeps its state in the ``__slots__`` of a :class:`riverwatch.state.Slotted` subclass,
+so checkpoints are versioned (the contract tests check it, nested helpers included).
+:func:`registry` finds it by importing every top-level module of this package (subpackages such
+as ``detectors.stats``, the shared statistics, hold no detectors and are not imported; importing
+``base`` again is harmless), so there is no list of detectors, nor of modules that are not.
 
 Examples
 --------
@@ -28,7 +33,7 @@ True
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Protocol, runtime_checkable
+from typing import Any, Callable, Iterable, Mapping, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ValidationError
 
@@ -138,7 +143,7 @@ def registry() -> dict[str, DetectorSpec]:
     """Every registered detector, importing each ``detectors/<name>.py`` once."""
     import detectors
 
-    import_plugins(detectors, _NOT_DETECTORS)
+    import_plugins(detectors)
     return dict(_REGISTRY)
 
 
@@ -150,6 +155,15 @@ def get(name: str) -> DetectorSpec:
     return known[name]
 
 
-#: Modules in ``detectors/`` that are infrastructure, not detectors.
-_NOT_DETECTORS = {"base", "lifecycle", "evaluate", "cap", "messages", "scaling", "metrics", "datasets",
-                  "plots", "checkpoint"}
+def example_station(quantities: Iterable[str] | Mapping[str, Mapping], *, kind: str = "river_gauge",
+                    station_id: str = "example") -> Station:
+    """A catalog station measuring ``quantities`` (names, or name → QuantitySpec fields), for
+    examples and tests.
+
+    >>> st = example_station({"water_level": {"levels": {"watch": 2.5}}, "discharge": {}})
+    >>> st.quantities["water_level"].levels, st.kind
+    ({'watch': 2.5}, 'river_gauge')
+    """
+    specs = dict(quantities) if isinstance(quantities, Mapping) else {q: {} for q in quantities}
+    return Station(id=station_id, partner="example", kind=kind, name=station_id, lat=0.0, lon=0.0,
+                   quantities=specs)

@@ -1,7 +1,7 @@
 """Change points: river's PageHinkley (default) or ADWIN on robust z-scores of one stream.
 
 Values are standardised against a robust baseline (EWMA location and deviation, see
-:class:`detectors.scaling.RobustBaseline`) and clipped to ±``clip`` before they reach the
+:class:`detectors.stats.baselines.RobustBaseline`) and clipped to ±``clip`` before they reach the
 drift detector, so its threshold means the same for every quantity. The score spikes at a
 detected change: ``1 + min(|z|, 10) / 10`` there, ``min(|z|, 10) / 20`` (< 0.5) elsewhere.
 A change is an ``ADVISORY`` anomaly.
@@ -11,9 +11,8 @@ The drift detector advances on the first sight of a reading, whether ``score_one
 
 Examples
 --------
->>> from riverwatch.catalog import Station
->>> st = Station(id="g", partner="p", kind="river_gauge", name="G", lat=0, lon=0,
-...              quantities={"water_level": {}})
+>>> from detectors.base import example_station
+>>> st = example_station(["water_level"])
 >>> det = make(st, "water_level", Params())
 >>> levels = []
 >>> for i in range(300):
@@ -32,10 +31,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from river import drift
 
 from detectors.base import Finding, register
-from detectors.scaling import RobustBaseline, value_of
+from detectors.stats.baselines import RobustBaseline
+from detectors.stats.cleaning import value_of
 from detectors.sensor_fault import RESOLUTION
 from riverwatch.catalog import Station
 from riverwatch.model import Level
+from riverwatch.state import Slotted
 
 
 class Params(BaseModel):
@@ -51,8 +52,10 @@ class Params(BaseModel):
     clip: float = Field(8.0, gt=0)
 
 
-class ChangePoint:
+class ChangePoint(Slotted):
     """Change-point detector for one quantity of one station (see the module docstring)."""
+
+    __slots__ = ("quantity", "hazard", "drift", "baseline", "clip", "_seen", "_learnt")
 
     def __init__(self, quantity: str, params: Params) -> None:
         self.quantity = quantity

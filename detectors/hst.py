@@ -10,9 +10,8 @@ Heavy (trees per stream): not in the default set, opts out of the state-size che
 
 Examples
 --------
->>> from riverwatch.catalog import Station
->>> st = Station(id="g", partner="p", kind="river_gauge", name="G", lat=0, lon=0,
-...              quantities={"water_level": {}})
+>>> from detectors.base import example_station
+>>> st = example_station(["water_level"])
 >>> det = make(st, "water_level", Params(window_size=50, warmup=50))
 >>> for i in range(300):
 ...     x = {"t": i * 600.0, "water_level": 1.0 + 0.01 * (i % 10)}
@@ -30,9 +29,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from river.anomaly import HalfSpaceTrees
 
 from detectors.base import Finding, register
-from detectors.scaling import OnlineMinMax, QuantileThreshold, clamp, value_of
+from detectors.stats.baselines import OnlineMinMax, QuantileThreshold
+from detectors.stats.cleaning import clamp, value_of
 from riverwatch.catalog import Station
 from riverwatch.model import Level
+from riverwatch.state import Slotted
 
 
 class Params(BaseModel):
@@ -52,8 +53,10 @@ class Params(BaseModel):
     warmup: int = Field(250, ge=1)
 
 
-class HST:
+class HST(Slotted):
     """HalfSpaceTrees detector for one quantity of one station (see the module docstring)."""
+
+    __slots__ = ("quantity", "hazard", "model", "scale_v", "scale_d", "threshold", "last")
 
     def __init__(self, quantity: str, plausible, params: Params) -> None:
         self.quantity = quantity

@@ -8,9 +8,8 @@ threshold) back on the safe side, so a value hovering at a threshold does not fl
 
 Examples
 --------
->>> from riverwatch.catalog import Station
->>> st = Station(id="g", partner="p", kind="river_gauge", name="G", lat=0, lon=0,
-...              quantities={"water_level": {"levels": {"watch": 2.5, "warning": 3.0}}})
+>>> from detectors.base import example_station
+>>> st = example_station({"water_level": {"levels": {"watch": 2.5, "warning": 3.0}}})
 >>> det = make(st, "water_level", Params())
 >>> for t, v in enumerate([2.0, 2.6, 2.7, 2.45, 2.6]):
 ...     x = {"t": t * 600.0, "water_level": v}
@@ -30,9 +29,12 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from detectors.base import Finding, register
-from detectors.scaling import LEVEL_OF, LevelGate, catalog_levels, clamp, hazard_for, time_of, value_of
+from detectors.stats.cleaning import clamp, time_of, value_of
+from detectors.stats.gates import LevelGate
+from detectors.stats.levels import LEVEL_OF, catalog_levels, hazard_for
 from riverwatch.catalog import Station
 from riverwatch.model import Level
+from riverwatch.state import Slotted
 
 
 class Params(BaseModel):
@@ -63,7 +65,7 @@ def with_levels(station: Station) -> list[str | None]:
     return [q for q, spec in station.quantities.items() if spec.levels and q not in OWNED_ELSEWHERE]
 
 
-class LevelThreshold:
+class LevelThreshold(Slotted):
     """Threshold detector for one quantity of one station (see the module docstring)."""
 
     __slots__ = ("quantity", "hazard", "sign", "levels", "base", "unit", "hyst", "gate", "_cache")
@@ -132,14 +134,6 @@ class LevelThreshold:
         return Finding("level_threshold", self.hazard, lvl, self.quantity, 0.0 if v is None else v,
                        score, threshold, None, f"threshold.{direction}",
                        (("direction", direction), ("hysteresis", f"{self.hyst:g}")))
-
-    def __getstate__(self):
-        return (self.quantity, self.hazard, self.sign, self.levels, self.base, self.unit, self.hyst,
-                self.gate, self._cache)
-
-    def __setstate__(self, state) -> None:
-        (self.quantity, self.hazard, self.sign, self.levels, self.base, self.unit, self.hyst,
-         self.gate, self._cache) = state
 
 
 @register("level_threshold", params=Params, hazard="flood", applies=with_levels)

@@ -19,10 +19,11 @@ Flows are never evidence themselves. Sensor outages (floor or saturation values)
 cut false warnings on gecco2018 but hid events there (see docs/detectors.md).
 
 *Flow fit* (``explain_tau_s`` > 0, off by default): instead of dropping the ``explained``
-quantities, a slow least-squares fit of their departures on the departures of the first two
-flows (both winsorised at four scales, learnt only while not alarmed) predicts the part of a
-departure that the flow change explains; that part is removed before scoring and before the
-residual scale learns. Winsorising bounds the explanation to about four residual scales.
+quantities, a slow least-squares fit (:class:`~detectors.stats.regression.TwoRegressorFit`) of their
+departures on the departures of the first two flows (both winsorised at four scales, learnt only
+while not alarmed) predicts the part of a departure that the flow change explains; that part is
+removed before scoring and before the residual scale learns. Winsorising bounds the explanation
+to about four residual scales.
 
 *Adaptive threshold* (``tail_tau_s`` > 0, off by default): each quantity's ``|z|`` is divided by
 its tail factor (≥ 1), a streaming estimate of its recent ``tail_quantile`` of ``|z|`` in units of
@@ -40,9 +41,8 @@ hazard ``water_quality``; plain floats, no window.
 
 Examples
 --------
->>> from riverwatch.catalog import Station
->>> st = Station(id="w", partner="p", kind="water_quality", name="W", lat=0, lon=0,
-...              quantities={"turbidity": {}, "conductivity": {}, "ph": {}})
+>>> from detectors.base import example_station
+>>> st = example_station(["turbidity", "conductivity", "ph"], kind="water_quality")
 >>> det = make(st, None, Params(warmup=30))
 >>> for i in range(300):
 ...     x = {"t": i * 60.0, "turbidity": 0.3 + 0.01 * (i % 3), "conductivity": 400 + i % 5, "ph": 7.5}
@@ -54,8 +54,7 @@ True
 
 Turbidity and conductivity departing together with a flow step are expected water, not an event:
 
->>> st = Station(id="w", partner="p", kind="water_quality", name="W", lat=0, lon=0,
-...              quantities={"turbidity": {}, "conductivity": {}, "ph": {}, "discharge": {}})
+>>> st = example_station(["turbidity", "conductivity", "ph", "discharge"], kind="water_quality")
 >>> det = make(st, None, Params(warmup=30, context_s=5400))
 >>> for i in range(300):
 ...     x = {"t": i * 60.0, "turbidity": 0.3 + 0.01 * (i % 3), "conductivity": 400 + i % 5, "ph": 7.5,
@@ -73,9 +72,12 @@ import math
 from pydantic import BaseModel, ConfigDict, Field
 
 from detectors.base import Finding, register
-from detectors.scaling import Gated, LevelGate, clamp, value_of
+from detectors.stats.cleaning import clamp, value_of
+from detectors.stats.gates import Gated, LevelGate
+from detectors.stats.regression import TwoRegressorFit
 from detectors.water_quality_event import departure_finding, streams_for
 from riverwatch.catalog import Station
+from riverwatch.state import Slotted
 
 WATCHED = ("chlorine", "chlorine_2", "ph", "redox", "conductivity", "turbidity", "water_temperature")
 #: Quantisation-noise floor of the residual scale per quantity (canonical units): about a third of
@@ -147,7 +149,7 @@ class Params(BaseModel):
 TAIL_STEP = 0.1
 
 
-class _Track:
+class _Track(Slotted):
     """Baseline, residual scale and tail factor of one quantity (seven floats and a count).
 
     ``tail`` (≥ 1) divides ``|z|`` before scoring: a streaming estimate of the quantity's recent
@@ -157,6 +159,7 @@ class _Track:
     """
 
     __slots__ = ("floor", "mean", "scale", "t", "n", "tail", "pending", "prev")
+    slot_defaults = {"tail": 1.0, "pending": 0.0, "prev": 0.0}   # added with the tail factor
 
     def __init__(self, floor: float) -> None:
         self.floor = floor
@@ -225,67 +228,6 @@ class _Track:
     def restart(self, t: float, v: float) -> None:
         self.mean, self.t = v, t
 
-    def __getstate__(self):
-        return (self.floor, self.mean, self.scale, self.t, self.n, self.tail, self.pending, self.prev)
-
-    def __setstate__(self, state) -> None:
-        self.floor, self.mean, self.scale, self.t, self.n = state[:5]
-        self.tail, self.pending, self.prev = state[5:] if len(state) > 5 else (1.0, 0.0, 0.0)
-
-
-class _FlowFit:
-    """Slow least-squares fit of quality departures on the departures ``(f0, f1)`` of two flows.
-
-    EWMAs (time constant ``tau_s``) of the flows' second moments, shared, and per explained
-    quantity of ``r·f0`` and ``r·f1`` (``r`` its departure); ``coef[i]`` solves the ridge normal
-    equations, so ``coef[i]·f`` is the departure of quantity ``i`` the flows explain. A station
-    with one flow passes ``f1 = 0``.
-
-    >>> fit = _FlowFit(1)
-    >>> for i in range(200):
-    ...     f = (-1.0) ** i * (i % 7)
-    ...     fit.learn(60.0 * i, f, 0.0, (0.5 * f,), 86400.0)
-    >>> [round(c, 3) for c in fit.coef[0]], round(fit.explained(0, 2.0, 0.0), 3)
-    ([0.5, 0.0], 1.0)
-    """
-
-    __slots__ = ("g00", "g01", "g11", "cross", "coef", "t", "n")
-
-    def __init__(self, quantities: int) -> None:
-        self.g00 = self.g01 = self.g11 = 0.0
-        self.cross = [[0.0, 0.0] for _ in range(quantities)]
-        self.coef = [[0.0, 0.0] for _ in range(quantities)]
-        self.t, self.n = 0.0, 0
-
-    def explained(self, i: int, f0: float, f1: float) -> float:
-        """The departure of quantity ``i`` explained by the flow departures ``f0``, ``f1``."""
-        c = self.coef[i]
-        return c[0] * f0 + c[1] * f1
-
-    def learn(self, t: float, f0: float, f1: float, r, tau_s: float) -> None:
-        """Learn flow departures ``f0``, ``f1`` and quality departures ``r`` (None: absent)."""
-        b = max(1.0 - math.exp(-max(t - self.t, 0.0) / tau_s), 1.0 / (self.n + 1)) if self.n else 1.0
-        g00 = self.g00 = self.g00 + b * (f0 * f0 - self.g00)
-        g01 = self.g01 = self.g01 + b * (f0 * f1 - self.g01)
-        g11 = self.g11 = self.g11 + b * (f1 * f1 - self.g11)
-        eps = 1e-6 * (g00 + g11) + 1e-300          # ridge: a flow that never moves explains nothing
-        g00 += eps
-        g11 += eps
-        det = g00 * g11 - g01 * g01
-        for i, ri in enumerate(r):
-            if ri is not None:
-                c = self.cross[i]
-                c0 = c[0] = c[0] + b * (ri * f0 - c[0])
-                c1 = c[1] = c[1] + b * (ri * f1 - c[1])
-                self.coef[i] = [(g11 * c0 - g01 * c1) / det, (g00 * c1 - g01 * c0) / det] if det > 0 else [0.0, 0.0]
-        self.t, self.n = t, self.n + 1
-
-    def __getstate__(self):
-        return (self.g00, self.g01, self.g11, self.cross, self.coef, self.t, self.n)
-
-    def __setstate__(self, state) -> None:
-        self.g00, self.g01, self.g11, self.cross, self.coef, self.t, self.n = state
-
 
 class QualityResidual(Gated):
     """Multivariate residual detector for one water-quality station (see the module docstring)."""
@@ -317,7 +259,7 @@ class QualityResidual(Gated):
         self.explain_tau_s = params.explain_tau_s
         fitted = [i for i, e in enumerate(self.explained) if e] if params.explain_tau_s > 0 and self.context else []
         self.fit_index = tuple(fitted.index(i) if i in fitted else -1 for i in range(len(quantities)))
-        self.fit = _FlowFit(len(fitted)) if fitted else None
+        self.fit = TwoRegressorFit(len(fitted)) if fitted else None
         self._none = (0.0,) * len(quantities)
         self.tail = ((params.tail_tau_s, params.tail_quantile, params.levels[0] / params.tail_ratio,
                       params.levels[0])

@@ -34,10 +34,9 @@ threshold) below it, and the level falls back once no window holds it.
 
 Examples
 --------
->>> from riverwatch.catalog import Station
->>> st = Station(id="wx", partner="p", kind="weather", name="WX", lat=0, lon=0,
-...              quantities={"precipitation": {"levels": {"advisory": 10.0, "watch": 15.0,
-...                                                       "warning": 25.0, "emergency": 40.0}}})
+>>> from detectors.base import example_station
+>>> levels = {"advisory": 10.0, "watch": 15.0, "warning": 25.0, "emergency": 40.0}
+>>> st = example_station({"precipitation": {"levels": levels}}, kind="weather")
 >>> det = make(st, "precipitation", Params())
 >>> for i in range(1, 13):      # a 30 mm/h downpour, 5-minute readings of 2.5 mm
 ...     x = {"t": i * 300.0, "precipitation": 2.5}
@@ -60,10 +59,13 @@ import math
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from detectors.base import Finding, register
-from detectors.scaling import (LEVEL_OF, LEVEL_ORDER, LevelGate, Slotted, catalog_levels, clamp, time_of,
-                               usual_interval, value_of)
+from detectors.stats.cleaning import clamp, time_of, value_of
+from detectors.stats.gates import LevelGate
+from detectors.stats.levels import LEVEL_OF, LEVEL_ORDER, catalog_levels
+from detectors.stats.windows import usual_interval
 from riverwatch.catalog import Station
 from riverwatch.errors import ConfigError
+from riverwatch.state import Slotted
 
 QUANTITY = "precipitation"
 HOUR_S = 3600.0
@@ -382,8 +384,8 @@ def hourly_ladder(station: Station, params: Params) -> Ladder:
 def window_ladders(station: Station, params: Params) -> tuple[Ladder, ...]:
     """The levels (mm) of each window: ``levels_mm`` or the hourly ones × ``hours ** exponent``.
 
-    >>> st = Station(id="wx", partner="p", kind="weather", name="WX", lat=0, lon=0,
-    ...              quantities={"precipitation": {}})
+    >>> from detectors.base import example_station
+    >>> st = example_station(["precipitation"], kind="weather")
     >>> [[th for _, th in ladder] for ladder in window_ladders(st, Params())]
     [[10.0, 15.0, 25.0, 40.0], [14.8, 22.2, 37.1, 59.3], [20.1, 30.2, 50.3, 80.5]]
     """

@@ -14,9 +14,8 @@ the first ``jump_s`` after the gauge is back; the recent low does not drift up o
 
 Examples
 --------
->>> from riverwatch.catalog import Station
->>> st = Station(id="g", partner="p", kind="river_gauge", name="G", lat=0, lon=0,
-...              quantities={"water_level": {"max_rate_per_hour": 1.5}})
+>>> from detectors.base import example_station
+>>> st = example_station({"water_level": {"max_rate_per_hour": 1.5}})
 >>> det = make(st, "water_level", Params())
 >>> for i in range(8):     # a flood wave rising 0.4 m per hour, 10-minute readings
 ...     x = {"t": i * 600.0, "water_level": 1.0 + 0.4 * i / 6}
@@ -32,8 +31,11 @@ import math
 from pydantic import BaseModel, ConfigDict, Field
 
 from detectors.base import Finding, register
-from detectors.scaling import (Gated, LevelGate, Window, clamp, hazard_for, slope_agreement, time_of, usual_interval,
-                               value_of)
+from detectors.stats.cleaning import clamp, time_of, value_of
+from detectors.stats.gates import Gated, LevelGate
+from detectors.stats.levels import hazard_for
+from detectors.stats.trend import slope_agreement
+from detectors.stats.windows import Window, usual_interval
 from riverwatch.catalog import Station
 from riverwatch.model import Level
 
@@ -94,7 +96,7 @@ class RateOfRise(Gated):
     __slots__ = ("quantity", "hazard", "rates", "window", "min_points", "min_span_s", "min_agreement",
                  "max_level", "min_rise", "low_tau_s", "low", "low_t", "gate", "_cache",
                  "_memo", "jump_s", "before_gap", "gap_intervals", "interval")
-    added_slots = {"before_gap": None, "gap_intervals": Params().gap_intervals, "interval": 0.0}
+    slot_defaults = {"before_gap": None, "gap_intervals": Params().gap_intervals, "interval": 0.0}
 
     def __init__(self, quantity: str, rates: tuple[float, ...], min_rise: float, params: Params) -> None:
         self.quantity = quantity

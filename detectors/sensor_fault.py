@@ -51,9 +51,8 @@ Checks (per quantity stream, a few floats of state):
 
 Examples
 --------
->>> from riverwatch.catalog import Station
->>> st = Station(id="s", partner="p", kind="water_quality", name="S", lat=0, lon=0,
-...              quantities={"turbidity": {}})
+>>> from detectors.base import example_station
+>>> st = example_station(["turbidity"], kind="water_quality")
 >>> det = make(st, "turbidity", Params())
 >>> out = []
 >>> for i, v in enumerate([5.0, 5.2, 4.9, 5.1, 5.0, 5.1, 4.9, 5.0, 80.0, 5.1, 5.0, -3.0]):
@@ -73,7 +72,8 @@ import math
 from pydantic import BaseModel, ConfigDict, Field
 
 from detectors.base import Finding, register
-from detectors.scaling import Gated, LevelGate, clamp, value_of
+from detectors.stats.cleaning import clamp, value_of
+from detectors.stats.gates import Gated, LevelGate
 from riverwatch.catalog import Station
 from riverwatch.units import QUANTITIES
 
@@ -357,27 +357,20 @@ class SensorFault(Gated):
         return Finding("sensor_fault", "sensor", self.level(score), self.quantity, concerned, score,
                        None, None, f"sensor.{fault}", (("fault", fault), ("ratio", f"{ratio:.3g}")))
 
-    def __setstate__(self, state) -> None:
-        """Restore a checkpoint (:class:`Slotted`), converting one written before later slots."""
-        super().__setstate__(state)
-        if len(state) < _SLOTS_WITH_DRIFT_STEPS:  # a checkpoint from before the drift steps and magnitude
+    def _upgrade(self, version: int, missing: frozenset[str]) -> None:
+        """Convert a checkpoint written before later slots (:class:`riverwatch.state.Slotted`)."""
+        if "dd" in missing:  # a checkpoint from before the drift steps and magnitude
             self.proportional, self.mag, self.dd = self.quantity in PROPORTIONAL, math.nan, 0.0
             self.drift_step_s = Params().drift_min_s / self.drift_n
             self.drift_t, self.drift_v, self.drift_k = self.t1, self.v1, max(0, self.n - 1)
-        if len(state) < _SLOTS_WITH_BURSTY:  # a checkpoint from before the spike exemption
+        if "bursty" in missing:  # a checkpoint from before the spike exemption
             self.bursty = self.quantity in Params().spike_exempt
-        if len(state) < len(self.__slots__):  # scales in units of the usual magnitude: fractions now
+        if "dscale_rel" in missing:  # scales in units of the usual magnitude: fractions now
             self.dscale_rel = 0.0
             if self.proportional:
                 unit = self._level(abs(self.v1) if math.isnan(self.mag) else 0.0)
                 self.rough_fast, self.rough_slow = self.rough_fast / unit, self.rough_slow / unit
                 self.dscale_rel = self.dscale / unit
-
-
-#: Length of the pickled state before ``bursty`` (checkpoints written before the spike exemption).
-_SLOTS_WITH_DRIFT_STEPS = SensorFault.__slots__.index("bursty")
-#: Length of the pickled state before ``dscale_rel`` (scales not yet fractions of the level).
-_SLOTS_WITH_BURSTY = SensorFault.__slots__.index("dscale_rel")
 
 
 def _worse(a: tuple[str, float, float], b: tuple[str, float, float]) -> tuple[str, float, float]:

@@ -10,9 +10,8 @@ the level to be crossed and it grows as the crossing nears (0.0 when no crossing
 
 Examples
 --------
->>> from riverwatch.catalog import Station
->>> st = Station(id="g", partner="p", kind="river_gauge", name="G", lat=0, lon=0,
-...              quantities={"water_level": {"levels": {"watch": 2.5, "warning": 3.0}}})
+>>> from detectors.base import example_station
+>>> st = example_station({"water_level": {"levels": {"watch": 2.5, "warning": 3.0}}})
 >>> det = make(st, "water_level", Params())
 >>> for i in range(7):     # rising 0.3 m/h from 1.6 m, 10-minute readings
 ...     x = {"t": i * 600.0, "water_level": 1.6 + 0.05 * i}
@@ -26,7 +25,11 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from detectors.base import Finding, register
-from detectors.scaling import Gated, LevelGate, Window, catalog_levels, hazard_for, theil_sen, value_of
+from detectors.stats.cleaning import value_of
+from detectors.stats.gates import Gated, LevelGate
+from detectors.stats.levels import catalog_levels, hazard_for
+from detectors.stats.trend import theil_sen
+from detectors.stats.windows import Window
 from riverwatch.catalog import Station
 
 

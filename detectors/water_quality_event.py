@@ -8,9 +8,8 @@ noisy sensor does not. One stream per station (``applies`` → ``[None]``), haza
 
 Examples
 --------
->>> from riverwatch.catalog import Station
->>> st = Station(id="w", partner="p", kind="water_quality", name="W", lat=0, lon=0,
-...              quantities={"turbidity": {}, "conductivity": {}, "ph": {}})
+>>> from detectors.base import example_station
+>>> st = example_station(["turbidity", "conductivity", "ph"], kind="water_quality")
 >>> det = make(st, None, Params())
 >>> for i in range(100):
 ...     x = {"t": i * 600.0, "turbidity": 3 + 0.1 * (i % 3), "conductivity": 400 + i % 5, "ph": 7.5}
@@ -26,7 +25,9 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from detectors.base import Finding, register
-from detectors.scaling import Gated, LevelGate, RobustBaseline, clamp, value_of
+from detectors.stats.baselines import RobustBaseline
+from detectors.stats.cleaning import clamp, value_of
+from detectors.stats.gates import Gated, LevelGate
 from detectors.sensor_fault import RESOLUTION
 from riverwatch.catalog import Station
 

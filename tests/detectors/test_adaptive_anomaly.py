@@ -6,8 +6,7 @@ import pickle
 import numpy as np
 import pytest
 
-from detectors.base import get
-from evaluation.datasets import synthetic_station
+from detectors.base import example_station, get
 from riverwatch.errors import ConfigError
 from riverwatch.model import Level
 
@@ -15,7 +14,7 @@ Q = "water_level"
 
 
 def build(**params):
-    return get("adaptive_anomaly").build(synthetic_station("t", [Q]), Q, params)
+    return get("adaptive_anomaly").build(example_station([Q]), Q, params)
 
 
 def feed(det, values, t0=1.6e9):

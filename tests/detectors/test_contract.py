@@ -20,6 +20,7 @@ import pytest
 from detectors import Finding, registry
 from riverwatch.catalog import Station, load_catalog
 from riverwatch.model import Level
+from riverwatch.state import VERSION, Slotted
 from riverwatch.units import QUANTITIES
 
 CATALOG = load_catalog(Path(__file__).resolve().parents[2] / "catalog" / "demo.toml")
@@ -91,6 +92,19 @@ def run(det, xs):
     return scores
 
 
+def trained(name, station, quantity):
+    """The detector after 200 seeded readings, and the 200 readings that follow."""
+    xs = list(readings(station, 400, seed=5))
+    det = build(name, station, quantity)
+    run(det, xs[:200])
+    return det, xs[200:]
+
+
+def saved_state(det) -> dict:
+    """``det``'s state as a checkpoint gives it back."""
+    return pickle.loads(pickle.dumps(det.__getstate__()))
+
+
 @pytest.mark.parametrize("name, station, quantity", CASES)
 def test_scores_finite_on_random_and_edge_inputs(name, station, quantity):
     skip_unless(name, "finite")
@@ -142,11 +156,56 @@ def test_input_is_not_changed(name, station, quantity):
 @pytest.mark.parametrize("name, station, quantity", CASES)
 def test_pickles_to_the_same_future_scores(name, station, quantity):
     skip_unless(name, "pickle")
-    xs = list(readings(station, 400, seed=5))
-    det = build(name, station, quantity)
-    run(det, xs[:200])
+    det, later = trained(name, station, quantity)
     clone = pickle.loads(pickle.dumps(det))
-    assert run(clone, xs[200:]) == run(det, xs[200:])
+    assert run(clone, later) == run(det, later)
+
+
+def states(obj):
+    """Every object of ours in ``obj``'s pickled state, ``obj`` first (walking tuples, lists, dicts)."""
+    found, todo = [], [obj]
+    while todo:
+        o = todo.pop()
+        if isinstance(o, (tuple, list)):
+            todo.extend(o)
+        elif isinstance(o, dict):
+            todo.extend(o.values())
+        elif type(o).__module__.split(".")[0] in ("detectors", "riverwatch"):
+            found.append(o)
+            if isinstance(o, Slotted):
+                todo.extend(o.__getstate__().values())
+    return found
+
+
+@pytest.mark.parametrize("name, station, quantity", CASES)
+def test_state_pickles_through_the_one_versioned_mechanism(name, station, quantity):
+    skip_unless(name, "pickle")
+    det, _ = trained(name, station, quantity)
+    for o in states(det):
+        assert isinstance(o, Slotted), f"{type(o).__qualname__} pickles its own way"
+        assert o.__getstate__()[VERSION] == type(o).state_version
+
+
+@pytest.mark.parametrize("name, station, quantity", CASES)
+def test_state_missing_a_field_added_later_restores_with_its_default(name, station, quantity):
+    skip_unless(name, "pickle")
+    det, later = trained(name, station, quantity)
+    cls = type(det)
+    newer = type(cls.__name__, (cls,), {"__slots__": ("added_later",),
+                                        "slot_defaults": {**cls.slot_defaults, "added_later": "default"}})
+    restored = newer.__new__(newer)
+    restored.__setstate__(saved_state(det))                # written before the field existed
+    assert restored.added_later == "default"
+    assert run(restored, later) == run(det, later)
+
+
+@pytest.mark.parametrize("name, station, quantity", CASES)
+def test_state_with_a_field_removed_since_restores(name, station, quantity):
+    skip_unless(name, "pickle")
+    det, later = trained(name, station, quantity)
+    restored = type(det).__new__(type(det))
+    restored.__setstate__({**saved_state(det), "removed_since": 1.0})
+    assert run(restored, later) == run(det, later)
 
 
 @pytest.mark.parametrize("name, station, quantity", CASES)

@@ -167,5 +167,5 @@ def test_repeated_events_do_not_teach_the_threshold_away():
 def test_checkpoints_from_before_the_threshold_still_load():
     det = get("quality_residual").build(WQ, None)
     tr = det.tracks[0]
-    tr.__setstate__((0.003, 0.2, 0.004, 60.0, 10))
+    tr.__setstate__({"floor": 0.003, "mean": 0.2, "scale": 0.004, "t": 60.0, "n": 10})
     assert (tr.mean, tr.n, tr.tail, tr.pending, tr.prev) == (0.2, 10, 1.0, 0.0, 0.0)

@@ -181,10 +181,15 @@ def test_a_checkpoint_from_before_the_spike_exemption_restores():
     det = get("sensor_fault").build(WX, "wind_speed")
     for i, v in enumerate(noisy(50, 3.0, 0.3)):
         det.learn_one({"t": 1.8e9 + 120.0 * i, "wind_speed": v})
-    old = det.__getstate__()[:type(det).__slots__.index("bursty")]  # before the `bursty` slot existed
+    old = without(det.__getstate__(), "bursty", "dscale_rel")   # before the `bursty` slot existed
     restored = type(det).__new__(type(det))
     restored.__setstate__(old)
     assert restored.bursty and restored.n == det.n and restored.mag == det.mag
+
+
+def without(state: dict, *slots: str) -> dict:
+    """A checkpoint state as written before ``slots`` existed."""
+    return {k: v for k, v in state.items() if k not in slots}
 
 
 def proportional_plume(step_s, noise, seed, calm_h=72.0):
@@ -253,12 +258,11 @@ def test_a_checkpoint_from_before_relative_scales_restores():
     values = noisy(400) + noisy(60, sd=1.5, seed=13)
     for i, v in enumerate(values[:400]):
         det.learn_one({"t": 1.8e9 + 900.0 * i, "turbidity": v})
-    state = list(det.__getstate__()[:-1])                      # the tuple before `dscale_rel` existed
-    slots = type(det).__slots__
+    state = without(det.__getstate__(), "dscale_rel")           # the state before `dscale_rel` existed
     for name in ("rough_fast", "rough_slow"):
-        state[slots.index(name)] *= det.mag
+        state[name] *= det.mag
     restored = type(det).__new__(type(det))
-    restored.__setstate__(tuple(state))
+    restored.__setstate__(state)
     assert restored.rough_slow == pytest.approx(det.rough_slow)
     assert restored.dscale_rel == pytest.approx(det.dscale / det.mag)
     out = []

@@ -1,0 +1,19 @@
+"""Shared statistics of the detectors, one idea per module, each state a few plain floats.
+
+``cleaning``
+    Finite values out of a reading set, score clamping.
+``levels``
+    The hazard of a quantity, its catalog levels, the int → :class:`~riverwatch.model.Level` table.
+``gates``
+    Persistence of levels (:class:`~detectors.stats.gates.LevelGate`) and the ``Gated`` detector base.
+``baselines``
+    What is normal, learnt online: robust location and scale, a forgetting range, a score quantile.
+``trend``
+    Robust trends: Theil–Sen slopes and their agreement, medians.
+``windows``
+    The last points of a stream, and the usual interval between its readings.
+``regression``
+    A slow least-squares fit of responses on two regressors.
+
+State objects pickle through :class:`riverwatch.state.Slotted` (versioned checkpoints).
+"""
