@@ -1,12 +1,12 @@
 """Replay recorded series through the registered detectors, exactly as the pipeline calls them.
 
 For every reading the station's reading set ``x = {"t": …, <quantity>: value, …}`` (missing values
-left out, as QC-failed values are) goes to each detector stream built with
-``detectors.base.get(name).build(station, quantity, params)``: ``score_one(x)``, then
-``learn_one(x)``, then ``level(score)``. A warning is *raised* when a hazard's highest level over its
-streams leaves ``NONE``, and ends when it returns there; ``evidence`` is taken at the raise.
-Streams run in the pipeline's order (:func:`early_warning.lifecycle.sensor_streams_first`), so that with ``lifecycle=True``
-the warning book judges a reading's warnings knowing that reading's sensor flags, as in production.
+left out, as QC-failed values are) goes through the station's detector streams by the production
+stepper (:class:`early_warning.stepper.StationStepper`): ``score_one(x)``, then ``learn_one(x)``,
+then ``level(score)``, sensor streams first, so that with ``lifecycle=True`` the warning book judges
+a reading's warnings knowing that reading's sensor flags, as in production. A warning is *raised*
+when a hazard's highest level over its streams leaves ``NONE``, and ends when it returns there;
+``evidence`` is taken at the raise (after the reading was learnt, as the book takes it).
 
 Examples
 --------
@@ -30,9 +30,10 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from detectors.base import DetectorSpec, get
+from detectors.base import get
 from evaluation.datasets import Series
-from early_warning.lifecycle import WarningBook, hazard_of, sensor_streams_first, stream_id
+from early_warning.lifecycle import WarningBook
+from early_warning.stepper import StationStepper
 from riverwatch.catalog import Catalog, Partner
 from riverwatch.errors import ConfigError
 from riverwatch.model import WarningEvent
@@ -124,18 +125,6 @@ def parse_value(text: str) -> Any:
     return text
 
 
-def build_streams(series: Series, names: Sequence[str], params: Mapping[str, Mapping[str, Any]]):
-    """``[(name, hazard, quantity, detector)]`` for every stream each detector applies to."""
-    streams = []
-    for name in names:
-        spec: DetectorSpec = get(name)
-        for quantity in spec.applies(series.station):
-            if quantity is not None and quantity not in series.columns:
-                continue
-            streams.append((name, spec.hazard, quantity, spec.build(series.station, quantity, params.get(name))))
-    return streams
-
-
 def readings(series: Series) -> list[dict[str, float]]:
     """The reading sets ``x`` of a series (NaN values left out)."""
     keys = list(series.columns)
@@ -156,87 +145,68 @@ def replay(series: Series, names: Sequence[str], params: Mapping[str, Mapping[st
     """Run the detectors ``names`` over ``series``; ``progress`` is a tqdm bar updated per 1,000 rows.
 
     ``lifecycle=True`` also feeds every stream's level to a production :class:`WarningBook` (one
-    station, default lifecycle parameters; sensor streams first, as the pipeline does) and keeps its
-    events — which warnings are public and which are maintenance notices — in
-    ``ReplayResult.lifecycle``.
+    station, default lifecycle parameters; sensor streams first, as the pipeline does), ticking it
+    at every reading, and keeps its events — which warnings are public and which are maintenance
+    notices — in ``ReplayResult.lifecycle``.
     """
-    params = params or {}
-    book = feed = None
-    events: list[WarningEvent] = []
-    private: tuple[str, ...] = ("sensor",)
+    station = series.station
+    book = None
     if lifecycle:
-        station = series.station
         book = WarningBook(Catalog(partners=[Partner(id=station.partner, name=station.partner, country="ZZ")],
                                    stations=[station]))
-        private = book.params.private_hazards
-    streams = sensor_streams_first(build_streams(series, names, params),
-                                   lambda stream: hazard_of(stream[3], stream[1]), private)
-    if book is not None:
-        feed = [(hazard_of(det, hazard), stream_id(name, q)) for name, hazard, q, det in streams]
+    stepper = StationStepper.build(station, [get(name) for name in names], params,
+                                   private=book.params.private_hazards if book else ("sensor",),
+                                   has=series.columns.__contains__)
+    streams = stepper.streams
     xs = readings(series)
     n = len(xs)
     started = time.perf_counter()
     score_lists = [[0.0] * n for _ in streams]
     level_lists = [[0] * n for _ in streams]
+    columns = list(enumerate(zip(streams, score_lists, level_lists)))
+    previous = [0] * len(streams)
     findings: dict[tuple[int, int], Any] = {}
-    hooks = [(k, q, det.score_one, det.learn_one, det.level, det.evidence, score_lists[k], level_lists[k])
-             for k, (name, _, q, det) in enumerate(streams)]
-    previous = [0] * len(hooks)
-    now: list[tuple[int, float, Any]] = []  # (stream, score, level) of the streams scored on this reading
+    events: list[WarningEvent] = []
     for i, x in enumerate(xs):
-        now.clear()
-        for k, q, score_one, learn_one, level, evidence, out, lv in hooks:
-            if q is not None and q not in x:
+        stepper.score(x)
+        for k, (ds, out, lv) in columns:
+            if ds.x is not x:
                 continue
-            s = score_one(x)
-            current = level(s)
+            current = ds.level
             if current and not previous[k]:
-                findings[(k, i)] = evidence(x, s)  # taken when the warning opens, before learning
-            learn_one(x)
+                findings[(k, i)] = ds.evidence()  # taken when the warning opens
             previous[k] = current
-            out[i] = s
+            out[i] = ds.score
             lv[i] = current
-            now.append((k, s, current))
         if book is not None:
-            events += _decide(book, series.station, feed, hooks, now, x)
+            events += stepper.decide(book, x)
+            events += book.tick(x["t"])
         if progress is not None and i % 1000 == 999:
             progress.update(1000)
     if progress is not None:
         progress.update(n % 1000)
     seconds = time.perf_counter() - started
-    stream_scores = {f"{name}:{q}": np.asarray(sl, dtype=float) for (name, _, q, _), sl in zip(streams, score_lists)}
+    keys = [f"{ds.name}:{ds.quantity}" for ds in streams]
+    stream_scores = {key: np.asarray(sl, dtype=float) for key, sl in zip(keys, score_lists)}
     stream_levels = [np.asarray(lv, dtype=np.int8) for lv in level_lists]
     warnings = _raised(series, streams, stream_scores, stream_levels, xs, findings)
     scores = np.zeros(n)
     levels = np.zeros(n, dtype=np.int8)
-    for (name, _, q, _), lv in zip(streams, stream_levels):
-        s = stream_scores[f"{name}:{q}"]
+    for key, lv in zip(keys, stream_levels):
+        s = stream_scores[key]
         np.maximum(scores, np.clip(np.nan_to_num(s, nan=0.0, posinf=1.0, neginf=0.0), 0.0, 1.0), out=scores)
         np.maximum(levels, lv, out=levels)
     return ReplayResult(series, scores, levels, stream_scores, tuple(warnings), seconds, tuple(events),
-                        {f"{name}:{q}": lv for (name, _, q, _), lv in zip(streams, stream_levels)},
-                        {f"{name}:{q}": hazard_of(det, hz) for name, hz, q, det in streams})
-
-
-def _decide(book: WarningBook, station, feed, hooks, now, x) -> list[WarningEvent]:
-    """Feed the book the levels of one reading as the pipeline does: after every stream has scored
-    and learnt it, in stream order, with the evidence taken after learning."""
-    events: list[WarningEvent] = []
-    for k, s, current in now:
-        hz, sid = feed[k]
-        if current or book.pending(station.key, sid):
-            evidence = hooks[k][5]
-            events += book.update(station, hz, sid, current, x["t"], lambda ev=evidence, s=s: ev(x, s))
-    events += book.tick(x["t"])
-    return events
+                        dict(zip(keys, stream_levels)), {key: ds.hazard for key, ds in zip(keys, streams)})
 
 
 def _raised(series: Series, streams, stream_scores, stream_levels, xs, findings) -> list[RaisedWarning]:
-    """Warnings per hazard: raised when its highest level leaves NONE, ended when it returns."""
+    """Warnings per registered hazard: raised when its highest level leaves NONE, ended when it returns."""
     out = []
     t = series.t
-    for hazard in sorted({h for _, h, _, _ in streams}):
-        members = [k for k, s in enumerate(streams) if s[1] == hazard]
+    registered = [get(ds.name).hazard for ds in streams]
+    for hazard in sorted(set(registered)):
+        members = [k for k, h in enumerate(registered) if h == hazard]
         level = np.max([stream_levels[k] for k in members], axis=0)
         active = level > 0
         starts = np.flatnonzero(active & ~np.r_[False, active[:-1]])
@@ -245,7 +215,7 @@ def _raised(series: Series, streams, stream_scores, stream_levels, xs, findings)
             while stop + 1 < len(active) and active[stop + 1]:
                 stop += 1
             k = max(members, key=lambda m: stream_levels[m][start])
-            name, _, q, det = streams[k]
+            name, q = streams[k].name, streams[k].quantity
             score = float(stream_scores[f"{name}:{q}"][start])
             finding = findings.get((k, start))
             quantity = finding.quantity if finding is not None else (q or "")

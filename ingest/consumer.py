@@ -7,7 +7,8 @@
   to the status topics, made in ``on_connect`` so every reconnect re-subscribes. With
   ``ingest.shard = "i/n"`` the worker instead subscribes to the explicit
   ``rw/v1/<partner>/<station>/data|status`` topics of the catalog stations whose *basin* (the
-  outlet their ``downstream`` chain ends at, :func:`basin_of`) hashes to ``i`` (:func:`shard_of`):
+  outlet their ``downstream`` chain ends at, :meth:`~riverwatch.catalog.Catalog.basin_outlet`)
+  hashes to ``i`` (:func:`shard_of`):
   a station's stream always reaches the same worker, and so do its upstream and downstream
   neighbours, so warning propagation and corroboration stay inside one warning book.
 - ``manual_ack=True``: paho does not acknowledge on its own; :meth:`Consumer.ack` is called once
@@ -18,8 +19,15 @@
 - ``on_message`` only hands ``(topic, payload, mid, qos, arrival_s, generation)`` to a callback
   (the service's queue); ``loop_start()`` runs the network thread, reconnecting with back-off.
 - ``hold``: a predicate that is True while that queue is full; the network thread then stops
-  reading (TCP backpressure, see :mod:`ingest.fastmqtt`; only with the fast client, which paho
-  2.1/2.2 get).
+  reading (TCP backpressure, see :mod:`ingest.fastmqtt`). Only the fast client can: it is used when
+  ``mqtt.fast_path`` is on (the default) and the installed paho-mqtt is a release it supports
+  (:data:`ingest.fastmqtt.TESTED_PAHO`; pinned in pyproject.toml), otherwise the plain paho client,
+  with a warning when the fast path was asked for. Plain paho reads every packet as it comes and
+  cannot hold its reads without blocking ``on_message`` (which would also stop its keep-alive and
+  its acks), so it never holds: the backlog's bound is then kept by dropping QoS 0 at
+  ``ingest.max_queue`` (:mod:`ingest.flow`, unchanged), while QoS 1 is bounded only by the broker
+  honouring ``mqtt.receive_maximum`` (a broker that sends more than that, as Mosquitto 2.0.11 can
+  after PUBACKs, takes the backlog past ``ingest.max_queue`` by that much).
 - :meth:`Consumer.stop` sends what is queued (the last acks) before its DISCONNECT, waiting at
   most :data:`ACK_FLUSH_S`; acks handed over while there is no connection are counted in
   ``acks_unsent`` (the broker redelivers those messages).
@@ -41,13 +49,14 @@ import time
 import zlib
 from collections.abc import Callable, Iterable
 
+import paho.mqtt
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from riverwatch.catalog import Catalog, Station
+from riverwatch.catalog import Catalog
 from riverwatch.contract import DATA_SUBSCRIPTION, STATUS_SUBSCRIPTION, data_topic, status_topic
 from riverwatch.errors import ConfigError
 from riverwatch.settings import MqttSettings
@@ -89,34 +98,38 @@ def parse_shard(shard: str | None) -> tuple[int, int] | None:
     return index, count
 
 
-def basin_of(catalog: Catalog, station: Station) -> Station:
-    """The outlet of ``station``'s river network: where its ``downstream`` chain ends.
-
-    >>> from riverwatch.catalog import load_catalog
-    >>> cat = load_catalog("catalog/demo.toml")
-    >>> basin_of(cat, cat.by_id("gauge-hochtal")).id, basin_of(cat, cat.by_id("wx-lacville")).id
-    ('gauge-lacville', 'wx-lacville')
-    """
-    seen = {station.id}
-    while station.downstream:
-        nxt = catalog.by_id(station.downstream)
-        if nxt is None or nxt.id in seen:  # the catalog check refuses both; never loop anyway
-            break
-        seen.add(nxt.id)
-        station = nxt
-    return station
-
-
 def shard_stations(catalog: Catalog, shard: tuple[int, int]) -> list[tuple[str, str]]:
     """The ``(partner, station)`` keys of the catalog that belong to ``shard = (i, n)``: those whose
-    basin outlet (:func:`basin_of`) hashes to ``i``, so a river network stays in one shard."""
+    basin outlet (:meth:`~riverwatch.catalog.Catalog.basin_outlet`) hashes to ``i``, so a river
+    network stays in one shard."""
     index, count = shard
     out = []
     for st in catalog.stations:
-        outlet = basin_of(catalog, st)
+        outlet = catalog.basin_outlet(st)
         if shard_of(outlet.partner, outlet.id, count) == index:
             out.append(st.key)
     return out
+
+
+def client_class(fast_path: bool = True) -> type[mqtt.Client]:
+    """:class:`~ingest.fastmqtt.FastClient` when ``fast_path`` and the installed paho-mqtt is a release
+    it supports; otherwise ``paho.mqtt.client.Client`` (with a warning if the fast path was asked for).
+
+    >>> client_class(False) is mqtt.Client, client_class(True) is fastmqtt.FastClient
+    (True, True)
+    """
+    if not fast_path:
+        log.info("mqtt.fast_path is off: using the plain paho client (reading is never held; QoS 0 is dropped "
+                 "at ingest.max_queue)")
+        return mqtt.Client
+    if not fastmqtt.supported():
+        log.warning("paho-mqtt %s is not a release ingest.fastmqtt supports (%s): falling back to the plain paho "
+                    "client: a slower receive path, and reading is never held while the backlog is full (QoS 0 "
+                    "is still dropped at ingest.max_queue). Install a supported paho-mqtt or set "
+                    "mqtt.fast_path = false to silence this.", paho.mqtt.__version__,
+                    ", ".join(f"{v}x" for v in fastmqtt.TESTED_PAHO))
+        return mqtt.Client
+    return fastmqtt.FastClient
 
 
 class Consumer:
@@ -133,7 +146,7 @@ class Consumer:
         no shared subscription). None: the wildcard subscriptions.
     hold
         Called on the network thread before each PUBLISH is handed over; while it returns True
-        nothing more is read from the broker.
+        nothing more is read from the broker (fast client only; plain paho never holds).
 
     Raises
     ------
@@ -162,8 +175,7 @@ class Consumer:
         self.generation = 0
         self.last_message = time.monotonic()
         self._pending_subacks: set[int] = set()
-        client_class = fastmqtt.FastClient if fastmqtt.supported() else mqtt.Client
-        client = client_class(CallbackAPIVersion.VERSION2, client_id=settings.client_id,
+        client = client_class(settings.fast_path)(CallbackAPIVersion.VERSION2, client_id=settings.client_id,
                               protocol=mqtt.MQTTv5, manual_ack=True)
         if settings.username:
             password = settings.password.get_secret_value() if settings.password else None
@@ -181,6 +193,11 @@ class Consumer:
             client.on_raw = self._on_raw
             client.hold = hold
         self.client = client
+
+    @property
+    def fast(self) -> bool:
+        """True with the fast client (:mod:`ingest.fastmqtt`), False with plain paho."""
+        return isinstance(self.client, fastmqtt.FastClient)
 
     @property
     def holds(self) -> int:

@@ -2,11 +2,12 @@
 
 For each observation the pipeline flags every value (:mod:`ingest.qc`), writes one ``reading``
 line per value, builds ``x = {"t": time_s, quantity: value, ...}`` from the values that did not
-FAIL, runs every configured detector stream of the station (``score_one`` then ``learn_one``, then
-``level``), writes one ``score`` line per quantity, and feeds the warning lifecycle
-(``early_warning.lifecycle.WarningBook``) with each stream's level (stream ``detector:quantity``),
-sensor streams first (a warning of the same reading is judged knowing its sensor flags).
-The book may answer with events about other stations too (a flood wave travelling downstream).
+FAIL, steps the station's detector streams (:class:`early_warning.stepper.StationStepper`:
+``score_one`` then ``learn_one``, then ``level``), writes one ``score`` line per quantity, and feeds
+the warning lifecycle (``early_warning.lifecycle.WarningBook``, with the ``[lifecycle]`` settings)
+each stream's level (stream ``detector:quantity``), sensor streams first (a warning of the same
+reading is judged knowing its sensor flags). The book may answer with events about other stations
+too (a flood wave travelling downstream).
 
 State lives in dicts of slotted objects keyed by station; nothing is re-parsed.
 
@@ -28,15 +29,16 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from detectors.base import DetectorSpec, get
-from early_warning.lifecycle import WarningBook, sensor_streams_first
+from early_warning.lifecycle import WarningBook
+from early_warning.params import lifecycle_params
+from early_warning.stepper import DetectorStream, StationStepper
 from riverwatch.catalog import Catalog, Station
-from riverwatch.model import LEVEL_NAMES, QC, Level, Observation, WarningEvent
+from riverwatch.model import QC, Level, Observation, WarningEvent
 from riverwatch.settings import Settings
-from riverwatch.units import QUANTITIES
 
 from riverwatch import storage
 from riverwatch.storage import warning_line
@@ -49,7 +51,6 @@ log = logging.getLogger(__name__)
 STATION_WIDE = "station"
 
 _FAIL = QC.FAIL
-_NONE = Level.NONE
 _isfinite = math.isfinite
 #: ``qc=<flag>i,seq=`` per QC flag: formatting an IntEnum with ``:d`` goes through ``Enum.__format__``.
 _QC_FIELD = {int(flag): f",qc={int(flag)}i,seq=" for flag in QC}
@@ -57,31 +58,12 @@ _QC_FIELD = {int(flag): f",qc={int(flag)}i,seq=" for flag in QC}
 _LEVEL_FIELD = {int(level): f"_level={int(level)}i" for level in Level}
 
 
-class DetectorStream:
-    """One detector instance on one stream, with its last score, level and input.
-
-    ``stream`` is the lifecycle's stream name (``detector`` or ``detector:quantity``).
-    """
-
-    __slots__ = ("name", "quantity", "stream", "hazard", "detector", "score", "level", "x")
-
-    def __init__(self, name: str, quantity: str | None, detector: object, hazard: str) -> None:
-        self.name = name
-        self.quantity = quantity
-        self.stream = f"{name}:{quantity}" if quantity else name
-        self.hazard = getattr(detector, "hazard", None) or hazard
-        self.detector = detector
-        self.score = 0.0
-        self.level = _NONE
-        self.x: dict | None = None
-
-
 class StationStreams:
-    """Everything the pipeline keeps per station: prebuilt line prefixes and detector streams."""
+    """Everything the pipeline keeps per station: prebuilt line prefixes and the station's stepper."""
 
-    __slots__ = ("station", "key", "reading_prefix", "score_prefix", "streams", "qc")
+    __slots__ = ("station", "key", "reading_prefix", "score_prefix", "stepper", "qc")
 
-    def __init__(self, station: Station, streams: list[DetectorStream]) -> None:
+    def __init__(self, station: Station, stepper: StationStepper) -> None:
         self.station = station
         self.key = station.key
         self.qc: dict = {}  # quantity -> StreamQC, filled by the pipeline on first use
@@ -91,7 +73,7 @@ class StationStreams:
                                for q in station.quantities}
         self.score_prefix = {q: f"{storage.SCORE},{base},quantity={storage.tag(q or STATION_WIDE)} "
                              for q in [*station.quantities, None]}
-        self.streams = streams
+        self.stepper = stepper
 
 
 @dataclass(slots=True)
@@ -118,12 +100,13 @@ class Pipeline:
     specs
         Detector specs to use instead of looking ``ingest.detectors`` up in the registry.
     book
-        The warning book; by default a new ``WarningBook(catalog)``.
+        The warning book; by default a new ``WarningBook`` with the ``lifecycle`` settings.
 
     Raises
     ------
     ConfigError
-        An unknown detector or invalid detector parameters (checked once, here).
+        An unknown detector, invalid detector parameters or an unknown ``[lifecycle.<hazard>]``
+        (checked once, here).
     """
 
     def __init__(self, catalog: Catalog, settings: Settings, specs: Iterable[DetectorSpec] | None = None,
@@ -136,7 +119,7 @@ class Pipeline:
         self.publish_scores = settings.ingest.publish_scores
         self.qc = QualityControl(catalog)
         if book is None:
-            book = WarningBook(catalog)
+            book = WarningBook(catalog, lifecycle_params(settings))
         self.book = book
         self.stations: dict[tuple[str, str], StationStreams] = {}
         self.counters = PipelineCounters()
@@ -171,57 +154,41 @@ class Pipeline:
         counters.readings += len(obs.values)
         if t > self.latest_time_s:
             self.latest_time_s = t
-        if not st.streams:
+        stepper = st.stepper
+        if not stepper.streams:
             return []
-        self._score(st, x, time_ns, out)
-        return self._decide(st, x, t) if self.book is not None else []
-
-    def _score(self, st: StationStreams, x: dict, time_ns: int, out: list[str]) -> None:
-        fields: dict[str | None, list[str]] = {}
-        for ds in st.streams:
-            q = ds.quantity
-            if q is not None and q not in x:
-                continue
-            det = ds.detector
-            try:
-                score = det.score_one(x)
-                det.learn_one(x)
-                level = det.level(score)
-            except Exception:  # a detector bug must not stop the worker: count it, keep going
-                self._detector_failed(ds)
-                continue
-            ds.score, ds.level, ds.x = score, level, x
-            if _isfinite(score):
-                name = ds.name
-                part = f"{name}={float(score)!r},{name}{_LEVEL_FIELD.get(level) or f'_level={level:d}i'}"
-                parts = fields.get(q)
-                if parts is None:
-                    fields[q] = [part]
-                else:
-                    parts.append(part)
+        stepper.score(x)
         if self.publish_scores:
-            prefix = st.score_prefix
-            for q, parts in fields.items():
-                out.append(f"{prefix[q]}{','.join(parts)} {time_ns}")
+            self._score_lines(st, x, time_ns, out)
+        return stepper.decide(self.book, x) if self.book is not None else []
 
-    def _decide(self, st: StationStreams, x: dict, t: float) -> list[WarningEvent]:
-        events: list[WarningEvent] = []
-        book = self.book
-        key = st.key
-        for ds in st.streams:
+    @staticmethod
+    def _score_lines(st: StationStreams, x: dict, time_ns: int, out: list[str]) -> None:
+        """One ``score`` line per quantity: the finite scores and levels of the streams scored on ``x``."""
+        fields: dict[str | None, list[str]] = {}
+        for ds in st.stepper.streams:
             if ds.x is not x:
                 continue  # not scored on this message
-            level = ds.level
-            if level == _NONE and not book.pending(key, ds.stream):
-                continue
-            try:
-                events.extend(book.update(st.station, ds.hazard, ds.stream, level, t, _evidence(ds)))
-            except Exception:
-                self.counters.lifecycle_errors += 1
-                log.exception("warning lifecycle failed on %s/%s %s", *key, ds.stream)
-        return events
+            score = ds.score
+            if _isfinite(score):
+                name = ds.name
+                level = ds.level
+                part = f"{name}={float(score)!r},{name}{_LEVEL_FIELD.get(level) or f'_level={level:d}i'}"
+                parts = fields.get(ds.quantity)
+                if parts is None:
+                    fields[ds.quantity] = [part]
+                else:
+                    parts.append(part)
+        prefix = st.score_prefix
+        for q, parts in fields.items():
+            out.append(f"{prefix[q]}{','.join(parts)} {time_ns}")
 
-    def _detector_failed(self, ds: DetectorStream) -> None:
+    def _stream_failed(self, station: Station, ds: DetectorStream, stage: str) -> None:
+        """Count (and log, the first few detector errors) a stream that raised; the worker goes on."""
+        if stage == "lifecycle":
+            self.counters.lifecycle_errors += 1
+            log.exception("warning lifecycle failed on %s/%s %s", *station.key, ds.stream)
+            return
         self.counters.detector_errors += 1
         if self.counters.detector_errors <= 10:
             log.exception("detector %s on %s failed", ds.name, ds.quantity)
@@ -235,17 +202,12 @@ class Pipeline:
 
     def _station(self, key: tuple[str, str]) -> StationStreams:
         station = self.catalog.station(*key)
-        streams = []
-        for spec in self.specs:
-            for quantity in spec.applies(station):
-                restored = self._restored.pop((key, spec.name, quantity), None)
-                detector = restored if restored is not None else spec.build(
-                    station, quantity, self.params[spec.name])
-                streams.append(DetectorStream(spec.name, quantity, detector, spec.hazard))
         # sensor streams first: the book judges the reading's warnings knowing its sensor flags
         private = getattr(getattr(self.book, "params", None), "private_hazards", ("sensor",))
-        streams = sensor_streams_first(streams, lambda ds: ds.hazard, private)
-        st = self.stations[key] = StationStreams(station, streams)
+        stepper = StationStepper.build(station, self.specs, self.params, private=private,
+                                       restored=lambda name, q: self._restored.pop((key, name, q), None),
+                                       on_error=self._stream_failed)
+        st = self.stations[key] = StationStreams(station, stepper)
         return st
 
     def tick(self, t_s: float | None = None) -> list[WarningEvent]:
@@ -268,7 +230,7 @@ class Pipeline:
     def snapshot(self) -> dict:
         """Detector objects, QC state and the warning book, ready to pickle."""
         detectors = {(st.key, ds.name, ds.quantity): ds.detector
-                     for st in self.stations.values() for ds in st.streams}
+                     for st in self.stations.values() for ds in st.stepper.streams}
         detectors.update(self._restored)
         return {"detectors": detectors, "qc": dict(self.qc.streams), "latest_time_s": self.latest_time_s,
                 "book": self.book.snapshot() if self.book is not None else None}
@@ -281,7 +243,8 @@ class Pipeline:
         self.qc.streams.update(snapshot.get("qc", {}))
         self.latest_time_s = snapshot.get("latest_time_s", 0.0)
         if snapshot.get("book") is not None and self.book is not None:
-            self.book = type(self.book).restore(self.catalog, snapshot["book"])
+            params = getattr(self.book, "params", None)
+            self.book = type(self.book).restore(self.catalog, snapshot["book"], params)
 
     # ------------------------------------------------------------------ other lines
 
@@ -289,6 +252,3 @@ class Pipeline:
         """The ``warning`` line of one event."""
         return warning_line(event, self.catalog)
 
-
-def _evidence(ds: DetectorStream) -> Callable[[], object]:
-    return lambda: ds.detector.evidence(ds.x, ds.score)

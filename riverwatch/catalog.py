@@ -22,7 +22,7 @@ from __future__ import annotations
 import tomllib
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Literal
+from typing import Iterator, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -172,6 +172,37 @@ class Catalog(BaseModel):
     def upstream_of(self, station_id: str) -> list[Station]:
         """Stations whose ``downstream`` is ``station_id``."""
         return [st for st in self.stations if st.downstream == station_id]
+
+    def downstream(self, station: Station) -> Iterator[tuple[Station, float]]:
+        """The stations below ``station`` along its ``downstream`` chain, nearest first, each with
+        the travel time from ``station`` in seconds (the sum of ``travel_time_min`` on the way).
+
+        >>> cat = load_catalog("catalog/demo.toml")
+        >>> [(st.id, s) for st, s in cat.downstream(cat.by_id("gauge-hochtal"))]
+        [('gauge-grenzbruecke', 7200.0), ('gauge-lacville', 12600.0)]
+        """
+        seen = {station.id}
+        travel_s = 0.0
+        while station.downstream:
+            travel_s += (station.travel_time_min or 0.0) * 60.0
+            nxt = self.by_id(station.downstream)
+            if nxt is None or nxt.id in seen:  # the checks refuse unknown ids; never loop anyway
+                return
+            seen.add(nxt.id)
+            station = nxt
+            yield station, travel_s
+
+    def basin_outlet(self, station: Station) -> Station:
+        """Where ``station``'s river network ends: the last station of its ``downstream`` chain
+        (``station`` itself when nothing is downstream).
+
+        >>> cat = load_catalog("catalog/demo.toml")
+        >>> cat.basin_outlet(cat.by_id("gauge-hochtal")).id, cat.basin_outlet(cat.by_id("wx-lacville")).id
+        ('gauge-lacville', 'wx-lacville')
+        """
+        for station, _ in self.downstream(station):
+            pass
+        return station
 
 
 def load_catalog(path: str | Path) -> Catalog:

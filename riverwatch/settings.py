@@ -18,10 +18,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 from riverwatch.errors import ConfigError
+from riverwatch.model import Level
 
 DEFAULT_CONFIG = "riverwatch.toml"
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -42,6 +44,9 @@ class MqttSettings(BaseModel):
     shared_group: str | None = None
     max_payload_bytes: int = Field(16384, ge=256)
     receive_maximum: int = Field(1000, ge=1, le=65535)
+    fast_path: bool = Field(True, description="the receive path of ingest.fastmqtt (buffered reads, batched "
+                            "PUBACKs, reads held while the backlog is full) when the installed paho-mqtt is one "
+                            "it supports; false: plain paho")
 
 
 class InfluxSettings(BaseModel):
@@ -87,6 +92,102 @@ class IngestSettings(BaseModel):
         return value
 
 
+class LifecycleTimes(BaseModel):
+    """How long the warning lifecycle waits, in seconds: the defaults, or one hazard's.
+
+    min_duration_s
+        A level holds at least this long before it is lowered or cleared.
+    clear_after_s
+        Quiet time (every stream at NONE) needed to clear; multiplied by 1 + flaps (up to
+        ``max_flap_backoff``) for a warning that has flapped.
+    flap_window_s
+        A warning raised again within this time after clearing re-opens under its old id.
+    stale_after_s
+        A stream that has not reported for this long counts as NONE (dead station, removed sensor).
+    refresh_s
+        Evidence of the driving stream is re-read at most this often while its level is unchanged
+        (an ``updated`` event follows when its forecast crossing moved by ``expected_at_tolerance_s``).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    min_duration_s: float = Field(1800.0, ge=0)
+    clear_after_s: float = Field(1800.0, ge=0)
+    flap_window_s: float = Field(3 * 3600.0, ge=0)
+    max_flap_backoff: float = Field(4.0, ge=1)
+    stale_after_s: float = Field(6 * 3600.0, gt=0)
+    refresh_s: float = Field(900.0, ge=0)
+    expected_at_tolerance_s: float = Field(900.0, ge=0)
+
+
+class LifecycleSettings(LifecycleTimes):
+    """The warning lifecycle (``[lifecycle]``): default times, which hazards are corroborated,
+    private, propagated or held back, and per-hazard times (``[lifecycle.<hazard>]`` tables, each
+    overriding some of the defaults).
+
+    corroborate_hazards
+        Hazards that are public only when corroborated.
+    private_hazards
+        Hazards that are always maintenance notices.
+    propagate_hazards, propagate_min_level, propagated_level
+        Which warnings travel downstream, from which level, and at which level they arrive.
+    hold_hazards
+        Hazards held back (non-public) while their evidence rests only on flagged sensors.
+    hold_exempt_faults
+        Sensor faults (``fault`` detail of a finding) that do not make a quantity suspect.
+
+    >>> s = LifecycleSettings.model_validate({"clear_after_s": 600, "flood": {"min_duration_s": 3600}})
+    >>> s.times("flood").min_duration_s, s.times("flood").clear_after_s, s.times("anomaly").min_duration_s
+    (3600.0, 600.0, 1800.0)
+    >>> LifecycleSettings.model_validate({"flood": {"min_durations": 1}})
+    Traceback (most recent call last):
+    ...
+    pydantic_core._pydantic_core.ValidationError: 1 validation error for LifecycleSettings
+      lifecycle.flood.min_durations: Extra inputs are not permitted ...
+    """
+
+    corroborate_hazards: tuple[str, ...] = ("anomaly", "water_quality")
+    private_hazards: tuple[str, ...] = ("sensor",)
+    propagate_hazards: tuple[str, ...] = ("flood",)
+    propagate_min_level: Level = Level.WATCH
+    propagated_level: Level = Level.WATCH
+    hold_hazards: tuple[str, ...] = ("flood", "water_quality", "anomaly")
+    hold_exempt_faults: tuple[str, ...] = ("dropout",)
+    hazards: dict[str, LifecycleTimes] = Field(default_factory=dict,
+                                               description="per-hazard times, from [lifecycle.<hazard>]")
+
+    @field_validator("propagate_min_level", "propagated_level", mode="before")
+    @classmethod
+    def _level_name(cls, value: object) -> object:
+        return Level.parse(value) if isinstance(value, str) else value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _hazard_tables(cls, data: object) -> object:
+        """Move ``[lifecycle.<hazard>]`` tables to ``hazards``, each completed by the defaults."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        tables = dict(data.pop("hazards", None) or {})
+        tables.update({k: data.pop(k) for k in list(data)
+                       if k not in cls.model_fields and isinstance(data[k], dict)})
+        defaults = {k: v for k, v in data.items() if k in LifecycleTimes.model_fields}
+        hazards = {}
+        for hazard, table in tables.items():
+            try:
+                hazards[hazard] = LifecycleTimes.model_validate({**defaults, **table})
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                where = ".".join(str(part) for part in first["loc"])
+                raise PydanticCustomError("lifecycle_hazard", "lifecycle.{hazard}.{where}: {msg}",
+                                          {"hazard": hazard, "where": where, "msg": first["msg"]}) from None
+        data["hazards"] = hazards
+        return data
+
+    def times(self, hazard: str) -> LifecycleTimes:
+        """The times of ``hazard``: its ``[lifecycle.<hazard>]`` table, else the defaults."""
+        return self.hazards.get(hazard, self)
+
+
 class FeedSettings(BaseModel):
     """The HTTP feed of active alerts (Atom + CAP + HTML) served by ``riverwatch run``."""
 
@@ -108,6 +209,7 @@ class Settings(BaseSettings):
     influx: InfluxSettings = Field(default_factory=InfluxSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     feed: FeedSettings = Field(default_factory=FeedSettings)
+    lifecycle: LifecycleSettings = Field(default_factory=LifecycleSettings)
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings],

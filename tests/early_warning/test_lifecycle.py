@@ -185,3 +185,15 @@ def test_snapshot_restore_round_trip_and_no_reraise():
     a = book.update(HOCHTAL, "flood", LT, Level.WARNING, t, finding(3)) + book.tick(t)
     b = restored.update(HOCHTAL, "flood", LT, Level.WARNING, t, finding(3)) + restored.tick(t)
     assert a == b and not any(e.state == "raised" for e in b)
+
+
+def test_times_are_per_hazard():
+    # flood waits an hour of quiet before clearing; water quality keeps the [lifecycle] times
+    params = LifecycleParams.model_validate({"min_duration_s": 600, "clear_after_s": 900, "propagate_hazards": [],
+                                             "flood": {"clear_after_s": 3600}})
+    book = WarningBook(CATALOG, params)
+    events = feed(book, HOCHTAL, "flood", LT, [2] + [0] * 20)
+    events += feed(book, WQ_UP, "water_quality", "water_quality_event", [2] + [0] * 20, quantity="turbidity")
+    quiet_since_ns = int((T0 + 300) * 1e9)
+    cleared = {e.hazard: (e.time_ns - quiet_since_ns) / 1e9 for e in events if e.state == "cleared"}
+    assert cleared == {"flood": 3600.0, "water_quality": 900.0}

@@ -6,7 +6,9 @@ import json
 import numpy as np
 import pytest
 
-from evaluation.history import LevelSteps, Span, Thinned, parse_duration, resolve_stations, warning_spans
+from evaluation.history_replay import LevelSteps, Thinned
+from evaluation.history_report import warning_spans
+from evaluation.history_span import Span, parse_duration, resolve_stations
 from ingest.alerts import AlertRenderer
 from ingest.pipeline import Pipeline
 from riverwatch.storage import warning_line

@@ -8,7 +8,6 @@ import pytest
 import detectors.base
 from evaluation.datasets import Event, Series, synthetic_station
 from evaluation.replay import readings, replay, split_params
-from early_warning.lifecycle import sensor_streams_first
 from riverwatch.catalog import Catalog, Partner, load_catalog
 from riverwatch.errors import ConfigError
 from riverwatch.model import Observation
@@ -71,13 +70,6 @@ T0 = 1_800_000_000.0
 def gauge_series(levels, step_s=600.0):
     t = T0 + step_s * np.arange(len(levels))
     return Series("gauge.csv", "test", GAUGE, t, {"water_level": np.asarray(levels, dtype=float)})
-
-
-def test_sensor_streams_first_keeps_each_group_in_order():
-    streams = [("a", "flood"), ("b", "sensor"), ("c", "flood"), ("d", "sensor")]
-    assert sensor_streams_first(streams, lambda s: s[1]) == [("b", "sensor"), ("d", "sensor"),
-                                                             ("a", "flood"), ("c", "flood")]
-    assert sensor_streams_first(streams, lambda s: s[1], private=()) == streams
 
 
 def test_replay_judges_a_reading_knowing_its_sensor_flags(monkeypatch):

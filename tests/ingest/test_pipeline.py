@@ -97,3 +97,28 @@ def test_unknown_detector_is_a_config_error():
 
     with pytest.raises(ConfigError, match="unknown detector"):
         Pipeline(CATALOG, Settings(ingest={"detectors": ["no_such_detector"]}))
+
+
+def test_the_book_takes_the_lifecycle_settings_and_keeps_them_on_restore():
+    def flood_events(lifecycle):
+        pipe = Pipeline(CATALOG, Settings(ingest={"detectors": ["level_threshold"]}, lifecycle=lifecycle))
+        events = []
+        for i, level in enumerate([1.0, 2.8, 2.9, 3.0] + [1.0] * 12):
+            events += pipe.process(gauge_obs(i, level), []) + pipe.tick()
+        return pipe, [(e.station, e.state, (e.time_ns // 10**9 - T0) // 600) for e in events if e.state != "updated"]
+
+    pipe, events = flood_events({"propagate_hazards": [], "flood": {"clear_after_s": 600, "min_duration_s": 600}})
+    assert events == [("gauge-hochtal", "raised", 2), ("gauge-hochtal", "cleared", 6)]
+    _, events = flood_events({})  # the defaults: propagated downstream, cleared after 30 min of quiet
+    assert ("gauge-hochtal", "cleared", 8) in events and ("gauge-lacville", "raised", 2) in events
+    params = pipe.book.params
+    assert params.times("flood").clear_after_s == 600.0 and params.propagate_hazards == ()
+    pipe.restore(pipe.snapshot())
+    assert pipe.book.params is params
+
+
+def test_unknown_lifecycle_hazard_is_a_config_error():
+    from riverwatch.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"lifecycle\.flod"):
+        Pipeline(CATALOG, Settings(lifecycle={"flod": {"clear_after_s": 600}}))

@@ -5,7 +5,7 @@ import pytest
 from riverwatch.catalog import load_catalog
 from riverwatch.errors import ConfigError
 from riverwatch.model import Level
-from riverwatch.settings import REPO_ROOT, Settings
+from riverwatch.settings import REPO_ROOT, LifecycleSettings, Settings
 
 DEMO = REPO_ROOT / "catalog" / "demo.toml"
 
@@ -63,3 +63,49 @@ def test_sample_config_is_valid():
     settings = Settings.load(REPO_ROOT / "riverwatch.sample.toml")
     assert settings.influx.database == "riverwatch"
     assert settings.influx.token is None or settings.influx.token.get_secret_value()
+
+
+def test_downstream_chain_and_basin_outlet():
+    catalog = load_catalog(DEMO)
+    chain = [(st.id, s) for st, s in catalog.downstream(catalog.by_id("gauge-hochtal"))]
+    assert chain == [("gauge-grenzbruecke", 120 * 60.0), ("gauge-lacville", (120 + 90) * 60.0)]
+    assert list(catalog.downstream(catalog.by_id("gauge-lacville"))) == []
+    assert catalog.basin_outlet(catalog.by_id("gauge-grenzbruecke")).id == "gauge-lacville"
+    assert catalog.basin_outlet(catalog.by_id("wx-lacville")).id == "wx-lacville"
+
+
+def test_lifecycle_defaults_are_the_books_and_the_samples():
+    defaults = LifecycleSettings()
+    assert (defaults.min_duration_s, defaults.clear_after_s, defaults.flap_window_s, defaults.max_flap_backoff,
+            defaults.stale_after_s, defaults.refresh_s, defaults.expected_at_tolerance_s) == (
+        1800.0, 1800.0, 10800.0, 4.0, 21600.0, 900.0, 900.0)
+    assert (defaults.propagate_min_level, defaults.propagated_level) == (Level.WATCH, Level.WATCH)
+    assert defaults.private_hazards == ("sensor",) and defaults.hazards == {}
+    assert Settings().lifecycle == defaults
+    assert Settings.load(REPO_ROOT / "riverwatch.sample.toml").lifecycle == defaults
+
+
+def test_lifecycle_times_per_hazard(tmp_path, monkeypatch):
+    config = tmp_path / "riverwatch.toml"
+    config.write_text('[lifecycle]\nclear_after_s = 600\npropagate_min_level = "warning"\n'
+                      "[lifecycle.flood]\nmin_duration_s = 3600\n")
+    monkeypatch.setenv("RIVERWATCH_LIFECYCLE__ANOMALY__FLAP_WINDOW_S", "60")
+    lifecycle = Settings.load(config).lifecycle
+    flood, anomaly, weather = (lifecycle.times(h) for h in ("flood", "anomaly", "weather"))
+    assert (flood.min_duration_s, flood.clear_after_s, flood.flap_window_s) == (3600.0, 600.0, 10800.0)
+    assert (anomaly.min_duration_s, anomaly.clear_after_s, anomaly.flap_window_s) == (1800.0, 600.0, 60.0)
+    assert weather is lifecycle and weather.clear_after_s == 600.0
+    assert lifecycle.propagate_min_level == Level.WARNING
+
+
+@pytest.mark.parametrize("text, option", [
+    ("[lifecycle]\nclear_after = 600\n", "lifecycle.clear_after"),
+    ("[lifecycle.flood]\nmin_durations = 1\n", "lifecycle.flood.min_durations"),
+    ("[lifecycle.flood]\nmin_duration_s = -1\n", "lifecycle.flood.min_duration_s"),
+    ("[lifecycle.flood]\nprivate_hazards = []\n", "lifecycle.flood.private_hazards"),
+])
+def test_invalid_lifecycle_option_is_named(tmp_path, text, option):
+    config = tmp_path / "riverwatch.toml"
+    config.write_text(text)
+    with pytest.raises(ConfigError, match=option.replace(".", r"\.")):
+        Settings.load(config)

@@ -1,0 +1,101 @@
+"""The one station stepper: score, learn, level in that order; the book fed as production feeds it."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import BaseModel
+
+from detectors.base import DetectorSpec, Finding, get
+from early_warning.lifecycle import WarningBook
+from early_warning.stepper import StationStepper
+from riverwatch.catalog import load_catalog
+from riverwatch.model import Level
+from riverwatch.settings import REPO_ROOT
+
+CATALOG = load_catalog(REPO_ROOT / "catalog" / "demo.toml")
+HOCHTAL = CATALOG.station("rivertown", "gauge-hochtal")
+T0 = 1_800_000_000.0
+
+
+class NoParams(BaseModel):
+    pass
+
+
+class Recorder:
+    """Logs its calls; its level is the number of readings learnt (so the order shows)."""
+
+    def __init__(self, calls, fail=False):
+        self.calls, self.fail, self.learnt = calls, fail, 0
+
+    def score_one(self, x):
+        self.calls.append("score_one")
+        if self.fail:
+            raise RuntimeError("broken detector")
+        return 0.5
+
+    def learn_one(self, x):
+        self.calls.append("learn_one")
+        self.learnt += 1
+
+    def level(self, score):
+        self.calls.append("level")
+        return Level(min(self.learnt, 4)) if self.learnt >= 2 else Level.NONE
+
+    def evidence(self, x, score):
+        self.calls.append("evidence")
+        return Finding("recorder", "anomaly", self.level(score), "water_level", x["water_level"], score)
+
+
+def recorder_spec(calls, hazard="anomaly", fail=False, quantities=("water_level",)):
+    return DetectorSpec("recorder", lambda st, q, p: Recorder(calls, fail), NoParams, hazard,
+                        lambda st: list(quantities))
+
+
+def test_score_learn_level_then_the_book_with_evidence_after_learning():
+    calls = []
+    stepper = StationStepper.build(HOCHTAL, [recorder_spec(calls)])
+    book = WarningBook(CATALOG)
+    x = {"t": T0, "water_level": 1.0}
+    stepper.score(x)
+    assert calls == ["score_one", "learn_one", "level"]
+    assert stepper.decide(book, x) == [] and "evidence" not in calls  # quiet, nothing pending
+    calls.clear()
+    x = {"t": T0 + 600, "water_level": 1.0}
+    stepper.score(x)
+    events = stepper.decide(book, x)
+    assert calls[:3] == ["score_one", "learn_one", "level"] and "evidence" in calls[3:]
+    assert [(e.state, e.level, e.detector) for e in events] == [("raised", Level.WATCH, "recorder")]
+
+
+def test_streams_without_their_quantity_are_not_scored_nor_fed():
+    calls = []
+    stepper = StationStepper.build(HOCHTAL, [recorder_spec(calls)])
+    x = {"t": T0, "discharge": 3.0}
+    stepper.score(x)
+    assert calls == [] and stepper.streams[0].x is None
+    assert stepper.decide(WarningBook(CATALOG), x) == []
+
+
+def test_sensor_streams_come_first_and_the_has_filter_applies():
+    stepper = StationStepper.build(HOCHTAL, [get("level_threshold"), recorder_spec([], hazard="sensor")],
+                                   has=lambda q: q == "water_level")
+    assert [ds.stream for ds in stepper.streams] == ["recorder:water_level", "level_threshold:water_level"]
+
+
+def test_a_failing_detector_raises_without_on_error_and_is_reported_with_it():
+    stepper = StationStepper.build(HOCHTAL, [recorder_spec([], fail=True)])
+    with pytest.raises(RuntimeError, match="broken"):
+        stepper.score({"t": T0, "water_level": 1.0})
+    failed = []
+    stepper = StationStepper.build(HOCHTAL, [recorder_spec([], fail=True)],
+                                   on_error=lambda st, ds, stage: failed.append((st.id, ds.stream, stage)))
+    x = {"t": T0, "water_level": 1.0}
+    stepper.score(x)
+    assert failed == [("gauge-hochtal", "recorder:water_level", "detector")]
+    assert stepper.decide(WarningBook(CATALOG), x) == []
+
+
+def test_restored_detectors_are_continued():
+    kept = Recorder([])
+    stepper = StationStepper.build(HOCHTAL, [recorder_spec([])], restored=lambda name, q: kept)
+    assert stepper.streams[0].detector is kept
