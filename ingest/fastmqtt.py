@@ -48,8 +48,9 @@ nothing of an earlier connection is ever parsed on a later one. It relies on pri
 of paho 2.x (``_packet_read``, ``_packet_handle``, ``_packet_queue``, ``_check_keepalive``,
 ``_sock_close`` …), on its connection state (``_state``) and on its keep-alive state (``_ping_t``,
 ``_msgtime_mutex`` and the last-heard time, which paho 2.2 calls ``_last_bytes_received`` and 2.1
-``_last_msg_in``); :func:`supported` checks that they exist, and :mod:`ingest.consumer` falls back
-to the plain client otherwise.
+``_last_msg_in``); :func:`supported` checks the release (:data:`TESTED_PAHO`, also the pin in
+pyproject.toml) and that they exist, and :func:`ingest.consumer.client_class` falls back to the
+plain client otherwise, with a warning (``mqtt.fast_path = false`` chooses plain paho outright).
 
 Examples
 --------

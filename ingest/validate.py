@@ -5,8 +5,12 @@ with a :class:`~riverwatch.errors.DecodeError` whose ``reason`` is a
 :data:`riverwatch.contract.REJECT_REASONS` code:
 
 ``oversize`` → ``topic_invalid`` → payload (``bad_encoding``, ``bad_json``, ``bad_schema``,
-``not_finite``, ``bad_timestamp``) → ``unknown_station`` → ``topic_mismatch`` →
-``unknown_quantity`` → ``unknown_unit`` → ``future_timestamp`` → ``too_old`` → ``replayed``.
+``bad_seq``, ``duplicate_quantity``, ``not_finite``, ``bad_timestamp``) → ``unknown_station`` →
+``topic_mismatch`` → ``unknown_quantity`` → ``unknown_unit`` → ``not_finite`` (a value that
+overflows when converted to its canonical unit) → ``future_timestamp`` → ``too_old`` → ``replayed``.
+
+The replay memory (:class:`StreamClock`) moves only when every check has passed, so a rejected
+message never makes a later good one look like a replay.
 
 JSON has no NaN or Infinity; a payload that is JSON except for bare ``NaN``/``Infinity`` tokens
 (what many JSON encoders write for a non-finite float) is rejected as ``not_finite``, not
@@ -41,13 +45,14 @@ riverwatch.errors.DecodeError: replayed: seq 1 at 1800000000.000 was already see
 from __future__ import annotations
 
 import json
+import math
 import re
 from datetime import date
 
 import orjson
 
 from riverwatch.catalog import Catalog, Station
-from riverwatch.contract import MAX_VALUES, decode_payload, parse_topic
+from riverwatch.contract import MAX_SEQ, MAX_VALUES, decode_payload, parse_topic
 from riverwatch.errors import DecodeError
 from riverwatch.model import Observation
 from riverwatch.settings import IngestSettings
@@ -118,7 +123,7 @@ def fast_decode(doc: object) -> tuple | None:
     else:
         return None
     seq = doc.get("seq")
-    if type(seq) is not int or seq < 0:
+    if type(seq) is not int or not 0 <= seq <= MAX_SEQ:
         return None
     readings = doc.get("readings")
     if type(readings) is not dict or not readings or len(readings) > MAX_VALUES:
@@ -319,8 +324,11 @@ class Validator:
                 factor = conversion(quantity, unit)  # raises unknown_unit
                 conversions[(quantity, unit)] = factor
             scale, offset = factor
-            out.append((quantity, value if scale == 1.0 and offset == 0.0
-                        else round(value * scale + offset, 12)))
+            if scale != 1.0 or offset != 0.0:
+                value = round(value * scale + offset, 12)
+                if not math.isfinite(value):
+                    raise DecodeError("not_finite", f"{quantity} in {unit} overflows in {QUANTITIES[quantity].unit}")
+            out.append((quantity, value))
         return tuple(out)
 
     def _check_time(self, key: tuple[str, str], time_s: float, now_s: float) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 
@@ -16,6 +17,7 @@ from riverwatch.settings import REPO_ROOT, MqttSettings, Settings
 
 from tests.helpers import wait_until as _wait_until
 
+from ingest import fastmqtt
 from ingest.consumer import Consumer, shard_of, shard_stations
 from ingest.service import Service
 
@@ -124,3 +126,48 @@ def test_a_shared_subscription_spreads_messages_and_stores_each_once(services, i
     assert all(w.stats.received > 0 for w in workers)
     rows = influx.query_rows('SELECT count("value") FROM "reading"')
     assert rows[0]["count"] == 4 * len(ALL)
+
+
+def test_the_fast_path_falls_back_to_plain_paho_with_a_warning(monkeypatch, caplog):
+    assert MqttSettings().fast_path and Consumer(MqttSettings(), lambda item: None).fast == fastmqtt.supported()
+    with caplog.at_level(logging.INFO, logger="ingest.consumer"):
+        off = Consumer(MqttSettings(fast_path=False), lambda item: None)
+    assert not off.fast and type(off.client) is mqtt.Client and off.holds == 0
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    monkeypatch.setattr(fastmqtt, "supported", lambda: False)  # as on a paho release it was not checked against
+    with caplog.at_level(logging.WARNING, logger="ingest.consumer"):
+        fallback = Consumer(MqttSettings(), lambda item: None)
+    assert not fallback.fast and type(fallback.client) is mqtt.Client
+    assert "falling back to the plain paho client" in caplog.text
+
+
+def test_a_plain_paho_worker_stores_and_acks_everything_on_its_session(services, influx, tmp_path):
+    """``mqtt.fast_path = false`` end to end: every message stored and acknowledged one by one, so a
+    worker restarted on the same session gets nothing back."""
+    plain = settings(services, influx, tmp_path, "plain", mqtt={"fast_path": False})
+    first = Service(plain, CATALOG)
+    run_workers([first], services, rounds=3)
+    assert not first.consumer.fast and first.consumer.holds == 0
+    assert first.stats.received == 3 * len(ALL) and first.stats.acked == first.stats.received
+    assert first.consumer.acks_unsent == 0 and first.stats.rejected == 0
+    second = Service(plain, CATALOG)
+    second.start()
+    try:
+        assert second.wait_connected(10)
+        marker = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"pub-{uuid.uuid4().hex[:8]}",
+                             protocol=mqtt.MQTTv5)
+        marker.connect(services.mqtt_host, services.mqtt_port)
+        marker.loop_start()
+        station = CATALOG.stations[0]
+        quantity = next(iter(station.quantities))
+        value = 1.0 if quantity != "air_pressure" else 1000.0
+        marker.publish(data_topic(*station.key), encode_json(time.time() - 60, 99, {
+            quantity: (value, station.quantities[quantity].unit)}), qos=1).wait_for_publish(10)
+        marker.disconnect()
+        marker.loop_stop()
+        assert wait_until(lambda: second.stats.received >= 1) and second.wait_idle(30)
+    finally:
+        second.stop()
+    assert second.stats.received == 1  # the marker alone: after every redelivery on the session, none came
+    rows = influx.query_rows('SELECT count("value") FROM "reading"')
+    assert rows[0]["count"] == 3 * len(ALL) + 1

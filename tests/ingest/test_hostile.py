@@ -19,7 +19,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from riverwatch.catalog import load_catalog
-from riverwatch.contract import data_topic, encode_json, format_time
+from riverwatch.contract import data_topic, encode_json, encode_senml, format_time
 from riverwatch.settings import REPO_ROOT, Settings
 
 from tests.helpers import wait_until as _wait_until
@@ -54,15 +54,49 @@ def level(value) -> dict:
     return {"water_level": {"value": value, "unit": "m"}}
 
 
+def strftime(pattern: str, t: float) -> str:
+    return time.strftime(pattern, time.gmtime(t))
+
+
+def senml_twice(g) -> bytes:
+    """A SenML pack of the good message's station carrying its first quantity twice."""
+    (quantity, (value, unit)), st = next(iter(g["values"].items())), g["station"]
+    return orjson.dumps([{"bn": f"urn:dev:rw:{st.partner}:{st.id}:", "bt": g["t"] + 1, "n": "seq", "v": g["seq"] + 1},
+                         {"n": quantity, "u": unit, "v": value}, {"n": quantity, "u": unit, "v": value + 1}])
+
+
+def timed(g, pattern: str) -> bytes:
+    """The good message's readings, one second later, with ``ts`` written by ``strftime(pattern)``."""
+    readings = {q: {"value": v, "unit": u} for q, (v, u) in g["values"].items()}
+    return orjson.dumps(doc(strftime(pattern, g["t"] + 1), g["seq"] + 1, readings))
+
+
+def issue12_kinds(now: float):
+    """Messages that were accepted, acknowledged and then lost (issue #12): now rejected by reason."""
+    weather = next(st for st in STATIONS if st.kind == "weather")
+    return [
+        ("overflows when converted (in -> mm)", "not_finite",
+         lambda g: (data_topic(weather.partner, weather.id),
+                    encode_json(g["t"] + 1, g["seq"] + 1, {"precipitation": (1e308, "in")}))),
+        ("seq of 2^63", "bad_seq", lambda g: on(g, encode_json(g["t"] + 1, 2**63, g["values"]))),
+        ("basic ISO 8601 time", "bad_timestamp", lambda g: on(g, timed(g, "%Y%m%dT%H%M%SZ"))),
+        ("space instead of T", "bad_timestamp", lambda g: on(g, timed(g, "%Y-%m-%d %H:%M:%S+00:00"))),
+        ("ISO week date", "bad_timestamp", lambda g: on(g, timed(g, "%G-W%V-%uT%H:%M:%SZ"))),
+        ("SenML naming another partner's station", "topic_mismatch",
+         lambda g: on(g, encode_senml("mallory", g["station"].id, g["t"] + 1, g["seq"] + 1, g["values"]))),
+        ("SenML with one quantity twice", "duplicate_quantity", lambda g: on(g, senml_twice(g))),
+    ]
+
+
+def on(good, payload):
+    return good["topic"], payload
+
+
 def hostile_kinds(now: float):
     """``(name, reason, make(good) -> (topic, payload))``; ``good`` is the good message just sent."""
     ts = format_time(now - 3600)
     dumps = orjson.dumps
-
-    def on(good, payload):
-        return good["topic"], payload
-
-    return [
+    return issue12_kinds(now) + [
         ("truncated JSON", "bad_json", lambda g: on(g, b'{"ts": "' + ts.encode() + b'", "seq": ')),
         ("trailing garbage", "bad_json", lambda g: on(g, g["payload"] + b"}}")),
         ("binary garbage", "bad_encoding",
@@ -115,7 +149,7 @@ def build(now: float):
         values = good_values(station, index)
         payload = encode_json(float(t), index, values)
         good = {"i": i, "topic": data_topic(station.partner, station.id), "payload": payload, "t": float(t),
-                "seq": index, "values": values}
+                "seq": index, "values": values, "station": station}
         stream.append((good["topic"], payload))
         for q in values:
             expected.setdefault((station.id, q), set()).add(t * 10**9)
@@ -177,13 +211,15 @@ def test_hostile_messages_are_rejected_by_reason_and_good_ones_all_stored(worker
              influx.query_rows('SELECT count("count") FROM "reject" GROUP BY "reason"')}
     print(f"\n[hostile] published={len(stream)} good={N_GOOD} hostile={N_HOSTILE} acknowledged={stats.acked} "
           f"accepted={stats.accepted} stored_readings={stats.readings_stored} expected_readings={n_readings} "
-          f"missing={missing} duplicates={duplicates} internal_errors={stats.errors}")
+          f"missing={missing} duplicates={duplicates} internal_errors={stats.errors} "
+          f"lines_refused_by_influx={worker.sink.counters.lines_rejected}")
     print("[hostile] rejected by reason (sent / counted / in InfluxDB): " + ", ".join(
         f"{r}={sent[r]}/{stats.rejected_by_reason.get(r, 0)}/{in_db.get(r, 0)}" for r in sorted(sent)))
     assert stats.accepted == N_GOOD and stats.readings_stored == n_readings
     assert stats.rejected_by_reason == dict(sent)
     assert in_db == dict(sent)
     assert stats.acked == len(stream) and stats.errors == 0
+    assert worker.sink.counters.lines_rejected == 0  # nothing accepted that InfluxDB then refuses
     # and the worker is alive and storing afterwards
     assert worker._thread.is_alive() and worker.consumer.connected.is_set()
     last = STATIONS[0]

@@ -19,6 +19,7 @@ from riverwatch.settings import REPO_ROOT, Settings
 from tests.helpers import Publisher
 from tests.helpers import wait_until as _wait_until
 
+from ingest.checkpoint import read_checkpoint
 from ingest.service import Service
 
 CATALOG = load_catalog(REPO_ROOT / "catalog" / "demo.toml")
@@ -222,17 +223,15 @@ def test_watchdog_resubscribes_when_connected_but_silent(services, influx, tmp_p
 def test_a_message_with_warning_events_is_checkpointed_before_it_is_acked(service_factory, influx, services):
     svc = service_factory(detectors=["level_threshold"])
     acked_with_book: list[bool] = []
-    durable = svc._durable
+    durable = svc.commits.durable
 
     def spy(tokens):  # at the ack of the message that raised the warning, the checkpoint knows it
         if any(t[2] and svc.pipeline.open_warnings() for t in tokens):
-            import pickle
-            with open(svc.checkpoint_path, "rb") as f:
-                book = pickle.load(f)["pipeline"]["book"]
+            book = read_checkpoint(svc.checkpoint_path)[1]["book"]
             acked_with_book.append(book is not None and "gauge-hochtal" in repr(book))
         durable(tokens)
 
-    svc._durable = spy
+    svc.commits.durable = spy
     svc.sink.on_durable = spy
     pub = Publisher(services)
     topic, t0 = data_topic(*GAUGE), time.time() - 7200

@@ -46,6 +46,10 @@ CASES = {
     "bad_timestamp": (TOPIC, raw({"ts": "yesterday", "seq": 1, "readings": {"water_level": {"value": 1, "unit": "m"}}})),
     "future_timestamp": (TOPIC, good(ts=NOW + 3600)),
     "too_old": (TOPIC, good(ts=NOW - 2 * 86400)),
+    "bad_seq": (TOPIC, encode_json(NOW, 2**63, {"water_level": (1.0, "m")})),
+    "duplicate_quantity": (TOPIC, raw([{"bn": "urn:dev:rw:rivertown:gauge-hochtal:", "bt": NOW, "n": "seq", "v": 1},
+                                       {"n": "water_level", "u": "m", "v": 1.0},
+                                       {"n": "water_level", "u": "m", "v": 9.0}])),
 }
 
 
@@ -306,3 +310,87 @@ def test_status_of_uncatalogued_ids_is_bounded():
     assert v.status[("rivertown", "gauge-hochtal")] == ("online", NOW)
     assert v.status[("lacville", "gw-0")] == ("online", NOW)  # the first gateways are still tracked
     assert len(v.status) <= len(CATALOG.stations) + 5_000
+
+
+# --- issue 12: readings that were accepted, acknowledged and then dropped ------------------------
+
+WQ_TOPIC = "rw/v1/lacville/wq-lacville/data"
+WX_TOPIC = "rw/v1/rivertown/wx-rivertown/data"
+
+
+@pytest.mark.parametrize("topic, quantity, value, unit", [
+    (WQ_TOPIC, "conductivity", 1e306, "mS/cm"),
+    (WX_TOPIC, "precipitation", 1e308, "in"),
+])
+def test_a_value_that_overflows_in_its_canonical_unit_is_not_finite(topic, quantity, value, unit):
+    v = make_validator()
+    with pytest.raises(DecodeError) as err:
+        v.validate(topic, encode_json(NOW, 7, {quantity: (value, unit)}), NOW)
+    assert err.value.reason == "not_finite"
+    assert v.clocks == {}  # the rejected message moved no replay state
+    assert v.validate(topic, encode_json(NOW, 7, {quantity: (1.0, unit)}), NOW).seq == 7
+
+
+@pytest.mark.parametrize("seq", [2**63, 2**64 - 1, -1, 18446744073709551621])
+def test_a_seq_outside_int64_is_rejected_and_moves_no_replay_state(seq):
+    v = make_validator()
+    v.validate(TOPIC, good(seq=10, ts=NOW - 60), NOW)
+    json_text = b'{"ts": %.0f, "seq": %d, "readings": {"water_level": {"value": 1.0, "unit": "m"}}}' % (NOW - 30, seq)
+    senml_text = b'[{"bn": "urn:dev:rw:rivertown:gauge-hochtal:", "bt": %.0f, "n": "seq", "v": %d},' \
+                 b' {"n": "water_level", "u": "m", "v": 1.0}]' % (NOW - 30, seq)
+    for payload in (json_text, senml_text):
+        with pytest.raises(DecodeError) as err:
+            v.validate(TOPIC, payload, NOW)
+        assert err.value.reason == "bad_seq"
+    clock = v.clocks[("rivertown", "gauge-hochtal")]
+    assert (clock.seq, clock.time_s) == (10, NOW - 60)
+    assert v.validate(TOPIC, good(seq=11, ts=NOW - 20), NOW).seq == 11
+    assert v.validate(TOPIC, good(seq=2**63 - 1, ts=NOW - 10), NOW).seq == 2**63 - 1  # the largest allowed
+
+
+def with_ts(ts: str) -> bytes:
+    return raw({"ts": ts, "seq": 1, "readings": {"water_level": {"value": 1.0, "unit": "m"}}})
+
+
+@pytest.mark.parametrize("ts", ["20261201T104213Z", "2026-12-01 10:42:23+00:00", "2026-W49-2T10:42:33Z",
+                                "2026-12-01T10:42:13", "2026-12-01T10:42Z", "2026-12-01T10:42:13+0100",
+                                "2026-335T10:42:13Z", "2026-12-01T10:42:13.Z", "2026-12-01T10:42:60Z",
+                                "２０２６-12-01T10:42:13Z"])
+def test_timestamps_that_are_not_rfc3339_are_bad_timestamps(ts):
+    with pytest.raises(DecodeError) as err:
+        make_validator().validate(TOPIC, with_ts(ts), 1_796_200_000.0)
+    assert err.value.reason == "bad_timestamp"
+
+
+@pytest.mark.parametrize("ts, expected", [
+    ("2026-12-01T10:42:13Z", 1_796_121_733.0), ("2026-12-01t10:42:13z", 1_796_121_733.0),
+    ("2026-12-01T11:42:13.25+01:00", 1_796_121_733.25), ("2026-12-01T10:42:13.123456789-00:00", 1_796_121_733.123456),
+])
+def test_rfc3339_timestamps_are_accepted(ts, expected):
+    obs = make_validator().validate(TOPIC, with_ts(ts), 1_796_200_000.0)
+    assert obs.time_ns == round(expected * 1e6) * 1000
+
+
+def test_a_senml_pack_naming_another_station_is_a_topic_mismatch():
+    v = make_validator()
+    other = encode_senml("lacville", "gauge-lacville", NOW, 5, {"water_level": (1.0, "m")})
+    with pytest.raises(DecodeError) as err:
+        v.validate(TOPIC, other, NOW)
+    assert err.value.reason == "topic_mismatch"
+    mixed = raw([{"bn": "urn:dev:rw:rivertown:gauge-hochtal:", "bt": NOW, "n": "seq", "v": 5},
+                 {"n": "water_level", "u": "m", "v": 1.0},
+                 {"bn": "urn:dev:rw:lacville:gauge-lacville:", "n": "discharge", "u": "m3/s", "v": 2.0}])
+    with pytest.raises(DecodeError) as err:
+        v.validate(TOPIC, mixed, NOW)
+    assert err.value.reason == "topic_mismatch"
+    assert v.clocks == {}
+    own = encode_senml("rivertown", "gauge-hochtal", NOW, 5, {"water_level": (1.0, "m")})
+    assert v.validate(TOPIC, own, NOW).values == (("water_level", 1.0),)
+
+
+def test_a_senml_pack_with_one_quantity_twice_is_rejected_not_halved():
+    v = make_validator()
+    payload = CASES["duplicate_quantity"][1]
+    with pytest.raises(DecodeError, match="water_level appears twice") as err:
+        v.validate(TOPIC, payload, NOW)
+    assert err.value.reason == "duplicate_quantity" and v.clocks == {}

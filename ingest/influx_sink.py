@@ -1,272 +1,46 @@
-"""Sinks: the InfluxDB writer, the disk spool for outages, and the MQTT publisher.
+"""The InfluxDB sink: batches lines, writes them from its own thread, spools what cannot be written.
 
-Delivery guarantee (see DESIGN.md): a message is acknowledged to the broker only once its lines
-are *durable*, i.e. InfluxDB answered the write, or the batch sits fsynced in the spool.
+Delivery guarantee (docs/operations.md): a message is acknowledged to the broker only once its lines
+are *durable*, i.e. InfluxDB answered the write, or the batch sits fsynced in the
+:class:`~ingest.spool.Spool`.
 
 - :class:`InfluxSink` batches lines (``influx.batch_lines`` lines, a message-count cap below the
   broker's in-flight window, or ``influx.flush_interval_s``) and writes them from its own thread,
   so the thread reading MQTT never waits for a write. Each batch carries the ack tokens of its
   messages; they are handed to ``on_durable`` in arrival order once the batch is durable.
 - A write that fails with a *retryable* error (InfluxDB down, 5xx, ...) spools the batch and the
-  sink switches to spooling; a replayer thread writes the spool back, oldest first, while live
-  batches keep flowing, and switches back when the spool is empty. A *non-retryable* rejection
-  (HTTP 400) is bisected to isolate the bad lines, which are counted and dropped; never retried.
-- :class:`Spool` is append-only segment files ``<number>-<created ms>.seg`` of records
-  ``[length u32][crc32 u32][body]``, each append fsynced. A record whose CRC does not match (a
-  flipped bit) is skipped and counted and replay goes on with the next one; a torn tail (a crash
-  mid-append: header or body cut short) is counted and ends that segment — nothing after it was
-  ever acknowledged, because an append returns only once it is fsynced. **When the spool is full** (``ingest.spool_max_bytes``) nothing is dropped: the
-  batch is held and retried, its messages stay unacknowledged, and the broker keeps further
-  messages in the persistent session once the in-flight window is full (backpressure). The
-  ``spool_full`` counter and an error log every 10 s make this loud.
+  sink switches to spooling; a :class:`SpoolReplayer` thread writes the spool back, oldest first,
+  while live batches keep flowing, and switches back when the spool is empty. A *non-retryable*
+  rejection (HTTP 400) is bisected to isolate the bad lines, which are counted and dropped; never
+  retried.
+- **When the spool is full** nothing is dropped: the batch is held and retried, its messages stay
+  unacknowledged (backpressure). The ``spool_full`` counter and an error log every 10 s make this loud.
 - **The sink itself never blocks its producer**: :meth:`InfluxSink.add` only appends. What it holds
   in memory — the open batch, the batches handed over, the one being written — is counted
   (:attr:`InfluxSink.backlog_messages`, :attr:`InfluxSink.backlog_lines`), and the producer bounds
   it: the ingest service counts these messages into its backlog, drops QoS 0 and stops reading
-  MQTT once that backlog is full (see :mod:`ingest.service`). Without that, a slow (but up)
+  MQTT once that backlog is full (see :mod:`ingest.flow`). Without that, a slow (but up)
   InfluxDB, or a full spool while it is down, lets handed-over batches pile up without limit.
-
-Examples
---------
->>> import tempfile
->>> spool = Spool(tempfile.mkdtemp(), max_bytes=1 << 20)
->>> spool.append(b"reading value=1 1"); spool.append(b"reading value=2 2")
->>> got = []
->>> spool.replay(got.append), got, spool.bytes
-(2, [b'reading value=1 1', b'reading value=2 2'], 0)
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import queue
-import struct
 import threading
 import time
-import zlib
 from collections.abc import Callable
-from pathlib import Path
 
-from riverwatch.contract import cap_topic, rejected_topic, warning_topic
-from riverwatch.durable import fsync_directory
 from riverwatch.errors import SinkError
 from riverwatch.influx import InfluxClient
 from riverwatch.settings import InfluxSettings
 
+from ingest.spool import Spool
+
 log = logging.getLogger(__name__)
 
-_HEADER = struct.Struct(">II")
-SEGMENT_BYTES = 8 << 20
 REPLAY_INTERVAL_S = 0.5
 MAX_REPLAY_BACKOFF_S = 5.0
-
-
-# =========================================================================== spool
-
-
-class Spool:
-    """Append-only, CRC-checked, fsynced segment files; replayed in order, deleted once written.
-
-    Parameters
-    ----------
-    directory
-        Folder of the segment files ``<number>-<created ms>.seg`` (created).
-    max_bytes
-        :meth:`append` refuses (``SinkError``) a record that would take the spool past this size.
-    segment_bytes
-        A segment is closed and a new one begun past this size.
-
-    Thread-safe: one thread may append while another replays (replay seals the open segment
-    first, so it never reads a file being written).
-    """
-
-    def __init__(self, directory: str | os.PathLike, max_bytes: int, segment_bytes: int = SEGMENT_BYTES) -> None:
-        self.directory = Path(directory)
-        self.directory.mkdir(parents=True, exist_ok=True)
-        self.max_bytes = max_bytes
-        self.segment_bytes = segment_bytes
-        self.corrupt_records = 0
-        self._lock = threading.Lock()
-        self._replay_lock = threading.Lock()
-        self._file = None
-        self._file_bytes = 0
-        self._progress: dict[str, int] = {}
-        existing = self._segments()
-        self._next = _segment_number(existing[-1]) + 1 if existing else 1
-        self._bytes = sum(p.stat().st_size for p in existing)
-
-    @property
-    def bytes(self) -> int:
-        """Bytes on disk in all segments."""
-        return self._bytes
-
-    @property
-    def segments(self) -> int:
-        """Number of segment files (sealed and open)."""
-        return len(self._segments())
-
-    def oldest_age_s(self, now_s: float | None = None) -> float:
-        """Seconds since the oldest segment still on disk was begun (0 when the spool is empty)."""
-        segments = self._segments()
-        if not segments:
-            return 0.0
-        created = _segment_created_s(segments[0])
-        return max(0.0, (time.time() if now_s is None else now_s) - created)
-
-    def _segments(self) -> list[Path]:
-        return sorted(self.directory.glob("*.seg"), key=_segment_number)
-
-    def append(self, body: bytes) -> None:
-        """Append one record and fsync it.
-
-        Raises
-        ------
-        SinkError
-            When the spool is full or the disk refuses the write (nothing was appended).
-        """
-        record = _HEADER.pack(len(body), zlib.crc32(body)) + body
-        with self._lock:
-            if self._bytes + len(record) > self.max_bytes:
-                raise SinkError(f"spool {self.directory} is full ({self._bytes} of {self.max_bytes} bytes)")
-            try:
-                if self._file is None or self._file_bytes >= self.segment_bytes:
-                    self._open_segment()
-                self._file.write(record)
-                self._file.flush()
-                os.fsync(self._file.fileno())
-            except OSError as exc:
-                self._discard_segment()
-                raise SinkError(f"spool {self.directory}: {exc}") from exc
-            self._file_bytes += len(record)
-            self._bytes += len(record)
-
-    def _open_segment(self) -> None:
-        self._seal()
-        path = self.directory / f"{self._next:012d}-{int(time.time() * 1000)}.seg"
-        self._next += 1
-        self._file = open(path, "ab")
-        self._file_bytes = 0
-        fsync_directory(self.directory)  # the new segment's name survives a power cut too
-
-    def _discard_segment(self) -> None:
-        """After a failed append: close the segment (errors ignored) and count its torn tail's bytes."""
-        file, self._file = self._file, None
-        if file is None:
-            return
-        try:
-            file.close()  # flushes what is left of the buffer, which may fail again
-        except OSError:
-            pass
-        try:
-            self._bytes += max(0, os.stat(file.name).st_size - self._file_bytes)
-        except OSError:
-            pass
-
-    def _seal(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
-
-    def replay(self, callback: Callable[[bytes], None]) -> int:
-        """Hand every record to ``callback`` in append order; delete each segment once done.
-
-        If ``callback`` raises, replay stops there and re-raises; the records already handed over
-        are remembered and the rest stay for the next call.
-
-        Returns
-        -------
-        int
-            The number of records handed over.
-        """
-        with self._replay_lock:
-            with self._lock:
-                self._seal()
-                segments = self._segments()
-            done = 0
-            for path in segments:
-                done += self._replay_segment(path, callback)
-                size = path.stat().st_size
-                path.unlink()
-                self._progress.pop(path.name, None)
-                with self._lock:
-                    self._bytes -= size
-            return done
-
-    def _replay_segment(self, path: Path, callback: Callable[[bytes], None]) -> int:
-        data = path.read_bytes()
-        offset, done = self._progress.get(path.name, 0), 0
-        while offset < len(data):
-            if offset + _HEADER.size > len(data):
-                self._corrupt(path, offset, "truncated header")
-                break
-            length, crc = _HEADER.unpack_from(data, offset)
-            body = data[offset + _HEADER.size: offset + _HEADER.size + length]
-            if len(body) != length:
-                self._corrupt(path, offset, "torn record (shorter than its length)")
-                break
-            offset += _HEADER.size + length
-            if zlib.crc32(body) != crc:
-                self._corrupt(path, offset - _HEADER.size - length, "CRC mismatch, record skipped", rest=False)
-                self._progress[path.name] = offset
-                continue
-            callback(body)
-            self._progress[path.name] = offset
-            done += 1
-        return done
-
-    def _corrupt(self, path: Path, offset: int, why: str, rest: bool = True) -> None:
-        self.corrupt_records += 1
-        log.error("spool segment %s: %s at byte %d%s", path, why, offset,
-                  "; the rest of the segment is skipped" if rest else "")
-
-    def close(self) -> None:
-        """Close the open segment (appending later opens a new one)."""
-        with self._lock:
-            self._seal()
-
-
-def _split_lines(text: str) -> list[str]:
-    """Split line protocol into its lines; a newline inside a quoted string field ends no line.
-
-    >>> _split_lines('m f="a\\nb" 1\\nm f=2 2')
-    ['m f="a\\nb" 1', 'm f=2 2']
-    """
-    if '"' not in text:
-        return text.split("\n")
-    lines, start, i, quoted, fields = [], 0, 0, False, False
-    while i < len(text):
-        char = text[i]
-        if char == "\\":
-            i += 2  # an escaped character (\" inside a string, an escaped space or comma outside)
-            continue
-        if char == " ":
-            fields = True
-        elif char == '"' and fields:
-            quoted = not quoted
-        elif char == "\n" and not quoted:
-            lines.append(text[start:i])
-            start, fields = i + 1, False
-        i += 1
-    lines.append(text[start:])
-    return lines
-
-
-def _segment_number(path: Path) -> int:
-    return int(path.stem.split("-", 1)[0])
-
-
-def _segment_created_s(path: Path) -> float:
-    parts = path.stem.split("-", 1)
-    if len(parts) == 2 and parts[1].isdigit():
-        return int(parts[1]) / 1000.0
-    try:  # a segment of an older spool without its creation time
-        return path.stat().st_mtime
-    except OSError:
-        return time.time()
-
-
-# =========================================================================== InfluxDB
 
 
 class Batch:
@@ -340,8 +114,7 @@ class InfluxSink:
         self.flush_interval_s = settings.flush_interval_s
         self.max_messages = max(1, max_messages)
         self.counters = SinkCounters()
-        self.client = self._client()
-        self._replay_client = self._client()
+        self.client = _client(settings)
         self._current = Batch()
         self._queue: queue.Queue[Batch | None] = queue.Queue()
         self._pending = 0          # batches handed over and not yet durable
@@ -350,12 +123,7 @@ class InfluxSink:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._last_full_log = 0.0
-
-    def _client(self) -> InfluxClient:
-        s = self.settings
-        return InfluxClient(s.url, s.database, token=s.token.get_secret_value() if s.token else None,
-                            username=s.username, password=s.password.get_secret_value() if s.password else None,
-                            timeout=s.timeout_s)
+        self._replayer = SpoolReplayer(self)
 
     # ------------------------------------------------------------------ producer side
 
@@ -439,7 +207,7 @@ class InfluxSink:
         """Start the writer and replayer threads."""
         self._stop.clear()
         self._threads = [threading.Thread(target=self._write_loop, name="influx-writer", daemon=True),
-                         threading.Thread(target=self._replay_loop, name="spool-replayer", daemon=True)]
+                         threading.Thread(target=self._replayer.run, name="spool-replayer", daemon=True)]
         for thread in self._threads:
             thread.start()
 
@@ -457,7 +225,7 @@ class InfluxSink:
             replayer.join(timeout)
         self.spool.close()
         self.client.close()
-        self._replay_client.close()
+        self._replayer.client.close()
 
     def _write_loop(self) -> None:
         while True:
@@ -555,15 +323,32 @@ class InfluxSink:
                 self.counters.lines_written += len(half)
         return written
 
-    def _replay_loop(self) -> None:
+
+class SpoolReplayer:
+    """The replayer thread's work: write the spool back into InfluxDB, oldest first, on its own client.
+
+    Parameters
+    ----------
+    sink
+        The sink whose spool, counters and stop event it shares; it clears the sink's
+        ``influx_down`` once the spool is empty.
+    """
+
+    def __init__(self, sink: InfluxSink) -> None:
+        self.sink = sink
+        self.client = _client(sink.settings)
+
+    def run(self) -> None:
+        """Replay until the sink stops, backing off while InfluxDB refuses."""
+        sink, spool = self.sink, self.sink.spool
         backoff = REPLAY_INTERVAL_S
-        while not self._stop.wait(backoff):
-            if self.spool.bytes == 0:
-                self._down = False
+        while not sink._stop.wait(backoff):
+            if spool.bytes == 0:
+                sink._down = False
                 backoff = REPLAY_INTERVAL_S
                 continue
             try:
-                self.spool.replay(self._replay_record)
+                spool.replay(self._replay_record)
             except SinkError as exc:
                 backoff = min(MAX_REPLAY_BACKOFF_S, backoff * 2)
                 log.debug("spool replay paused: %s", exc)
@@ -575,84 +360,74 @@ class InfluxSink:
                 backoff = MAX_REPLAY_BACKOFF_S
                 continue
             backoff = REPLAY_INTERVAL_S
-            if self.spool.bytes == 0:
-                if self._down:
+            if spool.bytes == 0:
+                if sink._down:
                     log.warning("InfluxDB is back; spool replayed")
-                self._down = False
+                sink._down = False
 
     def _replay_record(self, body: bytes) -> None:
         try:
-            self._replay_client.write(body)
+            self.client.write(body)
         except SinkError as exc:
             if getattr(exc, "retryable", True):
                 raise
             lines = _split_lines(body.decode())
             self._bisect_replay(lines)
             return
-        self.counters.lines_replayed += body.count(b"\n") + 1
+        self.sink.counters.lines_replayed += body.count(b"\n") + 1
 
     def _bisect_replay(self, lines: list[str]) -> None:
+        counters = self.sink.counters
         if len(lines) == 1:
-            self.counters.lines_rejected += 1
+            counters.lines_rejected += 1
             return
         mid = len(lines) // 2
         for half in (lines[:mid], lines[mid:]):
             try:
-                self._replay_client.write("\n".join(half).encode())
+                self.client.write("\n".join(half).encode())
             except SinkError as exc:
                 if getattr(exc, "retryable", True):
                     raise
                 self._bisect_replay(half)
             else:
-                self.counters.lines_replayed += len(half)
+                counters.lines_replayed += len(half)
 
     def _create_database(self) -> None:
         try:
-            self._replay_client.create_database()
+            self.client.create_database()
         except SinkError:
             pass
 
 
-# =========================================================================== MQTT
+def _client(s: InfluxSettings) -> InfluxClient:
+    """An InfluxDB client for the ``influx`` settings."""
+    return InfluxClient(s.url, s.database, token=s.token.get_secret_value() if s.token else None,
+                        username=s.username, password=s.password.get_secret_value() if s.password else None,
+                        timeout=s.timeout_s)
 
 
-class MqttPublisher:
-    """Publishes rejects (QoS 1, not retained) and warnings (QoS 1, retained) on a paho client.
+def _split_lines(text: str) -> list[str]:
+    """Split line protocol into its lines; a newline inside a quoted string field ends no line.
 
-    A cleared warning is published like any other state and stays retained, so a late
-    subscriber sees the all-clear rather than nothing.
+    >>> _split_lines('m f="a\\nb" 1\\nm f=2 2')
+    ['m f="a\\nb" 1', 'm f=2 2']
     """
+    if '"' not in text:
+        return text.split("\n")
+    lines, start, i, quoted, fields = [], 0, 0, False, False
+    while i < len(text):
+        char = text[i]
+        if char == "\\":
+            i += 2  # an escaped character (\" inside a string, an escaped space or comma outside)
+            continue
+        if char == " ":
+            fields = True
+        elif char == '"' and fields:
+            quoted = not quoted
+        elif char == "\n" and not quoted:
+            lines.append(text[start:i])
+            start, fields = i + 1, False
+        i += 1
+    lines.append(text[start:])
+    return lines
 
-    def __init__(self, client: object) -> None:
-        self.client = client
-        self.rejects_published = 0
-        self.warnings_published = 0
-        self.caps_published = 0
-        self.publish_errors = 0
-
-    def reject(self, partner: str | None, station: str | None, body: bytes) -> bool:
-        """Publish a reject body on the station's ``rejected`` topic."""
-        return self._publish(rejected_topic(partner, station), body, retain=False, counter="rejects_published")
-
-    def warning(self, partner: str, station: str, hazard: str, body: bytes) -> bool:
-        """Publish a warning JSON, retained, on its ``warning/<hazard>`` topic."""
-        return self._publish(warning_topic(partner, station, hazard), body, retain=True,
-                             counter="warnings_published")
-
-    def cap(self, partner: str, station: str, hazard: str, xml: bytes) -> bool:
-        """Publish the warning's CAP 1.2 XML, retained, on its ``cap/<hazard>`` topic."""
-        return self._publish(cap_topic(partner, station, hazard), xml, retain=True, counter="caps_published")
-
-    def _publish(self, topic: str, body: bytes, retain: bool, counter: str) -> bool:
-        try:
-            info = self.client.publish(topic, body, qos=1, retain=retain)
-        except Exception:  # paho raises on a payload it cannot send; count it, keep going
-            self.publish_errors += 1
-            log.exception("publish on %s failed", topic)
-            return False
-        # paho queues QoS 1 messages while disconnected and sends them after reconnecting
-        if info.rc not in (0, 4):  # MQTT_ERR_SUCCESS, MQTT_ERR_NO_CONN (queued)
-            self.publish_errors += 1
-            return False
-        setattr(self, counter, getattr(self, counter) + 1)
-        return True
