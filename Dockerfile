@@ -8,11 +8,15 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 COPY pyproject.toml README.md ./
+# Every package of pyproject's [tool.setuptools.packages.find], lowest floor first (README "Layout").
 COPY riverwatch ./riverwatch
-COPY devices ./devices
-COPY ingest ./ingest
 COPY detectors ./detectors
+COPY devices ./devices
+COPY early_warning ./early_warning
+COPY ingest ./ingest
+COPY evaluation ./evaluation
 COPY dashboards ./dashboards
+COPY application ./application
 COPY catalog ./catalog
 
 # Install, then prove from outside the source tree that the package data came along

@@ -1,6 +1,7 @@
 # riverwatch — two commands do all set-up on a fresh Debian/Ubuntu machine:
 #   make demo   runs the main job (a two-city shared river comes to life)
-#   make test   runs the whole test suite against real Mosquitto and InfluxDB
+#   make test   checks the import layers (lint-imports), then runs the whole test suite against real
+#               Mosquitto and InfluxDB
 # Both bootstrap what they need (apt packages, .venv) and are idempotent.
 
 PYTHON ?= python3
@@ -37,6 +38,7 @@ demo: bootstrap
 	$(PY) -m application.cli demo $(DEMO_ARGS)
 
 test: bootstrap
+	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: bootstrap

@@ -15,11 +15,12 @@ def _render(args: argparse.Namespace) -> int:
     catalog = load_catalog(settings.catalog)
     out = args.out or settings.state_dir / "broker"
     password = settings.mqtt.password.get_secret_value() if settings.mqtt.password else None
-    files = broker_auth.render(catalog, Path(out), service_password=password)
+    services = args.service_account or []
+    files = broker_auth.render(catalog, Path(out), service_password=password, services=services)
     for name, path in files.items():
         print(f"{name:12s} {path}")
-    print(f"accounts     {len(broker_auth.accounts(catalog))} "
-          f"(1 service, {len(catalog.partners)} partners, {len(catalog.stations)} devices)")
+    print(f"accounts     {len(broker_auth.accounts(catalog, services))} "
+          f"({1 + len(services)} service, {len(catalog.partners)} partners, {len(catalog.stations)} devices)")
     return 0
 
 
@@ -41,6 +42,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     actions = parser.add_subparsers(dest="action", required=True)
     render = actions.add_parser("render", help="write mosquitto passwd + ACL files from the catalog")
     render.add_argument("--out", type=Path, help="output folder (default <state_dir>/broker)")
+    render.add_argument("--service-account", action="append", metavar="NAME",
+                        help="one more pipeline account riverwatch.NAME (a worker, shard or tool; the broker "
+                             "binds client ids to accounts, so each connection needs its own); repeatable")
     render.set_defaults(func=_render)
     check = actions.add_parser("check", help="load settings, catalog and detector options; report")
     check.set_defaults(func=_check)

@@ -25,6 +25,7 @@ from riverwatch.errors import ServiceError
 from riverwatch.influx import InfluxClient
 from riverwatch.model import WarningEvent
 from riverwatch.settings import Settings
+from riverwatch.storage import READING
 
 log = logging.getLogger(__name__)
 
@@ -205,7 +206,7 @@ def play(args: argparse.Namespace) -> DemoResult:
 
 
 def _count_stored(influx: InfluxClient) -> int:
-    rows = influx.query_rows('SELECT COUNT("value") AS n FROM "reading"')
+    rows = influx.query_rows(f'SELECT COUNT("value") AS n FROM "{READING}"')
     return int(rows[0]["n"]) if rows else 0
 
 

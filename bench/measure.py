@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from riverwatch.influx import InfluxClient, quote_ident
+from riverwatch.storage import READING
 
 _CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -100,7 +101,7 @@ class ProbePoller:
     """Thread polling ``last(seq)`` of the probe series; keeps ``(wall time, last seq)`` changes."""
 
     def __init__(self, influx_url: str, database: str, station: str, quantity: str = "water_level",
-                 measurement: str = "reading", interval_s: float = 0.05) -> None:
+                 measurement: str = READING, interval_s: float = 0.05) -> None:
         self.client = InfluxClient(influx_url, database, timeout=5.0)
         self.query = (f"SELECT last(\"seq\") FROM {quote_ident(measurement)} WHERE \"station\" = '{station}' "
                       f"AND \"quantity\" = '{quantity}' AND time > now() - 2h")
@@ -146,7 +147,7 @@ class ProbePoller:
         return self.seen[-1][1] if self.seen else None
 
 
-def count_readings(client: InfluxClient, t_from: float, t_to: float, measurement: str = "reading",
+def count_readings(client: InfluxClient, t_from: float, t_to: float, measurement: str = READING,
                    exclude_prefix: tuple[str, ...] = ("probe-", "alarm-")) -> int:
     """Readings of load stations stored with a device time in ``[t_from, t_to)`` (epoch seconds)."""
     where = " AND ".join(f"\"station\" !~ /^{p}/" for p in exclude_prefix)

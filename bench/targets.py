@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from riverwatch.influx import InfluxClient
+from riverwatch.storage import READING
 from application.services import ServiceUrls, free_port
 
 REPO = Path(__file__).resolve().parent.parent
@@ -196,7 +197,7 @@ for (const q in r) {
   const v = r[q].value;
   if (typeof v !== 'number' || !isFinite(v)) continue;
   out.push(MODE === 'batch'
-    ? {measurement: 'reading', tags: {partner: p[2], station: p[3], quantity: q, kind: kind},
+    ? {measurement: MEASUREMENT, tags: {partner: p[2], station: p[3], quantity: q, kind: kind},
        fields: {value: v, qc: 2, seq: msg.payload.seq}, timestamp: t}
     : [{value: v, qc: '2i', seq: msg.payload.seq + 'i', time: t},
        {partner: p[2], station: p[3], quantity: q, kind: kind}]);
@@ -232,8 +233,8 @@ def node_red_flow(variant: str, mqtt_port: int, influx_port: int, database: str,
              {"id": "json1", "type": "json", "z": "tab1", "name": "", "property": "payload", "action": "obj",
               "pretty": False, "x": 250, "y": 100, "wires": [["fn1"]]},
              {"id": "fn1", "type": "function", "z": "tab1", "name": "to points",
-              "func": f"const MODE = '{mode}';\n" + _TO_POINTS, "outputs": 1, "x": 400, "y": 100,
-              "wires": [["join1" if mode == "batch" else "out1"]]}]
+              "func": f"const MODE = '{mode}';\nconst MEASUREMENT = '{READING}';\n" + _TO_POINTS, "outputs": 1,
+              "x": 400, "y": 100, "wires": [["join1" if mode == "batch" else "out1"]]}]
     if mode == "batch":
         nodes += [
             {"id": "join1", "type": "join", "z": "tab1", "name": "gather", "mode": "custom", "build": "array",
@@ -247,7 +248,7 @@ def node_red_flow(variant: str, mqtt_port: int, influx_port: int, database: str,
              "retentionPolicy": "", "name": "write batch", "x": 850, "y": 100, "wires": []}]
     else:
         nodes.append({"id": "out1", "type": "influxdb out", "z": "tab1", "influxdb": "influx1", "name": "write",
-                      "measurement": "reading", "precision": "ms", "retentionPolicy": "", "x": 600, "y": 100,
+                      "measurement": READING, "precision": "ms", "retentionPolicy": "", "x": 600, "y": 100,
                       "wires": []})
     return nodes
 

@@ -21,6 +21,7 @@ from grafana_foundation_sdk.builders import alerting as ab
 from grafana_foundation_sdk.builders import expr as eb
 from grafana_foundation_sdk.models import alerting as am
 
+from riverwatch.storage import STATION_STATE
 from dashboards.build import STATION_STATES, UID_STATION, to_dict
 from dashboards.influxql import DATASOURCE_UID, InfluxQL
 
@@ -33,9 +34,9 @@ INTERVAL_S = 60
 PENDING = {1: "15m", 2: "5m", 3: "2m", 4: "1m", 5: "0s"}
 STALE_AFTER_S = 1800
 
-LATEST_STATE = ('SELECT last("state") AS "state" FROM "station_state" WHERE $timeFilter '
+LATEST_STATE = (f'SELECT last("state") AS "state" FROM "{STATION_STATE}" WHERE $timeFilter '
                 'GROUP BY "partner", "station"')
-LATEST_AGE = ('SELECT last("last_seen_age_s") AS "age" FROM "station_state" WHERE $timeFilter '
+LATEST_AGE = (f'SELECT last("last_seen_age_s") AS "age" FROM "{STATION_STATE}" WHERE $timeFilter '
               'GROUP BY "partner", "station"')
 
 

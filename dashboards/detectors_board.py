@@ -17,43 +17,45 @@ from typing import Sequence
 
 from grafana_foundation_sdk.models import dashboard as dm
 
+from riverwatch.storage import SCORE, WARNING
 from dashboards.build import (
     UID_DETECTORS, Cell, dashboard, finish, influx, mapping, query_variable, ref_ids, row, stat,
     steps, table, timeseries,
 )
+from dashboards.evaluation_sink import MEASUREMENT
 from dashboards.station import LEVEL_NAMES
 
-PARTNERS = 'SHOW TAG VALUES FROM "score" WITH KEY = "partner"'
-STATIONS = 'SHOW TAG VALUES FROM "score" WITH KEY = "station" WHERE "partner" =~ /^$partner$/'
+PARTNERS = f'SHOW TAG VALUES FROM "{SCORE}" WITH KEY = "partner"'
+STATIONS = f'SHOW TAG VALUES FROM "{SCORE}" WITH KEY = "station" WHERE "partner" =~ /^$partner$/'
 _FILTER = '"partner" =~ /^$partner$/ AND "station" =~ /^$station$/'
 
 EVALUATION = ('SELECT last("precision") AS "precision", last("recall") AS "recall", last("f1") AS "f1", '
               'last("lead_time_median_minutes") AS "lead time median (min)", '
               'last("false_warnings_per_day") AS "false warnings per day", '
-              'last("nab_standard") AS "NAB standard" FROM "evaluation" GROUP BY "detector", "dataset"')
+              f'last("nab_standard") AS "NAB standard" FROM "{MEASUREMENT}" GROUP BY "detector", "dataset"')
 
 
 def score_query(detector: str) -> str:
     """Mean score of ``detector`` per interval, station and quantity."""
-    return (f'SELECT mean("{detector}") FROM "score" WHERE {_FILTER} AND $timeFilter '
+    return (f'SELECT mean("{detector}") FROM "{SCORE}" WHERE {_FILTER} AND $timeFilter '
             'GROUP BY time($__interval), "station", "quantity" fill(none)')
 
 
 def level_query(detector: str) -> str:
     """Highest decision level of ``detector`` per interval, station and quantity."""
-    return (f'SELECT max("{detector}_level") FROM "score" WHERE {_FILTER} AND $timeFilter '
+    return (f'SELECT max("{detector}_level") FROM "{SCORE}" WHERE {_FILTER} AND $timeFilter '
             'GROUP BY time($__interval), "station", "quantity" fill(none)')
 
 
 def warnings_per_day_query(detector: str) -> str:
     """Warnings raised by ``detector`` per day (``detector`` is a field of ``warning``)."""
-    return (f'SELECT count("level") AS "{detector}" FROM "warning" WHERE "detector" = \'{detector}\' '
+    return (f'SELECT count("level") AS "{detector}" FROM "{WARNING}" WHERE "detector" = \'{detector}\' '
             f'AND "state" = \'raised\' AND {_FILTER} AND $timeFilter GROUP BY time(1d) fill(none)')
 
 
 def warnings_total_query(detector: str) -> str:
     """Warnings raised by ``detector`` in the time range."""
-    return (f'SELECT count("level") AS "{detector}" FROM "warning" WHERE "detector" = \'{detector}\' '
+    return (f'SELECT count("level") AS "{detector}" FROM "{WARNING}" WHERE "detector" = \'{detector}\' '
             f'AND "state" = \'raised\' AND {_FILTER} AND $timeFilter')
 
 

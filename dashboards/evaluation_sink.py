@@ -18,6 +18,8 @@ import time
 
 from riverwatch.errors import ConfigError
 
+#: The measurement evaluation results are written to (not part of the ingest schema in riverwatch.storage).
+MEASUREMENT = "evaluation"
 #: The metrics the dashboard shows, in the order of its table.
 METRICS = ("precision", "recall", "f1", "lead_time_median_minutes", "false_warnings_per_day", "nab_standard")
 
@@ -38,7 +40,7 @@ def evaluation_line(summary: dict, detector: str, dataset: str, time_ns: int | N
     if not fields:
         raise ConfigError(f"evaluation summary for {detector}/{dataset} has none of {', '.join(METRICS)}")
     stamp = time.time_ns() if time_ns is None else time_ns
-    return f"evaluation,dataset={_tag(dataset)},detector={_tag(detector)} {','.join(fields)} {stamp}"
+    return f"{MEASUREMENT},dataset={_tag(dataset)},detector={_tag(detector)} {','.join(fields)} {stamp}"
 
 
 def write_evaluation(influx_client, summary: dict, detector: str, dataset: str,

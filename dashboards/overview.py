@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.models import dashboard as dm
 
+from riverwatch.storage import STATION_STATE, WARNING
 from dashboards.build import (
     UID_OVERVIEW, Cell, dashboard, finish, geomap, influx, stat, state_mappings,
     state_thresholds, station_link, steps, table, transformation,
@@ -28,28 +29,28 @@ from dashboards.build import (
 #: than the coordinates, so the state mappings apply to it alone.
 STATION_ROWS = (
     'SELECT last("state") AS "state", last("name") AS "name", last("lat") AS "lat", '
-    'last("lon") AS "lon" FROM "station_state" WHERE $timeFilter '
+    f'last("lon") AS "lon" FROM "{STATION_STATE}" WHERE $timeFilter '
     'GROUP BY "partner", "station", "kind"'
 )
 _LATEST_PER_STATION = ('SELECT last("state") AS "state", last("open_warnings") AS "open_warnings" '
-                       'FROM "station_state" WHERE $timeFilter GROUP BY "partner", "station"')
+                       f'FROM "{STATION_STATE}" WHERE $timeFilter GROUP BY "partner", "station"')
 STATIONS_PER_PARTNER = f'SELECT count("state") AS "stations" FROM ({_LATEST_PER_STATION}) GROUP BY "partner"'
 ALERTING_PER_PARTNER = (f'SELECT count("state") AS "stations" FROM ({_LATEST_PER_STATION}) '
                         'WHERE "state" >= 2 GROUP BY "partner"')
 WARNINGS_PER_PARTNER = (f'SELECT sum("open_warnings") AS "open warnings" FROM ({_LATEST_PER_STATION}) '
                         'GROUP BY "partner"')
-FRESHNESS = ('SELECT last("last_seen_age_s") AS "age" FROM "station_state" WHERE $timeFilter '
+FRESHNESS = (f'SELECT last("last_seen_age_s") AS "age" FROM "{STATION_STATE}" WHERE $timeFilter '
              'GROUP BY "partner", "station"')
 #: The latest event of each warning series that is not an all-clear (time = last update).
 OPEN_WARNINGS = (
     'SELECT "level", "level_name", "hazard", "partner", "station", "message", "evidence", "id", '
     '"detector", "state" FROM (SELECT "level", "level_name", "message", "evidence", "id", "detector", '
-    '"state" FROM "warning" '
+    f'"state" FROM "{WARNING}" '
     'WHERE $timeFilter GROUP BY "partner", "station", "hazard" ORDER BY time DESC LIMIT 1) '
     'WHERE "state" != \'cleared\' ORDER BY time DESC'
 )
 #: When each warning was raised (joined to OPEN_WARNINGS by id: the "since" column).
-RAISED = 'SELECT "id" FROM "warning" WHERE $timeFilter AND "state" = \'raised\''
+RAISED = f'SELECT "id" FROM "{WARNING}" WHERE $timeFilter AND "state" = \'raised\''
 
 #: Data older than this many seconds is flagged (yellow, orange, red).
 FRESHNESS_STEPS = ((120.0, "yellow"), (600.0, "orange"), (1800.0, "red"))

@@ -13,40 +13,41 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.models import dashboard as dm
 
+from riverwatch.storage import PIPELINE, REJECT
 from dashboards.build import (
     UID_PIPELINE, Cell, dashboard, finish, influx, mapping, stat, steps, table, timeseries,
 )
 
 _LATEST = ('SELECT last("readings_per_s") AS "readings_per_s", last("write_lag_s") AS "write_lag_s", '
            'last("spool_bytes") AS "spool_bytes", last("warnings_open") AS "warnings_open" '
-           'FROM "pipeline" WHERE $timeFilter GROUP BY "worker"')
+           f'FROM "{PIPELINE}" WHERE $timeFilter GROUP BY "worker"')
 THROUGHPUT_NOW = f'SELECT sum("readings_per_s") AS "readings/s" FROM ({_LATEST})'
 LAG_NOW = f'SELECT max("write_lag_s") AS "write lag" FROM ({_LATEST})'
 SPOOL_NOW = f'SELECT sum("spool_bytes") AS "spooled" FROM ({_LATEST})'
-CONNECTED = 'SELECT last("mqtt_connected") FROM "pipeline" WHERE $timeFilter GROUP BY "worker"'
-REJECTS_NOW = 'SELECT sum("count") AS "rejects" FROM "reject" WHERE $timeFilter'
+CONNECTED = f'SELECT last("mqtt_connected") FROM "{PIPELINE}" WHERE $timeFilter GROUP BY "worker"'
+REJECTS_NOW = f'SELECT sum("count") AS "rejects" FROM "{REJECT}" WHERE $timeFilter'
 
-THROUGHPUT = ('SELECT mean("readings_per_s") FROM "pipeline" WHERE $timeFilter '
+THROUGHPUT = (f'SELECT mean("readings_per_s") FROM "{PIPELINE}" WHERE $timeFilter '
               'GROUP BY time($__interval), "worker" fill(none)')
-REJECTS = ('SELECT sum("count") FROM "reject" WHERE $timeFilter '
+REJECTS = (f'SELECT sum("count") FROM "{REJECT}" WHERE $timeFilter '
            'GROUP BY time($__interval), "reason" fill(none)')
-WRITE_LAG = ('SELECT max("write_lag_s") FROM "pipeline" WHERE $timeFilter '
+WRITE_LAG = (f'SELECT max("write_lag_s") FROM "{PIPELINE}" WHERE $timeFilter '
              'GROUP BY time($__interval), "worker" fill(none)')
-SPOOL_BYTES = ('SELECT max("spool_bytes") AS "bytes" FROM "pipeline" WHERE $timeFilter '
+SPOOL_BYTES = (f'SELECT max("spool_bytes") AS "bytes" FROM "{PIPELINE}" WHERE $timeFilter '
                'GROUP BY time($__interval), "worker" fill(none)')
-SPOOL_SEGMENTS = ('SELECT max("spool_segments") AS "segments" FROM "pipeline" WHERE $timeFilter '
+SPOOL_SEGMENTS = (f'SELECT max("spool_segments") AS "segments" FROM "{PIPELINE}" WHERE $timeFilter '
                   'GROUP BY time($__interval), "worker" fill(none)')
-CONNECTION = ('SELECT min("mqtt_connected") FROM "pipeline" WHERE $timeFilter '
+CONNECTION = (f'SELECT min("mqtt_connected") FROM "{PIPELINE}" WHERE $timeFilter '
               'GROUP BY time($__interval), "worker" fill(none)')
-REJECTS_BY_PARTNER = ('SELECT sum("count") AS "rejects" FROM "reject" WHERE $timeFilter '
+REJECTS_BY_PARTNER = (f'SELECT sum("count") AS "rejects" FROM "{REJECT}" WHERE $timeFilter '
                       'GROUP BY "partner", "reason"')
-BACKLOG = ('SELECT max("backlog_max") AS "backlog" FROM "pipeline" WHERE $timeFilter '
+BACKLOG = (f'SELECT max("backlog_max") AS "backlog" FROM "{PIPELINE}" WHERE $timeFilter '
            'GROUP BY time($__interval), "worker" fill(none)')
-WRITER_BACKLOG = ('SELECT max("writer_backlog") AS "writer" FROM "pipeline" WHERE $timeFilter '
+WRITER_BACKLOG = (f'SELECT max("writer_backlog") AS "writer" FROM "{PIPELINE}" WHERE $timeFilter '
                   'GROUP BY time($__interval), "worker" fill(none)')
-OVERLOAD_DROPPED = ('SELECT sum("overload_dropped") AS "QoS 0 dropped" FROM "pipeline" WHERE $timeFilter '
+OVERLOAD_DROPPED = (f'SELECT sum("overload_dropped") AS "QoS 0 dropped" FROM "{PIPELINE}" WHERE $timeFilter '
                     'GROUP BY time($__interval), "worker" fill(none)')
-RECENT_REJECTS = ('SELECT "partner", "reason", "detail", "topic" FROM "reject" WHERE $timeFilter '
+RECENT_REJECTS = (f'SELECT "partner", "reason", "detail", "topic" FROM "{REJECT}" WHERE $timeFilter '
                   'ORDER BY time DESC LIMIT 100')
 
 CONNECTION_STATES = ((0, "disconnected", "red"), (1, "connected", "green"))

@@ -28,6 +28,7 @@ from grafana_foundation_sdk.models import dashboard as dm
 
 from riverwatch.catalog import Catalog
 from riverwatch.units import QUANTITIES
+from riverwatch.storage import READING, SCORE, STATION_STATE, WARNING
 from dashboards.build import (
     UID_STATION, Cell, constant_variable, dashboard, finish, influx, level_bands, mapping, override,
     qc_mappings, query_variable, row, stat, state_mappings, state_thresholds, steps, table,
@@ -43,23 +44,23 @@ GRAFANA_UNITS = {"m": "lengthm", "m3/s": "flowcms", "degC": "celsius", "%": "per
 #: How canonical units are written in panel titles.
 UNIT_SYMBOLS = {"degC": "°C", "uS/cm": "µS/cm", "m3/s": "m³/s"}
 
-PARTNERS = 'SHOW TAG VALUES FROM "reading" WITH KEY = "partner"'
-STATIONS = 'SHOW TAG VALUES FROM "reading" WITH KEY = "station" WHERE "partner" =~ /^$partner$/'
-QUANTITIES_OF_STATION = ('SHOW TAG VALUES FROM "reading" WITH KEY = "quantity" '
+PARTNERS = f'SHOW TAG VALUES FROM "{READING}" WITH KEY = "partner"'
+STATIONS = f'SHOW TAG VALUES FROM "{READING}" WITH KEY = "station" WHERE "partner" =~ /^$partner$/'
+QUANTITIES_OF_STATION = (f'SHOW TAG VALUES FROM "{READING}" WITH KEY = "quantity" '
                          'WHERE "partner" =~ /^$partner$/ AND "station" =~ /^$station$/')
 
 _STATION = '"partner" =~ /^$partner$/ AND "station" =~ /^$station$/'
-STATE = f'SELECT last("state") AS "state" FROM "station_state" WHERE {_STATION} AND $timeFilter'
-LAST_SEEN = f'SELECT last("last_seen_age_s") AS "last seen" FROM "station_state" WHERE {_STATION} AND $timeFilter'
-OPEN = f'SELECT last("open_warnings") AS "open warnings" FROM "station_state" WHERE {_STATION} AND $timeFilter'
-CROSSING = (f'SELECT last("expected_at") / 1000000 AS "expected crossing" FROM "warning" '
+STATE = f'SELECT last("state") AS "state" FROM "{STATION_STATE}" WHERE {_STATION} AND $timeFilter'
+LAST_SEEN = f'SELECT last("last_seen_age_s") AS "last seen" FROM "{STATION_STATE}" WHERE {_STATION} AND $timeFilter'
+OPEN = f'SELECT last("open_warnings") AS "open warnings" FROM "{STATION_STATE}" WHERE {_STATION} AND $timeFilter'
+CROSSING = (f'SELECT last("expected_at") / 1000000 AS "expected crossing" FROM "{WARNING}" '
             f'WHERE {_STATION} AND $timeFilter GROUP BY "hazard"')
-LEAD = f'SELECT last("lead_s") AS "lead time" FROM "warning" WHERE {_STATION} AND $timeFilter GROUP BY "hazard"'
-QC = (f'SELECT max("qc") FROM "reading" WHERE {_STATION} AND "quantity" =~ /^$quantity$/ '
+LEAD = f'SELECT last("lead_s") AS "lead time" FROM "{WARNING}" WHERE {_STATION} AND $timeFilter GROUP BY "hazard"'
+QC = (f'SELECT max("qc") FROM "{READING}" WHERE {_STATION} AND "quantity" =~ /^$quantity$/ '
       'AND $timeFilter GROUP BY time($__interval), "quantity" fill(none)')
 WARNINGS = (f'SELECT "level_name", "state", "hazard", "detector", "quantity", "value", "threshold", "score", '
-            f'"message" FROM "warning" WHERE {_STATION} AND $timeFilter ORDER BY time DESC')
-ANNOTATIONS = (f'SELECT "message" AS "text", "level_name" AS "title", "hazard" AS "tags" FROM "warning" '
+            f'"message" FROM "{WARNING}" WHERE {_STATION} AND $timeFilter ORDER BY time DESC')
+ANNOTATIONS = (f'SELECT "message" AS "text", "level_name" AS "title", "hazard" AS "tags" FROM "{WARNING}" '
                f'WHERE {_STATION} AND $timeFilter')
 
 LEVEL_NAMES = ((0, "none", "green"), (1, "advisory", "yellow"), (2, "watch", "orange"),
@@ -69,14 +70,14 @@ LEVEL_NAMES = ((0, "none", "green"), (1, "advisory", "yellow"), (2, "watch", "or
 def scores_query(detectors: Sequence[str]) -> str:
     """Mean score of each detector per interval and quantity (fields of ``score``)."""
     fields = ", ".join(f'mean("{d}") AS "{d}"' for d in detectors)
-    return (f'SELECT {fields} FROM "score" WHERE {_STATION} AND "quantity" =~ /^$quantity$/ '
+    return (f'SELECT {fields} FROM "{SCORE}" WHERE {_STATION} AND "quantity" =~ /^$quantity$/ '
             'AND $timeFilter GROUP BY time($__interval), "quantity" fill(none)')
 
 
 def levels_query(detectors: Sequence[str]) -> str:
     """Highest decision level of each detector per interval and quantity."""
     fields = ", ".join(f'max("{d}_level") AS "{d}"' for d in detectors)
-    return (f'SELECT {fields} FROM "score" WHERE {_STATION} AND "quantity" =~ /^$quantity$/ '
+    return (f'SELECT {fields} FROM "{SCORE}" WHERE {_STATION} AND "quantity" =~ /^$quantity$/ '
             'AND $timeFilter GROUP BY time($__interval), "quantity" fill(none)')
 
 
@@ -92,7 +93,7 @@ def grafana_unit(quantity: str) -> str:
 
 def readings_query(quantity: str) -> str:
     """Mean reading of one quantity of the selected station, per interval."""
-    return (f'SELECT mean("value") FROM "reading" WHERE {_STATION} AND "quantity" = \'{quantity}\' '
+    return (f'SELECT mean("value") FROM "{READING}" WHERE {_STATION} AND "quantity" = \'{quantity}\' '
             'AND $timeFilter GROUP BY time($__interval), "station" fill(none)')
 
 

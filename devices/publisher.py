@@ -4,16 +4,16 @@ It follows ``docs/mqtt-contract.md``:
 
 - paho-mqtt 2.x (``CallbackAPIVersion.VERSION2``), MQTT 5 by default (3.1.1 on request), QoS 1;
 - one sequence number per station, persisted in a state dir so it keeps growing across restarts
-  (numbers are reserved in blocks, so a crash leaves a gap, never a repeat); if the file is lost
-  (corrupt, or missing while an outbox exists) every station continues from a time-based floor,
-  :func:`seq_floor`, and past every number still in the outbox, so no number is used twice;
+  (:mod:`devices.seq_store`: numbers are reserved in blocks, so a crash leaves a gap, never a
+  repeat; a lost file restarts every station from a time-based floor, :func:`seq_floor`, and past
+  every number still in the outbox, so no number is used twice);
 - store-and-forward: readings are queued (bounded, in memory; left-overs saved to the state dir
   on close and loaded again at start) and handed to the client only while connected, oldest
   first; when the bound is hit the oldest reading is dropped, logged as an error and counted;
 - every state file is replaced atomically and durably (temporary file, fsync, rename, directory
   fsync: :mod:`riverwatch.durable`), so a power cut leaves the old or the new file, never a torn
-  one; a loaded outbox stays on disk until its messages are acknowledged, and an unreadable entry
-  in it is skipped, logged and counted (``outbox_skipped``), never fatal;
+  one; a loaded outbox (:mod:`devices.outbox`) stays on disk until its messages are acknowledged,
+  and an unreadable entry in it is skipped, logged and counted (``outbox_skipped``), never fatal;
 - a last will ``offline`` (retained) on the status topic, and ``online`` (retained) on connect;
 - a reading counts as *acknowledged* only when the broker's PUBACK for its packet id arrived.
 
@@ -41,167 +41,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping
 
-import orjson
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from riverwatch.contract import data_topic, decode_payload, encode_json, encode_senml, parse_topic, status_topic
-from riverwatch.durable import remove_durably, tmp_path, write_atomic
 from riverwatch.errors import ConfigError, DecodeError
+
+from devices.outbox import Outbox, Outgoing, outbox_line, outgoing_from_line
+from devices.seq_store import SEQ_BLOCK, SEQ_PER_SECOND, SeqStore, seq_floor
+
+__all__ = ["FORMATS", "SEQ_BLOCK", "SEQ_PER_SECOND", "DevicePublisher", "MultiStationPublisher", "Outgoing",
+           "PublisherStats", "SeqStore", "StationCounts", "outbox_line", "outgoing_from_line", "seq_floor"]
 
 log = logging.getLogger(__name__)
 
 FORMATS = ("json", "senml")
-SEQ_BLOCK = 100
-#: A lost counter restarts at this many numbers per second since the epoch (milliseconds).
-SEQ_PER_SECOND = 1000
-
-
-class SeqStore:
-    """Per-station sequence numbers that survive restarts and power cuts.
-
-    Parameters
-    ----------
-    path
-        JSON file holding, per ``partner/station``, the first number not yet reserved (and under
-        ``"*"`` the first number of a station not listed, after a recovery); None keeps the
-        numbers in memory only (they start at 1 on every run).
-    block
-        How many numbers are reserved per write: after a crash the next run starts past the block,
-        so numbers never repeat; :meth:`save` on a clean close records the exact next number.
-        Every write replaces the file atomically and durably (:func:`riverwatch.durable.write_atomic`).
-    recover
-        What to do when the counter is *lost* (the file is unreadable or corrupt, or missing while
-        ``expect_file`` says it should exist): False raises :class:`ConfigError`; True logs an
-        error and continues every station from :func:`seq_floor` (see :meth:`ensure_above` for
-        the numbers still queued in an outbox), so no number is ever used twice.
-    expect_file
-        The caller knows earlier state exists (e.g. an outbox), so a missing file means a lost one.
-
-    Attributes
-    ----------
-    recovered
-        Why the counter was rebuilt from the floor, or None.
-    write_errors
-        Writes of the file that failed (logged; numbers are handed out anyway and the write is
-        retried with the next number).
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> from pathlib import Path
-    >>> path = Path(tempfile.mkdtemp()) / "seq.json"
-    >>> _ = path.write_bytes(b'{"p/s": 1')  # torn by a power cut (an old, non-atomic writer)
-    >>> store = SeqStore(path, recover=True, now_s=1_800_000_000.0)
-    >>> store.recovered.startswith("corrupt"), store.next("p", "s"), store.next("p", "other")
-    (True, 1800000000000, 1800000000000)
-    """
-
-    def __init__(self, path: str | os.PathLike | None, block: int = SEQ_BLOCK, *, recover: bool = False,
-                 expect_file: bool = False, now_s: float | None = None) -> None:
-        self.path = Path(path) if path is not None else None
-        self.block = block
-        self.recovered: str | None = None
-        self.write_errors = 0
-        self._start = 1
-        self._next: dict[str, int] = {}
-        self._reserved: dict[str, int] = {}
-        self._lock = threading.Lock()
-        if self.path is None:
-            return
-        lost = self._load(expect_file or tmp_path(self.path).exists())
-        if lost is None:
-            return
-        if not recover:
-            raise ConfigError(f"sequence file {self.path} is {lost}; move it away")
-        self._start = seq_floor(now_s)
-        self._next, self._reserved, self.recovered = {}, {}, lost
-        log.error("sequence file %s is %s: every station continues from %d (%d per second since the "
-                  "epoch) so that no number is used twice", self.path, lost, self._start, SEQ_PER_SECOND)
-        self._write({})  # the floor itself is durable before any number is handed out
-
-    def _load(self, expected: bool) -> str | None:
-        """Read the file; None when it is fine (or absent and not expected), else why it is lost."""
-        assert self.path is not None
-        try:
-            data = self.path.read_bytes()
-        except FileNotFoundError:
-            return "missing although earlier state exists" if expected else None
-        except OSError as exc:
-            return f"unreadable ({exc})"
-        try:
-            doc = orjson.loads(data)
-        except orjson.JSONDecodeError as exc:
-            return f"corrupt ({exc})"
-        if not isinstance(doc, dict) or not all(type(v) is int and v >= 0 for v in doc.values()):
-            return "corrupt (not an object of non-negative integers)"
-        self._start = max(1, doc.pop("*", 1))
-        self._next = doc
-        self._reserved = dict(doc)
-        return None
-
-    def next(self, partner: str, station: str) -> int:
-        """The next sequence number of ``partner/station`` (starting at 1, or at the floor after a recovery)."""
-        key = f"{partner}/{station}"
-        with self._lock:
-            seq = self._next.get(key, self._start)
-            self._next[key] = seq + 1
-            if self.path is not None and seq + 1 > self._reserved.get(key, self._start):
-                self._write({**self._reserved, key: seq + self.block})
-            return seq
-
-    def ensure_above(self, partner: str, station: str, seq: int) -> None:
-        """Make the next number of ``partner/station`` larger than ``seq`` (one already used)."""
-        key = f"{partner}/{station}"
-        with self._lock:
-            if self._next.get(key, self._start) <= seq:
-                self._next[key] = seq + 1
-
-    def save(self) -> None:
-        """Record the exact next numbers (no gap on the next start)."""
-        with self._lock:
-            if self.path is not None:
-                self._write(dict(self._next))
-
-    def _write(self, numbers: dict[str, int]) -> None:
-        """Persist ``numbers`` as the new reservations; a failure is logged and counted, not raised."""
-        assert self.path is not None
-        doc = {"*": self._start, **numbers} if self._start > 1 else numbers
-        try:
-            write_atomic(self.path, orjson.dumps(doc))
-        except OSError as exc:
-            self.write_errors += 1
-            if self.write_errors == 1 or self.write_errors % 1000 == 0:
-                log.error("cannot write the sequence file %s (%s; %d failures): retrying with the next "
-                          "number", self.path, exc, self.write_errors)
-            return
-        self._reserved = numbers
-
-
-def seq_floor(now_s: float | None = None) -> int:
-    """Where a lost counter restarts: :data:`SEQ_PER_SECOND` numbers per second since the epoch.
-
-    Larger than every number the device used before, as long as its clock is right and it sent
-    fewer than :data:`SEQ_PER_SECOND` messages per second and station on average (also across
-    earlier recoveries: the floor grows that fast itself).
-
-    >>> seq_floor(1_800_000_000.5)
-    1800000000500
-    """
-    return int((time.time() if now_s is None else now_s) * SEQ_PER_SECOND)
-
-
-@dataclass(frozen=True, slots=True)
-class Outgoing:
-    """One queued message: where it goes, what it carries, whose it is."""
-
-    topic: str
-    payload: bytes
-    station: str  # "partner/station"
-    values: int = 1  # readings (quantities) it carries
-    from_outbox: bool = False  # loaded from the last run's outbox (which stays on disk until it is sent)
-
-
 @dataclass
 class StationCounts:
     """Per-station counters."""
@@ -233,6 +87,38 @@ class PublisherStats:
     def unacknowledged(self) -> int:
         """Published, neither acknowledged nor dropped (still queued or in flight)."""
         return self.published - self.acknowledged - self.dropped
+
+    def station(self, key: str) -> StationCounts:
+        """The counters of station ``key`` (``partner/station``), created on first use."""
+        return self.per_station.setdefault(key, StationCounts())
+
+    def count_dropped(self, item: Outgoing) -> None:
+        """Count ``item`` as dropped (queue full, or refused by the broker)."""
+        self.dropped += 1
+        self.station(item.station).dropped += 1
+
+    def count_acknowledged(self, item: Outgoing) -> None:
+        """Count ``item`` as acknowledged by the broker."""
+        self.acknowledged += 1
+        self.readings_acknowledged += item.values
+        counts = self.station(item.station)
+        counts.acknowledged += 1
+        counts.readings_acknowledged += item.values
+
+    def copy(self, *, queued: int, inflight: int, connects: int, seq_write_errors: int) -> PublisherStats:
+        """A copy of the counters with the current queue sizes and the sequence file's write errors.
+
+        >>> PublisherStats(published=2).copy(queued=1, inflight=1, connects=1, seq_write_errors=0).unacknowledged
+        2
+        """
+        return PublisherStats(
+            published=self.published, acknowledged=self.acknowledged, readings_published=self.readings_published,
+            readings_acknowledged=self.readings_acknowledged, dropped=self.dropped, queued=queued,
+            inflight=inflight, connects=connects,
+            per_station={k: StationCounts(v.published, v.acknowledged, v.readings_acknowledged, v.dropped)
+                         for k, v in self.per_station.items()},
+            outbox_loaded=self.outbox_loaded, outbox_skipped=self.outbox_skipped,
+            state_write_errors=self.state_write_errors + seq_write_errors)
 
 
 class MultiStationPublisher:
@@ -281,7 +167,8 @@ class MultiStationPublisher:
         self.max_queued, self.window, self.keepalive_s = max_queued, window, keepalive_s
         self.state_dir = Path(state_dir) if state_dir is not None else None
         self.stats = PublisherStats(per_station={f"{p}/{s}": StationCounts() for p, s in self.stations})
-        outbox = self._read_outbox()
+        self.outbox = Outbox(self.state_dir / "outbox.jsonl" if self.state_dir else None, client_id, self.stats)
+        outbox = self.outbox.read()
         self.seq = SeqStore(self.state_dir / "seq.json" if self.state_dir else None, recover=True,
                             expect_file=outbox is not None)
         self.will_topic = will_topic or status_topic(self.stations[0][0], client_id)
@@ -294,7 +181,6 @@ class MultiStationPublisher:
         self._epoch = 0
         self._stopping = False
         self._sender: threading.Thread | None = None
-        self._outbox_left = 0
         self.client = self._make_client(protocol, username, password, tls_ca)
         self._queue_outbox(outbox or [])
 
@@ -376,13 +262,12 @@ class MultiStationPublisher:
     def enqueue(self, item: Outgoing) -> None:
         """Queue an encoded message; when the queue is full the oldest is dropped, loudly."""
         with self._lock:
-            counts = self._counts(item.station)
+            counts = self.stats.station(item.station)
             settled = False
             if len(self._queue) >= self.max_queued:
                 lost = self._queue.popleft()
-                self.stats.dropped += 1
-                self._counts(lost.station).dropped += 1
-                settled = self._settle(lost)
+                self.stats.count_dropped(lost)
+                settled = self.outbox.settle(lost)
                 if self.stats.dropped == 1 or self.stats.dropped % 1000 == 0:
                     log.error("%s: store-and-forward queue full (%d messages): dropped the oldest, "
                               "%d dropped so far", self.client_id, self.max_queued, self.stats.dropped)
@@ -391,11 +276,8 @@ class MultiStationPublisher:
             self.stats.readings_published += item.values
             counts.published += 1
         if settled:
-            self._outbox_sent()
+            self.outbox.sent()
         self._wake.set()
-
-    def _counts(self, station: str) -> StationCounts:
-        return self.stats.per_station.setdefault(station, StationCounts())
 
     # ------------------------------------------------------------------ the sender thread
 
@@ -425,24 +307,19 @@ class MultiStationPublisher:
                 self._refused(item)
                 continue
             with self._lock:
-                self.stats.acknowledged += 1
-                self.stats.readings_acknowledged += item.values
-                counts = self._counts(item.station)
-                counts.acknowledged += 1
-                counts.readings_acknowledged += item.values
-                settled = self._settle(item)
+                self.stats.count_acknowledged(item)
+                settled = self.outbox.settle(item)
             if settled:
-                self._outbox_sent()
+                self.outbox.sent()
 
     def _refused(self, item: Outgoing) -> None:
         """The broker answered with a failing PUBACK: the message is lost, count it as dropped."""
         with self._lock:
-            self.stats.dropped += 1
-            self._counts(item.station).dropped += 1
-            settled = self._settle(item)
+            self.stats.count_dropped(item)
+            settled = self.outbox.settle(item)
         log.error("%s: the broker refused a message on %s (failure PUBACK); dropped", self.client_id, item.topic)
         if settled:
-            self._outbox_sent()
+            self.outbox.sent()
 
     def _send_some(self) -> None:
         while len(self._inflight) < self.window:
@@ -485,15 +362,8 @@ class MultiStationPublisher:
     def snapshot(self) -> PublisherStats:
         """A copy of the counters, with the current queue and in-flight sizes."""
         with self._lock:
-            s = self.stats
-            return PublisherStats(
-                published=s.published, acknowledged=s.acknowledged, readings_published=s.readings_published,
-                readings_acknowledged=s.readings_acknowledged, dropped=s.dropped, queued=len(self._queue),
-                inflight=len(self._inflight), connects=self._epoch,
-                per_station={k: StationCounts(v.published, v.acknowledged, v.readings_acknowledged, v.dropped)
-                             for k, v in s.per_station.items()},
-                outbox_loaded=s.outbox_loaded, outbox_skipped=s.outbox_skipped,
-                state_write_errors=s.state_write_errors + self.seq.write_errors)
+            return self.stats.copy(queued=len(self._queue), inflight=len(self._inflight), connects=self._epoch,
+                                   seq_write_errors=self.seq.write_errors)
 
     def close(self, timeout: float = 10.0) -> PublisherStats:
         """Drain for up to ``timeout`` s, mark the stations ``offline``, disconnect, save state.
@@ -512,7 +382,9 @@ class MultiStationPublisher:
         self._take_acks()
         self.client.disconnect()
         self.client.loop_stop()
-        self._save_outbox()
+        with self._lock:
+            left = [*(self._inflight[m] for m in sorted(self._inflight)), *self._queue]
+        self.outbox.save(left)
         self.seq.save()
         return self.snapshot()
 
@@ -527,62 +399,7 @@ class MultiStationPublisher:
         except (RuntimeError, ValueError) as exc:  # the connection went away meanwhile
             log.warning("%s: could not mark the stations offline (%s); the last will does", self.client_id, exc)
 
-    # ------------------------------------------------------------------ the outbox (state dir)
-
-    def _outbox_path(self) -> Path | None:
-        return self.state_dir / "outbox.jsonl" if self.state_dir else None
-
-    def _save_outbox(self) -> None:
-        """Write what is unacknowledged to the outbox, atomically and durably (or remove it)."""
-        path = self._outbox_path()
-        with self._lock:
-            left = [*(self._inflight[m] for m in sorted(self._inflight)), *self._queue]
-        if path is None:
-            return
-        try:
-            if not left:
-                remove_durably(path)
-                return
-            write_atomic(path, b"".join(self._outbox_lines(left)))
-        except OSError as exc:
-            self.stats.state_write_errors += 1
-            log.error("%s: cannot save %d unacknowledged messages to %s: %s", self.client_id, len(left), path, exc)
-            return
-        log.warning("%s: %d unacknowledged messages saved to %s for the next run", self.client_id,
-                    len(left), path)
-
-    def _outbox_lines(self, items: list[Outgoing]) -> list[bytes]:
-        lines = []
-        for item in items:
-            try:
-                lines.append(outbox_line(item))
-            except UnicodeDecodeError:  # only enqueue() can queue such a payload: the contract is UTF-8 JSON
-                self.stats.state_write_errors += 1
-                log.error("%s: a message on %s is not UTF-8 and cannot be saved; lost", self.client_id, item.topic)
-        return lines
-
-    def _read_outbox(self) -> list[Outgoing] | None:
-        """The last run's outbox (None when there is none); unreadable entries are skipped and counted."""
-        path = self._outbox_path()
-        if path is None:
-            return None
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            return None
-        except OSError as exc:
-            self.stats.outbox_skipped += 1
-            log.error("%s: cannot read the outbox %s (%s); its messages are lost", self.client_id, path, exc)
-            return []
-        items = []
-        for number, line in enumerate(data.splitlines(), 1):
-            item = outgoing_from_line(line)
-            if item is None:
-                self.stats.outbox_skipped += 1
-                log.error("%s: skipped the unreadable entry %d of %s", self.client_id, number, path)
-            else:
-                items.append(item)
-        return items
+    # ------------------------------------------------------------------ the last run's outbox
 
     def _queue_outbox(self, items: list[Outgoing]) -> None:
         """Queue the last run's messages first; the sequence numbers continue past theirs."""
@@ -593,58 +410,12 @@ class MultiStationPublisher:
             except DecodeError:
                 pass  # not a reading the contract knows: it uses no number of ours
             with self._lock:
-                self._outbox_left += 1
+                self.outbox.left += 1
             self.enqueue(item)
         self.stats.outbox_loaded = len(items)
         if items or self.stats.outbox_skipped:
             log.info("%s: %d messages from the last run queued first (%d unreadable entries skipped)",
                      self.client_id, len(items), self.stats.outbox_skipped)
-
-    def _settle(self, item: Outgoing) -> bool:
-        """Count an outbox message as sent or dropped (holding ``_lock``); True when it was the last."""
-        if not item.from_outbox:
-            return False
-        self._outbox_left -= 1
-        return self._outbox_left == 0
-
-    def _outbox_sent(self) -> None:
-        """Every message of the last run's outbox is settled: the file is not needed any more."""
-        path = self._outbox_path()
-        try:
-            if path is not None:
-                remove_durably(path)
-        except OSError as exc:
-            self.stats.state_write_errors += 1
-            log.error("%s: cannot remove the sent outbox %s: %s", self.client_id, path, exc)
-
-
-def outbox_line(item: Outgoing) -> bytes:
-    """One outbox entry: a JSON line (what :func:`outgoing_from_line` reads back).
-
-    >>> outgoing_from_line(outbox_line(Outgoing("rw/v1/p/s/data", b'{"seq":1}', "p/s", 2)))
-    Outgoing(topic='rw/v1/p/s/data', payload=b'{"seq":1}', station='p/s', values=2, from_outbox=True)
-    """
-    return orjson.dumps({"topic": item.topic, "payload": item.payload.decode(), "station": item.station,
-                         "values": item.values}) + b"\n"
-
-
-def outgoing_from_line(line: bytes) -> Outgoing | None:
-    """The message of one outbox line, or None when the line is not a whole, well-formed entry.
-
-    >>> outgoing_from_line(b'{"topic": "rw/v1/p/s/data", "payload": "{\\\\"se')  # torn
-    """
-    try:
-        doc = orjson.loads(line)
-        topic, payload, station, values = doc["topic"], doc["payload"], doc["station"], doc["values"]
-        if not (isinstance(topic, str) and isinstance(payload, str) and isinstance(station, str)
-                and type(values) is int and values >= 1):
-            return None
-        partner, station_id, kind = parse_topic(topic)
-        if kind != "data" or station != f"{partner}/{station_id}":
-            return None
-        return Outgoing(topic, payload.encode(), station, values, from_outbox=True)
-    except (ValueError, KeyError, TypeError, DecodeError):  # JSONDecodeError and UnicodeError are ValueErrors
-        return None
 
 
 class DevicePublisher(MultiStationPublisher):

@@ -50,6 +50,10 @@ DATA_SUBSCRIPTION = f"{ROOT}/+/+/data"
 STATUS_SUBSCRIPTION = f"{ROOT}/+/+/status"
 SYSTEM_PARTNER = "_system"
 MAX_VALUES = 64
+#: The largest ``seq``: InfluxDB stores it as a signed 64-bit integer.
+MAX_SEQ = 2**63 - 1
+#: SenML names under this prefix say which station they belong to: ``urn:dev:rw:<partner>:<station>:``.
+SENML_URN = "urn:dev:rw:"
 
 #: Reject codes, as published in ``rejected`` messages and counted in metrics.
 REJECT_REASONS: dict[str, str] = {
@@ -58,12 +62,14 @@ REJECT_REASONS: dict[str, str] = {
     "bad_encoding": "the payload is not UTF-8 text",
     "bad_json": "the payload is not valid JSON",
     "bad_schema": "the JSON is valid but not shaped as the contract says",
+    "bad_seq": "the sequence number is negative or above 2^63 - 1",
+    "duplicate_quantity": "a SenML pack carries one quantity twice for the same instant",
     "unknown_station": "the partner/station pair is not in the station catalog",
     "topic_mismatch": "the partner or station in the payload differs from the topic",
     "unknown_quantity": "a quantity is not in the contract or not measured at this station",
     "unknown_unit": "a unit is not accepted for its quantity",
     "not_finite": "a value is NaN, Infinity or not a number",
-    "bad_timestamp": "the timestamp cannot be read",
+    "bad_timestamp": "the timestamp is not RFC 3339 text with an offset, nor epoch seconds",
     "future_timestamp": "the timestamp is further in the future than the allowed clock skew",
     "too_old": "the timestamp is before the station existed or older than the late window",
     "replayed": "the sequence number was already accepted and the timestamp is not newer than the last one",
@@ -73,6 +79,8 @@ REJECT_REASONS: dict[str, str] = {
 _NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"
 NAME_PATTERN = re.compile(f"^{_NAME}$")
 _TOPIC = re.compile(rf"^rw/v1/({_NAME})/({_NAME})/(data|status)$")
+# RFC 3339 section 5.6 date-time, exactly: "T"/"t", optional fraction, "Z"/"z" or a numeric offset.
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})", re.ASCII)
 
 
 @dataclass(slots=True)
@@ -140,10 +148,16 @@ def parse_topic(topic: str) -> tuple[str, str, str]:
 def parse_time(ts: object) -> float:
     """Read a timestamp: RFC 3339 text with an offset, or seconds since the epoch (number).
 
-    >>> parse_time("2026-11-22T12:00:00Z")
-    1795348800.0
+    Other ISO 8601 forms (basic ``20261201T104213Z``, a space for ``T``, week dates) are refused.
+
+    >>> parse_time("2026-11-22T12:00:00Z"), parse_time("2026-11-22t13:00:00.5+01:00")
+    (1795348800.0, 1795348800.5)
     >>> parse_time(1795348800)
     1795348800.0
+    >>> parse_time("2026-11-22 12:00:00Z")
+    Traceback (most recent call last):
+    ...
+    riverwatch.errors.DecodeError: bad_timestamp: '2026-11-22 12:00:00Z' is not RFC 3339 (e.g. 2026-11-22T12:00:00Z)
     """
     if isinstance(ts, bool):
         raise DecodeError("bad_timestamp", "a timestamp cannot be true/false")
@@ -152,13 +166,12 @@ def parse_time(ts: object) -> float:
             raise DecodeError("bad_timestamp", "the timestamp is not finite")
         return float(ts)
     if isinstance(ts, str) and 0 < len(ts) <= 40:
+        if not _RFC3339.fullmatch(ts):
+            raise DecodeError("bad_timestamp", f"{ts!r} is not RFC 3339 (e.g. 2026-11-22T12:00:00Z)")
         try:
-            parsed = datetime.fromisoformat(ts)
-        except ValueError:
-            raise DecodeError("bad_timestamp", f"{ts!r} is not RFC 3339") from None
-        if parsed.tzinfo is None:
-            raise DecodeError("bad_timestamp", f"{ts!r} has no UTC offset (add Z)")
-        return parsed.timestamp()
+            return datetime.fromisoformat(ts.upper()).timestamp()
+        except ValueError as exc:  # month 13, second 60, offset +24:00, ...
+            raise DecodeError("bad_timestamp", f"{ts!r}: {exc}") from None
     raise DecodeError("bad_timestamp", "ts must be RFC 3339 text or epoch seconds")
 
 
@@ -189,8 +202,7 @@ def _decode_object(doc: dict) -> RawMessage:
     seq = doc.get("seq")
     if seq is None:
         raise DecodeError("bad_schema", '"seq" is missing')
-    if type(seq) is not int or seq < 0:
-        raise DecodeError("bad_schema", '"seq" must be a non-negative integer')
+    _check_seq(seq)
     readings = doc.get("readings")
     if not isinstance(readings, dict) or not readings:
         raise DecodeError("bad_schema", '"readings" must be a non-empty object')
@@ -211,6 +223,15 @@ def _decode_object(doc: dict) -> RawMessage:
     return RawMessage(time_s, seq, values, partner, station)
 
 
+def _check_seq(seq: object) -> None:
+    """``bad_seq`` outside 0 … 2^63 - 1 (a JSON integer beyond 64 bits parses as a float)."""
+    out_of_range = type(seq) is float and seq.is_integer() and not 0 <= seq <= MAX_SEQ
+    if type(seq) is not int and not out_of_range:
+        raise DecodeError("bad_schema", '"seq" must be an integer')
+    if out_of_range or not 0 <= seq <= MAX_SEQ:
+        raise DecodeError("bad_seq", f"seq {seq:.0f} is outside 0 to 2^63 - 1")
+
+
 def _finite(value: object, quantity: str) -> float:
     if type(value) is float or (type(value) is int and abs(value) < 2**53):
         if math.isfinite(value):
@@ -225,16 +246,19 @@ def decode_senml(pack: list) -> RawMessage:
     """Decode a SenML (RFC 8428) pack holding one instant of one station.
 
     Names are ``<base name><quantity>``; the quantity is the part after the last ``:`` or ``/``.
-    A record named ``seq`` carries the sequence number.
+    A record named ``seq`` carries the sequence number. A name under ``urn:dev:rw:`` says which
+    station sent it (``RawMessage.partner``/``station``, checked against the topic like JSON's);
+    a quantity may appear once per pack (``duplicate_quantity``).
 
-    >>> decode_senml([{"bn": "urn:dev:rw:rivertown:gauge-1:", "bt": 1.7e9,
-    ...                "n": "water_level", "u": "m", "v": 2.5}, {"n": "seq", "v": 9}]).values
-    [('water_level', 2.5, 'm')]
+    >>> raw = decode_senml([{"bn": "urn:dev:rw:rivertown:gauge-1:", "bt": 1.7e9,
+    ...                      "n": "water_level", "u": "m", "v": 2.5}, {"n": "seq", "v": 9}])
+    >>> raw.values, raw.partner, raw.station
+    ([('water_level', 2.5, 'm')], 'rivertown', 'gauge-1')
     """
     if not pack or len(pack) > MAX_VALUES + 1:
         raise DecodeError("bad_schema", f"a SenML pack needs 1 to {MAX_VALUES} records")
     base_name, base_time, base_unit = "", 0.0, None
-    times, values, seq = set(), [], None
+    times, values, seq, sources = set(), {}, None, set()
     for record in pack:
         if not isinstance(record, dict):
             raise DecodeError("bad_schema", "every SenML record must be an object")
@@ -247,6 +271,7 @@ def decode_senml(pack: list) -> RawMessage:
         quantity = re.split(r"[:/]", name)[-1]
         if not quantity:
             raise DecodeError("bad_schema", "a SenML record has no name")
+        sources.add(_senml_source(name[:-len(quantity)]))
         if quantity == "seq":
             seq = record.get("v")
             continue
@@ -257,15 +282,42 @@ def decode_senml(pack: list) -> RawMessage:
         unit = record.get("u", base_unit)
         if not isinstance(unit, str):
             raise DecodeError("bad_schema", f"{quantity[:64]} has no unit (u or bu)")
-        values.append((quantity, _finite(record.get("v"), quantity), unit))
-    if type(seq) is not int or seq < 0:
+        if quantity in values:
+            raise DecodeError("duplicate_quantity", f"{quantity[:64]} appears twice in one SenML pack")
+        values[quantity] = (quantity, _finite(record.get("v"), quantity), unit)
+    if seq is None:
         raise DecodeError("bad_schema", 'a SenML pack needs a record {"n": "seq", "v": <integer>}')
+    _check_seq(seq)
     if len(times) != 1:
         raise DecodeError("bad_schema", "a SenML pack must hold one instant (one time for all records)")
     time_s = times.pop()
     if not math.isfinite(time_s) or time_s < 2**28:
         raise DecodeError("bad_timestamp", "SenML times must be absolute (seconds since 1970)")
-    return RawMessage(time_s, seq, values)
+    partner, station = _one_source(sources)
+    return RawMessage(time_s, seq, list(values.values()), partner, station)
+
+
+def _senml_source(prefix: str) -> tuple[str, str] | None:
+    """``(partner, station)`` named by the part of a SenML name before its quantity, None if none.
+
+    >>> _senml_source("urn:dev:rw:lacville:wq-2:"), _senml_source("gauge/")
+    (('lacville', 'wq-2'), None)
+    """
+    if not prefix.startswith(SENML_URN):
+        return None
+    parts = prefix[len(SENML_URN):].rstrip(":/").split(":")
+    if len(parts) != 2:
+        raise DecodeError("bad_schema", f"SenML names under {SENML_URN} must be "
+                                        f"{SENML_URN}<partner>:<station>:<quantity>, not {prefix[:100]!r}")
+    return parts[0], parts[1]
+
+
+def _one_source(sources: set) -> tuple[str | None, str | None]:
+    named = sources - {None}
+    if len(named) > 1:
+        listed = ", ".join(sorted(f"{p}/{s}" for p, s in named))[:200]
+        raise DecodeError("topic_mismatch", f"one SenML pack names several stations: {listed}")
+    return named.pop() if named else (None, None)
 
 
 def encode_json(time_s: float, seq: int, values: dict[str, tuple[float, str]],

@@ -158,8 +158,12 @@ def test_dockerfile_builds_the_pipeline():
     assert re.search(r"^FROM python:3\.11-slim$", text, re.M)
     assert "pip install ." in text
     assert 'CMD ["riverwatch", "run"]' in text
-    for line in re.findall(r"^COPY (\S+)", text, re.M):
+    copied = re.findall(r"^COPY (\S+)", text, re.M)
+    for line in copied:
         assert (REPO / line).exists(), f"Dockerfile copies {line}, which does not exist"
+    packages = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]["include"]
+    missing = {p.removesuffix("*") for p in packages} - set(copied)
+    assert not missing, f"Dockerfile does not copy the packages {sorted(missing)} that `pip install .` needs"
     assert ".venv" in (REPO / ".dockerignore").read_text(encoding="utf-8")
 
 
@@ -241,7 +245,7 @@ def test_riverwatch_containers_reach_the_stack(compose, monkeypatch, service_nam
     assert host_path(service, service["environment"]["RIVERWATCH_CATALOG"]).is_file()
     settings = settings_from_env(env, monkeypatch)
     assert settings.mqtt.host == "mosquitto" and settings.mqtt.port in container_port(services["mosquitto"])
-    assert settings.mqtt.username == "riverwatch"
+    assert settings.mqtt.username == {"simulator": "riverwatch.simulator"}.get(service_name, "riverwatch")
     assert settings.mqtt.password.get_secret_value() == services["mosquitto"]["environment"]["HEALTHCHECK_PASSWORD"]
     if service_name == "riverwatch":
         url = urlsplit(settings.influx.url)
@@ -345,6 +349,7 @@ def test_broker_config_and_healthcheck_work_with_rendered_accounts(compose, tmp_
                        check=True, timeout=120, capture_output=True)
     accounts = tomllib.loads((auth / "credentials.toml").read_text())["accounts"]
     assert accounts["riverwatch"] == password and (auth / "mosquitto.acl").is_file()
+    assert accounts["riverwatch.simulator"] == accounts["riverwatch.healthcheck"] == password
 
     port = free_port()
     conf = (REPO / "deploy" / "mosquitto" / "mosquitto.conf").read_text(encoding="utf-8")

@@ -1,25 +1,34 @@
 """Partner isolation enforced by the real Mosquitto with the rendered password and ACL files."""
 
+from __future__ import annotations
+
 import queue
 import threading
 import time
 
 import paho.mqtt.client as mqtt
 import pytest
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from application import broker_auth, services
+from ingest.consumer import Consumer
 from riverwatch.catalog import load_catalog
-from riverwatch.settings import REPO_ROOT
+from riverwatch.contract import data_topic
+from riverwatch.settings import REPO_ROOT, MqttSettings
+
+from tests.helpers import wait_until
 
 CATALOG = load_catalog(REPO_ROOT / "catalog" / "demo.toml")
+SHARD = "shard-1"  # a second worker's account, riverwatch.shard-1
 
 
 @pytest.fixture(scope="module")
 def secured_broker(tmp_path_factory):
     state = tmp_path_factory.mktemp("secured")
-    files = broker_auth.render(CATALOG, state / "broker")
+    files = broker_auth.render(CATALOG, state / "broker", services=[SHARD])
     _, port = services.start_mosquitto(state, password_file=files["passwd"], acl_file=files["acl"])
-    creds = broker_auth.load_or_create_credentials(CATALOG, files["credentials"])
+    creds = broker_auth.load_or_create_credentials(CATALOG, files["credentials"], services=[SHARD])
     try:
         yield port, creds
     finally:
@@ -29,24 +38,31 @@ def secured_broker(tmp_path_factory):
 class Session:
     """A connected MQTT 5 client that records PUBACK reason codes and received messages."""
 
-    def __init__(self, port: int, username: str, password: str):
+    def __init__(self, port: int, username: str, password: str, client_id: str = "", clean_start: bool = True):
         self.acks: dict[int, int] = {}
         self.acked = threading.Condition()
         self.received: queue.Queue = queue.Queue()
         self.connected = threading.Event()
         self.reason = None
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+        self.disconnects = 0
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
         self.client.username_pw_set(username, password)
         self.client.on_connect = self._on_connect
         self.client.on_publish = self._on_publish
+        self.client.on_disconnect = self._on_disconnect
         self.client.on_message = lambda c, u, msg: self.received.put((msg.topic, msg.payload))
-        self.client.connect("127.0.0.1", port)
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = 0 if clean_start else 600
+        self.client.connect("127.0.0.1", port, clean_start=clean_start, properties=props)
         self.client.loop_start()
         self.connected.wait(5)
 
     def _on_connect(self, client, userdata, flags, reason, properties):
         self.reason = reason
         self.connected.set()
+
+    def _on_disconnect(self, client, userdata, flags, reason, properties):
+        self.disconnects += 1
 
     def _on_publish(self, client, userdata, mid, reason, properties):
         with self.acked:
@@ -120,3 +136,76 @@ def test_the_pipeline_password_comes_from_its_settings(tmp_path):
     assert creds["riverwatch"] == 's3cret "quoted"'
     assert broker_auth.render(CATALOG, tmp_path) and \
         broker_auth.load_or_create_credentials(CATALOG, files["credentials"])["riverwatch"] == 's3cret "quoted"'
+
+
+# --- issue 12, item 1: client ids are bound to accounts --------------------------------------------
+
+WORKER_CLIENT_ID = "riverwatch-ingest"  # the sample config's mqtt.client_id
+
+
+def worker(port: int, creds: dict, received: list, username: str = broker_auth.SERVICE_ACCOUNT) -> Consumer:
+    """The real ingest consumer with a persistent session, as `riverwatch run` connects."""
+    settings = MqttSettings(host="127.0.0.1", port=port, username=username, password=creds[username],
+                            client_id=WORKER_CLIENT_ID, session_expiry_s=600)
+    consumer = Consumer(settings, received.append)
+    consumer.start()
+    assert consumer.wait_connected(10)
+    return consumer
+
+
+def intruders(creds: dict) -> list[str]:
+    """Accounts that must not get a worker's or a device's session: devices and partners."""
+    return [broker_auth.device_account("rivertown", "gauge-hochtal"), broker_auth.device_account("lacville", "wq-lacville"),
+            broker_auth.partner_account("lacville"), broker_auth.partner_account("rivertown")]
+
+
+def test_no_device_or_partner_can_take_over_a_workers_or_a_devices_client_id(secured_broker):
+    port, creds = secured_broker
+    main, shard = worker(port, creds, []), worker(port, creds, [], broker_auth.service_account(SHARD))
+    victim_name = broker_auth.device_account("lacville", "gauge-lacville")
+    victim = Session(port, victim_name, creds[victim_name], client_id=victim_name)
+    attempts = []
+    try:
+        for name in intruders(creds):
+            for client_id in (WORKER_CLIENT_ID, broker_auth.SERVICE_ACCOUNT, broker_auth.service_account(SHARD),
+                              victim_name):
+                attempts.append(Session(port, name, creds[name], client_id=client_id, clean_start=False))
+        time.sleep(1.0)  # a takeover disconnects the old connection at once; give it time to show
+        print(f"\n[takeover] {len(attempts)} attempts; worker disconnects {main.disconnects}, shard worker "
+              f"{shard.disconnects}, device {victim.disconnects}")
+        assert (main.disconnects, shard.disconnects, victim.disconnects) == (0, 0, 0)
+        assert main.connected.is_set() and shard.connected.is_set() and victim.client.is_connected()
+        # two workers, each on its own account, stand side by side with the same configured client id
+        assert main.connects == shard.connects == 1
+    finally:
+        for session in attempts + [victim]:
+            session.close()
+        main.stop()
+        shard.stop()
+
+
+def test_a_workers_offline_session_survives_intruders_using_its_client_id(secured_broker):
+    port, creds = secured_broker
+    first: list = []
+    main = worker(port, creds, first)
+    main.stop()  # the session (subscriptions, queue) stays on the broker for session_expiry_s
+    device_name = broker_auth.device_account("rivertown", "gauge-hochtal")
+    device = Session(port, device_name, creds[device_name], client_id=device_name)
+    sent = [f"queued-{i}".encode() for i in range(20)]
+    try:
+        for payload in sent:
+            assert device.publish(data_topic("rivertown", "gauge-hochtal"), payload) == 0  # 0: a subscriber
+        for name in intruders(creds):  # clean start under the worker's ids would discard its session
+            for client_id in (WORKER_CLIENT_ID, broker_auth.SERVICE_ACCOUNT):
+                Session(port, name, creds[name], client_id=client_id, clean_start=True).close()
+    finally:
+        device.close()
+    received: list = []
+    again = worker(port, creds, received)
+    try:
+        wait_until(lambda: len(received) >= len(sent), timeout=10)
+        payloads = [item[1] for item in received]
+        print(f"\n[offline session] queued {len(sent)}, delivered after intruders {len(payloads)}")
+        assert payloads == sent
+    finally:
+        again.stop()

@@ -5,18 +5,13 @@ from __future__ import annotations
 import logging
 
 import orjson
-import pytest
 
-from devices.publisher import (SEQ_PER_SECOND, DevicePublisher, MultiStationPublisher, Outgoing, SeqStore,
-                               outbox_line, seq_floor)
+from devices.publisher import SEQ_PER_SECOND, DevicePublisher, MultiStationPublisher, Outgoing, outbox_line, seq_floor
 from riverwatch.contract import data_topic, decode_payload, encode_json
-from riverwatch.durable import tmp_path as tmp_of
-from riverwatch.errors import ConfigError
 
 from tests.helpers import wait_until
 
 T0 = 1_795_348_800.0
-NOW = 1_800_000_000.0
 UNREACHABLE = ("127.0.0.1", 1)  # publishers that are never started: only their state files matter
 
 
@@ -36,32 +31,6 @@ def test_state_files_are_whole_json_and_no_temporary_file_is_left(tmp_path):
     assert orjson.loads((tmp_path / "seq.json").read_bytes()) == {"rivertown/gauge-hochtal": 6}
     lines = (tmp_path / "outbox.jsonl").read_bytes().splitlines()
     assert [decode_payload(orjson.loads(line)["payload"].encode()).seq for line in lines] == [1, 2, 3, 4, 5]
-
-
-def test_a_write_cut_before_the_rename_leaves_the_old_reservation(tmp_path):
-    path = tmp_path / "seq.json"
-    store = SeqStore(path, block=10)
-    assert [store.next("p", "s") for _ in range(3)] == [1, 2, 3]
-    tmp_of(path).write_bytes(b'{"p/s": 2')  # the next write was torn before os.replace
-    assert SeqStore(path).next("p", "s") == 11  # the reserved block is skipped, nothing repeats
-
-
-def test_a_corrupt_sequence_file_continues_above_every_number_used(tmp_path, caplog):
-    path = tmp_path / "seq.json"
-    store = SeqStore(path, block=10)
-    used = [store.next("p", "s") for _ in range(57)]
-    path.write_bytes(path.read_bytes()[:5])  # torn (a writer without fsync + rename, or flash damage)
-    with pytest.raises(ConfigError, match="corrupt"):
-        SeqStore(path)  # the strict default
-    with caplog.at_level(logging.ERROR):
-        recovered = SeqStore(path, block=10, recover=True, now_s=NOW)
-    assert recovered.recovered.startswith("corrupt") and "continues from" in caplog.text
-    first = recovered.next("p", "s")
-    assert first == seq_floor(NOW) == int(NOW * SEQ_PER_SECOND) and first > max(used)
-    assert recovered.next("p", "other") == seq_floor(NOW)  # a station the lost file knew of, or not
-    # the floor itself is durable: a crash now, and a restart without recovery, still never goes back
-    again = SeqStore(path)
-    assert again.next("p", "s") > first and again.next("p", "third") >= seq_floor(NOW)
 
 
 def test_a_lost_sequence_file_with_an_outbox_never_reuses_a_number(tmp_path):

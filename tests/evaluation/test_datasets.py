@@ -138,11 +138,6 @@ def test_usgs_weather_is_one_rain_series_per_airport_with_unknown_hours(tmp_path
     assert [s.name for s in datasets.load("usgs", tmp_path, weather=False)] == [s.name for s in gauges]
 
 
-def test_isd_rain_cells():
-    assert [datasets.isd_rain_mm(c) for c in ("3.3", "0.0", "-0.1")] == [3.3, 0.0, 0.0]
-    assert all(np.isnan(datasets.isd_rain_mm(c)) for c in ("", "NA", "-9999", "-1.0"))
-
-
 def test_weather_file_needs_its_columns(tmp_path):
     write_usgs_with_weather(tmp_path)
     (tmp_path / "weather_flood.csv").write_text("timestamp,temp_c\n2020-06-01T00:00:00,20\n")
@@ -155,11 +150,6 @@ def test_unknown_format_and_missing_path(tmp_path):
         datasets.load("xml", tmp_path)
     with pytest.raises(ConfigError, match="not found"):
         datasets.load("csv", tmp_path / "nope.csv")
-
-
-def test_runs():
-    assert datasets.runs([1, 1, 0, 0, 1, 1]) == [(0, 1), (4, 5)]
-    assert datasets.runs([]) == []
 
 
 def write_qld(path, n=400):

@@ -50,7 +50,7 @@ def test_bad_topics_are_rejected(topic):
     (b'{"seq": 1, "readings": {"ph": {"value": 7, "unit": "pH"}}}', "bad_schema"),
     (b'{"ts": "yesterday", "seq": 1, "readings": {"ph": {"value": 7, "unit": "pH"}}}', "bad_timestamp"),
     (b'{"ts": "2026-11-22T12:00:00", "seq": 1, "readings": {"ph": {"value": 7, "unit": "pH"}}}', "bad_timestamp"),
-    (b'{"ts": 1.7e9, "seq": -1, "readings": {"ph": {"value": 7, "unit": "pH"}}}', "bad_schema"),
+    (b'{"ts": 1.7e9, "seq": -1, "readings": {"ph": {"value": 7, "unit": "pH"}}}', "bad_seq"),
     (b'{"ts": 1.7e9, "seq": 1.5, "readings": {"ph": {"value": 7, "unit": "pH"}}}', "bad_schema"),
     (b'{"ts": 1.7e9, "seq": 1, "readings": {}}', "bad_schema"),
     (b'{"ts": 1.7e9, "seq": 1, "readings": {"ph": 7}}', "bad_schema"),
