@@ -85,7 +85,8 @@ class NabScorer:
             nab_score.corpus_score(files, self.profile, state)
         events = EventScorer("nab", self.lead_window).measure(parts)[0]
         windows = sum(len(f.windows) for f in files)
-        return {"objective": res.score, "score": res.score, "raw": res.raw, "windows": windows,
+        score = res.score if windows else None  # no window: the raw score (false positives) alone says it
+        return {"objective": score, "score": score, "raw": res.raw, "windows": windows,
                 "threshold": res.threshold, "tp": res.tp, "fp": res.fp, "fn": res.fn,
                 "recall": events["recall"], "false_per_day": events["false_per_day"],
                 "lead_median_minutes": events["lead_median_minutes"]}, res.threshold
@@ -104,7 +105,7 @@ class NabScorer:
     @staticmethod
     def key(f: dict) -> tuple:
         """Higher is better."""
-        return (f["score"],)
+        return (f["score"] if f["score"] is not None else f["raw"],)
 
 
 @dataclass
