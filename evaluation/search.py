@@ -50,9 +50,11 @@ class Candidate:
 
     @property
     def label(self) -> str:
-        """The options, short: ``hold=50 average=2`` (detector prefixes dropped)."""
-        return " ".join(p.split("=", 1)[0].rpartition(".")[2] + "=" + p.split("=", 1)[1] for p in self.pairs) \
-            or "defaults"
+        """The options, short: ``hold=50 average=2`` (detector prefixes dropped unless two share a name)."""
+        keys = [p.split("=", 1)[0] for p in self.pairs]
+        short = [k.rpartition(".")[2] for k in keys]
+        return " ".join((s if short.count(s) == 1 else k) + "=" + p.split("=", 1)[1]
+                        for k, s, p in zip(keys, short, self.pairs)) or "defaults"
 
 
 def add_search_options(group: argparse._ArgumentGroup, *, sampling: bool = False) -> None:
