@@ -39,7 +39,7 @@ import numpy as np
 from evaluation.datasets import Series
 
 #: Formats whose warnings are credited to an event only when open at its crossing or opened within
-#: the lead window before it (:func:`evaluation.metrics.credit_open`).
+#: the lead window before it (:func:`evaluation.credit.credit_open`).
 OPEN_CREDIT_FORMATS = ("usgs",)
 _SEASONS = {12: "DJF", 1: "DJF", 2: "DJF", 3: "MAM", 4: "MAM", 5: "MAM", 6: "JJA", 7: "JJA", 8: "JJA",
             9: "SON", 10: "SON", 11: "SON"}

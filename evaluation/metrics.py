@@ -33,6 +33,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from evaluation.credit import credit_open
 from evaluation.datasets import Event, Series
 from riverwatch.model import Level
 
@@ -75,7 +76,7 @@ def match_events(events: Sequence[Event], warning_times: Sequence[float], lead_w
     >>> match_events([Event(100.0, 200.0, 100.0), Event(250.0, 300.0, 250.0)], [150.0, 270.0], 1000.0)
     ([-50.0, -20.0], 0)
 
-    With ``ends`` (each warning's end, aligned with ``warning_times``) see :func:`credit_open`.
+    With ``ends`` (each warning's end, aligned with ``warning_times``) see :func:`evaluation.credit.credit_open`.
     """
     if ends is not None:
         return credit_open(events, warning_times, ends, lead_window)
@@ -89,37 +90,6 @@ def match_events(events: Sequence[Event], warning_times: Sequence[float], lead_w
         matched.update(inside)
         leads.append(ev.reference - warning_times[inside[0]] if inside else None)
     return leads, len(warning_times) - len(matched)
-
-
-def credit_open(events: Sequence[Event], raised: Sequence[float], ends: Sequence[float], lead_window: float
-                ) -> tuple[list[float | None], int]:
-    """:func:`match_events` for floods: a warning is credited to an event (its lead counted) only when
-    it is still open at the event's reference (``raised <= reference <= end``), or was raised at most
-    ``lead_window`` before the reference, or inside the event, after the previous event's end.
-
-    A warning raised inside an event's window but not credited (opened long before the crossing and
-    cleared before it) is neither a detection nor false. Others are false.
-
-    >>> ev = [Event(1000.0, 2000.0, 1000.0)]
-    >>> credit_open(ev, [100.0], [1500.0], lead_window=300.0)    # raised 900 s before, still open
-    ([900.0], 0)
-    >>> credit_open(ev, [100.0], [200.0], lead_window=300.0)     # long before, long cleared: false
-    ([None], 1)
-    >>> credit_open(ev, [800.0, 1200.0], [900.0, 1300.0], lead_window=300.0)
-    ([200.0], 0)
-    """
-    order = sorted(range(len(raised)), key=lambda k: raised[k])
-    leads: list[float | None] = []
-    matched: set[int] = set()
-    previous_end = -math.inf
-    for ev in sorted(events, key=lambda e: e.start):
-        after = [k for k in order if previous_end < raised[k] <= ev.end]
-        credited = [k for k in after if raised[k] >= ev.reference - lead_window or ends[k] >= ev.reference]
-        matched.update(credited)
-        matched.update(k for k in after if raised[k] >= ev.start)
-        previous_end = max(previous_end, ev.end)
-        leads.append(ev.reference - raised[credited[0]] if credited else None)
-    return leads, len(raised) - len(matched)
 
 
 def event_metrics(items: Iterable[tuple], lead_window: float) -> EventMetrics:
