@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "devices.cli",
     "application.demo",
     "evaluation.cli",
+    "evaluation.tune",
     "dashboards.cli",
     "application.config_cli",
 )

@@ -17,11 +17,10 @@ Examples
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import logging
 import sys
-from datetime import datetime, timezone
+import time
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -30,7 +29,10 @@ from tqdm import tqdm
 
 from detectors.base import registry
 from evaluation import datasets, history, nab_score
+from evaluation.folds import event_item
 from evaluation.metrics import event_metrics, fault_metrics, rain_precursor
+from evaluation.report import write_results
+from evaluation.search import add_search_options
 from evaluation.replay import ReplayResult, replay, split_params
 from riverwatch.errors import ConfigError
 
@@ -82,6 +84,11 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     h.add_argument("--until", default="now", help="RFC 3339 time, a duration ago, or now (default)")
     h.add_argument("--warmup", default="0", help="replayed before --since to settle detectors, not compared (e.g. 2d)")
     h.add_argument("--chunk", default="1d", help="time queried at once (default 1d; smaller = less memory)")
+    c = p.add_argument_group("cross-validation (evaluation.cv)")
+    c.add_argument("--cv", action="store_true", help="choose settings on the other folds, score each fold held "
+                   "out (nab: by category; gecco: by file or month; usgs: by event, several folders allowed; "
+                   "qld: by site or season)")
+    add_search_options(c)
     p.set_defaults(func=run)
 
 
@@ -124,6 +131,11 @@ def run(args: argparse.Namespace) -> int:
                           else DEFAULT_LEAD_WINDOW_MIN[args.format])
     if args.format == history.FORMAT:
         return history.run(args, lead_window)
+    if getattr(args, "cv", False):
+        from evaluation import cv  # cross-validation: only when asked
+
+        return cv.run(args, lead_window)
+    started = time.perf_counter()
     args = _one_path(args)
     names = args.detector or default_detectors(args.format)
     params = split_params(names, args.param)
@@ -133,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
     if not series:
         raise ConfigError(f"evaluate: no series found in {args.data}")
     results = replay_corpus(series, names, params, fmt=args.format, progress=not args.no_progress)
-    summary = summarise(results, names, params, args, lead_window)
+    summary = with_end_to_end(summarise(results, names, params, args, lead_window), started)
     write_results(results, args.out, args.format)
     summary["plots"] = draw_plots(results, args.out, summary, args.max_plots)
     if weather:
@@ -186,7 +198,7 @@ def nab_files(results: Sequence[ReplayResult]) -> list[nab_score.ScoredFile]:
 def summarise(results: Sequence[ReplayResult], names: Sequence[str], params: dict,
               args: argparse.Namespace, lead_window: float) -> dict:
     """The summary: event metrics, NAB scores (nab format), throughput and a per-series table."""
-    items = [(r.series.events, [w.time for w in r.warnings_for()], r.series.days, r.series.quiet) for r in results]
+    items = [event_item(r, args.format) for r in results]
     metrics = event_metrics(items, lead_window)
     readings = sum(len(r.series) for r in results)
     seconds = sum(r.seconds for r in results)
@@ -229,6 +241,19 @@ def summarise(results: Sequence[ReplayResult], names: Sequence[str], params: dic
     return summary
 
 
+def with_end_to_end(summary: dict, started: float) -> dict:
+    """``summary`` with ``end_to_end_seconds`` (loading, replay and scoring, from ``started``) and the
+    readings per second over it after ``readings_per_s`` (which times the detector loop alone)."""
+    seconds = time.perf_counter() - started
+    out: dict[str, Any] = {}
+    for key, value in summary.items():
+        out[key] = value
+        if key == "readings_per_s":
+            out["end_to_end_seconds"] = round(seconds, 3)
+            out["readings_per_s_end_to_end"] = round(summary["readings"] / seconds) if seconds else None
+    return out
+
+
 def summarise_rain(results: Sequence[ReplayResult], rain: Sequence[ReplayResult], out: Path,
                    max_plots: int) -> dict:
     """Rain warnings as flood precursors (:func:`metrics.rain_precursor`) and one plot per event."""
@@ -260,52 +285,6 @@ def draw_rain_plots(gauges: Sequence[datasets.Series], rain: Sequence[ReplayResu
                          title=title)
         drawn.append(str(path.relative_to(out)))
     return drawn
-
-
-def _stamp(t: float) -> str:
-    return datetime.fromtimestamp(t, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def write_results(results: Sequence[ReplayResult], out: Path, fmt: str) -> None:
-    """Per-series CSVs: NAB's results layout for ``nab``; per-row scores and a warning timeline otherwise."""
-    for r in results:
-        s = r.series
-        folder = out / s.category
-        folder.mkdir(parents=True, exist_ok=True)
-        stem = s.name.removesuffix(".csv")
-        with open(folder / f"{stem}.csv", "w", newline="") as fh:
-            w = csv.writer(fh)
-            if fmt == "nab":
-                values = next(iter(s.columns.values()))
-                w.writerow(["timestamp", "value", "anomaly_score"])
-                w.writerows([_stamp(t), _num(v), f"{sc:.6f}"] for t, v, sc in zip(s.t.tolist(), values.tolist(),
-                                                                                r.scores.tolist()))
-            else:
-                keys = list(s.columns)
-                label = _label_rows(s)
-                w.writerow(["timestamp", *keys, "anomaly_score", "level", "label"])
-                cols = [s.columns[k].tolist() for k in keys]
-                for i, t in enumerate(s.t.tolist()):
-                    w.writerow([_stamp(t), *(_num(c[i]) for c in cols), f"{r.scores[i]:.6f}", int(r.levels[i]),
-                                int(label[i])])
-        if fmt != "nab":
-            with open(folder / f"{stem}_warnings.csv", "w", newline="") as fh:
-                w = csv.writer(fh)
-                w.writerow(["raised", "ended", "hazard", "level", "detector", "quantity", "value", "score"])
-                for warn in r.warnings:
-                    w.writerow([_stamp(warn.time), _stamp(warn.end_time), warn.hazard, warn.level, warn.detector,
-                                warn.quantity, _num(warn.value), f"{warn.score:.6g}"])
-
-
-def _label_rows(s: datasets.Series) -> np.ndarray:
-    label = np.zeros(len(s), dtype=bool)
-    for ev in s.events:
-        label |= (s.t >= ev.start) & (s.t <= ev.end)
-    return label
-
-
-def _num(v: float) -> str:
-    return "" if v != v else f"{v:.6g}"
 
 
 def draw_plots(results: Sequence[ReplayResult], out: Path, summary: dict, max_plots: int) -> list[str]:

@@ -10,6 +10,9 @@ A warning outside every event (and its lead window) is *false*.
 count once), ``recall = detected / events``, F1 their harmonic mean; lead times in minutes (median and
 10th percentile, i.e. the early warning nine events in ten get at least); false warnings per day over
 the replayed span. Series marked ``quiet`` (no event expected) report their warnings separately too.
+With the warnings' end times (floods), a warning is credited to an event only when it is still open at
+the event's reference (the crossing) or was opened at most ``lead_window`` before it (or inside the
+event): an alarm days before, long cleared, is not lead time.
 :func:`rain_precursor` scores rain warnings as early signs of the flood waves of the same event, apart.
 
 Examples
@@ -30,6 +33,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from evaluation.credit import credit_open
 from evaluation.datasets import Event, Series
 from riverwatch.model import Level
 
@@ -59,8 +63,8 @@ class EventMetrics:
         return out
 
 
-def match_events(events: Sequence[Event], warning_times: Sequence[float], lead_window: float
-                 ) -> tuple[list[float | None], int]:
+def match_events(events: Sequence[Event], warning_times: Sequence[float], lead_window: float,
+                 ends: Sequence[float] | None = None) -> tuple[list[float | None], int]:
     """Lead time (s) of each event (None when missed) and the number of false warnings.
 
     >>> match_events([Event(100.0, 200.0, 100.0)], [50.0, 150.0, 300.0], lead_window=60.0)
@@ -71,7 +75,11 @@ def match_events(events: Sequence[Event], warning_times: Sequence[float], lead_w
 
     >>> match_events([Event(100.0, 200.0, 100.0), Event(250.0, 300.0, 250.0)], [150.0, 270.0], 1000.0)
     ([-50.0, -20.0], 0)
+
+    With ``ends`` (each warning's end, aligned with ``warning_times``) see :func:`evaluation.credit.credit_open`.
     """
+    if ends is not None:
+        return credit_open(events, warning_times, ends, lead_window)
     leads: list[float | None] = []
     matched = set()
     previous_end = -math.inf
@@ -84,15 +92,20 @@ def match_events(events: Sequence[Event], warning_times: Sequence[float], lead_w
     return leads, len(warning_times) - len(matched)
 
 
-def event_metrics(items: Iterable[tuple[Sequence[Event], Sequence[float], float, bool]],
-                  lead_window: float) -> EventMetrics:
-    """Metrics over ``(events, sorted warning times, days, quiet)`` per series."""
+def event_metrics(items: Iterable[tuple], lead_window: float) -> EventMetrics:
+    """Metrics over ``(events, warning times, days, quiet)`` per series.
+
+    An item may carry a fifth element, the warnings' end times (aligned with the raise times): the
+    events are then matched with :func:`credit_open` (floods).
+    """
     n_events = detected = warnings = false = quiet_warnings = 0
     days = 0.0
     leads: list[float] = []
-    for events, times, span_days, quiet in items:
-        times = sorted(times)
-        lead, n_false = match_events(events, times, lead_window)
+    for events, times, span_days, quiet, *rest in items:
+        ends = rest[0] if rest and rest[0] is not None else None
+        if ends is None:
+            times = sorted(times)
+        lead, n_false = match_events(events, times, lead_window, ends)
         n_events += len(events)
         detected += sum(x is not None for x in lead)
         leads.extend(x / 60.0 for x in lead if x is not None)
@@ -122,12 +135,15 @@ def fault_metrics(faults: Sequence, stream_levels: dict, stream_hazards: dict, l
 
     A fault run ``[first, last]`` of quantity q is *flagged* when a ``sensor`` stream of q has a level
     above NONE on a row of ``[first, last + after_rows]`` (the spike check reports at the return,
-    one reading late). A *public warning in a fault run* is a lifecycle event (raised, escalated or
-    updated) that is public, of a hazard other than ``sensor``, at a time in that span, driven by q
-    or listing q among its departing quantities: the fault leaked into a public warning. Public
-    warnings at that time driven by other quantities are counted apart (``public_warnings_during
-    _fault_runs_other``). A *false sensor flag* is a sensor stream's level leaving NONE on a row
-    outside every fault run of its quantity (and its ``after_rows``); per day over the recording.
+    one reading late), the rows after it stopping before the next fault run of q (whose flags are
+    its own). A *public warning in a fault run* is a warning (counted once, by id) with a lifecycle
+    event (raised, escalated or updated) that is public, of a hazard other than ``sensor``, at a time
+    in that span, driven by q or listing q among its departing quantities: the fault leaked into a
+    public warning. Public warnings at that time driven by other quantities are counted apart
+    (``public_warnings_during_fault_runs_other``). A *false sensor flag* is a sensor stream's level
+    leaving NONE on a row outside every fault run of its quantity (and its ``after_rows``); per day
+    over the recording. ``public_warnings_raised`` counts every warning that was public at some
+    point (raised public, or made public by a later update).
 
     >>> from evaluation.datasets import FaultRun
     >>> lv = {"sensor_fault:turbidity": np.array([0, 0, 2, 0, 1, 0])}
@@ -143,20 +159,22 @@ def fault_metrics(faults: Sequence, stream_levels: dict, stream_hazards: dict, l
         by_quantity.setdefault(name.split(":", 1)[1], []).append(active)
     covered = {q: np.zeros(n, dtype=bool) for q in by_quantity}
     per_type: dict[str, dict[str, int]] = {}
-    flagged = leaked = other = 0
+    flagged = 0
+    leaked: set[str] = set()
+    other: set[str] = set()
     runs_out = []
     for f in faults:
-        lo, hi = f.first, min(f.last + after_rows, n - 1)
+        lo, hi = f.first, min(f.last + after_rows, _next_run(faults, f) - 1, n - 1)
         hit = any(a[lo:hi + 1].any() for a in by_quantity.get(f.quantity, []))
         if f.quantity in covered:
             covered[f.quantity][lo:hi + 1] = True
         t0, t1 = float(t[lo]), float(t[hi])
         public = [e for e in lifecycle if e.public and e.hazard != "sensor" and e.state != "cleared"
                   and t0 <= e.time_ns / 1e9 <= t1]
-        mine = [e for e in public if e.quantity == f.quantity or f.quantity in _departing(e)]
+        mine = {e.id for e in public if e.quantity == f.quantity or f.quantity in _departing(e)}
         flagged += hit
-        leaked += len(mine)
-        other += len(public) - len(mine)
+        leaked |= mine
+        other |= {e.id for e in public} - mine
         row = per_type.setdefault(f.kind, {"runs": 0, "flagged": 0})
         row["runs"] += 1
         row["flagged"] += hit
@@ -168,16 +186,21 @@ def fault_metrics(faults: Sequence, stream_levels: dict, stream_hazards: dict, l
             starts = np.flatnonzero(a & ~np.r_[False, a[:-1]])
             false_flags += int((~covered[q][starts]).sum())
     days = float(t[-1] - t[0]) / 86400.0 if n > 1 else 0.0
-    public_all = [e for e in lifecycle if e.public and e.hazard != "sensor" and e.state == "raised"]
+    public_all = {e.id: e.hazard for e in lifecycle if e.public and e.hazard != "sensor"}
     return {"fault_runs": len(faults), "fault_runs_flagged": flagged,
             "fault_recall": _ratio(flagged, len(faults)),
             "fault_recall_per_type": {k: {**v, "recall": v["flagged"] / v["runs"]} for k, v in sorted(per_type.items())},
-            "public_warnings_in_fault_runs": leaked, "public_warnings_during_fault_runs_other": other,
+            "public_warnings_in_fault_runs": len(leaked), "public_warnings_during_fault_runs_other": len(other - leaked),
             "public_warnings_raised": len(public_all),
-            "public_warnings_by_hazard": {h: sum(1 for e in public_all if e.hazard == h)
-                                          for h in sorted({e.hazard for e in public_all})},
+            "public_warnings_by_hazard": {h: sum(1 for v in public_all.values() if v == h)
+                                          for h in sorted(set(public_all.values()))},
             "false_sensor_flags": false_flags, "false_sensor_flags_per_day": _ratio(false_flags, days),
             "fault_run_detail": runs_out}
+
+
+def _next_run(faults: Sequence, f) -> int:
+    """First row of the next fault run of ``f``'s quantity after ``f`` (a large number when none)."""
+    return min((g.first for g in faults if g.quantity == f.quantity and g.first > f.last), default=1 << 62)
 
 
 def _departing(event) -> set[str]:

@@ -17,6 +17,8 @@ import numpy as np  # noqa: E402
 from evaluation.replay import ReplayResult  # noqa: E402
 
 _MAX_PANELS = 4
+#: Quantities a replay plot draws at most (a water-quality station has nine: turbidity is the sixth).
+_MAX_REPLAY_PANELS = 10
 
 
 def _dates(t: np.ndarray) -> np.ndarray:
@@ -53,10 +55,12 @@ def with_gaps(t: np.ndarray, *columns: np.ndarray, factor: float = 4.0) -> tuple
 
 def plot_replay(result: ReplayResult, path: Path, *, threshold: float | None = None, title: str = "",
                 dpi: int = 70) -> Path:
-    """Draw one series: up to four quantities, event windows (red), warnings (orange), the score."""
+    """Draw one series: its quantities (up to ten), event windows (red), warnings (orange; sensor
+    problems grey), labelled sensor-fault runs (grey bands on their quantity), the score."""
     series = result.series
-    quantities = list(series.columns)[:_MAX_PANELS]
-    fig, axes = plt.subplots(len(quantities) + 1, 1, figsize=(11, 1.6 * (len(quantities) + 1) + 0.6),
+    quantities = list(series.columns)[:_MAX_REPLAY_PANELS]
+    height = 1.6 if len(quantities) <= 4 else 1.1
+    fig, axes = plt.subplots(len(quantities) + 1, 1, figsize=(11, height * (len(quantities) + 1) + 0.6),
                              sharex=True, squeeze=False)
     t, scores, *columns = with_gaps(series.t, result.scores, *(series.columns[q] for q in quantities))
     when = _dates(t)
@@ -76,8 +80,19 @@ def plot_replay(result: ReplayResult, path: Path, *, threshold: float | None = N
             ax.axvline(_dates(np.array([w.time]))[0], color="tab:orange" if w.hazard != "sensor" else "tab:gray",
                        lw=0.8, alpha=0.9)
         ax.tick_params(labelsize=7)
+    _shade_faults(dict(zip(quantities, axes[:, 0])), series)
     score_ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(score_ax.xaxis.get_major_locator()))
     return _save(fig, path, dpi, title=title or f"{series.category}/{series.name}", fontsize=9)
+
+
+def _shade_faults(axes: dict, series) -> None:
+    """A grey band over each labelled sensor-fault run (``meta["faults"]``) on its quantity's panel."""
+    t = series.t
+    for f in series.meta.get("faults", ()):
+        ax = axes.get(f.quantity)
+        if ax is not None:
+            end = t[min(f.last + 1, len(t) - 1)]
+            ax.axvspan(*_dates(np.array([t[f.first], end])), color="0.3", alpha=0.3, lw=0)
 
 
 def plot_overview(labels: Sequence[str], values: Sequence[float], path: Path, *, xlabel: str,
@@ -201,3 +216,45 @@ def plot_history(t: np.ndarray, columns: dict[str, np.ndarray], candidate_level:
         ax.tick_params(labelsize=7)
     level_ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(level_ax.xaxis.get_major_locator()))
     return _save(fig, path, dpi, title=title, fontsize=8)
+
+
+def plot_cv_folds(folds: Sequence[str], in_sample: Sequence[float | None], held_out: Sequence[float | None],
+                  path: Path, *, ylabel: str, pooled: tuple[float | None, float | None] | None = None,
+                  dpi: int = 80) -> Path:
+    """Per fold, the objective of the in-sample choice (grey) beside the held-out one (blue); the
+    pooled figures as dashed lines."""
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.7 * len(folds) + 2.0), 3.6))
+    x = np.arange(len(folds))
+    nums = [np.nan if v is None else v for v in in_sample], [np.nan if v is None else v for v in held_out]
+    ax.bar(x - 0.2, nums[0], width=0.4, color="tab:gray", label="in-sample choice")
+    ax.bar(x + 0.2, nums[1], width=0.4, color="tab:blue", label="held out (chosen on the other folds)")
+    if pooled is not None:
+        for v, color, name in zip(pooled, ("tab:gray", "tab:blue"), ("in-sample, all", "cross-validated, pooled")):
+            if v is not None:
+                ax.axhline(v, color=color, ls="--", lw=1.0, label=f"{name}: {v:.3g}")
+    ax.set_xticks(x, [f[:18] for f in folds], rotation=30, ha="right", fontsize=7)
+    ax.set_ylabel(ylabel, fontsize=8)
+    ax.legend(fontsize=7)
+    return _save(fig, path, dpi, title="per fold: in-sample against held out", fontsize=9)
+
+
+def plot_tradeoff(points: Sequence[dict], front: Sequence[int], picked: int, path: Path, *,
+                  recall_label: str = "recall", dpi: int = 80) -> Path:
+    """False warnings per day against recall and against median lead (held-out figures of each
+    candidate); the Pareto front joined in red, the picked point circled."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    x = np.array([np.nan if p["false_per_day"] is None else p["false_per_day"] for p in points], dtype=float)
+    for ax, key, label in ((axes[0], "recall", recall_label), (axes[1], "lead_median_minutes", "median lead, min")):
+        y = np.array([np.nan if p.get(key) is None else p[key] for p in points], dtype=float)
+        ax.scatter(x, y, s=18, color="tab:blue", zorder=3)
+        for k, p in enumerate(points):
+            ax.annotate(str(p["number"]), (x[k], y[k]), fontsize=6, xytext=(3, 3), textcoords="offset points")
+        order = sorted(front, key=lambda k: (x[k], y[k]))
+        ax.plot(x[order], y[order], color="tab:red", lw=1.0, marker="o", ms=5, mfc="none", label="Pareto front")
+        ax.scatter(x[[picked]], y[[picked]], s=140, facecolors="none", edgecolors="k", lw=1.5, label="picked",
+                   zorder=4)
+        ax.set_xlabel("false warnings per day (held out)", fontsize=8)
+        ax.set_ylabel(f"{label} (held out)", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.legend(fontsize=7)
+    return _save(fig, path, dpi, title="cross-validated trade-off of the candidate settings", fontsize=9)

@@ -171,3 +171,70 @@ def test_no_warnings_on_either_side():
     h = history_metrics([], [], window_s=0.0)
     assert [h[k] for k in HISTORY_KEYS] == [0, 0, 0, None, 0, 0]
     assert combine_history([h, h])["earlier_minutes_median"] is None
+
+
+def _event(wid, state, hour, *, public=True, quantity="turbidity", hazard="water_quality"):
+    from riverwatch.model import Level, WarningEvent
+
+    return WarningEvent(id=wid, partner="p", station="s", hazard=hazard, level=Level.ADVISORY, state=state,
+                        public=public, since_ns=0, time_ns=int(hour * 3600e9), detector="quality_residual",
+                        quantity=quantity, value=1.0, threshold=None, score=9.0)
+
+
+def test_fault_metrics_count_distinct_public_warnings():
+    """One warning raised then updated inside two fault runs is one public warning, not four."""
+    import numpy as np
+
+    from evaluation.datasets import FaultRun
+    from evaluation.metrics import fault_metrics
+
+    t = np.arange(10) * 3600.0
+    levels = {"sensor_fault:turbidity": np.zeros(10, dtype=int)}
+    faults = [FaultRun("turbidity", "A", 2, 4), FaultRun("turbidity", "E", 3, 6)]
+    events = [_event("w", "raised", 3), _event("w", "updated", 4)]
+    m = fault_metrics(faults, levels, {"sensor_fault:turbidity": "sensor"}, events, t)
+    assert m["public_warnings_in_fault_runs"] == 1
+    assert m["public_warnings_during_fault_runs_other"] == 0
+
+
+def test_fault_metrics_the_row_after_belongs_to_the_next_run():
+    """A flag on the first row of the next fault run is that run's, not the one before."""
+    import numpy as np
+
+    from evaluation.datasets import FaultRun
+    from evaluation.metrics import fault_metrics
+
+    t = np.arange(10) * 3600.0
+    levels = {"sensor_fault:turbidity": np.array([0, 0, 0, 0, 1, 0, 0, 0, 0, 0])}
+    faults = [FaultRun("turbidity", "A", 2, 3), FaultRun("turbidity", "E", 4, 5)]
+    m = fault_metrics(faults, levels, {"sensor_fault:turbidity": "sensor"}, [], t)
+    assert [r["flagged"] for r in m["fault_run_detail"]] == [False, True]
+    alone = fault_metrics(faults[:1], levels, {"sensor_fault:turbidity": "sensor"}, [], t)
+    assert alone["fault_run_detail"][0]["flagged"]          # with no next run, the late report still counts
+
+
+def test_public_warnings_raised_includes_those_made_public_by_an_update():
+    import numpy as np
+
+    from evaluation.metrics import fault_metrics
+
+    events = [_event("held", "raised", 1, public=False), _event("held", "updated", 2), _event("pub", "raised", 3),
+              _event("note", "raised", 4, public=False)]
+    m = fault_metrics([], {}, {}, events, np.arange(10) * 3600.0)
+    assert m["public_warnings_raised"] == 2 and m["public_warnings_by_hazard"] == {"water_quality": 2}
+
+
+def test_flood_warnings_count_only_when_open_or_recent_at_the_crossing():
+    from evaluation.datasets import Event
+    from evaluation.metrics import event_metrics
+
+    day = 86400.0
+    flood = [Event(10 * day, 11 * day, 10 * day)]
+    stale = ([flood[0]], [4 * day], 12 * day, False, [4 * day + 3600.0])       # days before, long cleared
+    old = event_metrics([stale[:4]], lead_window=day)                           # raise times only: old rule
+    new = event_metrics([stale], lead_window=day)
+    assert old.detected == 0 and new.detected == 0 and new.false_warnings == 1
+    open_ = ([flood[0]], [7 * day], 12 * day, False, [10.5 * day])              # still open at the crossing
+    assert event_metrics([open_], lead_window=day).lead_time_median_minutes == 3 * 1440.0
+    recent = ([flood[0]], [9.5 * day], 12 * day, False, [9.6 * day])            # opened 12 h before
+    assert event_metrics([recent], lead_window=day).lead_time_median_minutes == 720.0
