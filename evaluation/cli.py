@@ -19,35 +19,28 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import sys
 import time
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
-from tqdm import tqdm
 
-from detectors.base import registry
 from evaluation import datasets, history, nab_score
+from evaluation.corpus import default_detectors, load_series, replay_corpus
 from evaluation.folds import event_item
 from evaluation.metrics import event_metrics, fault_metrics, rain_precursor
 from evaluation.report import write_results
 from evaluation.search import add_search_options
-from evaluation.replay import ReplayResult, replay, split_params
+from evaluation.replay import ReplayResult, split_params
 from riverwatch.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-#: Hazards scored per format when no ``--detector`` is given (sensor problems are never warnings).
-DEFAULT_HAZARDS = {"nab": ("anomaly",), "csv": ("anomaly",), "usgs": ("flood",), "gecco": ("water_quality",),
-                   "qld": ("flood", "water_quality", "sensor")}
 #: How long before an event a warning still counts as its early warning, minutes, per format (influx:
 #: how long before a production warning a candidate one that has ended by then still counts as it).
 DEFAULT_LEAD_WINDOW_MIN = {"nab": 0.0, "csv": 60.0, "usgs": 1440.0, "gecco": 30.0, "qld": 0.0, "influx": 60.0}
 #: Every ``--format``: the recorded files of :mod:`datasets`, and a station's own history in InfluxDB.
 FORMATS = (*datasets.FORMATS, history.FORMAT)
-#: Formats replayed through the warning lifecycle too (which warnings would be public).
-LIFECYCLE_FORMATS = ("qld",)
 FAULT_KEYS = ("fault_runs", "fault_runs_flagged", "fault_recall", "public_warnings_in_fault_runs",
               "false_sensor_flags_per_day")
 SUMMARY_KEYS = ("precision", "recall", "f1", "lead_time_median_minutes", "lead_time_p10_minutes",
@@ -90,31 +83,6 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
                    "qld: by site or season)")
     add_search_options(c)
     p.set_defaults(func=run)
-
-
-def default_detectors(fmt: str) -> list[str]:
-    """``adaptive_anomaly`` for generic series; the registered detectors of the hazard otherwise."""
-    if fmt in ("nab", "csv"):
-        return ["adaptive_anomaly"]
-    hazards = DEFAULT_HAZARDS[fmt]
-    names = sorted(name for name, spec in registry().items() if spec.hazard in hazards)
-    return names or ["adaptive_anomaly"]
-
-
-def load_series(args: argparse.Namespace) -> list[datasets.Series]:
-    """The series of ``args.data`` in ``args.format`` (categories and limit applied)."""
-    options: dict[str, Any] = {}
-    if args.format == "nab" and args.categories:
-        cats = args.categories.split(",")
-        if cats == ["real"]:
-            cats = [p.name for p in sorted(args.data.iterdir()) if p.is_dir() and p.name.startswith("real")]
-        options["categories"] = cats
-    series = datasets.load(args.format, args.data, **options)
-    weather = [s for s in series if datasets.is_weather(s)]
-    series = [s for s in series if not datasets.is_weather(s)]
-    series = series[: args.limit] if args.limit else series
-    kept = {s.category for s in series}
-    return series + [s for s in weather if s.category in kept]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -164,27 +132,6 @@ def _one_path(args: argparse.Namespace) -> argparse.Namespace:
     if len(args.data) != 1:
         raise ConfigError(f"evaluate: --format {args.format} takes one data path, not {len(args.data)}")
     return argparse.Namespace(**{**vars(args), "data": Path(args.data[0])})
-
-
-def replay_corpus(series: Sequence[datasets.Series], names: Sequence[str], params: dict, *, fmt: str,
-                  progress: bool = True) -> list[ReplayResult]:
-    """Replay every series with one progress bar over all readings.
-
-    NAB files get NAB's probationary period (15 %, at most 750 rows) as ``probation`` unless set.
-    """
-    total = sum(len(s) for s in series)
-    bar = tqdm(total=total, unit="rd", unit_scale=True, desc="replay", disable=not progress, file=sys.stderr,
-               mininterval=2.0)
-    out = []
-    with bar:
-        for s in series:
-            per = {name: dict(p) for name, p in params.items()}
-            if fmt == "nab":
-                for name in names:
-                    if "probation" in registry()[name].params.model_fields:
-                        per[name].setdefault("probation", nab_score.probation_rows(len(s)))
-            out.append(replay(s, names, per, progress=bar, lifecycle=fmt in LIFECYCLE_FORMATS))
-    return out
 
 
 def nab_files(results: Sequence[ReplayResult]) -> list[nab_score.ScoredFile]:

@@ -79,7 +79,7 @@ class CvResult:
 def replay_all(series: Sequence[datasets.Series], names: Sequence[str], cands: Sequence[Candidate], fmt: str,
                folds: Sequence[Fold], progress: bool = True) -> dict[int, list[ReplayResult]]:
     """Every candidate's replay of every series; one progress step per fold and candidate."""
-    from evaluation.cli import replay_corpus
+    from evaluation.corpus import replay_corpus
 
     out: dict[int, list[ReplayResult | None]] = {c.number: [None] * len(series) for c in cands}
     with tqdm(total=len(folds) * len(cands), unit="fold", desc="cv", disable=not progress, file=sys.stderr,
@@ -124,7 +124,7 @@ def cross_validate(series: Sequence[datasets.Series], names: Sequence[str], cand
 
 def load_corpus(args: argparse.Namespace) -> list[datasets.Series]:
     """The series of every ``args.data`` path (weather series left out: they are not scored here)."""
-    from evaluation.cli import load_series
+    from evaluation.corpus import load_series
 
     if len(args.data) > 1 and args.format not in ("usgs", "gecco", "qld", "csv"):
         raise ConfigError(f"evaluate: --format {args.format} takes one data path, not {len(args.data)}")
@@ -139,7 +139,7 @@ def load_corpus(args: argparse.Namespace) -> list[datasets.Series]:
 
 def setup(args: argparse.Namespace, lead_window: float, *, sample: int = 0, seed: int = 0):
     """The series, detectors, candidates, scorer and folds of a cross-validated run."""
-    from evaluation.cli import default_detectors
+    from evaluation.corpus import default_detectors
 
     series = load_corpus(args)
     names = args.detector or default_detectors(args.format)
