@@ -14,7 +14,14 @@ threshold serves every stream. Four steps per reading, all plain floats (a few �
    (score 0.5 ⇔ q = 10⁻⁵, 1 ⇔ q ≤ 10⁻¹⁰).
 4. **Alert hygiene**: score 0 during the probationary period (the first ``probation`` readings, while
    the statistics settle), and for ``hold`` readings after a score reached ``threshold`` (the first
-   detection is the one that matters; the statistics keep re-learning meanwhile).
+   detection is the one that matters; the statistics keep re-learning meanwhile). The hold cannot
+   swallow a later, different anomaly: once the episode that opened it has ended (likelihood z back
+   below ``release``), a reading whose z exceeds that episode's peak by ``hold_margin`` scores again.
+
+With ``season`` on, a day/week profile (:mod:`detectors.stats.seasonal`) is learnt from ``x["t"]``;
+once it explains the variance clearly better than the plain level (residual variance below
+``season_ratio`` × the plain one), every feature is measured against the expected value for that time
+of day and week. Off by default: on NAB it lowered the cross-validated score (docs/detectors.md).
 
 All averages are bias-corrected while young (weight ``max(α, 1/n)``), so the detector is usable as
 soon as its probation ends. Missing or non-finite values score 0 and are not learned.
@@ -44,6 +51,7 @@ import math
 from pydantic import BaseModel, ConfigDict, Field
 
 from detectors.base import Finding, X, register
+from detectors.stats.seasonal import SeasonalProfile
 from riverwatch.catalog import Station
 from riverwatch.model import Level
 from riverwatch.state import Slotted
@@ -65,6 +73,13 @@ class Params(BaseModel):
     history: float = Field(0.0003, gt=0, le=1, description="EWMA weight of the feature statistics")
     average: int = Field(4, ge=1, le=100, description="readings averaged in the likelihood")
     hold: int = Field(100, ge=0, description="readings suppressed after an alert")
+    hold_margin: float = Field(1.0, ge=0, description="a hold yields to a later episode this much "
+                               "stronger (likelihood z) than the one that opened it")
+    release: float = Field(1.0, description="likelihood z below which the opening episode has ended")
+    season: bool = Field(False, description="learn a day/week profile from x['t'] and use it once it "
+                         "explains the variance better than the plain level")
+    season_ratio: float = Field(0.2, gt=0, lt=1, description="profile used once its residual variance "
+                                "is below this fraction of the plain one")
     threshold: float = Field(0.5, gt=0, le=1, description="score of an ADVISORY (and of an alert)")
     watch: float = Field(0.9, gt=0, le=1, description="score of a WATCH")
 
@@ -78,9 +93,11 @@ class AdaptiveAnomaly(Slotted):
 
     __slots__ = ("quantity", "probation", "w_fast", "w_short", "w_long", "w_history", "hold", "threshold",
                  "watch", "n", "fast", "short_mean", "mean", "var", "feat_n", "feat_mean",
-                 "feat_var", "ring", "ring_sum", "ring_pos", "last_alert", "_pending")
+                 "feat_var", "ring", "ring_sum", "ring_pos", "last_alert", "_pending",
+                 "hold_margin", "release", "alert_peak", "episode", "profile")
     transient_slots = frozenset({"_pending"})    # holds the reading in hand
-    slot_defaults = {"_pending": None}
+    slot_defaults = {"_pending": None, "hold_margin": math.inf, "release": 1.0, "alert_peak": 0.0,
+                     "episode": False, "profile": None}
 
     def __init__(self, quantity: str, params: Params) -> None:
         self.quantity = quantity
@@ -96,6 +113,10 @@ class AdaptiveAnomaly(Slotted):
         self.ring_sum = 0.0
         self.ring_pos = 0
         self.last_alert = -(10 ** 12)
+        self.hold_margin, self.release = params.hold_margin, params.release
+        self.alert_peak = 0.0
+        self.episode = False
+        self.profile = SeasonalProfile(ratio=params.season_ratio) if params.season else None
         self._pending: tuple | None = None
 
     # --- protocol ---------------------------------------------------------------------------
@@ -110,7 +131,7 @@ class AdaptiveAnomaly(Slotted):
         step = self._step(x)
         if not step:
             return
-        score, value, short_mean, raw, feats = step
+        score, value, short_mean, raw, feats, z, season = step
         n = self.n = self.n + 1
         w_long = self.w_long
         a = w_long if w_long * n > 1.0 else 1.0 / n
@@ -133,7 +154,22 @@ class AdaptiveAnomaly(Slotted):
             self.ring[pos] = raw
             self.ring_pos = (pos + 1) % len(self.ring)
         if score >= self.threshold:
-            self.last_alert = n - 1
+            self.last_alert, self.alert_peak, self.episode = n - 1, z, True
+        elif self.episode:                  # the episode that opened the hold: its peak, its end
+            if z > self.alert_peak:
+                self.alert_peak = z
+            if z < self.release:
+                self.episode = False
+        profile = self.profile
+        t = x.get("t")
+        if profile is not None and n > _WARM and t is not None:
+            was = profile.active
+            profile.learn(t, value + season, self.mean)     # the raw reading against the level
+            if profile.active != was:                        # re-express the short-run state
+                shift = profile.expect(t) if profile.active else -season
+                self.fast -= shift
+                self.short_mean -= shift
+                self.var = profile.var_seasonal if profile.active else profile.var_plain
         self._pending = None
 
     def level(self, score: float) -> Level:
@@ -145,9 +181,12 @@ class AdaptiveAnomaly(Slotted):
     def evidence(self, x: X, score: float) -> Finding:
         """The value, the learned normal level and spread, and the score behind the level."""
         value = float(x.get(self.quantity, math.nan))
+        expected, t = self.mean, x.get("t")
+        if self.profile is not None and self.profile.active and t is not None:
+            expected += self.profile.expect(t)
         return Finding("adaptive_anomaly", "anomaly", self.level(score), self.quantity, value, score,
                        threshold=self.threshold, message_key="anomaly",
-                       details=(("expected", f"{self.mean:.6g}"), ("spread", f"{math.sqrt(self.var):.3g}")))
+                       details=(("expected", f"{expected:.6g}"), ("spread", f"{math.sqrt(self.var):.3g}")))
 
     # --- the work -----------------------------------------------------------------------------
 
@@ -160,16 +199,23 @@ class AdaptiveAnomaly(Slotted):
         if value is None or not math.isfinite(value):
             return None
         value = float(value)
+        season = 0.0
+        profile = self.profile
+        if profile is not None and profile.active:
+            t = x.get("t")
+            if t is not None:
+                season = profile.expect(t)
+                value -= season               # judged against the expected value for the time
         n = self.n
         short_mean = self.short_mean + self.w_short * (value - self.short_mean)
         if n < _WARM:
-            step = (0.0, value, short_mean, 0.0, None)
+            step = (0.0, value, short_mean, 0.0, None, 0.0, season)
         else:
-            step = self._score(value, short_mean, n)
+            step = self._score(value, short_mean, n, season)
         self._pending = (x, step)
         return step
 
-    def _score(self, value: float, short_mean: float, n: int) -> tuple:
+    def _score(self, value: float, short_mean: float, n: int, season: float) -> tuple:
         sd = math.sqrt(self.var) + 1e-9 * (abs(self.mean) + 1.0)
         mean = self.mean
         feats = (min(abs(value - self.fast) / sd, _CAP), min(abs(short_mean - mean) / sd, _CAP),
@@ -179,11 +225,13 @@ class AdaptiveAnomaly(Slotted):
         ring = self.ring
         count = min(self.feat_n + 1, len(ring))
         z = (self.ring_sum - ring[self.ring_pos] + raw) / count
-        if n < self.probation or n - self.last_alert < self.hold or z <= 0.0:
-            return (0.0, value, short_mean, raw, feats)
+        if n < self.probation or z <= 0.0 or (
+                n - self.last_alert < self.hold
+                and (self.episode or z < self.alert_peak + self.hold_margin)):
+            return (0.0, value, short_mean, raw, feats, z, season)
         q = 0.5 * math.erfc(z / _SQRT2)
         score = min(1.0, -math.log10(max(q, _LOG_FLOOR)) / 10.0)
-        return (score, value, short_mean, raw, feats)
+        return (score, value, short_mean, raw, feats, z, season)
 
 
 @register("adaptive_anomaly", params=Params, hazard="anomaly")

@@ -112,6 +112,13 @@ class Params(BaseModel):
         Readings of a quantity before it is scored.
     persist_readings
         Consecutive readings a new level needs.
+    single_readings, blip_rate, blip_max
+        A departure of one quantity alone (not corroborated by another) reaches a public level
+        only after it has lasted ``single_readings`` consecutive readings, and longer when the
+        quantity's own blips (uncorroborated runs shorter than ``blip_max`` readings) that long
+        have been more frequent than ``blip_rate`` a day (see *Blips* in the module docstring).
+    trend_horizon
+        Early sign: readings ahead the residual's consistent rise is projected (0: off).
     context, explained, context_s
         Flows whose change explains departures of the ``explained`` quantities during the change
         and ``context_s`` after it (``context_s`` 0: no flow context).
@@ -136,6 +143,7 @@ class Params(BaseModel):
     relearn_s: float = Field(6 * 3600.0, gt=0)
     warmup: int = Field(120, ge=2)
     persist_readings: int = Field(2, ge=1)
+    single_readings: int = Field(2, ge=1)
     context: tuple[str, ...] = CONTEXT
     explained: tuple[str, ...] = EXPLAINED
     context_s: float = Field(0.0, ge=0)
@@ -143,10 +151,15 @@ class Params(BaseModel):
     tail_tau_s: float = Field(0.0, ge=0)
     tail_quantile: float = Field(0.99, gt=0, lt=1)
     tail_ratio: float = Field(2.0, gt=0)
+    blip_rate: float = Field(0.05, gt=0)
+    blip_max: int = Field(6, ge=2, le=16)
+    trend_horizon: float = Field(0.0, ge=0)
 
 
 #: Largest rise of the log tail factor from one reading (a gap or sparse sampling cannot jump it).
 TAIL_STEP = 0.1
+#: Days of blip history kept at full weight: past that, blip counts and the days they cover halve.
+BLIP_DAYS = 30.0
 
 
 class _Track(Slotted):
@@ -158,8 +171,9 @@ class _Track(Slotted):
     and applied only once the readings they come from are known not to lead into an alarm.
     """
 
-    __slots__ = ("floor", "mean", "scale", "t", "n", "tail", "pending", "prev")
-    slot_defaults = {"tail": 1.0, "pending": 0.0, "prev": 0.0}   # added with the tail factor
+    __slots__ = ("floor", "mean", "scale", "t", "n", "tail", "pending", "prev", "run", "z1", "z2", "blips")
+    slot_defaults = {"tail": 1.0, "pending": 0.0, "prev": 0.0,   # added with the tail factor
+                     "run": 0, "z1": 0.0, "z2": 0.0, "blips": ()}  # added with blips and trends
 
     def __init__(self, floor: float) -> None:
         self.floor = floor
@@ -167,6 +181,46 @@ class _Track(Slotted):
         self.n = 0
         self.tail = 1.0
         self.pending = self.prev = 0.0
+        self.run = 0              # readings of the current lone run (negative: corroborated run)
+        self.z1 = self.z2 = 0.0   # |z| of the two readings before
+        self.blips = ()           # counts of lone runs of 1, 2, … readings (see ``need``)
+
+    def need(self, least: int, most: int, days: float, rate: float) -> int:
+        """Readings a lone departure must last: the shortest run length from ``least`` (at most
+        ``most``) that this quantity's own blips reached less often than ``rate`` a day.
+
+        >>> tr = _Track(0.1)
+        >>> tr.blips = (30, 15)                        # 45 blips in 30 days: 15 of two readings
+        >>> tr.need(2, 6, 30.0, 0.05), tr.need(2, 6, 30.0, 1.0), _Track(0.1).need(2, 6, 30.0, 0.05)
+        (3, 2, 2)
+        """
+        counts = self.blips
+        days = days if days > 1.0 else 1.0
+        longer = float(sum(counts[least - 1:]))
+        for length in range(least, most):
+            if longer <= rate * days:
+                return length
+            longer -= counts[length - 1] if length <= len(counts) else 0
+        return most
+
+    def count_blip(self, length: int, most: int) -> None:
+        """Count a lone run of ``length`` readings (< ``most``) that ended."""
+        counts = list(self.blips) + [0] * (most - 1 - len(self.blips))
+        counts[length - 1] += 1
+        self.blips = tuple(counts)
+
+    def trend(self, az: float, horizon: float) -> float:
+        """``az`` projected ``horizon`` readings ahead when the last three ``|z|`` rose consistently
+        (the smaller of the two last rises, so one jump does not make a trend); ``az`` otherwise.
+
+        >>> tr = _Track(0.1); tr.z2, tr.z1 = 2.0, 4.0
+        >>> tr.trend(7.0, 2.0), tr.trend(3.0, 2.0)
+        (11.0, 3.0)
+        """
+        d1, d2 = az - self.z1, self.z1 - self.z2
+        if d1 > 0.0 and d2 > 0.0:
+            return az + horizon * (d1 if d1 < d2 else d2)
+        return az
 
     def z(self, v: float) -> float:
         return (v - self.mean) / max(self.scale, self.floor)
@@ -235,7 +289,12 @@ class QualityResidual(Gated):
     __slots__ = ("quantities", "hazard", "tracks", "k", "single_ratio", "tau_s", "scale_tau_s", "levels",
                  "hold_s", "relearn_s", "warmup", "alarm_since", "last_high", "gate", "_cache", "_memo",
                  "context", "context_tracks", "explained", "context_s", "context_until", "explain_tau_s",
-                 "fit", "fit_index", "_none", "tail", "tail_block")
+                 "fit", "fit_index", "_none", "tail", "tail_block", "single_readings", "blip_rate", "blip_max",
+                 "horizon", "blip_days", "blip_t", "_deps", "_up")
+    #: Added with blips and trends (checkpoints from before load with these).
+    slot_defaults = {"single_readings": 2, "blip_rate": 0.05, "blip_max": 6, "horizon": 0.0, "blip_days": 0.0,
+                     "blip_t": None, "_deps": None, "_up": 0}
+    transient_slots = frozenset({"_deps", "_up"})
 
     def __init__(self, quantities: tuple[str, ...], params: Params, context: tuple[str, ...] = ()) -> None:
         self.quantities = quantities
@@ -265,6 +324,11 @@ class QualityResidual(Gated):
                       params.levels[0])
                      if params.tail_tau_s > 0 else None)
         self.tail_block = -math.inf
+        self.single_readings, self.blip_rate, self.blip_max = params.single_readings, params.blip_rate, params.blip_max
+        self.horizon = params.trend_horizon
+        self.blip_days, self.blip_t = 0.0, None
+        self._deps = None
+        self._up = 0
 
     def flow_changed(self, x) -> bool:
         """Whether a flow of ``x`` departs from its baseline as far as an event would."""
@@ -293,35 +357,60 @@ class QualityResidual(Gated):
 
     def zscores(self, x) -> list[tuple[float, str, float]]:
         """``(|z|, quantity, value)`` of every warmed-up watched quantity present in ``x``."""
+        qs = self.quantities
+        return [(az, qs[i], value_of(x, qs[i])) for az, i in self._departures(x)]
+
+    def _departures(self, x) -> list[tuple[float, int]]:
+        """``(|z|, index)`` of every warmed-up watched quantity present in ``x``."""
         out = []
         context = self.in_context(x)
         fit = self.fit
         f0, f1 = self.flow_departures(x) if fit is not None and fit.n >= self.warmup else (0.0, 0.0)
-        for q, tr, explained, j in zip(self.quantities, self.tracks, self.explained, self.fit_index):
+        for i, (q, tr, explained, j) in enumerate(zip(self.quantities, self.tracks, self.explained, self.fit_index)):
             v = value_of(x, q)
             if v is not None and tr.n >= self.warmup and not (context and explained):
                 e = fit.explained(j, f0, f1) if j >= 0 else 0.0
-                out.append((abs(tr.z(v - e)) / tr.tail, q, v))
+                out.append((abs(tr.z(v - e)) / tr.tail, i))
         return out
 
     def _key(self, x):
         return tuple(x.get(q) for q in ("t",) + self.quantities + self.context)
 
-    def _score(self, zs: list[tuple[float, str, float]]) -> float:
-        if not zs:
-            return 0.0
-        zs.sort(reverse=True)
-        together = zs[self.k - 1][0] if len(zs) >= self.k else 0.0
-        return clamp(max(together, zs[0][0] / self.single_ratio))
-
     def _measure(self, x):
-        zs = self.zscores(x)
-        if not zs and not any(value_of(x, q) is not None for q in self.quantities):
-            return None
-        score = self._score(zs)
-        up = self._level_of(score)
+        """Score (internal: the ``k``-th largest ``|z|``, or a lone one over ``single_ratio``) and the
+        public level: quantities departing together (or rising together, see :meth:`_Track.trend`)
+        at once, a lone departure only once it has lasted as long as the quantity's blips rarely do."""
         t = value_of(x, "t") or 0.0
+        deps = self._departures(x)
+        self._deps, self._up = (t, deps), 0
+        if not deps:
+            if not any(value_of(x, q) is not None for q in self.quantities):
+                return None
+            score, up = 0.0, 0
+        else:
+            k, ratio, tracks = self.k, self.single_ratio, self.tracks
+            ordered = sorted(deps, reverse=True)
+            together = ordered[k - 1][0] if len(ordered) >= k else 0.0
+            top, i = ordered[0]
+            score = clamp(max(together, top / ratio))
+            up = self._level_of(together)
+            th = self.levels[0]
+            if self.horizon > 0 and together * (1.0 + self.horizon) >= th and len(ordered) >= k:
+                ahead = sorted((tracks[j].trend(az, self.horizon) for az, j in deps), reverse=True)[k - 1]
+                early = self._level_of(ahead)
+                if early > up:
+                    up += 1
+            if top >= th * ratio:
+                for az, j in ordered:
+                    if az < th * ratio:
+                        break
+                    tr = tracks[j]
+                    if abs(tr.run) + 1 >= tr.need(self.single_readings, self.blip_max, self.blip_days,
+                                                  self.blip_rate):
+                        up = max(up, self._level_of(az / ratio))
+                        break
         held = 1 if self.gate.current and t - self.last_high < self.hold_s else 0
+        self._up = up
         return score, up, max(up, min(held, self.gate.current))
 
     def _level_of(self, score: float) -> int:
@@ -329,9 +418,9 @@ class QualityResidual(Gated):
 
     def _commit(self, x) -> None:
         t = value_of(x, "t") or 0.0
-        m = self._cache
-        if m[0] == t and self._level_of(m[1]):
+        if self._cache[0] == t and self._up:
             self.last_high = t
+        self._learn_blips(x, t)
         alarmed = self.gate.current > 0
         if alarmed and self.alarm_since is None:
             self.alarm_since = t
@@ -355,6 +444,34 @@ class QualityResidual(Gated):
         if restart:
             self.alarm_since, self.last_high = None, -math.inf
             self.gate = LevelGate(self.gate.readings, 0.0)
+
+    def _learn_blips(self, x, t: float) -> None:
+        """Follow each quantity's lone runs (count those that ended as blips) and its last ``|z|``."""
+        deps = self._deps[1] if self._deps is not None and self._deps[0] == t else self._departures(x)
+        if not deps:
+            return
+        th = self.levels[0]
+        lone = th * self.single_ratio
+        corroborated = sum(1 for az, _ in deps if az >= th) >= self.k
+        tracks, most = self.tracks, self.blip_max
+        for az, i in deps:
+            tr = tracks[i]
+            run = tr.run
+            if az >= lone:
+                n = abs(run) + 1
+                tr.run = -n if corroborated or run < 0 else n
+            elif run:
+                if 0 < run < most:
+                    tr.count_blip(run, most)
+                tr.run = 0
+            tr.z2, tr.z1 = tr.z1, az
+        if self.blip_t is not None:
+            self.blip_days += max(t - self.blip_t, 0.0) / 86400.0
+            if self.blip_days > 2 * BLIP_DAYS:
+                self.blip_days *= 0.5
+                for tr in tracks:
+                    tr.blips = tuple((c + 1) // 2 for c in tr.blips)
+        self.blip_t = t
 
     def _settle_tails(self, t: float, alarmed: bool) -> None:
         """Blocks of ``hold_s``: an alarm drops the tail steps of its block and the block before;

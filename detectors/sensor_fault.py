@@ -23,7 +23,13 @@ Checks (per quantity stream, a few floats of state):
   such a change, and the warning lifecycle weighs it against the station's other quantities.
 - Quantities that come in bursts (``spike_exempt``: rain per interval, wind gusts) skip spike
   and rate: one reading far above its neighbours is their nature, not a fault.
-- **stuck**: the same value ``stuck_after`` times (catalog) over at least ``stuck_min_s``.
+- **stuck**: the same value ``stuck_after`` times (catalog) over at least ``stuck_min_s``, and for
+  longer than the stream's own pace explains: at one quantisation step (smallest non-zero change
+  seen) per longest recent hold (``hold_ref``, halving every ``stuck_memory_s``), the river would
+  have moved ``stuck_steps`` steps. A slow recession at 1 cm resolution holds each value for hours;
+  a continuous sensor holds for one interval, so a frozen one is flagged as before.
+- **dry_probe** (conductivity, turbidity): the probe in air or fouled, conductivity collapsing
+  towards zero together with turbidity collapsing or flat (:mod:`detectors.stats.dry_probe`).
 - **drift**: a steady, one-directional ramp (consistent signs, constant slope) over ≥ ``drift_n``
   steps that has carried the value ≥ ``drift_scales`` noise scales beyond the range the stream
   kept while it was not trending — a natural recovery returns into that range, a drift leaves it.
@@ -73,12 +79,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from detectors.base import Finding, register
 from detectors.stats.cleaning import clamp, value_of
+from detectors.stats.dry_probe import COND, TURB, DryProbe
 from detectors.stats.gates import Gated, LevelGate
 from riverwatch.catalog import Station
 from riverwatch.units import QUANTITIES
 
-FAULTS = ("none", "dropout", "stuck", "drift", "noise", "spike", "rate", "impossible")
-SEVERITY = {"dropout": 1, "stuck": 1, "drift": 1, "noise": 1, "spike": 2, "rate": 2, "impossible": 3}
+FAULTS = ("none", "dropout", "stuck", "drift", "noise", "spike", "rate", "dry_probe", "impossible")
+SEVERITY = {"dropout": 1, "stuck": 1, "drift": 1, "noise": 1, "spike": 2, "rate": 2, "dry_probe": 2,
+            "impossible": 3}
 #: Smallest meaningful difference per quantity (sensor resolution), in the canonical unit.
 RESOLUTION = {"water_level": 0.002, "discharge": 0.01, "water_temperature": 0.05, "air_temperature": 0.05,
               "dew_point": 0.05, "relative_humidity": 0.5, "air_pressure": 0.1, "wind_speed": 0.1,
@@ -86,6 +94,8 @@ RESOLUTION = {"water_level": 0.002, "discharge": 0.01, "water_temperature": 0.05
               "chlorine": 0.005, "dissolved_oxygen": 0.05, "battery": 0.01}
 #: Quantities on a ratio scale whose measurement noise grows with the value (the noise check
 #: measures their roughness as a fraction of the current level, at least the usual magnitude).
+#: Quantities that carry the dry/fouled-probe check (:mod:`detectors.stats.dry_probe`).
+DRY_QUANTITIES = frozenset({COND, TURB})
 PROPORTIONAL = frozenset({"water_level", "discharge", "turbidity", "conductivity", "chlorine",
                           "precipitation", "wind_speed"})
 
@@ -110,6 +120,11 @@ class Params(BaseModel):
     noise_n: float = Field(12.0, gt=1)
     noise_slow_n: float = Field(480.0, gt=1)
     noise_factor: float = Field(3.0, gt=1)
+    stuck_steps: float = Field(3.0, gt=0)
+    stuck_memory_s: float = Field(2 * 86400.0, gt=0)
+    dry_abs: float = Field(10.0, ge=0)
+    dry_frac: float = Field(0.05, ge=0, le=1)
+    collapse_frac: float = Field(0.2, ge=0, le=1)
 
 
 class SensorFault(Gated):
@@ -120,7 +135,10 @@ class SensorFault(Gated):
                  "warmup", "a", "t1", "v1", "t2", "v2", "dscale", "dt_typ", "n", "same_n", "same_t",
                  "sign", "fast", "slow", "env_lo", "env_hi", "gaps", "gate", "_cache", "_memo", "_fault",
                  "noise_a", "noise_b", "noise_factor", "rough_fast", "rough_slow", "proportional", "mag",
-                 "drift_step_s", "drift_t", "drift_v", "drift_k", "dd", "bursty", "dscale_rel")
+                 "drift_step_s", "drift_t", "drift_v", "drift_k", "dd", "bursty", "dscale_rel",
+                 "quantum", "hold_ref", "stuck_steps", "stuck_mem", "dry")
+    slot_defaults = {"quantum": math.inf, "hold_ref": 0.0, "stuck_steps": Params().stuck_steps,
+                     "stuck_mem": Params().stuck_memory_s, "dry": None}
 
     def __init__(self, quantity: str, plausible, max_rate: float | None, stuck_after: int,
                  params: Params) -> None:
@@ -137,6 +155,9 @@ class SensorFault(Gated):
         self.k, self.rel, self.ret = params.spike_k, params.spike_rel, params.spike_return
         self.rate_factor = params.rate_factor
         self.stuck_min_s = params.stuck_min_s
+        self.stuck_steps, self.stuck_mem = params.stuck_steps, params.stuck_memory_s
+        self.quantum, self.hold_ref = math.inf, 0.0
+        self.dry = DryProbe(params.dry_abs, params.dry_frac, params.collapse_frac) if quantity in DRY_QUANTITIES else None
         self.drift_n, self.drift_scales = params.drift_n, params.drift_scales
         self.drift_step_s = params.drift_min_s / params.drift_n
         self.drift_t = self.drift_v = math.nan
@@ -163,8 +184,8 @@ class SensorFault(Gated):
         self._fault = ("none", 0.0, 0.0)  # (fault, ratio, value it concerns)
 
     # -- checks ----------------------------------------------------------------------------------
-    def _checks(self, t: float, v: float) -> tuple[str, float, float]:
-        """The worst ``(fault, ratio, value concerned)`` for reading ``(t, v)`` (pure)."""
+    def _checks(self, t: float, v: float, x) -> tuple[str, float, float]:
+        """The worst ``(fault, ratio, value concerned)`` for reading ``(t, v)`` of ``x`` (pure)."""
         if v < self.lo or v > self.hi:
             outside = min(abs(v - self.lo), abs(v - self.hi)) / (self.hi - self.lo + 1e-12)
             return "impossible", 1.0 + outside, v
@@ -181,9 +202,12 @@ class SensorFault(Gated):
         if self.n >= 2 and dt > 0 and not self.bursty:
             worst = _worse(worst, self._excursion(dt, d2, v, scale, ready))
         if not self.stuck_ok and v == self.v1 and self.stuck_after:
-            n_same = self.same_n + 1
-            if t - self.same_t >= self.stuck_min_s:
-                worst = _worse(worst, ("stuck", n_same / self.stuck_after, v))
+            held = t - self.same_t
+            if held >= self.stuck_min_s:
+                worst = _worse(worst, ("stuck", min((self.same_n + 1) / self.stuck_after,
+                                                     self._expected_steps(held) / self.stuck_steps), v))
+        if self.dry is not None:
+            worst = _worse(worst, ("dry_probe", self.dry.ratio(x), v))
         if self.n >= 2 * self.drift_n and self.n >= 3 and self.rough_slow > 0:
             worst = _worse(worst, ("noise", self._noise_ratio(v), v))
         if self.drift_k + 1 >= 4 * self.drift_n and self.slow != 0 and abs(self.sign) >= 0.8:
@@ -226,7 +250,7 @@ class SensorFault(Gated):
         if v is None:
             return None
         t = value_of(x, "t") or 0.0
-        fault, ratio, concerned = self._checks(t, v)
+        fault, ratio, concerned = self._checks(t, v, x)
         self._fault = (fault, ratio, concerned)
         score = _score(fault, ratio)
         lvl = self._level_of(score)
@@ -242,6 +266,8 @@ class SensorFault(Gated):
         t = value_of(x, "t") or 0.0
         if self.n and t <= self.t1:
             return
+        if self.dry is not None:
+            self.dry.learn(x)
         a = self.a
         if self.n:
             dt = t - self.t1
@@ -271,6 +297,7 @@ class SensorFault(Gated):
             if v == self.v1:
                 self.same_n += 1
             else:
+                self._learn_step(abs(d), t - self.same_t)
                 self.same_n, self.same_t = 1, t
         else:
             self.same_n, self.same_t = 1, t
@@ -279,6 +306,22 @@ class SensorFault(Gated):
             self._learn_magnitude(abs(v))
         self.t2, self.v2, self.t1, self.v1 = self.t1, self.v1, t, v
         self.n += 1
+
+    def _learn_step(self, step: float, held: float) -> None:
+        """A change of ``step`` after the previous value held for ``held`` seconds: the quantisation
+        step ``quantum`` (smallest non-zero change seen, which lifts the resolution ``res`` once
+        ``warmup`` readings are in) and ``hold_ref``, the longest hold lately (halving every
+        ``stuck_mem`` seconds)."""
+        if step < self.quantum:
+            self.quantum = step
+        if self.n + 1 >= self.warmup:
+            self.res = max(RESOLUTION.get(self.quantity, 1e-6), self.quantum)
+        self.hold_ref = max(held, self.hold_ref * 0.5 ** (held / self.stuck_mem))
+
+    def _expected_steps(self, held: float) -> float:
+        """The steps the stream would have moved in ``held`` seconds at its slowest recent pace: one
+        step per longest recent hold ``hold_ref`` (at least the reporting interval)."""
+        return held / max(self.hold_ref * 0.5 ** (held / self.stuck_mem), self.dt_typ, 1e-9)
 
     def _learn_relative_scale(self, d: float, low: float) -> None:
         """``dscale_rel``: the robust difference scale of a :data:`PROPORTIONAL` quantity as a fraction
@@ -365,6 +408,8 @@ class SensorFault(Gated):
             self.drift_t, self.drift_v, self.drift_k = self.t1, self.v1, max(0, self.n - 1)
         if "bursty" in missing:  # a checkpoint from before the spike exemption
             self.bursty = self.quantity in Params().spike_exempt
+        if "dry" in missing and self.quantity in DRY_QUANTITIES:
+            self.dry = DryProbe()
         if "dscale_rel" in missing:  # scales in units of the usual magnitude: fractions now
             self.dscale_rel = 0.0
             if self.proportional:

@@ -99,3 +99,43 @@ def test_levels_and_evidence():
 def test_bad_params_name_the_option():
     with pytest.raises(ConfigError, match="average"):
         build(average=0)
+
+
+def test_hold_does_not_swallow_a_later_stronger_anomaly():
+    """Failure mode: an early spike opens a hold that suppressed the real anomaly 40 readings later."""
+    v = noisy(3000, 7)
+    v[2000] += 4.0                       # a lone spike: alerts, opens the hold
+    v[2040:2200] += 3.0                  # the real anomaly, a sustained shift, inside the hold
+    s = feed(build(probation=750, hold=100), v)
+    assert s[2000:2004].max() >= 0.5
+    assert s[2040:2100].max() >= 0.5     # on the old code: 0 (held)
+
+
+def daily(n, seed=0, step=300.0, amp=5.0, sd=0.2, t0=1.6e9):
+    t = t0 + step * np.arange(n)
+    return 10.0 + amp * np.sin(2 * np.pi * t / 86400) + np.random.default_rng(seed).normal(0, sd, n)
+
+
+def test_seasonal_baseline_finds_an_anomaly_hidden_by_the_daily_cycle():
+    """Failure mode: a strong daily pattern; a day whose rise never comes went unseen.
+
+    From midnight (where the cycle crosses its mean, so nothing jumps) the series stays flat for six
+    hours instead of rising: every value is well inside the usual range, only the time of day makes
+    it anomalous.
+    """
+    v = daily(288 * 12)                  # twelve days of 5-minute readings
+    t = 1.6e9 + 300 * np.arange(v.size)
+    i = int(np.flatnonzero((t % 86400 < 300) & (np.arange(v.size) > 288 * 10))[0])
+    v[i:i + 72] = 10.0 + np.random.default_rng(1).normal(0, 0.2, 72)
+    s = feed(build(probation=750, season=True), v)
+    assert s[i:i + 72].max() >= 0.5      # on the old code: < 0.5 (within the usual range)
+    assert (s[750:i] >= 0.5).sum() <= 3  # and the cycle itself is not flagged
+
+
+def test_no_season_no_change():
+    """A series without a daily pattern keeps its plain-level behaviour (the profile stays unused)."""
+    v = noisy(4000, 3)
+    v[3000] += 4
+    a, b = build(probation=500, season=True), build(probation=500, season=False)
+    assert np.array_equal(feed(a, v), feed(b, v))
+    assert not a.profile.explains()
