@@ -142,7 +142,7 @@ class Checkpoints:
 
     def save(self) -> None:
         """Write every part that pickles (atomically); a failure is logged and counted."""
-        clocks = {k: (c.seq, c.time_s, c.seen) for k, c in self.validator.clocks.items()}
+        clocks = {k: (c.seq, c.time_s, c.seen, tuple(c.late)) for k, c in self.validator.clocks.items()}
         try:
             blob, failed = dump_parts(split_state(clocks, self.pipeline.snapshot()))
             self.stats.errors += len(failed)

@@ -43,7 +43,8 @@ class CommitProtocol:
     checkpoints
         Saves the worker's state.
     stats
-        ``readings_stored`` and ``acked`` are counted here.
+        ``readings_stored`` and ``acked`` are counted here; ``readings_stored`` leaves out the readings
+        InfluxDB refused (the sink's ``readings_refused``, counted before their batch is durable).
     stopping
         Set when the worker is stopping: a commit then stops waiting and leaves its ack to :meth:`settle`.
     """
@@ -58,6 +59,7 @@ class CommitProtocol:
         self.sink_stopping = False  # set by the worker's stop() before the sink's writer may give batches up
         self.deferred: list[tuple] = []  # tokens whose commit a stop cut short
         self._ack_lock = threading.Lock()
+        self._refused_counted = 0  # of the sink's readings_refused, how many readings_stored left out
 
     def reset(self) -> None:
         """Forget an earlier stop (on start)."""
@@ -70,7 +72,9 @@ class CommitProtocol:
             stored += n_readings
         with self._ack_lock:
             self.consumer.ack_many([(mid, qos, generation) for mid, qos, _n, generation in tokens])
-            self.stats.readings_stored += stored
+            refused = self.sink.counters.readings_refused
+            self.stats.readings_stored += stored - (refused - self._refused_counted)
+            self._refused_counted = refused
             self.stats.acked += len(tokens)
 
     def commit(self, token: tuple | None = None) -> None:

@@ -11,16 +11,15 @@ are *durable*, i.e. InfluxDB answered the write, or the batch sits fsynced in th
 - A write that fails with a *retryable* error (InfluxDB down, 5xx, ...) spools the batch and the
   sink switches to spooling; a :class:`SpoolReplayer` thread writes the spool back, oldest first,
   while live batches keep flowing, and switches back when the spool is empty. A *non-retryable*
-  rejection (HTTP 400) is bisected to isolate the bad lines, which are counted and dropped; never
-  retried.
+  rejection (HTTP 400) is bisected to isolate the bad lines: dropped, never retried, counted
+  (``readings_refused``, never stored) and recorded (:mod:`ingest.refusal`).
 - **When the spool is full** nothing is dropped: the batch is held and retried, its messages stay
   unacknowledged (backpressure). The ``spool_full`` counter and an error log every 10 s make this loud.
 - **The sink itself never blocks its producer**: :meth:`InfluxSink.add` only appends. What it holds
   in memory — the open batch, the batches handed over, the one being written — is counted
   (:attr:`InfluxSink.backlog_messages`, :attr:`InfluxSink.backlog_lines`), and the producer bounds
   it: the ingest service counts these messages into its backlog, drops QoS 0 and stops reading
-  MQTT once that backlog is full (see :mod:`ingest.flow`). Without that, a slow (but up)
-  InfluxDB, or a full spool while it is down, lets handed-over batches pile up without limit.
+  MQTT once that backlog is full (see :mod:`ingest.flow`).
 """
 
 from __future__ import annotations
@@ -35,6 +34,7 @@ from riverwatch.errors import SinkError
 from riverwatch.influx import InfluxClient
 from riverwatch.settings import InfluxSettings
 
+from ingest.refusal import READING_PREFIX, refusal_line
 from ingest.spool import Spool
 
 log = logging.getLogger(__name__)
@@ -62,12 +62,12 @@ class SinkCounters:
     the writer's progress.
     """
 
-    __slots__ = ("lines_written", "lines_spooled", "lines_replayed", "lines_rejected", "batches_written",
-                 "batches_spooled", "write_errors", "spool_full", "write_lag_s", "messages_added", "lines_added",
-                 "messages_done", "lines_done", "batches_done")
+    __slots__ = ("lines_written", "lines_spooled", "lines_replayed", "lines_rejected", "readings_refused",
+                 "batches_written", "batches_spooled", "write_errors", "spool_full", "write_lag_s", "messages_added",
+                 "lines_added", "messages_done", "lines_done", "batches_done")
 
     def __init__(self) -> None:
-        self.lines_written = self.lines_spooled = self.lines_replayed = self.lines_rejected = 0
+        self.lines_written = self.lines_spooled = self.lines_replayed = self.lines_rejected = self.readings_refused = 0
         self.batches_written = self.batches_spooled = self.write_errors = self.spool_full = 0
         self.write_lag_s = 0.0
         self.messages_added = self.lines_added = 0
@@ -84,7 +84,8 @@ class InfluxSink:
     spool
         Where batches go while InfluxDB is unavailable.
     on_durable
-        Called from the writer thread with each batch's tokens, in order, once it is durable.
+        Called from the writer thread with each batch's tokens, in order, once it is durable;
+        ``counters.readings_refused`` already counts the batch's refused readings by then.
     max_messages
         A batch is handed over once it carries this many tokens (keep it below the broker's
         in-flight window: unacknowledged messages stall delivery).
@@ -264,7 +265,7 @@ class InfluxSink:
                 self.client.write(body)
             except SinkError as exc:
                 if not getattr(exc, "retryable", True):
-                    self._bisect(self.client, batch.lines)
+                    self._record_refused(self._bisect(self.client, batch.lines))
                     return True
                 self.counters.write_errors += 1
                 self._down = True
@@ -300,28 +301,43 @@ class InfluxSink:
             self.counters.batches_spooled += 1
             return True
 
-    def _bisect(self, client: InfluxClient, lines: list[str]) -> int:
-        """Write ``lines`` in halves until the bad ones are isolated; returns lines written."""
-        if len(lines) == 1:
-            self.counters.lines_rejected += 1
-            if self.counters.lines_rejected <= 20:
-                log.error("InfluxDB rejected a line, dropped: %.300s", lines[0])
-            return 0
+    def _bisect(self, client: InfluxClient, lines: list[str]) -> list[tuple[str, str]]:
+        """Write ``lines`` in halves until the bad ones are isolated; return them with InfluxDB's reason."""
         mid = len(lines) // 2
-        written = 0
-        for half in (lines[:mid], lines[mid:]):
+        refused: list[tuple[str, str]] = []
+        for half in filter(None, (lines[:mid], lines[mid:])):
             body = "\n".join(half).encode()
             try:
                 client.write(body)
             except SinkError as exc:
                 if getattr(exc, "retryable", True):
                     self._spool(body, len(half))
+                elif len(half) == 1:
+                    refused.append((half[0], str(exc)))
                 else:
-                    written += self._bisect(client, half)
+                    refused += self._bisect(client, half)
             else:
-                written += len(half)
                 self.counters.lines_written += len(half)
-        return written
+        return refused
+
+    def _record_refused(self, refused: list[tuple[str, str]]) -> None:
+        """Count the refused lines and readings, and store a ``storage_refused`` reject for each line."""
+        counters = self.counters
+        for text, _reason in refused[:max(0, 20 - counters.lines_rejected)]:
+            log.error("InfluxDB refused a line, dropped: %.300s", text)
+        counters.lines_rejected += len(refused)
+        counters.readings_refused += sum(text.startswith(READING_PREFIX) for text, _ in refused)
+        now_ns = time.time_ns()
+        rejects = [refusal_line(text, reason, now_ns + i) for i, (text, reason) in enumerate(refused)]
+        try:
+            if rejects:
+                self.client.write("\n".join(rejects).encode())
+                counters.lines_written += len(rejects)
+        except SinkError as exc:
+            if not getattr(exc, "retryable", True):
+                log.error("InfluxDB refused the storage_refused rejects too: %s", exc)
+            else:
+                self._spool("\n".join(rejects).encode(), len(rejects))
 
 
 class SpoolReplayer:
@@ -380,6 +396,7 @@ class SpoolReplayer:
         counters = self.sink.counters
         if len(lines) == 1:
             counters.lines_rejected += 1
+            counters.readings_refused += lines[0].startswith(READING_PREFIX)
             return
         mid = len(lines) // 2
         for half in (lines[:mid], lines[mid:]):

@@ -60,6 +60,8 @@ class SnapshotCollector:
         yield counter("messages_acked", "MQTT messages acknowledged after their lines were durable", snap.acked)
         yield counter("readings_in", "readings accepted by validation", snap.readings_in)
         yield counter("readings_stored", "readings durable (written to InfluxDB or spooled)", snap.readings_stored)
+        yield counter("readings_refused", "readings InfluxDB refused (dropped; a storage_refused reject each)",
+                      snap.readings_refused)
         rejects = CounterMetricFamily("riverwatch_rejects", "messages rejected, by reason", labels=["worker", "reason"])
         by_reason = dict.fromkeys(REJECT_REASONS, 0)
         by_reason.update(snap.rejected_by_reason)

@@ -155,7 +155,7 @@ class Pipeline:
         if t > self.latest_time_s:
             self.latest_time_s = t
         stepper = st.stepper
-        if not stepper.streams:
+        if not stepper.streams or obs.late:
             return []
         stepper.score(x)
         if self.publish_scores:

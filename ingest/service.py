@@ -259,7 +259,8 @@ class Service:
         return StatsSnapshot(
             worker=self.worker, received=stats.received, accepted=stats.accepted, rejected=stats.rejected,
             rejected_by_reason=dict(stats.rejected_by_reason), status_messages=stats.status_messages,
-            readings_in=stats.readings_in, readings_stored=stats.readings_stored, acked=stats.acked,
+            readings_in=stats.readings_in, readings_stored=stats.readings_stored,
+            readings_refused=counters.readings_refused, acked=stats.acked,
             warnings_published=stats.warnings_published, errors=stats.errors, uptime_s=time.time() - stats.started,
             warnings_open=len(self.pipeline.open_warnings()),
             queue_depth=flow.depth, queue_max_depth=flow.queue_max_depth, backlog=flow.backlog,

@@ -50,6 +50,7 @@ class StatsSnapshot:
     status_messages: int = 0
     readings_in: int = 0
     readings_stored: int = 0
+    readings_refused: int = 0
     acked: int = 0
     warnings_published: int = 0
     errors: int = 0

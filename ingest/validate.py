@@ -186,6 +186,8 @@ def _is_json_with_non_finite(payload: bytes) -> bool:
 
 #: How many sequence numbers below the highest one seen are remembered one by one.
 REPLAY_WINDOW = 1024
+#: How many sequence numbers accepted *beyond* the window (late) are remembered (a day of minutes, twice).
+LATE_MEMORY = 4096
 
 
 class StreamClock:
@@ -200,14 +202,27 @@ class StreamClock:
     (True, True, False)
     >>> clock.accept(1, 200.0)  # a device that restarted its counter, with a newer clock
     True
+
+    A never-seen message older than the window (a day-long backlog flushed between live readings)
+    is *late*: accepted once, its seq remembered in ``late`` (at most :data:`LATE_MEMORY`, the
+    lowest forgotten first; storage is idempotent, so a forgotten one stored again costs nothing).
+
+    >>> clock = StreamClock(5000, 1e6)
+    >>> clock.beyond_window(10, 9e5), clock.accept(10, 9e5), clock.accept(10, 9e5)
+    (True, True, False)
     """
 
-    __slots__ = ("seq", "time_s", "seen")
+    __slots__ = ("seq", "time_s", "seen", "late")
 
-    def __init__(self, seq: int, time_s: float, seen: int = 1) -> None:
+    def __init__(self, seq: int, time_s: float, seen: int = 1, late: tuple[int, ...] = ()) -> None:
         self.seq = seq
         self.time_s = time_s
         self.seen = seen
+        self.late = set(late)
+
+    def beyond_window(self, seq: int, time_s: float) -> bool:
+        """True when ``(seq, time_s)`` is older than the window and than the latest time: late data."""
+        return self.seq - seq >= REPLAY_WINDOW and time_s <= self.time_s
 
     def accept(self, seq: int, time_s: float) -> bool:
         """Remember ``(seq, time_s)`` and return True, or return False for a replay."""
@@ -221,11 +236,20 @@ class StreamClock:
                 self.seen |= 1 << age
             elif time_s > self.time_s:  # the counter restarted: start a new window
                 self.seq, self.seen = seq, 1
+            elif age >= REPLAY_WINDOW and seq not in self.late:
+                self._remember_late(seq)
             else:
                 return False
         if time_s > self.time_s:
             self.time_s = time_s
         return True
+
+
+    def _remember_late(self, seq: int) -> None:
+        late = self.late
+        late.add(seq)
+        if len(late) > LATE_MEMORY:
+            late.remove(min(late))
 
 
 class Validator:
@@ -283,9 +307,9 @@ class Validator:
                                                 f"topic says {partner}/{station_id}")
         values = self._canonical_values(station, raw_values)
         self._check_time(station.key, time_s, now_s)
-        self._check_replay(station.key, seq, time_s)
+        late = self._check_replay(station.key, seq, time_s)
         # microsecond resolution: exact in a float, so a redelivery yields the same timestamp
-        return Observation(partner, station_id, round(time_s * 1e6) * 1000, seq, values)
+        return Observation(partner, station_id, round(time_s * 1e6) * 1000, seq, values, late)
 
     def _track_status(self, station: Station | None, partner: str, station_id: str,
                       payload: bytes, now_s: float) -> None:
@@ -341,10 +365,14 @@ class Validator:
             raise DecodeError("too_old", f"{time_s:.3f} is {now_s - time_s:.0f} s old "
                                          f"(max {self.max_late_s:.0f} s)")
 
-    def _check_replay(self, key: tuple[str, str], seq: int, time_s: float) -> None:
+    def _check_replay(self, key: tuple[str, str], seq: int, time_s: float) -> bool:
+        """Remember ``seq``; True when the message is late (older than the replay window)."""
         clock = self.clocks.get(key)
         if clock is None:
             self.clocks[key] = StreamClock(seq, time_s)
-        elif not clock.accept(seq, time_s):
+            return False
+        late = clock.beyond_window(seq, time_s)
+        if not clock.accept(seq, time_s):
             raise DecodeError("replayed", f"seq {seq} at {time_s:.3f} was already seen "
                                           f"(last seq {clock.seq} at {clock.time_s:.3f})")
+        return late

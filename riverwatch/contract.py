@@ -74,6 +74,7 @@ REJECT_REASONS: dict[str, str] = {
     "too_old": "the timestamp is before the station existed or older than the late window",
     "replayed": "the sequence number was already accepted and the timestamp is not newer than the last one",
     "overloaded": "the worker's queue was full and the message was sent with QoS 0, so it was dropped",
+    "storage_refused": "InfluxDB refused a reading the worker had accepted (it was dropped, never counted as stored)",
 }
 
 _NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"

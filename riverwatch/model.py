@@ -67,6 +67,9 @@ class Observation:
         The device's sequence number (monotonic per device, used to spot replays).
     values
         ``(quantity, value)`` pairs, values converted to each quantity's canonical unit.
+    late
+        Older than the station's replay window (a flushed backlog): stored and QC'd, but not fed
+        to the detectors or the warning book, whose state must not go back in time.
     """
 
     partner: str
@@ -74,6 +77,7 @@ class Observation:
     time_ns: int
     seq: int
     values: tuple[tuple[str, float], ...]
+    late: bool = False
 
     def __post_init__(self) -> None:
         if not self.values:

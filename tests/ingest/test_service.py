@@ -348,3 +348,43 @@ def test_a_warning_raised_while_stopping_is_checkpointed_and_acked(services, inf
     assert second.stats.received == 1 and second.stats.rejected_by_reason == {}  # nothing came back
     assert raised and set(raised.values()) == {1} and any(GAUGE[1] in key for key in raised)
     assert count(influx, 'SELECT count("value") FROM "reading"') == len(levels) + 1
+
+
+def test_readings_influxdb_refuses_are_never_counted_as_stored(service_factory, publisher, influx):
+    """Issue #12: a line InfluxDB refuses (here a field type conflict) is counted as refused, not stored,
+    and leaves a ``storage_refused`` reject record; the other lines of its batch are stored."""
+    n, t0 = 5, time.time() - 3600
+    influx.write(f"reading,partner=x,station=y qc=0.5 {int((t0 - 60) * 1e9)}")  # qc is a float in this shard
+    svc = service_factory()
+    for i in range(n):
+        publisher.publish(data_topic(*GAUGE), gauge_payload(i, t0 + 60 * i))
+    assert wait_until(lambda: svc.stats.received == n)
+    assert svc.wait_idle(WAIT)
+    assert svc.stats.acked == n and svc.stats.readings_in == 3 * n
+    assert svc.stats.readings_stored == 0
+    assert svc.stats_snapshot().readings_refused == 3 * n
+    assert count(influx, 'SELECT count("value") FROM "reading"') == 0
+    assert count(influx, 'SELECT count("count") FROM "reject" WHERE "reason" = \'storage_refused\'') == 3 * n
+
+
+def test_a_day_long_backlog_flushed_between_live_readings_is_stored_late(service_factory, publisher, influx):
+    """Issue #12 item 3: a device back from a 1-day outage flushes 1,440 queued messages (one a
+    minute) while its live readings go on; the ones beyond the replay window are stored, marked
+    late (kept from the detectors), and a second copy of one is still a replay."""
+    svc = service_factory(detectors=["level_threshold"])
+    topic, backlog, live = data_topic(*GAUGE), 1440, 100
+    t0 = time.time() - 2 * 86400
+    seqs = list(range(backlog, backlog + live))  # live readings first (the device reconnected)
+    for i in range(backlog):  # then the queued day, oldest first, a live reading every 15 of them
+        seqs.append(i)
+        if i % 15 == 0:
+            seqs.append(backlog + live + i // 15)
+    seqs.append(3)  # a second copy of a late one
+    for seq in seqs:
+        publisher.publish(topic, gauge_payload(seq, t0 + 60 * seq))
+    accepted = len(seqs) - 1
+    assert wait_until(lambda: svc.stats.received == len(seqs), 60)
+    assert svc.wait_idle(WAIT)
+    assert svc.stats.rejected_by_reason == {"replayed": 1}
+    assert svc.stats.accepted == accepted and svc.stats.readings_stored == 3 * accepted
+    assert count(influx, 'SELECT count("value") FROM "reading"') == 3 * accepted
