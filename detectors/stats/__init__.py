@@ -14,6 +14,12 @@
     The last points of a stream, and the usual interval between its readings.
 ``regression``
     A slow least-squares fit of responses on two regressors.
+``residual_track``
+    One water-quality quantity's residual: baseline, scale, tail factor, its own blip rate.
+``seasonal``
+    The usual offset of a series by hour of day and day of week.
+``dry_probe``
+    The signature of a probe in air or fouled (conductivity and turbidity collapsing together).
 
 State objects pickle through :class:`riverwatch.state.Slotted` (versioned checkpoints).
 """
