@@ -18,10 +18,14 @@ threshold serves every stream. Four steps per reading, all plain floats (a few �
    swallow a later, different anomaly: once the episode that opened it has ended (likelihood z back
    below ``release``), a reading whose z exceeds that episode's peak by ``hold_margin`` scores again.
 
-With ``season`` on, a day/week profile (:mod:`detectors.stats.seasonal`) is learnt from ``x["t"]``;
-once it explains the variance clearly better than the plain level (residual variance below
-``season_ratio`` × the plain one), every feature is measured against the expected value for that time
-of day and week. Off by default: on NAB it lowered the cross-validated score (docs/detectors.md).
+With ``season`` on, a day/week profile (:mod:`detectors.stats.seasonal`) is learnt
+from ``x["t"]``; once it explains the variance clearly better than the plain level (residual variance
+below ``season_ratio`` × the plain one), every feature is measured against the expected value for that
+time of day and week, in units of σ widened by how much wider than average the departures from the
+profile usually are at that time of day (a daily step sharper than the hourly slots is usual, not a
+surprise). A series without a daily pattern never switches the profile on and is judged as without it.
+Off by default: with the default grid, cross-validation chooses ``average`` worse with it on
+(docs/detectors.md).
 
 All averages are bias-corrected while young (weight ``max(α, 1/n)``), so the detector is usable as
 soon as its probation ends. Missing or non-finite values score 0 and are not learned.
@@ -76,7 +80,7 @@ class Params(BaseModel):
     hold_margin: float = Field(1.0, ge=0, description="a hold yields to a later episode this much "
                                "stronger (likelihood z) than the one that opened it")
     release: float = Field(1.0, description="likelihood z below which the opening episode has ended")
-    season: bool = Field(False, description="learn a day/week profile from x['t'] and use it once it "
+    season: bool = Field(True, description="learn a day/week profile from x['t'] and use it once it "
                          "explains the variance better than the plain level")
     season_ratio: float = Field(0.2, gt=0, lt=1, description="profile used once its residual variance "
                                 "is below this fraction of the plain one")
@@ -94,10 +98,10 @@ class AdaptiveAnomaly(Slotted):
     __slots__ = ("quantity", "probation", "w_fast", "w_short", "w_long", "w_history", "hold", "threshold",
                  "watch", "n", "fast", "short_mean", "mean", "var", "feat_n", "feat_mean",
                  "feat_var", "ring", "ring_sum", "ring_pos", "last_alert", "_pending",
-                 "hold_margin", "release", "alert_peak", "episode", "profile")
+                 "hold_margin", "release", "alert_peak", "episode", "profile", "settle_until")
     transient_slots = frozenset({"_pending"})    # holds the reading in hand
     slot_defaults = {"_pending": None, "hold_margin": math.inf, "release": 1.0, "alert_peak": 0.0,
-                     "episode": False, "profile": None}
+                     "episode": False, "profile": None, "settle_until": 0}
 
     def __init__(self, quantity: str, params: Params) -> None:
         self.quantity = quantity
@@ -117,6 +121,7 @@ class AdaptiveAnomaly(Slotted):
         self.alert_peak = 0.0
         self.episode = False
         self.profile = SeasonalProfile(ratio=params.season_ratio) if params.season else None
+        self.settle_until = 0
         self._pending: tuple | None = None
 
     # --- protocol ---------------------------------------------------------------------------
@@ -170,6 +175,7 @@ class AdaptiveAnomaly(Slotted):
                 self.fast -= shift
                 self.short_mean -= shift
                 self.var = profile.var_seasonal if profile.active else profile.var_plain
+                self.settle_until = n + self.hold      # features re-settle on the new scale: no alerts
         self._pending = None
 
     def level(self, score: float) -> Level:
@@ -200,23 +206,25 @@ class AdaptiveAnomaly(Slotted):
             return None
         value = float(value)
         season = 0.0
+        widen = 1.0
         profile = self.profile
         if profile is not None and profile.active:
             t = x.get("t")
             if t is not None:
                 season = profile.expect(t)
                 value -= season               # judged against the expected value for the time
+                widen = profile.spread(t)      # σ as wide as usual at this time of day
         n = self.n
         short_mean = self.short_mean + self.w_short * (value - self.short_mean)
         if n < _WARM:
             step = (0.0, value, short_mean, 0.0, None, 0.0, season)
         else:
-            step = self._score(value, short_mean, n, season)
+            step = self._score(value, short_mean, n, season, widen)
         self._pending = (x, step)
         return step
 
-    def _score(self, value: float, short_mean: float, n: int, season: float) -> tuple:
-        sd = math.sqrt(self.var) + 1e-9 * (abs(self.mean) + 1.0)
+    def _score(self, value: float, short_mean: float, n: int, season: float, widen: float = 1.0) -> tuple:
+        sd = math.sqrt(self.var * widen) + 1e-9 * (abs(self.mean) + 1.0)
         mean = self.mean
         feats = (min(abs(value - self.fast) / sd, _CAP), min(abs(short_mean - mean) / sd, _CAP),
                  min(abs(value - mean) / sd, _CAP))
@@ -225,7 +233,7 @@ class AdaptiveAnomaly(Slotted):
         ring = self.ring
         count = min(self.feat_n + 1, len(ring))
         z = (self.ring_sum - ring[self.ring_pos] + raw) / count
-        if n < self.probation or z <= 0.0 or (
+        if n < self.probation or z <= 0.0 or n < self.settle_until or (
                 n - self.last_alert < self.hold
                 and (self.episode or z < self.alert_peak + self.hold_margin)):
             return (0.0, value, short_mean, raw, feats, z, season)

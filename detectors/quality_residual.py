@@ -33,6 +33,14 @@ factor rises within hours and relaxes over ``tail_tau_s``; it learns only from r
 no alarm within ``hold_s`` and from departures smaller than an event, so events do not teach it. Chosen
 on gecco2017 only, it did not pass that validation (see docs/detectors.md).
 
+*Early signs* (:mod:`detectors.stats.early_signs`): each quantity keeps its last few signed
+residuals; when ``k`` quantities at least halfway to the advisory score are *rising together*
+(robust, steady trends, not steps), the ``k``-th largest ``|z|`` projected ``trend_horizon`` readings
+ahead may raise the level by one at once, before the crossing. One quantity rising alone does not
+(tried: it doubled 2018's false warnings, slow single-quantity drifts). Options, off by default
+(they cost false warnings on GECCO): ``agree_quantities`` departing at once, or ``k`` whose
+geometric-mean ``|z|`` reaches ``quick_ratio`` advisory scores, need no persistence.
+
 While the station is alarmed the baselines are frozen, so an event does not teach itself away; an
 alarm that lasts ``relearn_s`` is taken as a new normal (a level shift): the baselines restart
 from the current values. A raised level is held ``hold_s`` after the score falls back, so one
@@ -73,7 +81,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from detectors.base import Finding, register
 from detectors.stats.cleaning import clamp, value_of
-from detectors.stats.gates import Gated, LevelGate
+from detectors.stats.early_signs import TREND_READINGS, EarlyGate, geometric_mean, projected
+from detectors.stats.gates import Gated
 from detectors.stats.regression import TwoRegressorFit
 from detectors.stats.residual_track import BLIP_DAYS, ResidualTrack
 from detectors.water_quality_event import departure_finding, streams_for
@@ -118,7 +127,14 @@ class Params(BaseModel):
         quantity's own blips (uncorroborated runs shorter than ``blip_max`` readings) that long
         have been more frequent than ``blip_rate`` a day (see *Blips* in the module docstring).
     trend_horizon
-        Early sign: readings ahead the residual's consistent rise is projected (0: off).
+        Early sign: readings ahead each residual's robust trend (Theil–Sen over the last
+        :data:`~detectors.stats.early_signs.TREND_READINGS` readings, when they agree and rise
+        steadily) is projected; ``k`` quantities projected past a level raise it by one at once,
+        before the crossing (0: off).
+    agree_quantities, quick_ratio
+        Early signs that waive persistence (0: off): this many quantities departing together at
+        once (at least ``k`` to mean anything), or ``k`` quantities whose geometric-mean ``|z|``
+        reaches ``quick_ratio`` advisory scores.
     context, explained, context_s
         Flows whose change explains departures of the ``explained`` quantities during the change
         and ``context_s`` after it (``context_s`` 0: no flow context).
@@ -153,7 +169,9 @@ class Params(BaseModel):
     tail_ratio: float = Field(2.0, gt=0)
     blip_rate: float = Field(0.05, gt=0)
     blip_max: int = Field(6, ge=2, le=16)
-    trend_horizon: float = Field(0.0, ge=0)
+    trend_horizon: float = Field(2.0, ge=0)
+    agree_quantities: int = Field(0, ge=0)
+    quick_ratio: float = Field(0.0, ge=0)
 
 
 class QualityResidual(Gated):
@@ -163,10 +181,10 @@ class QualityResidual(Gated):
                  "hold_s", "relearn_s", "warmup", "alarm_since", "last_high", "gate", "_cache", "_memo",
                  "context", "context_tracks", "explained", "context_s", "context_until", "explain_tau_s",
                  "fit", "fit_index", "_none", "tail", "tail_block", "single_readings", "blip_rate", "blip_max",
-                 "horizon", "blip_days", "blip_t", "_deps", "_up")
+                 "horizon", "blip_days", "blip_t", "_deps", "_up", "agree", "quick")
     #: Added with blips and trends (checkpoints from before load with these).
     slot_defaults = {"single_readings": 2, "blip_rate": 0.05, "blip_max": 6, "horizon": 0.0, "blip_days": 0.0,
-                     "blip_t": None, "_deps": None, "_up": 0}
+                     "blip_t": None, "_deps": None, "_up": 0, "agree": 0, "quick": 0.0}
     transient_slots = frozenset({"_deps", "_up"})
 
     def __init__(self, quantities: tuple[str, ...], params: Params, context: tuple[str, ...] = ()) -> None:
@@ -180,7 +198,7 @@ class QualityResidual(Gated):
         self.warmup = params.warmup
         self.alarm_since: float | None = None
         self.last_high = -math.inf
-        self.gate = LevelGate(params.persist_readings, 0.0)
+        self.gate = EarlyGate(params.persist_readings, 0.0)
         self._cache = (None, 0.0, 0)
         self._memo = None
         self.context = context if params.context_s > 0 or params.explain_tau_s > 0 else ()
@@ -199,6 +217,8 @@ class QualityResidual(Gated):
         self.tail_block = -math.inf
         self.single_readings, self.blip_rate, self.blip_max = params.single_readings, params.blip_rate, params.blip_max
         self.horizon = params.trend_horizon
+        self.agree = params.agree_quantities
+        self.quick = params.quick_ratio
         self.blip_days, self.blip_t = 0.0, None
         self._deps = None
         self._up = 0
@@ -231,10 +251,10 @@ class QualityResidual(Gated):
     def zscores(self, x) -> list[tuple[float, str, float]]:
         """``(|z|, quantity, value)`` of every warmed-up watched quantity present in ``x``."""
         qs = self.quantities
-        return [(az, qs[i], value_of(x, qs[i])) for az, i in self._departures(x)]
+        return [(az, qs[i], value_of(x, qs[i])) for az, i, _ in self._departures(x)]
 
-    def _departures(self, x) -> list[tuple[float, int]]:
-        """``(|z|, index)`` of every warmed-up watched quantity present in ``x``."""
+    def _departures(self, x) -> list[tuple[float, int, float]]:
+        """``(|z|, index, z)`` of every warmed-up watched quantity present in ``x``."""
         out = []
         context = self.in_context(x)
         fit = self.fit
@@ -243,7 +263,8 @@ class QualityResidual(Gated):
             v = value_of(x, q)
             if v is not None and tr.n >= self.warmup and not (context and explained):
                 e = fit.explained(j, f0, f1) if j >= 0 else 0.0
-                out.append((abs(tr.z(v - e)) / tr.tail, i))
+                z = tr.z(v - e) / tr.tail
+                out.append((abs(z), i, z))
         return out
 
     def _key(self, x):
@@ -251,11 +272,13 @@ class QualityResidual(Gated):
 
     def _measure(self, x):
         """Score (internal: the ``k``-th largest ``|z|``, or a lone one over ``single_ratio``) and the
-        public level: quantities departing together (or rising together, see :meth:`~detectors.stats.residual_track.ResidualTrack.trend`)
-        at once, a lone departure only once it has lasted as long as the quantity's blips rarely do."""
+        public level: quantities departing together at once (through ``persist_readings``; early signs,
+        :meth:`_early`, may come sooner), a lone departure only once it has lasted as long as the
+        quantity's blips rarely do."""
         t = value_of(x, "t") or 0.0
         deps = self._departures(x)
         self._deps, self._up = (t, deps), 0
+        self.gate.urgent = 0
         if not deps:
             if not any(value_of(x, q) is not None for q in self.quantities):
                 return None
@@ -264,17 +287,14 @@ class QualityResidual(Gated):
             k, ratio, tracks = self.k, self.single_ratio, self.tracks
             ordered = sorted(deps, reverse=True)
             together = ordered[k - 1][0] if len(ordered) >= k else 0.0
-            top, i = ordered[0]
+            top, i, _ = ordered[0]
             score = clamp(max(together, top / ratio))
             up = self._level_of(together)
+            if len(ordered) >= k and (self.horizon > 0 or self.agree or self.quick):
+                up = self._early(ordered, together, up)
             th = self.levels[0]
-            if self.horizon > 0 and together * (1.0 + self.horizon) >= th and len(ordered) >= k:
-                ahead = sorted((tracks[j].trend(az, self.horizon) for az, j in deps), reverse=True)[k - 1]
-                early = self._level_of(ahead)
-                if early > up:
-                    up += 1
             if top >= th * ratio:
-                for az, j in ordered:
+                for az, j, _ in ordered:
                     if az < th * ratio:
                         break
                     tr = tracks[j]
@@ -285,6 +305,23 @@ class QualityResidual(Gated):
         held = 1 if self.gate.current and t - self.last_high < self.hold_s else 0
         self._up = up
         return score, up, max(up, min(held, self.gate.current))
+
+    def _early(self, ordered: list[tuple[float, int, float]], together: float, up: int) -> int:
+        """Early signs (see the module docstring): sets the gate's ``urgent`` level, returns the level
+        called for (a trend raises it by one; the readings it rests on are its persistence)."""
+        th = self.levels[0]
+        if self.agree and len(ordered) >= self.agree and ordered[self.agree - 1][0] >= th:
+            self.gate.urgent = up
+        elif self.quick and together >= th and geometric_mean(ordered[:self.k]) >= self.quick * th:
+            self.gate.urgent = up
+        if self.horizon > 0 and together >= 0.5 * th:
+            tracks, half = self.tracks, 0.5 * th
+            rising = sorted((p for az, j, z in ordered if az >= half
+                             for p in (projected(tracks[j].recent, z, self.horizon),) if p > az), reverse=True)
+            if len(rising) >= self.k and self._level_of(rising[self.k - 1]) > up:
+                up += 1
+                self.gate.urgent = up
+        return up
 
     def _level_of(self, score: float) -> int:
         return sum(1 for th in self.levels if score >= th)
@@ -316,7 +353,7 @@ class QualityResidual(Gated):
                 tr.learn(t, v, self.tau_s, self.scale_tau_s, e)
         if restart:
             self.alarm_since, self.last_high = None, -math.inf
-            self.gate = LevelGate(self.gate.readings, 0.0)
+            self.gate = EarlyGate(self.gate.readings, 0.0)
 
     def _learn_blips(self, x, t: float) -> None:
         """Follow each quantity's lone runs (count those that ended as blips) and its last ``|z|``."""
@@ -325,9 +362,9 @@ class QualityResidual(Gated):
             return
         th = self.levels[0]
         lone = th * self.single_ratio
-        corroborated = sum(1 for az, _ in deps if az >= th) >= self.k
+        corroborated = sum(1 for az, _, _ in deps if az >= th) >= self.k
         tracks, most = self.tracks, self.blip_max
-        for az, i in deps:
+        for az, i, z in deps:
             tr = tracks[i]
             run = tr.run
             if az >= lone:
@@ -337,7 +374,7 @@ class QualityResidual(Gated):
                 if 0 < run < most:
                     tr.count_blip(run, most)
                 tr.run = 0
-            tr.z2, tr.z1 = tr.z1, az
+            tr.remember(z, TREND_READINGS - 1)
         if self.blip_t is not None:
             self.blip_days += max(t - self.blip_t, 0.0) / 86400.0
             if self.blip_days > 2 * BLIP_DAYS:
@@ -386,6 +423,9 @@ class QualityResidual(Gated):
             if v is not None:
                 tr.learn(t, v, self.tau_s, self.scale_tau_s)
         return context
+
+    def _upgrade(self, version: int, missing: frozenset[str]) -> None:
+        self.gate = EarlyGate.of(self.gate)           # checkpoints from before early signs
 
     def evidence(self, x, score: float) -> Finding:
         """The most departing quantity, its baseline, and the quantities departing with it."""

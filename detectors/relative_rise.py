@@ -5,17 +5,28 @@ gauge without catalog levels has nothing for ``level_threshold`` or ``time_to_th
 This detector asks instead how unusual the river's height is *for this station*:
 
 - the reading is de-spiked (median of the last three) and lightly smoothed (``smooth_tau_s``);
-- a slow **low-flow baseline** follows the smoothed value down quickly (``fall_tau_s``) and up only
-  slowly (``base_tau_s``, days), so it sits on the station's recent low water;
+- the **low-flow baseline** is the lowest smoothed value of the last ``base_days`` calendar days
+  (:class:`~detectors.stats.baselines.DailyLow`): it does not creep up during a rise that lasts days
+  (with ``base_days`` = 0, an EWMA falling with ``fall_tau_s`` and rising with ``base_tau_s``);
+  while a warning is raised the baseline stays at most where it was when the warning was raised
+  (for as long as the baseline remembers a low: a flood that pauses is not taught away);
 - the station's **typical excess** over that baseline (its diurnal swing, its ordinary rain bumps)
-  is an EWMA over ``scale_tau_s`` (about a week), winsorised at ``clip`` times itself so a flood does
-  not teach itself away, and floored (``floor``) so a glassy gauge does not warn on a centimetre;
+  is the median over the last ``scale_days`` days of each day's mean excess
+  (:class:`~detectors.stats.baselines.DailyTypical`; with ``scale_days`` = 0 an EWMA over
+  ``scale_tau_s``, winsorised at ``clip``), not learnt while a warning is raised, so a flood or a
+  storm does not teach itself away, and floored (``floor``) so a glassy gauge does not warn on a
+  centimetre;
 - the score ``z`` is the current excess in units of that typical excess.
 
-A level is *raised* only while the rise is also **sustained**: the smoothed value sampled every
-``step_s`` over the last ``points`` samples rises consistently (agreement ≥ ``min_agreement``) by at
-least ``min_rise_z`` typical excesses. Once raised, a level holds while ``z`` stays above
-``hold_fraction`` of its threshold, so a flood that pauses on its way up keeps its warning. Levels
+A level is *raised* only while the rise is also **sustained**, at one of the time scales
+``steps_s``: the smoothed value sampled every step (15 min for a fast wave, an hour, 4 h for a
+lowland river rising a few cm an hour for days) over the last ``points`` samples rises
+consistently (agreement ≥ ``min_agreement``) by at least ``min_rise_z`` typical excesses. Once
+raised, a level holds while ``z`` stays above ``hold_fraction`` of its threshold, so a flood that
+pauses on its way up keeps its warning. On the
+**recession** the warning is released once the excess has fallen to ``release_fraction`` of the
+episode's peak excess, and no level is raised again below the value it was released at until the
+river is back near its baseline: a receding flood's wiggles do not re-raise it. Levels
 ADVISORY, WATCH, WARNING follow ``z`` ≥ ``thresholds``; nothing is raised in the first ``warmup_s``
 of a stream (the station's history is not known yet). Discharge is judged in logarithms (a flood is
 a multiple of the usual flow); it is watched only at stations without a stage (``applies``).
@@ -45,6 +56,7 @@ import math
 from pydantic import BaseModel, ConfigDict, Field
 
 from detectors.base import Finding, register
+from detectors.stats.baselines import DailyLow, DailyTypical
 from detectors.stats.cleaning import clamp, time_of, value_of
 from detectors.stats.gates import Gated, LevelGate
 from detectors.stats.trend import slope_agreement
@@ -70,9 +82,16 @@ class Params(BaseModel):
         Winsorising of the typical excess's updates (multiples of itself).
     floor
         Per-quantity least typical excess (m; log units for discharge).
-    step_s, points, min_agreement, min_rise_z
-        The sustained-rise condition: ``points`` samples ``step_s`` apart rising with agreement ≥
-        ``min_agreement`` and by ≥ ``min_rise_z`` typical excesses.
+    steps_s, points, min_agreement, min_rise_z
+        The sustained-rise condition: at one of the ``steps_s``, ``points`` samples that far apart
+        rising with agreement ≥ ``min_agreement`` and by ≥ ``min_rise_z`` typical excesses.
+    base_days
+        Days of the low-water baseline (0: the EWMA of ``fall_tau_s``/``base_tau_s``).
+    scale_days
+        The typical excess is the median of the last ``scale_days`` days' mean excess (0: the EWMA
+        of ``scale_tau_s``, winsorised at ``clip``).
+    release_fraction
+        A raised warning ends once the excess is down to this fraction of its peak (0 = off).
     warmup_s
         No level before the stream has been watched this long.
     persist_readings
@@ -88,7 +107,10 @@ class Params(BaseModel):
     scale_tau_s: float = Field(7 * 86400.0, gt=0)
     clip: float = Field(3.0, gt=1)
     floor: dict[str, float] = Field(default_factory=dict)
-    step_s: float = Field(3600.0, gt=0)
+    steps_s: tuple[float, ...] = Field((900.0, 3600.0, 4 * 3600.0), min_length=1)
+    base_days: int = Field(3, ge=0)
+    scale_days: int = Field(7, ge=0)
+    release_fraction: float = Field(0.5, ge=0, lt=1)
     points: int = Field(6, ge=3, le=12)
     min_agreement: float = Field(0.6, ge=0, le=1)
     min_rise_z: float = Field(1.0, ge=0)
@@ -100,9 +122,14 @@ class RelativeRise(Gated):
     """Relative-rise detector for one flood quantity of one station (see the module docstring)."""
 
     __slots__ = ("quantity", "hazard", "log", "thresholds", "hold_fraction", "smooth_tau_s", "fall_tau_s",
-                 "base_tau_s", "scale_tau_s", "clip", "floor", "step_s", "min_agreement", "min_rise_z",
-                 "warmup_s", "points", "t0", "t", "prev", "smooth", "base", "scale", "samples", "sample_t", "gate",
-                 "_cache", "_memo")
+                 "base_tau_s", "scale_tau_s", "clip", "floor", "min_agreement", "min_rise_z",
+                 "warmup_s", "points", "t0", "t", "prev", "smooth", "base", "scale", "gate", "_cache", "_memo",
+                 "steps_s", "sampled", "sampled_t", "lows", "typical", "release_fraction", "peak", "released_at",
+                 "raised_base", "_adv")
+    transient_slots = frozenset({"_adv"})
+    # A state written before these slots: the old baseline and scale (EWMA), no release, samples anew.
+    slot_defaults = {"lows": None, "typical": None, "release_fraction": 0.0, "peak": None, "released_at": None,
+                     "raised_base": None, "_adv": None}
 
     def __init__(self, quantity: str, floor: float, params: Params) -> None:
         self.quantity = quantity
@@ -116,7 +143,6 @@ class RelativeRise(Gated):
         self.scale_tau_s = params.scale_tau_s
         self.clip = params.clip
         self.floor = floor
-        self.step_s = params.step_s
         self.min_agreement = params.min_agreement
         self.min_rise_z = params.min_rise_z
         self.warmup_s = params.warmup_s
@@ -127,9 +153,17 @@ class RelativeRise(Gated):
         self.smooth = 0.0
         self.base = 0.0
         self.scale = floor
-        self.samples: list[float] = []      # smoothed value every step_s, oldest first (≤ points - 1)
-        self.sample_t = 0.0
+        self.steps_s = tuple(params.steps_s)
+        self.sampled: list[list[float]] = [[] for _ in self.steps_s]  # per step, oldest first (≤ points - 1)
+        self.sampled_t = [0.0 for _ in self.steps_s]
+        self.lows = DailyLow(params.base_days) if params.base_days else None
+        self.typical = DailyTypical(params.scale_days) if params.scale_days else None
+        self.release_fraction = params.release_fraction
+        self.peak: float | None = None       # highest excess of the warning now raised
+        self.released_at: float | None = None  # smoothed value the last warning was released at
+        self.raised_base: tuple[float, float] | None = None  # (time, baseline) when the warning was raised
         self.gate = LevelGate(params.persist_readings, 0.0)
+        self._adv = None
         self._cache = (None, 0.0, 0)
         self._memo = None
 
@@ -141,7 +175,16 @@ class RelativeRise(Gated):
         return math.log(max(v, 1e-3))
 
     def _advance(self, t: float, v: float) -> tuple[float, float, float]:
-        """``(smooth, base, despiked)`` after reading ``v`` at ``t`` (not committed)."""
+        """``(smooth, base, despiked)`` after reading ``v`` at ``t`` (not committed; the last answer is
+        kept until the reading is learnt, which asks again)."""
+        hit = self._adv
+        if hit is not None and hit[0] == t and hit[1] == v:
+            return hit[2]
+        out = self._advance_anew(t, v)
+        self._adv = (t, v, out)
+        return out
+
+    def _advance_anew(self, t: float, v: float) -> tuple[float, float, float]:
         p = self.prev
         if len(p) == 2:
             a, b = p
@@ -152,8 +195,13 @@ class RelativeRise(Gated):
             return m, m, m
         dt = max(t - self.t, 0.0)
         smooth = self.smooth + (1.0 - math.exp(-dt / self.smooth_tau_s)) * (m - self.smooth)
-        tau = self.fall_tau_s if smooth < self.base else self.base_tau_s
-        base = self.base + (1.0 - math.exp(-dt / tau)) * (smooth - self.base)
+        if self.lows is not None:
+            base = self.lows.value(t, smooth)
+        else:
+            tau = self.fall_tau_s if smooth < self.base else self.base_tau_s
+            base = self.base + (1.0 - math.exp(-dt / tau)) * (smooth - self.base)
+        if self.raised_base is not None and t - self.raised_base[0] < self._memory_s():
+            base = min(base, self.raised_base[1])  # a raised warning: judged against the low before it
         return smooth, base, m
 
     def _measure(self, x):
@@ -167,8 +215,13 @@ class RelativeRise(Gated):
             return z, 0, 0
         hold = self._level_of(z / self.hold_fraction)
         up = self._level_of(z)
-        if up and not self._rising(t, smooth):
+        if up and not self._rising(smooth):
             up = 0
+        excess = smooth - base
+        if self.peak is not None and self.release_fraction and excess <= self.release_fraction * self.peak:
+            up = hold = 0                             # the flood is receding: released
+        if self.released_at is not None and smooth <= self.released_at:
+            up = 0                                    # a receding flood's wiggle: not raised again
         return z, up, hold
 
     def _level_of(self, score: float) -> int:
@@ -178,9 +231,13 @@ class RelativeRise(Gated):
                 lvl = i + 1
         return lvl
 
-    def _rising(self, t: float, smooth: float) -> bool:
-        """Whether the samples and ``smooth`` now rise consistently by ≥ ``min_rise_z`` excesses."""
-        vs = [*self.samples, smooth]
+    def _rising(self, smooth: float) -> bool:
+        """Whether the samples of one of the steps and ``smooth`` now rise consistently (see the module)."""
+        return any(self._rising_in(samples, smooth) for samples in self.sampled)
+
+    def _rising_in(self, samples: list[float], smooth: float) -> bool:
+        """Whether ``samples`` and ``smooth`` rise consistently by ≥ ``min_rise_z`` typical excesses."""
+        vs = [*samples, smooth]
         if len(vs) < 3 or vs[-1] - vs[0] < self.min_rise_z * self.scale:
             return False
         ts = [float(i) for i in range(len(vs))]
@@ -198,22 +255,60 @@ class RelativeRise(Gated):
         smooth, base, m = self._advance(t, v)
         if self.t0 is None:
             self.t0 = t
-            self.samples = [smooth]
-            self.sample_t = t
+            self.sampled = [[smooth] for _ in self.steps_s]
+            self.sampled_t = [t for _ in self.steps_s]
         else:
-            dt = t - self.t
-            e = max(smooth - base, 0.0)
-            lim = self.clip * self.scale
-            a = 1.0 - math.exp(-dt / self.scale_tau_s)
-            if t - self.t0 < self.warmup_s:           # learn the station's range quickly at first
-                a = max(a, dt / max(t - self.t0, dt))
-            self.scale = max(self.floor, self.scale + a * (min(e, lim) - self.scale))
-            if t - self.sample_t >= self.step_s:
-                self.samples.append(smooth)
-                del self.samples[: -(self.points - 1)]
-                self.sample_t = t
+            self._learn_scale(t, max(smooth - base, 0.0))
+            for k, step in enumerate(self.steps_s):
+                if t - self.sampled_t[k] >= step:
+                    self.sampled[k].append(smooth)
+                    del self.sampled[k][: -(self.points - 1)]
+                    self.sampled_t[k] = t
+        self._track_episode(t, smooth, base)
+        if self.lows is not None:
+            self.lows.update(t, smooth)
         self.prev = (self.prev[-1], v) if self.prev else (v,)
+        self._adv = None
         self.smooth, self.base, self.t = smooth, base, t
+
+    def _upgrade(self, version: int, missing: frozenset[str]) -> None:
+        """A state written before the time scales: sample anew at the default ones."""
+        if "steps_s" in missing:
+            self.steps_s = Params().steps_s
+            self.sampled = [[self.smooth] for _ in self.steps_s]
+            self.sampled_t = [self.t for _ in self.steps_s]
+
+    def _learn_scale(self, t: float, e: float) -> None:
+        """The typical excess learns ``e``, but not while a warning is raised."""
+        if self.gate.current:
+            return
+        if self.typical is not None:
+            self.typical.update(t, e)
+            self.scale = max(self.floor, self.typical.value(self.floor))
+            return
+        dt = t - self.t
+        a = 1.0 - math.exp(-dt / self.scale_tau_s)
+        if t - self.t0 < self.warmup_s:           # learn the station's range quickly at first
+            a = max(a, dt / max(t - self.t0, dt))
+        self.scale = max(self.floor, self.scale + a * (min(e, self.clip * self.scale) - self.scale))
+
+    def _memory_s(self) -> float:
+        """How long the baseline remembers a low (its window, or its rising time constant)."""
+        return self.lows.days * 86400.0 if self.lows is not None else self.base_tau_s
+
+    def _track_episode(self, t: float, smooth: float, base: float) -> None:
+        """The baseline and peak excess of the raised warning; where it was released (forgotten near
+        the baseline)."""
+        if self.gate.current:
+            self.peak = max(self.peak or 0.0, smooth - base)
+            self.released_at = None
+            self.raised_base = (t, base) if self.raised_base is None else self.raised_base
+            return
+        self.raised_base = None
+        if self.peak is not None:
+            self.released_at, self.peak = smooth, None
+        if self.released_at is not None and smooth - base < self.hold_fraction * self.thresholds[0] * self.scale:
+            self.released_at = None
 
     def evidence(self, x, score: float) -> Finding:
         """The excess over the baseline, the typical excess and the baseline itself."""

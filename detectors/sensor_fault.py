@@ -10,11 +10,11 @@ Checks (per quantity stream, a few floats of state):
 
 - **impossible**: outside the quantity's plausible range (catalog or physical: pH > 14,
   negative turbidity …); such values are not learnt.
-- **spike**: the previous reading jumped away from its neighbours by ≥ ``spike_k`` robust
-  difference scales (and ≥ ``spike_rel`` of the value) and this one came back (flagged one
-  reading late, at the return). For flow-driven quantities (:data:`PROPORTIONAL`, see *noise*)
-  the difference scale is at least a relative one (learnt as a fraction of the level) times the
-  neighbours' level.
+- **spike**: the previous reading departed by ≥ ``spike_k`` difference scales (and ≥ ``spike_rel``
+  = 15 % of the value) from the median of the three readings before it, and this one came back
+  (flagged at the return; :mod:`detectors.stats.spike`). For :data:`PROPORTIONAL` quantities the
+  scale is at least a relative one times the level. (The size gate was half the value: most
+  labelled spikes of river sondes — 55 → 70 → 55 mg/L TSS, twenty noise scales — went unflagged.)
 - **rate**: the same excursion (came straight back, ≥ ``spike_k`` scales) with the catalog's
   ``max_rate_per_hour`` × ``rate_factor`` in place of the relative size: the jump and the return
   were both faster than the water can change (flagged at the return). A fast change that
@@ -37,23 +37,20 @@ Checks (per quantity stream, a few floats of state):
   ``drift_n`` seconds (30 min): the ramp must last ≥ ``drift_min_s`` (a day) whatever the reporting
   interval. Counted in readings, 48 steps were 1.6 h at 2-minute readings — a flood's rising limb,
   which is the flood detectors' business, not a sensor fault.
-- **dropout**: a gap longer than ``gap_factor`` × the longest regular interval seen lately.
+- **dropout** (only with ``flag_dropouts``): a gap longer than ``gap_factor`` × the longest regular
+  interval seen lately, flagged at the first reading after it. Off by default: that reading is good
+  data, and live silence is the warning lifecycle's stale-stream business (``stale_after_s``).
+- Lasting faults (:data:`LASTING`) hold their flag while the ratio stays ≥ ``release`` (hysteresis).
 - **noise**: the sensor turned erratic — the short-run roughness (EWMA over ``noise_n`` readings)
   reached ``noise_factor`` × its long-run level (EWMA over ``noise_slow_n`` readings) — a fouled or
   loose probe. Roughness is how far the second difference *reverses* (the smaller of two
   consecutive second differences of opposite sign): noise reverses all the time, a rise or a
-  recession — however steep, however curved at a coarse reporting interval — does not, and a
-  constant slope leaves the second differences to the noise alone. For flow-driven quantities
-  (:data:`PROPORTIONAL`: stage, discharge, turbidity, …) the error grows with the magnitude (rating
-  curves, turbulence, sediment: a sonde's 2–5 % of the value), so their roughness is a fraction of
-  the *current* level — the smallest of the three readings, but never less than the stream's usual
-  magnitude (the 20th percentile of |v|, tracked by sign so that an event hardly lifts it): a plume
-  sixty times the usual turbidity carries sixty times its noise, the same fraction of the value;
-  below the usual magnitude the noise is the sensor's own and is measured against that magnitude,
-  so clear water or low flow does not look erratic; a probe jumping away from a normal value is
-  measured against the normal value (the smallest reading sets the level). Short-run and long-run
-  roughness are both fractions, so they stay comparable through an event (scaled to the usual
-  magnitude instead, a plume's hours lifted that magnitude and with it the plume's roughness).
+  recession, however steep or curved, does not. For flow-driven quantities (:data:`PROPORTIONAL`)
+  the error grows with the magnitude (a sonde's 2–5 % of the value), so their roughness is a
+  fraction of the *current* level — the smallest of the three readings, but never less than the
+  stream's usual magnitude (the 20th percentile of |v|, tracked by sign so that an event hardly
+  lifts it): a plume sixty times the usual turbidity carries sixty times its noise; below the usual
+  magnitude the noise is the sensor's own, so clear water or low flow does not look erratic.
 
 Examples
 --------
@@ -80,6 +77,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from detectors.base import Finding, register
 from detectors.stats.cleaning import clamp, value_of
 from detectors.stats.dry_probe import COND, TURB, DryProbe
+from detectors.stats.spike import Spike
 from detectors.stats.gates import Gated, LevelGate
 from riverwatch.catalog import Station
 from riverwatch.units import QUANTITIES
@@ -87,6 +85,9 @@ from riverwatch.units import QUANTITIES
 FAULTS = ("none", "dropout", "stuck", "drift", "noise", "spike", "rate", "dry_probe", "impossible")
 SEVERITY = {"dropout": 1, "stuck": 1, "drift": 1, "noise": 1, "spike": 2, "rate": 2, "dry_probe": 2,
             "impossible": 3}
+#: Faults of a state that lasts: once flagged, the flag holds while the ratio stays ≥ ``release``, so
+#: a flapping erratic sensor is one flag and a warning on it cannot slip out between two flags.
+LASTING = frozenset({"noise", "drift", "stuck", "dry_probe"})
 #: Smallest meaningful difference per quantity (sensor resolution), in the canonical unit.
 RESOLUTION = {"water_level": 0.002, "discharge": 0.01, "water_temperature": 0.05, "air_temperature": 0.05,
               "dew_point": 0.05, "relative_humidity": 0.5, "air_pressure": 0.1, "wind_speed": 0.1,
@@ -105,7 +106,7 @@ class Params(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     spike_k: float = Field(8.0, gt=0)
-    spike_rel: float = Field(0.5, ge=0)
+    spike_rel: float = Field(0.15, gt=0)
     spike_return: float = Field(0.5, gt=0, le=1)
     rate_factor: float = Field(2.0, gt=0)
     stuck_min_s: float = Field(6 * 3600.0, ge=0)
@@ -115,6 +116,8 @@ class Params(BaseModel):
     drift_min_s: float = Field(86400.0, ge=0)
     drift_scales: float = Field(10.0, gt=0)
     gap_factor: float = Field(1.3, gt=1)
+    flag_dropouts: bool = False
+    release: float = Field(0.67, gt=0, le=1)
     warmup: int = Field(8, ge=2)
     tau_readings: float = Field(48.0, gt=1)
     noise_n: float = Field(12.0, gt=1)
@@ -131,14 +134,15 @@ class SensorFault(Gated):
     """Fault detector for one quantity of one station (see the module docstring)."""
 
     __slots__ = ("quantity", "hazard", "lo", "hi", "max_rate", "stuck_after", "stuck_ok", "res", "k",
-                 "rel", "ret", "rate_factor", "stuck_min_s", "drift_n", "drift_scales", "gap_factor",
+                 "ret", "rate_factor", "stuck_min_s", "drift_n", "drift_scales", "gap_factor",
                  "warmup", "a", "t1", "v1", "t2", "v2", "dscale", "dt_typ", "n", "same_n", "same_t",
                  "sign", "fast", "slow", "env_lo", "env_hi", "gaps", "gate", "_cache", "_memo", "_fault",
                  "noise_a", "noise_b", "noise_factor", "rough_fast", "rough_slow", "proportional", "mag",
                  "drift_step_s", "drift_t", "drift_v", "drift_k", "dd", "bursty", "dscale_rel",
-                 "quantum", "hold_ref", "stuck_steps", "stuck_mem", "dry")
+                 "quantum", "hold_ref", "stuck_steps", "stuck_mem", "dry", "flag_gaps", "spike", "release", "lasting")
     slot_defaults = {"quantum": math.inf, "hold_ref": 0.0, "stuck_steps": Params().stuck_steps,
-                     "stuck_mem": Params().stuck_memory_s, "dry": None}
+                     "stuck_mem": Params().stuck_memory_s, "dry": None, "flag_gaps": Params().flag_dropouts,
+                     "spike": None, "release": Params().release, "lasting": frozenset()}
 
     def __init__(self, quantity: str, plausible, max_rate: float | None, stuck_after: int,
                  params: Params) -> None:
@@ -152,7 +156,8 @@ class SensorFault(Gated):
         self.stuck_ok = quantity in params.stuck_exempt
         self.bursty = quantity in params.spike_exempt
         self.res = RESOLUTION.get(quantity, 1e-6)
-        self.k, self.rel, self.ret = params.spike_k, params.spike_rel, params.spike_return
+        self.k, self.ret = params.spike_k, params.spike_return
+        self.spike = Spike(params.spike_k, params.spike_return, params.spike_rel)
         self.rate_factor = params.rate_factor
         self.stuck_min_s = params.stuck_min_s
         self.stuck_steps, self.stuck_mem = params.stuck_steps, params.stuck_memory_s
@@ -163,6 +168,7 @@ class SensorFault(Gated):
         self.drift_t = self.drift_v = math.nan
         self.drift_k = 0
         self.gap_factor, self.warmup = params.gap_factor, params.warmup
+        self.flag_gaps, self.release, self.lasting = params.flag_dropouts, params.release, frozenset()
         self.a = 1.0 / params.tau_readings
         self.t1 = self.v1 = self.t2 = self.v2 = math.nan
         self.dscale = self.dt_typ = 0.0
@@ -196,11 +202,13 @@ class SensorFault(Gated):
         scale = max(self.dscale, self.res)
         d2 = v - self.v1
         ready = self.n >= self.warmup
-        if ready and self.dt_typ > 0 and dt > 0:
+        if self.flag_gaps and ready and self.dt_typ > 0 and dt > 0:
             expected = self.gap_factor * self.dt_typ
             worst = _worse(worst, ("dropout", dt / expected, v))
         if self.n >= 2 and dt > 0 and not self.bursty:
-            worst = _worse(worst, self._excursion(dt, d2, v, scale, ready))
+            worst = _worse(worst, self._excursion(dt, d2, v, scale))
+            if ready:
+                worst = _worse(worst, ("spike", self._spike_ratio(v, scale), self.v1))
         if not self.stuck_ok and v == self.v1 and self.stuck_after:
             held = t - self.same_t
             if held >= self.stuck_min_s:
@@ -217,16 +225,11 @@ class SensorFault(Gated):
                 worst = _worse(worst, ("drift", beyond / self.drift_scales, v))
         return worst
 
-    def _excursion(self, dt: float, d2: float, v: float, scale: float,
-                   ready: bool) -> tuple[str, float, float]:
-        """Spike and rate checks of the previous reading, given the change ``d2`` (over ``dt``) to ``v``.
-
-        An excursion: the jump into the previous reading and ``d2`` have opposite signs and ``v``
-        is back within ``spike_return`` of the jump. A change that persists is none. For a
-        :data:`PROPORTIONAL` quantity the noise scale is at least the relative one (``dscale_rel``)
-        times the neighbours' level (:meth:`_level`, as in :meth:`_rough`): turbid water at 35 × its
-        usual turbidity carries 35 × its noise before the absolute scale has learnt it, while the
-        absolute scale still covers the sensor's own noise in clear water.
+    def _excursion(self, dt: float, d2: float, v: float, scale: float) -> tuple[str, float, float]:
+        """Rate check of the previous reading, given the change ``d2`` (over ``dt``) to ``v``: an
+        excursion (opposite signs, ``v`` back within ``spike_return`` of the jump) faster than the
+        catalog's rate limit. For a :data:`PROPORTIONAL` quantity the noise scale is at least
+        ``dscale_rel`` × the neighbours' level (turbid water carries noise in proportion).
         """
         d1 = self.v1 - self.v2
         jump = min(abs(d1), abs(d2))
@@ -236,14 +239,18 @@ class SensorFault(Gated):
         if self.proportional:
             scale = max(scale, self.dscale_rel * self._level(min(abs(v), abs(self.v2))))
         beyond_noise = jump / (self.k * scale)
-        if ready:
-            size = jump / (self.rel * max(abs(self.v2), abs(v), self.res))
-            worst = ("spike", min(beyond_noise, size), self.v1)
         if self.max_rate:
             fastest = min(abs(d1) / (self.t1 - self.t2), abs(d2) / dt) * 3600.0
             too_fast = fastest / (self.rate_factor * self.max_rate)
             worst = _worse(worst, ("rate", min(beyond_noise, too_fast), self.v1))
         return worst
+
+    def _spike_ratio(self, v: float, scale: float) -> float:
+        """The spike check (:class:`detectors.stats.spike.Spike`) with the noise scale of the
+        excursion (relative to the level for a :data:`PROPORTIONAL` quantity) (pure)."""
+        if self.proportional:
+            scale = max(scale, self.dscale_rel * self._level(min(abs(v), abs(self.spike.reference()))))
+        return self.spike.ratio(v, scale, self.res)
 
     def _measure(self, x):
         v = value_of(x, self.quantity)
@@ -254,7 +261,8 @@ class SensorFault(Gated):
         self._fault = (fault, ratio, concerned)
         score = _score(fault, ratio)
         lvl = self._level_of(score)
-        return score, lvl, lvl
+        held = self._level_of(_score(fault, ratio / self.release)) if fault in self.lasting else lvl
+        return score, lvl, held
 
     def _level_of(self, score: float) -> int:
         return max(0, min(3, int(score)))
@@ -266,8 +274,10 @@ class SensorFault(Gated):
         t = value_of(x, "t") or 0.0
         if self.n and t <= self.t1:
             return
+        self.lasting = frozenset({self._fault[0]}) & LASTING if self.gate.current else frozenset()
         if self.dry is not None:
             self.dry.learn(x)
+        self.spike.learn(v)
         a = self.a
         if self.n:
             dt = t - self.t1
@@ -332,14 +342,9 @@ class SensorFault(Gated):
         self.dscale_rel += (self.a if self.n > 4 else 1.0 / self.n) * (ad - self.dscale_rel)
 
     def _learn_magnitude(self, m: float) -> None:
-        """The usual magnitude ``mag``: a low quantile of |v| (the 20th percentile), tracked by sign
-        in the log domain: a reading above it lifts it by the factor e^(w/4), one below lowers it
-        by e^(−w) (``w`` the long-run weight, larger at the start; never past the reading).
-
-        It moves by the same factor whatever the reading's size, so a plume at sixty times the
-        usual turbidity lifts it no faster than a small rise (seven hours at 2-minute readings:
-        about 12 %), and it comes back down four times as fast. An average of |v| moved with the
-        excess: the same plume lifted it from 5 to 34 NTU.
+        """The usual magnitude ``mag``: the 20th percentile of |v|, tracked by sign in the log domain
+        (up by e^(w/4), down by e^(−w), never past the reading): a plume at sixty times the usual
+        turbidity lifts it no faster than a small rise (seven hours at 2-minute readings: 12 %).
         """
         m = max(m, self.res)
         if math.isnan(self.mag):
@@ -406,6 +411,9 @@ class SensorFault(Gated):
             self.proportional, self.mag, self.dd = self.quantity in PROPORTIONAL, math.nan, 0.0
             self.drift_step_s = Params().drift_min_s / self.drift_n
             self.drift_t, self.drift_v, self.drift_k = self.t1, self.v1, max(0, self.n - 1)
+        if "spike" in missing:  # before the median reference: the spike check starts from v2, v1
+            self.spike = Spike(Params().spike_k, Params().spike_return, Params().spike_rel)
+            self.spike.v2, self.spike.v1 = self.v2, self.v1
         if "bursty" in missing:  # a checkpoint from before the spike exemption
             self.bursty = self.quantity in Params().spike_exempt
         if "dry" in missing and self.quantity in DRY_QUANTITIES:

@@ -143,7 +143,7 @@ def setup(args: argparse.Namespace, lead_window: float, *, sample: int = 0, seed
 
     series = load_corpus(args)
     names = args.detector or default_detectors(args.format)
-    cands = candidates(names, grid_for(args.format, args.grid), args.param, sample=sample, seed=seed)
+    cands = candidates(names, grid_for(args.format, args.grid, names), args.param, sample=sample, seed=seed)
     cap = args.cap if args.cap is not None else DEFAULT_CAPS.get(args.format)
     scorer = scorer_for(args.format, lead_window=lead_window, cap=cap, data=Path(args.data[0]))
     try:

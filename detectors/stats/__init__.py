@@ -16,6 +16,8 @@
     A slow least-squares fit of responses on two regressors.
 ``residual_track``
     One water-quality quantity's residual: baseline, scale, tail factor, its own blip rate.
+``early_signs``
+    A building departure: robust, steady residual trends; a level gate corroborated evidence passes at once.
 ``seasonal``
     The usual offset of a series by hour of day and day of week.
 ``dry_probe``

@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from collections import deque
 
+from detectors.stats.trend import median
 from riverwatch.state import Slotted
 
 
@@ -169,3 +170,89 @@ class QuantileThreshold(Slotted):
         else:
             self.run = 0
         self.recent.append(score)
+
+
+class DailyLow(Slotted):
+    """The lowest value of the last ``days`` calendar days (UTC): a low-water baseline that does not
+    creep up during a long rise (it moves up only once the rise is ``days`` old) and falls at once.
+
+    A few floats: one ``(day, low)`` pair per day kept, and the low of the days before today.
+
+    Examples
+    --------
+    >>> b = DailyLow(days=3)
+    >>> for h in range(5 * 24):                 # a river rising 1 cm per hour for five days
+    ...     b.update(h * 3600.0, 1.0 + 0.01 * h)
+    >>> round(b.value(5 * 86400.0, 2.2), 2)    # the low of the last three days, not yesterday's
+    1.72
+    >>> b.value(5 * 86400.0, 0.5)              # a value below it is the new low
+    0.5
+    """
+
+    __slots__ = ("days", "lows", "before")
+
+    def __init__(self, days: int) -> None:
+        self.days = max(int(days), 1)
+        self.lows: list[tuple[int, float]] = []     # (UTC day number, lowest value that day), oldest first
+        self.before = math.inf                      # lowest of the kept days before the last one
+
+    def value(self, t: float, v: float) -> float:
+        """The baseline once ``v`` at ``t`` is counted (pure)."""
+        day = int(t // 86400.0)
+        if self.lows and self.lows[-1][0] == day:   # the usual case: another reading of today
+            return min(self.before, self.lows[-1][1], v)
+        first = day - self.days + 1
+        return min([low for d, low in self.lows if d >= first] + [v])
+
+    def update(self, t: float, v: float) -> None:
+        """Count ``v`` observed at ``t`` (seconds); days older than the window are forgotten."""
+        day = int(t // 86400.0)
+        if self.lows and self.lows[-1][0] == day:
+            if v < self.lows[-1][1]:
+                self.lows[-1] = (day, v)
+        elif not self.lows or day > self.lows[-1][0]:
+            self.lows = [(d, low) for d, low in self.lows if d > day - self.days] + [(day, v)]
+            self.before = min((low for _, low in self.lows[:-1]), default=math.inf)
+
+
+class DailyTypical(Slotted):
+    """The median over the last ``days`` calendar days (UTC) of each completed day's mean value (the
+    day in progress too until two days have completed): a typical size that a flood or a storm
+    lasting less than half the window does not move, and that today's rise does not move at all.
+
+    Examples
+    --------
+    >>> s = DailyTypical(days=7)
+    >>> for h in range(7 * 24):                 # 5 cm on ordinary days, 2 m through a two-day flood
+    ...     s.update(h * 3600.0, 2.0 if 48 <= h < 96 else 0.05)
+    >>> round(s.value(), 3)
+    0.05
+    >>> s.update(7 * 86400.0, 3.0); round(s.value(), 3)     # the day in progress does not count yet
+    0.05
+    """
+
+    __slots__ = ("days", "sums", "done")
+
+    def __init__(self, days: int) -> None:
+        self.days = max(int(days), 1)
+        self.sums: list[tuple[int, float, int]] = []   # (UTC day number, sum, count), oldest first
+        self.done: float | None = None                 # median of the completed days' means, once two are
+
+    def value(self, default: float = 0.0) -> float:
+        """The median of the completed days' means (``default`` before any value)."""
+        if self.done is not None:
+            return self.done
+        if not self.sums:
+            return default
+        return median(total / n for _, total, n in self.sums)
+
+    def update(self, t: float, v: float) -> None:
+        """Count ``v`` observed at ``t`` (seconds); days older than the window are forgotten."""
+        day = int(t // 86400.0)
+        if self.sums and self.sums[-1][0] == day:
+            _, total, n = self.sums[-1]
+            self.sums[-1] = (day, total + v, n + 1)
+        elif not self.sums or day > self.sums[-1][0]:
+            self.sums = [s for s in self.sums if s[0] > day - self.days] + [(day, v, 1)]
+            done = self.sums[:-1]
+            self.done = median(total / n for _, total, n in done) if len(done) >= 2 else None

@@ -1,4 +1,5 @@
-"""One water-quality quantity's residual track: robust baseline, residual scale, tail factor and blips.
+"""One water-quality quantity's residual track: robust baseline, residual scale, tail factor, blips
+and its recent residuals (for early signs).
 
 Used by :mod:`detectors.quality_residual`, one track per watched quantity.
 """
@@ -24,9 +25,10 @@ class ResidualTrack(Slotted):
     and applied only once the readings they come from are known not to lead into an alarm.
     """
 
-    __slots__ = ("floor", "mean", "scale", "t", "n", "tail", "pending", "prev", "run", "z1", "z2", "blips")
+    __slots__ = ("floor", "mean", "scale", "t", "n", "tail", "pending", "prev", "run", "blips", "recent")
     slot_defaults = {"tail": 1.0, "pending": 0.0, "prev": 0.0,   # added with the tail factor
-                     "run": 0, "z1": 0.0, "z2": 0.0, "blips": ()}  # added with blips and trends
+                     "run": 0, "blips": (),                       # added with blips
+                     "recent": ()}                                # added with early signs
 
     def __init__(self, floor: float) -> None:
         self.floor = floor
@@ -35,8 +37,8 @@ class ResidualTrack(Slotted):
         self.tail = 1.0
         self.pending = self.prev = 0.0
         self.run = 0              # readings of the current lone run (negative: corroborated run)
-        self.z1 = self.z2 = 0.0   # |z| of the two readings before
         self.blips = ()           # counts of lone runs of 1, 2, … readings (see ``need``)
+        self.recent = ()          # signed z of the last few readings, oldest first (see ``remember``)
 
     def need(self, least: int, most: int, days: float, rate: float) -> int:
         """Readings a lone departure must last: the shortest run length from ``least`` (at most
@@ -62,18 +64,16 @@ class ResidualTrack(Slotted):
         counts[length - 1] += 1
         self.blips = tuple(counts)
 
-    def trend(self, az: float, horizon: float) -> float:
-        """``az`` projected ``horizon`` readings ahead when the last three ``|z|`` rose consistently
-        (the smaller of the two last rises, so one jump does not make a trend); ``az`` otherwise.
+    def remember(self, z: float, keep: int) -> None:
+        """Keep signed residual ``z`` of the reading in hand among the last ``keep`` (oldest first).
 
-        >>> tr = ResidualTrack(0.1); tr.z2, tr.z1 = 2.0, 4.0
-        >>> tr.trend(7.0, 2.0), tr.trend(3.0, 2.0)
-        (11.0, 3.0)
+        >>> tr = ResidualTrack(0.1)
+        >>> for z in (1.0, 2.0, 3.0, 4.0):
+        ...     tr.remember(z, 3)
+        >>> tr.recent
+        (2.0, 3.0, 4.0)
         """
-        d1, d2 = az - self.z1, self.z1 - self.z2
-        if d1 > 0.0 and d2 > 0.0:
-            return az + horizon * (d1 if d1 < d2 else d2)
-        return az
+        self.recent = (*self.recent[1 - keep:], z) if keep > 1 else (z,)
 
     def z(self, v: float) -> float:
         return (v - self.mean) / max(self.scale, self.floor)
@@ -134,3 +134,4 @@ class ResidualTrack(Slotted):
 
     def restart(self, t: float, v: float) -> None:
         self.mean, self.t = v, t
+

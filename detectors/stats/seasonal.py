@@ -5,8 +5,11 @@ a 5-minute series sees a smooth curve) plus 7 day-of-week offsets, learnt from t
 ``value − level``. Beside it, two exponentially weighted variances: of the residual against the plain
 level and against level + profile. :meth:`SeasonalProfile.explains` says whether the profile has
 earned its place (seen two days at least, and its residual variance a clear fraction of the plain one),
-so a series without a season keeps being judged against its plain level. Timestamps are seconds
-(UTC or local; only their consistency matters).
+so a series without a season keeps being judged against its plain level. Per hour slot, the variance
+of the departure from the profile too: :meth:`SeasonalProfile.spread` says how much wider than on
+average it is at a time of day (a daily step sharper than the hourly slots leaves a wide spread at its
+hour, so it is not a surprise there). Timestamps are seconds (UTC or local; only their consistency
+matters).
 
 Examples
 --------
@@ -20,6 +23,8 @@ Examples
 True
 >>> t = 1.6e9 + 300 * (24 * 12 * 4)
 >>> abs(10.0 + p.expect(t) - (10.0 + 3.0 * math.sin(2 * math.pi * t / 86400))) < 0.3
+True
+>>> 1.0 <= p.spread(t) < 3.0                          # a smooth day: about as wide at every hour
 True
 """
 
@@ -47,7 +52,8 @@ class SeasonalProfile(Slotted):
     """
 
     __slots__ = ("weight", "ratio", "hour", "hour_n", "week", "week_n", "var_plain", "var_seasonal",
-                 "n", "t_first", "active")
+                 "n", "t_first", "active", "hour_var")
+    slot_defaults = {"hour_var": None}
 
     def __init__(self, weight: float = 0.02, ratio: float = 0.5) -> None:
         self.weight, self.ratio = weight, ratio
@@ -59,6 +65,7 @@ class SeasonalProfile(Slotted):
         self.n = 0
         self.t_first = math.nan
         self.active = False
+        self.hour_var = [0.0] * 24
 
     @staticmethod
     def _slots(t: float) -> tuple[int, int, float, int]:
@@ -73,6 +80,16 @@ class SeasonalProfile(Slotted):
         i0, i1, f, d = self._slots(t)
         h = self.hour
         return h[i0] + f * (h[i1] - h[i0]) + self.week[d]
+
+    def spread(self, t: float) -> float:
+        """How much wider than on average the departures from the profile are at the time of day of
+        ``t`` (variance ratio, at least 1): large where the day changes faster than the slots follow."""
+        hv = self.hour_var
+        mean = sum(hv) / 24.0 if hv else 0.0
+        if mean <= 0.0:
+            return 1.0
+        i0, i1, f, _ = self._slots(t)
+        return max(1.0, (hv[i0] + f * (hv[i1] - hv[i0])) / mean)
 
     def explains(self) -> bool:
         """Whether the profile currently explains the variance clearly better than the plain level."""
@@ -91,10 +108,15 @@ class SeasonalProfile(Slotted):
         self.var_plain += a * (r * r - self.var_plain)
         self.var_seasonal += a * (e * e - self.var_seasonal)
         w = self.weight
+        if self.hour_var is None:
+            self.hour_var = [0.0] * 24
+        hv = self.hour_var
         for i, share in ((i0, 1.0 - f), (i1, f)):
             if share > 0.0:
                 c = hn[i] = hn[i] + share
-                h[i] += share * max(w, 1.0 / c) * e
+                step = share * max(w, 1.0 / c)
+                h[i] += step * e
+                hv[i] += step * (e * e - hv[i])
         c = self.week_n[d] = self.week_n[d] + 1
         self.week[d] += max(w * 0.1, 1.0 / c) * 0.5 * e
         if t - self.t_first >= _MIN_SPAN:

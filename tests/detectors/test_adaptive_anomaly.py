@@ -139,3 +139,52 @@ def test_no_season_no_change():
     a, b = build(probation=500, season=True), build(probation=500, season=False)
     assert np.array_equal(feed(a, v), feed(b, v))
     assert not a.profile.explains()
+
+
+def square_days(days, seed=0, low=20.0, high=68.0, sd=0.5, t0=1.6e9):
+    """5-minute readings: ``high`` from 09:00 to 18:00, ``low`` otherwise, each step taking 15 minutes
+    (sharper than the profile's hourly slots), with noise."""
+    t = t0 + 300.0 * np.arange(288 * days)
+    hour = (t % 86400) / 3600
+    shape = np.minimum(np.clip((hour - 9) / 0.25, 0, 1), np.clip((18 - hour) / 0.25, 0, 1))
+    return t, low + (high - low) * shape + np.random.default_rng(seed).normal(0, sd, t.size)
+
+
+def test_seasonal_baseline_keeps_sharp_daily_steps_quiet():
+    """Failure mode: once the profile took over, every daily step (sharper than its hourly slots) was
+    flagged, every day: the spread around the profile is now judged per time of day."""
+    t, v = square_days(14)
+    s = feed(build(probation=750, season=True), v)
+    assert (s[750:] >= 0.5).sum() == 0   # on the old code: a flag at the steps, day after day
+
+
+def test_seasonal_baseline_still_sees_a_missing_step():
+    """The step that does not come (a day staying low through its high hours) is still an anomaly."""
+    t, v = square_days(14, seed=2)
+    day = 12 * 288
+    hour = (t % 86400) / 3600
+    gone = np.flatnonzero((np.arange(t.size) >= day) & (np.arange(t.size) < day + 288) & (hour >= 9) & (hour < 18))
+    v[gone] = 20.0 + np.random.default_rng(3).normal(0, 0.5, gone.size)
+    s = feed(build(probation=750, season=True), v)
+    assert s[gone].max() >= 0.5
+    assert (s[750:gone[0]] >= 0.5).sum() == 0
+
+
+def test_the_profile_switching_on_raises_no_alert_and_a_later_spike_still_does():
+    """A cycle that repeats almost daily makes the day profile switch on after about two days; the
+    feature statistics were learnt on the plain scale, so without a settling period the switch itself
+    raised an advisory (seen on a synthetic 4.7 h sine sampled every 5 min)."""
+    i = np.arange(1200)
+    v = np.sin(i / 9.0)
+    v[1000] += 9.0
+    det = build(probation=300, season=True)
+    scores, active = [], []
+    for k, value in enumerate(v):
+        x = {"t": 1.6e9 + 300 * k, Q: value}
+        scores.append(det.score_one(x))
+        det.learn_one(x)
+        active.append(det.profile.active)
+    s = np.array(scores)
+    assert any(active[300:1000])                   # the switch happened inside the series
+    assert s[300:1000].max() < 0.5                 # no alert from the switch
+    assert s[1000:1004].max() >= 0.5               # the real spike still alerts

@@ -173,6 +173,32 @@ def test_checkpoints_from_before_the_threshold_still_load():
     assert (tr.mean, tr.n, tr.tail, tr.pending, tr.prev) == (0.2, 10, 1.0, 0.0, 0.0)
 
 
+def test_checkpoints_from_before_early_signs_still_load_and_score():
+    import copy
+
+    from detectors.stats.gates import LevelGate
+    from detectors.stats.residual_track import ResidualTrack
+
+    rng = random.Random(0)
+    det = get("quality_residual").build(WQ, None)
+    for i in range(300):
+        x = reading(i, rng)
+        det.score_one(x)
+        det.learn_one(x)
+    old = copy.deepcopy(det).__getstate__()
+    old["gate"] = LevelGate(2, 0.0)                      # as saved before early signs
+    tracks = []
+    for tr in old["tracks"]:
+        state = {k: v for k, v in tr.__getstate__().items() if k != "recent"} | {"z1": 0.0, "z2": 0.0}
+        tracks.append(ResidualTrack.__new__(ResidualTrack))
+        tracks[-1].__setstate__(state)
+    old["tracks"] = tuple(tracks)
+    restored = type(det).__new__(type(det))
+    restored.__setstate__(old)
+    x = reading(300, rng, {"chlorine": 0.05, "chlorine_2": 0.04})
+    assert restored.score_one(x) > 8 and restored.gate.readings == 2
+
+
 def blips(q, size, every=960, start=500, n=40000):
     """One- or two-reading spikes of ``q`` alone, about 1.5 a day (alternating lengths)."""
     out = {}
@@ -202,14 +228,51 @@ def test_a_quiet_quantity_keeps_its_short_persistence():
     assert raises({i: {"turbidity": 0.08} for i in range(3000, 3020)}) == [3002]
 
 
-def plume(i0=3000, rise=20):
-    """Redox falling and conductivity rising together, steadily, over ``rise`` readings."""
-    return {i0 + j: {"redox": -1.0 * j, "conductivity": 0.8 * j} for j in range(rise)}
+def plume(i0=3000, rise=10, size=12.0):
+    """Redox falling and conductivity rising together, building over ``rise`` readings to a peak
+    (``size`` mV, 0.7 ``size`` µS/cm, about 12 of their noise scales) at ``i0 + rise - 1``, then receding."""
+    out = {}
+    for j in range(2 * rise):
+        f = (j + 1) / rise if j < rise else (2 * rise - j - 1) / rise
+        out[i0 + j] = {"redox": -size * f, "conductivity": 0.7 * size * f}
+    return out
 
 
-@pytest.mark.xfail(reason="trend early sign does not yet fire on this plume (issue #11, open)", strict=False)
-def test_the_residual_trend_raises_before_the_plume_crosses_the_threshold():
-    # failure mode 2 (opt-in, not chosen by cross-validation on GECCO's step events)
-    late = [i for i in raises(plume()) if i >= 2000]
-    early = [i for i in raises(plume(), params={"trend_horizon": 2.0}) if i >= 2000]
-    assert early and late and early[0] < late[0] < 3019
+EARLY, NO_TREND = {"trend_horizon": 2.0}, {"trend_horizon": 0.0}
+
+
+def test_a_building_plume_is_warned_well_before_its_peak():
+    # failure mode: warnings came only once the departure had crossed the threshold (lead < 0)
+    peak, gains = 3009, []
+    for seed in range(8):
+        late = [i for i in raises(plume(), seed=seed, params=NO_TREND) if i >= 2000]
+        early = [i for i in raises(plume(), seed=seed) if i >= 2000]
+        assert early and late and early[0] < peak
+        gains.append(late[0] - early[0])
+    assert min(gains) >= 0 and sorted(gains)[4] >= 3          # most plumes: 3 readings or more earlier
+
+
+def test_a_step_is_not_a_trend():
+    # a clean step of two quantities: the early sign adds nothing (persistence as before)
+    step = {i: {"redox": -12, "conductivity": 9} for i in range(3000, 3020)}
+    assert raises(step) == raises(step, params=NO_TREND) == [3001]
+
+
+def test_early_signs_leave_lone_blips_internal():
+    assert raises({3000: {"turbidity": 0.08}}, params=EARLY) == []
+    assert len(raises(blips("turbidity", 0.08), n=40000, params=EARLY)) <= 1
+
+
+def test_three_quantities_departing_at_once_need_no_persistence():
+    three = {i: {"chlorine": 0.05, "chlorine_2": 0.04, "ph": 0.1} for i in range(3000, 3020)}
+    assert raises(three) == [3001]                                     # persistence: one reading late
+    assert raises(three, params={"agree_quantities": 3}) == [3000]     # at the first reading
+    two = {i: {"chlorine": 0.05, "chlorine_2": 0.04} for i in range(3000, 3020)}
+    assert raises(two, params={"agree_quantities": 3}) == [3001]
+
+
+def test_two_quantities_far_out_together_need_no_persistence_with_quick_ratio():
+    far = {i: {"chlorine": 0.2, "chlorine_2": 0.2} for i in range(3000, 3020)}
+    near = {i: {"chlorine": 0.05, "ph": 0.05} for i in range(3000, 3020)}
+    assert raises(far, params={"quick_ratio": 3}) == [3000]
+    assert raises(near, params={"quick_ratio": 3}) == [3001]

@@ -66,3 +66,101 @@ def test_watches_only_gauges_without_stage_thresholds():
     assert spec.applies(NO_THRESHOLDS) == ["water_level"]
     assert spec.applies(example_station({"water_level": {"levels": {"watch": 2.5}}})) == []
     assert spec.applies(example_station(["turbidity"])) == []
+
+
+def hours_of(days: float) -> list[float]:
+    return [i * STEP / 3600 for i in range(int(days * 86400 / STEP))]
+
+
+def first_warned(hours, out) -> float:
+    return next(h for h, lvl in zip(hours, out) if lvl > Level.NONE)
+
+
+def episodes(out) -> int:
+    """How many times a level was raised from NONE."""
+    return sum(1 for a, b in zip([Level.NONE, *out], out) if a == Level.NONE and b > Level.NONE)
+
+
+def test_very_slow_lowland_rise_is_warned_a_day_ahead_and_held_to_the_crossing():
+    # 0.5 cm/h for a week: too slow for an hourly trend over 5 h to clear the typical excess, and a
+    # baseline that creeps up with the river never lets the excess grow (no warning at all before).
+    rng = random.Random(7)
+    hours = hours_of(14)
+    onset, rate, rise_h = 5 * 24.0, 0.005, 7 * 24.0
+    stage = [1.0 + 0.01 * math.sin(2 * math.pi * h / 24) + rng.gauss(0, 0.005)
+             + rate * min(max(0.0, h - onset), rise_h) for h in hours]
+    half = onset + rise_h / 2
+    out = run("relative_rise", stage)
+    first = first_warned(hours, out)
+    assert onset < first < half - 24
+    assert all(lvl > Level.NONE for h, lvl in zip(hours, out) if first <= h <= half)
+
+
+def test_a_flood_that_pauses_for_a_day_and_a_half_keeps_its_warning():
+    # 2 cm/h for a day, a 36 h plateau, 2 cm/h for two more days: one warning throughout.
+    rng = random.Random(8)
+    hours = hours_of(12)
+    stage = [quiet(h, rng) + 0.02 * (min(max(0.0, h - 96), 24) + min(max(0.0, h - 156), 48)) for h in hours]
+    out = run("relative_rise", stage)
+    first = first_warned(hours, out)
+    assert first < 120
+    assert all(lvl > Level.NONE for h, lvl in zip(hours, out) if first <= h <= 204)
+    assert episodes(out) == 1
+
+
+def test_a_wiggle_on_the_recession_does_not_raise_the_warning_again():
+    # A 2 m wave, then a long recession with a 40 cm rain bump two days after the crest.
+    rng = random.Random(11)
+    hours = hours_of(10)
+    crest = 96.0
+
+    def wave(h: float) -> float:
+        if h < crest - 4:
+            return 0.0
+        if h < crest:
+            return 2.0 * (h - crest + 4) / 4
+        return 2.0 * math.exp(-(h - crest) / 18.0) + 0.4 * math.exp(-((h - crest - 48) / 3.0) ** 2)
+
+    out = run("relative_rise", [quiet(h, rng) + wave(h) for h in hours])
+    assert first_warned(hours, out) < crest
+    assert episodes(out) == 1
+
+
+def test_a_storm_earlier_in_the_week_does_not_blunt_a_slow_flood():
+    # A 60 cm storm bump three days before a 1 cm/h rise: the storm must not teach the station's
+    # typical excess so much that the flood is warned late.
+    rng = random.Random(12)
+    hours = hours_of(12)
+    onset = 8 * 24.0
+    stage = [quiet(h, rng) + 0.6 * math.exp(-((h - 5 * 24) / 6.0) ** 2) + 0.01 * min(max(0.0, h - onset), 72)
+             for h in hours]
+    half = onset + 36
+    out = run("relative_rise", stage)
+    late = [h for h, lvl in zip(hours, out) if h > onset and lvl > Level.NONE]
+    assert late and late[0] < half - 20
+    assert all(lvl > Level.NONE for h, lvl in zip(hours, out) if late[0] <= h <= half)
+
+
+def test_a_wet_week_of_diurnal_swings_and_rain_bumps_stays_quiet():
+    # A 10 cm diurnal swing, 2 cm noise and a 5-12 cm rain bump about every day and a half.
+    rng = random.Random(13)
+    hours = hours_of(16)
+    bumps = [20 + 36 * k + rng.uniform(0, 12) for k in range(10)]
+    size = [rng.uniform(0.05, 0.12) for _ in bumps]
+    stage = [1.0 + 0.05 * math.sin(2 * math.pi * h / 24) + rng.gauss(0, 0.02)
+             + sum(a * math.exp(-((h - b) / 5.0) ** 2) for a, b in zip(size, bumps)) for h in hours]
+    assert set(run("relative_rise", stage)) == {Level.NONE}
+
+
+def test_a_checkpoint_written_before_the_time_scales_restores_and_keeps_warning():
+    det = get("relative_rise").build(NO_THRESHOLDS, "water_level")
+    points = [(1.8e9 + i * STEP, 1.0 + 0.0075 * max(0, i - 300)) for i in range(400)]
+    detector_levels(det, points)
+    state = {k: v for k, v in det.__getstate__().items()
+             if k not in ("steps_s", "sampled", "sampled_t", "lows", "typical", "release_fraction", "peak",
+                          "released_at", "raised_base")}
+    state.update(samples=[1.0] * 5, sample_t=points[-1][0], step_s=3600.0)    # the former slots
+    restored = type(det).__new__(type(det))
+    restored.__setstate__(state)
+    out = detector_levels(restored, [(1.8e9 + i * STEP, 1.0 + 0.0075 * (i - 300)) for i in range(400, 480)])
+    assert out[-1] >= Level.WATCH

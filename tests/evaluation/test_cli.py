@@ -162,9 +162,12 @@ def test_qld_data(data_dir, tmp_path, capsys):
     run(capsys, data_dir / "qld-sensor-faults" / "sandy_creek.csv", "--format", "qld", "--out", tmp_path,
         "--max-plots", "0")
     summary = json.loads((tmp_path / "summary.json").read_text())
-    # 11 of 15: two one-row spike runs are flagged only on the first row of the run after them,
-    # which is that run's flag (the one-reading-after rule stops at the next run)
-    assert summary["fault_recall"] >= 0.7 and summary["public_warnings_in_fault_runs"] == 0
+    # 8 of 15: two one-row spike runs are flagged only on the first row of the run after them,
+    # which is that run's flag (the one-reading-after rule stops at the next run); the three K runs
+    # (an off-schedule reading after a gap) were caught only by the dropout flag, off by default
+    # since issue #11 (at Herbert 349 of 383 false sensor flags were such readings)
+    assert summary["fault_recall"] >= 0.5 and summary["public_warnings_in_fault_runs"] == 0
+    assert summary["false_sensor_flags_per_day"] <= 0.05
 
 
 def test_file_formats_take_one_path(tmp_path, capsys):

@@ -1,0 +1,54 @@
+"""The spike check: one reading far from where the stream was, that the next reading leaves again.
+
+A spike is judged against a local *reference*, the median of the three readings before it: a spike
+that follows another spike (often across a gap in the record) is measured from where the stream
+was, not from the first spike, and one spike among the three does not move the reference. The
+previous reading ``v1`` departed from the reference ``r``; the current reading ``v`` came back when it
+lies on the other side of ``v1`` and ``|v − r| ≤ ret × jump``, ``jump = min(|v1 − r|, |v1 − v|)``.
+The ratio is the smaller of ``jump / (k × scale)`` (the caller's noise scale) and ``jump / (rel ×
+max(|r|, |v|, res))`` (a least size relative to the value). A rise that persists (a flood, a
+plume) does not come back in one reading.
+
+>>> s = Spike(k=8.0, ret=0.5, rel=0.15)
+>>> for v in (55.0, 55.4, 54.7, 82.0, 55.2, 71.0):
+...     s.learn(v)
+>>> round(s.ratio(55.1, 0.8, 0.05), 2)   # 71 after 82: measured from 55.2, the median of 54.7, 82, 55.2
+1.91
+>>> s.ratio(72.0, 0.8, 0.05)             # stayed up: no spike
+0.0
+"""
+
+from __future__ import annotations
+
+import math
+
+from riverwatch.state import Slotted
+
+
+class Spike(Slotted):
+    """The last four readings and the spike check on them (see the module docstring)."""
+
+    __slots__ = ("k", "ret", "rel", "v1", "v2", "v3", "v4")
+
+    def __init__(self, k: float = 8.0, ret: float = 0.5, rel: float = 0.15) -> None:
+        self.k, self.ret, self.rel = k, ret, rel
+        self.v1 = self.v2 = self.v3 = self.v4 = math.nan
+
+    def reference(self) -> float:
+        """The median of the three readings before the last (the one before it while fewer are in)."""
+        if self.v4 != self.v4:
+            return self.v2
+        return sorted((self.v2, self.v3, self.v4))[1]
+
+    def ratio(self, v: float, scale: float, res: float) -> float:
+        """The last reading's departure if ``v`` came back (0 otherwise; pure): its jump over ``k`` ×
+        the noise ``scale``, at most its jump over ``rel`` × the value (at least ``res``)."""
+        r = self.reference()
+        jump = min(abs(self.v1 - r), abs(self.v1 - v))
+        if not (self.v1 - r) * (self.v1 - v) > 0 or abs(v - r) > self.ret * jump:
+            return 0.0
+        return min(jump / (self.k * scale), jump / (self.rel * max(abs(r), abs(v), res)))
+
+    def learn(self, v: float) -> None:
+        """Keep ``v`` as the last reading."""
+        self.v4, self.v3, self.v2, self.v1 = self.v3, self.v2, self.v1, v
