@@ -21,11 +21,19 @@ from application.broker_auth import CLIENT_ID_BINDING
 from application.processes import (LOOPBACK, STOP_TIMEOUT, check_port, find_binary, launch, port_accepts, port_for,
                                    read_port, refuse_if_running, running_pid, stop_process)
 
-__all__ = ["MOSQUITTO_MAX_INFLIGHT", "mosquitto_dir", "mosquitto_state", "restart_mosquitto", "start_mosquitto",
-           "stop_mosquitto"]
+__all__ = ["MOSQUITTO_AUTOSAVE_CHANGES", "MOSQUITTO_MAX_INFLIGHT", "MOSQUITTO_MAX_PACKET_BYTES", "mosquitto_dir",
+           "mosquitto_state", "restart_mosquitto", "start_mosquitto", "stop_mosquitto"]
 
 #: Outgoing QoS 1/2 messages the broker keeps in flight per client before it waits for acks.
 MOSQUITTO_MAX_INFLIGHT = 1000
+#: The broker saves its persistence file after this many changes (messages queued for a session,
+#: retained messages, subscription changes). A SIGKILL or power cut loses at most the changes since
+#: the last save: about this many acknowledged messages at most (docs/operations.md, "Broker durability").
+MOSQUITTO_AUTOSAVE_CHANGES = 100
+#: Larger MQTT packets are refused by the broker (the publisher is disconnected), as in
+#: deploy/mosquitto/mosquitto.conf: what a worker reads per message stays bounded even for
+#: payloads it would reject as ``oversize`` (``mqtt.max_payload_bytes``, 16 KiB by default).
+MOSQUITTO_MAX_PACKET_BYTES = 65536
 PID_FILE = "mosquitto.pid"
 
 
@@ -57,13 +65,15 @@ def mosquitto_conf(
         f"listener {port} {LOOPBACK}",
         "persistence true",
         f"persistence_location {sdir / 'data'}/",
-        "autosave_interval 30",
+        "autosave_on_changes true",
+        f"autosave_interval {MOSQUITTO_AUTOSAVE_CHANGES}",
         f"log_dest file {sdir / 'mosquitto.log'}",
         "log_timestamp_format %Y-%m-%dT%H:%M:%S",
         "set_tcp_nodelay true",
         f"max_inflight_messages {MOSQUITTO_MAX_INFLIGHT}",
         "max_queued_messages 1000000",
         "max_queued_bytes 0",
+        f"max_packet_size {MOSQUITTO_MAX_PACKET_BYTES}",
     ]
     if os.geteuid() == 0:
         # As root, mosquitto 2 drops to the `mosquitto` user and then cannot open files in our dir.

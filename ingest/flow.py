@@ -19,6 +19,12 @@ dropped). Nothing here blocks the processing thread or the writer, so no wait ca
 the network thread waits for the writer, the writer for InfluxDB or the spool, never for either
 thread.
 
+Bytes are counted too, as a check on memory: :attr:`FlowControl.backlog_bytes` is the payload
+bytes in the processing queue plus the line-protocol bytes the writer holds, and
+:attr:`FlowControl.backlog_bytes_max` the most it has been. Each message's payload is at most
+``mqtt.max_payload_bytes`` (larger ones are rejected as ``oversize`` once read) and its lines are
+a few hundred bytes per reading, so the message bound is also a memory bound.
+
 Lines without a message behind them (the periodic ``pipeline``/``station_state`` points and the
 ``overloaded`` reject lines) are added only while the writer makes progress
 (:meth:`FlowControl.writer_moved`): while it has batches in hand and has finished none since the
@@ -35,6 +41,8 @@ Examples
 ...     flow.enqueue(("rw/v1/p/s/data", b"{}", 0, qos, 0.0, 1))
 >>> flow.depth, flow.backlog, flow.overload_dropped, flow.full()
 (3, 3, 1, True)
+>>> flow.backlog_bytes, flow.backlog_bytes_max
+(6, 6)
 """
 
 from __future__ import annotations
@@ -54,6 +62,43 @@ from ingest.stats import Stats
 log = logging.getLogger(__name__)
 
 
+class PayloadQueue(queue.SimpleQueue):
+    """The processing queue, counting the payload bytes it holds (items are :data:`~ingest.consumer.Item`).
+
+    ``put_bytes`` is written by the network thread, ``taken_bytes`` by the processing thread.
+
+    >>> q = PayloadQueue()
+    >>> q.put(("t", b"12345", 0, 1, 0.0, 1)); q.bytes
+    5
+    >>> _ = q.get_nowait(); q.bytes
+    0
+    """
+
+    def __init__(self) -> None:
+        self.put_bytes = 0
+        self.taken_bytes = 0
+
+    def put(self, item: Item, block: bool = True, timeout: float | None = None) -> None:
+        """Queue ``item`` and count its payload."""
+        self.put_bytes += len(item[1])
+        super().put(item)
+
+    def get(self, block: bool = True, timeout: float | None = None) -> Item:
+        """Take the oldest item (waiting up to ``timeout`` s) and count its payload out."""
+        item = super().get(block, timeout)
+        self.taken_bytes += len(item[1])
+        return item
+
+    def get_nowait(self) -> Item:
+        """Take the oldest item or raise :class:`queue.Empty`."""
+        return self.get(False)
+
+    @property
+    def bytes(self) -> int:
+        """Payload bytes queued and not yet taken (may lag by the item being taken, never run ahead)."""
+        return self.put_bytes - self.taken_bytes
+
+
 class FlowControl:
     """The processing queue and the backlog's accounting.
 
@@ -71,7 +116,7 @@ class FlowControl:
 
     def __init__(self, settings: Settings, sink: InfluxSink) -> None:
         self.max_queue, self.qos0_room = queue_bounds(settings)
-        self.queue: queue.SimpleQueue[Item] = queue.SimpleQueue()
+        self.queue = PayloadQueue()
         self.sink = sink
         self._counters = sink.counters
         self.enqueued = 0  # network thread
@@ -79,6 +124,7 @@ class FlowControl:
         self.queue_max_depth = 0  # deepest the processing queue has been (network thread)
         self.backlog_max = 0  # deepest the backlog (queue + writer) has been (network thread)
         self.interval_backlog_max = 0  # the same since the last pipeline point (reset by the processing thread)
+        self.backlog_bytes_max = 0  # most bytes the backlog (payloads queued + lines in the writer) held
         self.overload_dropped = 0  # QoS 0 messages dropped by the network thread (its counter)
         self.overload_reported = 0  # of those, recorded as rejects (the processing thread's counter)
         self.overload_unwritten = 0  # of those, not yet in a reject line (writer stalled)
@@ -101,6 +147,12 @@ class FlowControl:
         counters = self._counters
         done = counters.messages_done
         return self.enqueued - handled + counters.messages_added - done
+
+    @property
+    def backlog_bytes(self) -> int:
+        """Payload bytes in the processing queue plus line-protocol bytes the writer holds."""
+        counters = self._counters
+        return self.queue.bytes + counters.bytes_added - counters.bytes_done
 
     def full(self) -> bool:
         """Network thread: True while the backlog holds ``ingest.max_queue`` messages (the consumer stops reading)."""
@@ -125,6 +177,9 @@ class FlowControl:
             self.backlog_max = backlog + 1
         if backlog >= self.interval_backlog_max:
             self.interval_backlog_max = backlog + 1
+        held = self.backlog_bytes
+        if held > self.backlog_bytes_max:
+            self.backlog_bytes_max = held
 
     def report_overload(self, outbox: Outbox, stats: Stats, final: bool = False) -> None:
         """Record the QoS 0 messages dropped since the last call as one ``overloaded`` reject.

@@ -15,11 +15,9 @@ are *durable*, i.e. InfluxDB answered the write, or the batch sits fsynced in th
   (``readings_refused``, never stored) and recorded (:mod:`ingest.refusal`).
 - **When the spool is full** nothing is dropped: the batch is held and retried, its messages stay
   unacknowledged (backpressure). The ``spool_full`` counter and an error log every 10 s make this loud.
-- **The sink itself never blocks its producer**: :meth:`InfluxSink.add` only appends. What it holds
-  in memory — the open batch, the batches handed over, the one being written — is counted
-  (:attr:`InfluxSink.backlog_messages`, :attr:`InfluxSink.backlog_lines`), and the producer bounds
-  it: the ingest service counts these messages into its backlog, drops QoS 0 and stops reading
-  MQTT once that backlog is full (see :mod:`ingest.flow`).
+- **The sink never blocks its producer**: :meth:`InfluxSink.add` only appends. What it holds (open
+  batch, batches handed over, the one being written) is counted in messages, lines and bytes, and
+  the producer bounds it (:mod:`ingest.flow`: QoS 0 dropped, MQTT reads held once it is full).
 """
 
 from __future__ import annotations
@@ -46,32 +44,33 @@ MAX_REPLAY_BACKOFF_S = 5.0
 class Batch:
     """Lines and ack tokens handed to the writer thread together."""
 
-    __slots__ = ("lines", "tokens", "created")
+    __slots__ = ("lines", "tokens", "created", "bytes")
 
     def __init__(self) -> None:
         self.lines: list[str] = []
         self.tokens: list = []
         self.created = time.monotonic()
+        self.bytes = 0  # characters of its lines
 
 
 class SinkCounters:
     """What the sink counts; each counter is written by one thread only.
 
-    ``messages_added``/``lines_added`` (producer) less ``messages_done``/``lines_done`` (writer,
-    once a batch is durable or given up) is what the sink holds in memory; ``batches_done`` is
-    the writer's progress.
+    ``messages_added``/``lines_added``/``bytes_added`` (producer) less ``messages_done``/
+    ``lines_done``/``bytes_done`` (writer, once a batch is durable or given up) is what the sink
+    holds in memory; ``batches_done`` is the writer's progress.
     """
 
     __slots__ = ("lines_written", "lines_spooled", "lines_replayed", "lines_rejected", "readings_refused",
                  "batches_written", "batches_spooled", "write_errors", "spool_full", "write_lag_s", "messages_added",
-                 "lines_added", "messages_done", "lines_done", "batches_done")
+                 "lines_added", "bytes_added", "messages_done", "lines_done", "bytes_done", "batches_done")
 
     def __init__(self) -> None:
         self.lines_written = self.lines_spooled = self.lines_replayed = self.lines_rejected = self.readings_refused = 0
         self.batches_written = self.batches_spooled = self.write_errors = self.spool_full = 0
         self.write_lag_s = 0.0
-        self.messages_added = self.lines_added = 0
-        self.messages_done = self.lines_done = self.batches_done = 0
+        self.messages_added = self.lines_added = self.bytes_added = 0
+        self.messages_done = self.lines_done = self.bytes_done = self.batches_done = 0
 
 
 class InfluxSink:
@@ -107,12 +106,10 @@ class InfluxSink:
 
     def __init__(self, settings: InfluxSettings, spool: Spool, on_durable: Callable[[list], None] | None = None,
                  max_messages: int = 500, on_write: Callable[[float], None] | None = None) -> None:
-        self.settings = settings
-        self.spool = spool
+        self.settings, self.spool = settings, spool
         self.on_durable = on_durable or (lambda tokens: None)
         self.on_write = on_write or (lambda seconds: None)
-        self.batch_lines = settings.batch_lines
-        self.flush_interval_s = settings.flush_interval_s
+        self.batch_lines, self.flush_interval_s = settings.batch_lines, settings.flush_interval_s
         self.max_messages = max(1, max_messages)
         self.counters = SinkCounters()
         self.client = _client(settings)
@@ -134,6 +131,9 @@ class InfluxSink:
         batch.lines.extend(lines)
         counters = self.counters
         counters.lines_added += len(lines)
+        size = sum(map(len, lines))
+        batch.bytes += size
+        counters.bytes_added += size
         if token is not None:
             batch.tokens.append(token)
             counters.messages_added += 1
@@ -202,8 +202,6 @@ class InfluxSink:
         """True while batches go to the spool instead of InfluxDB."""
         return self._down
 
-    # ------------------------------------------------------------------ threads
-
     def start(self) -> None:
         """Start the writer and replayer threads."""
         self._stop.clear()
@@ -251,6 +249,7 @@ class InfluxSink:
         counters = self.counters
         counters.messages_done += len(batch.tokens)
         counters.lines_done += len(batch.lines)
+        counters.bytes_done += batch.bytes
         counters.batches_done += 1
         with self._pending_lock:
             self._pending -= 1

@@ -4,7 +4,8 @@ Append-only segment files ``<number>-<created ms>.seg`` of records ``[length u32
 each append fsynced. A record whose CRC does not match (a flipped bit) is skipped and counted and
 replay goes on with the next one; a torn tail (a crash mid-append: header or body cut short) is
 counted and ends that segment — nothing after it was ever acknowledged, because an append returns
-only once it is fsynced. **When the spool is full** (``ingest.spool_max_bytes``) :meth:`Spool.append`
+only once it is fsynced. An append that fails (disk full: the part that fitted is cut off again)
+leaves no torn tail. **When the spool is full** (``ingest.spool_max_bytes``) :meth:`Spool.append`
 refuses: the :class:`~ingest.influx_sink.InfluxSink` holds the batch and retries, its messages stay
 unacknowledged, and the broker keeps further messages in the persistent session once the in-flight
 window is full (backpressure).
@@ -124,12 +125,19 @@ class Spool:
         fsync_directory(self.directory)  # the new segment's name survives a power cut too
 
     def _discard_segment(self) -> None:
-        """After a failed append: close the segment (errors ignored) and count its torn tail's bytes."""
+        """After a failed append: close the segment (errors ignored) and cut off the part of the
+        record that made it to disk (a full disk takes what fits), so replay never mistakes it for
+        corruption; if even that fails, count the torn tail's bytes."""
         file, self._file = self._file, None
         if file is None:
             return
         try:
             file.close()  # flushes what is left of the buffer, which may fail again
+        except OSError:
+            pass
+        try:
+            os.truncate(file.name, self._file_bytes)  # shrinking needs no free space
+            return
         except OSError:
             pass
         try:

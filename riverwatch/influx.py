@@ -122,7 +122,9 @@ class InfluxClient:
     username, password
         1.x credentials, sent as ``u``/``p`` query parameters when no token is given.
     timeout
-        Socket timeout in seconds for each request.
+        Seconds a request may wait for the server: the socket timeout of each request, and for a
+        write or a ping also the bound of the whole exchange, so a server that answers one byte
+        at a time (or a half-open connection that trickles) cannot hold a writer longer.
     """
 
     def __init__(
@@ -168,7 +170,8 @@ class InfluxClient:
         return conn
 
     def _request(
-        self, method: str, path: str, params: dict[str, str], body: bytes | None, headers: dict[str, str]
+        self, method: str, path: str, params: dict[str, str], body: bytes | None, headers: dict[str, str],
+        bounded: bool = False,
     ) -> tuple[int, bytes, http.client.HTTPResponse]:
         query = urlencode({**params, **self._auth_params})
         target = f"{self._prefix}{path}" + (f"?{query}" if query else "")
@@ -177,14 +180,20 @@ class InfluxClient:
             # A kept-alive connection may have been closed by the server meanwhile: one fresh retry.
             for attempt in (0, 1):
                 reused = self._conn is not None
+                deadline = None
                 try:
                     if self._conn is None:
                         self._conn = self._connect()
-                    self._conn.request(method, target, body=body, headers=all_headers)
-                    resp = self._conn.getresponse()
-                    data = resp.read()
+                    with _Deadline(self._conn, self.timeout if bounded else None) as deadline:
+                        self._conn.request(method, target, body=body, headers=all_headers)
+                        resp = self._conn.getresponse()
+                        data = resp.read()
                 except (OSError, http.client.HTTPException) as exc:
                     self._drop_connection()
+                    if deadline is not None and deadline.expired:
+                        raise InfluxUnavailableError(
+                            f"InfluxDB at {self.url} unavailable: no whole answer within {self.timeout:g} s"
+                        ) from exc
                     if reused and attempt == 0 and not isinstance(exc, TimeoutError):
                         continue
                     raise InfluxUnavailableError(
@@ -224,7 +233,7 @@ class InfluxClient:
     def ping(self) -> bool:
         """True when the server answers ``GET /ping`` with 204."""
         try:
-            status, _, _ = self._request("GET", "/ping", {}, None, {})
+            status, _, _ = self._request("GET", "/ping", {}, None, {}, bounded=True)
         except InfluxError:
             return False
         return status == 204
@@ -251,7 +260,7 @@ class InfluxClient:
             body = body.encode("utf-8")
         params = {"db": self.database, "precision": precision}
         headers = {"Content-Type": "text/plain; charset=utf-8"}
-        status, data, resp = self._request("POST", "/write", params, body, headers)
+        status, data, resp = self._request("POST", "/write", params, body, headers, bounded=True)
         if status not in (200, 204):
             self._raise_for("write", status, data, resp)
 
@@ -322,3 +331,40 @@ class InfluxClient:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+class _Deadline:
+    """Bound a whole HTTP exchange: after ``seconds`` the connection's socket is shut down, so a
+    read blocked on a trickling or silent server returns at once (``expired`` tells why).
+
+    >>> with _Deadline(None, None) as d:
+    ...     pass
+    >>> d.expired
+    False
+    """
+
+    def __init__(self, conn: http.client.HTTPConnection | None, seconds: float | None) -> None:
+        self.expired = False
+        self._conn = conn
+        self._timer = threading.Timer(seconds, self._expire) if seconds and conn is not None else None
+        if self._timer is not None:
+            self._timer.daemon = True
+
+    def __enter__(self) -> "_Deadline":
+        if self._timer is not None:
+            self._timer.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+
+    def _expire(self) -> None:
+        sock = getattr(self._conn, "sock", None)
+        if sock is None:
+            return
+        self.expired = True
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass

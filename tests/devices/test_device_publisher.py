@@ -259,3 +259,46 @@ def test_a_puback_with_a_failure_reason_code_is_not_counted_as_acknowledged(tmp_
     assert stats.acknowledged == 3 and stats.dropped == 3 and stats.unacknowledged == 0
     assert stats.per_station["rivertown/gauge-denied"].acknowledged == 0
     assert stats.per_station["rivertown/gauge-denied"].dropped == 3
+
+
+def test_a_day_long_outage_flushed_while_live_readings_flow_is_stored_whole(services, influx, tmp_path):
+    """Issue #12 item 3 through the reference publisher's own store-and-forward: a gauge cut off for
+    a day queues 1,440 readings (one a minute), restarts, flushes them while live readings go on;
+    the real worker stores every one and refuses none as ``replayed``."""
+    from tests.ingest.test_service import CATALOG, make_settings
+
+    from ingest.service import Service
+
+    station, backlog, live = ("rivertown", "gauge-hochtal"), 1440, 60
+    t0 = time.time() - 86400 - 60 * live
+    offline = DevicePublisher("127.0.0.1", 1, *station, state_dir=tmp_path, sync_every=50).start()
+    for i in range(backlog):
+        offline.send(t0 + 60 * i, {"water_level": (1.0 + i * 1e-4, "m"), "discharge": (20.0, "m3/s")})
+    assert offline.close(timeout=0).unacknowledged == backlog  # the outage: all still in the outbox
+
+    svc = Service(make_settings(services, influx, tmp_path), CATALOG)
+    svc.start()
+    try:
+        assert svc.wait_connected(10)
+        device = DevicePublisher(services.mqtt_host, services.mqtt_port, *station, state_dir=tmp_path).start()
+        try:
+            assert device.snapshot().outbox_loaded == backlog
+            for i in range(backlog, backlog + live):  # live readings while the backlog drains
+                device.send(t0 + 60 * i, {"water_level": (1.2, "m"), "discharge": (21.0, "m3/s")})
+                time.sleep(0.005)
+            assert device.flush(60)
+        finally:
+            stats = device.close()
+        total = backlog + live
+        assert stats.acknowledged == total
+        deadline = time.monotonic() + 60
+        while svc.stats.received < total and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert svc.wait_idle(60)
+        rows = influx.query_rows('SELECT count("value") FROM "reading" WHERE "station" = \'gauge-hochtal\'')
+        print(f"\n[day outage] backlog={backlog} live={live} received={svc.stats.received} "
+              f"rejected={svc.stats.rejected_by_reason} stored={rows[0]['count'] if rows else 0}")
+        assert svc.stats.rejected_by_reason == {}
+        assert svc.stats.accepted == total and rows and rows[0]["count"] == 2 * total
+    finally:
+        svc.stop()

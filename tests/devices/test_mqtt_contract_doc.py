@@ -52,3 +52,23 @@ def test_examples_decode_and_match_the_schema():
 def test_version_and_limits_are_stated():
     assert DOC.startswith("# riverwatch MQTT contract, version v1")
     assert "16 KiB" in DOC and "**64**" in DOC and "300 s" in DOC and "7 days" in DOC
+
+
+def test_the_gateway_example_is_a_catalog_entry_that_renders_a_gateway_account(tmp_path):
+    from application.broker_auth import gateway_account, render_acl
+    from riverwatch.catalog import load_catalog
+
+    [block] = re.findall(r"```toml\n(\[\[gateways\]\].*?)```", DOC, re.S)
+    path = tmp_path / "catalog.toml"
+    path.write_text((REPO_ROOT / "catalog" / "demo.toml").read_text(encoding="utf-8") + "\n" + block)
+    catalog = load_catalog(path)
+    [gateway] = catalog.gateways
+    assert "`gw.<partner>.<gateway>`" in DOC and gateway_account("<partner>", "<gateway>") == "gw.<partner>.<gateway>"
+    assert f"user {gateway_account(gateway.partner, gateway.id)}\n" in render_acl(catalog)
+
+
+def test_senml_base_value_and_must_understand_are_documented_as_the_decoder_does():
+    assert '"bv": 100, "v": 32`\nis 132' in DOC
+    senml = json.dumps([{"bn": "urn:dev:rw:rivertown:gauge-hochtal:", "bt": 1795348800.0, "n": "seq", "v": 1},
+                        {"bv": 100, "n": "water_level", "u": "cm", "v": 32}]).encode()
+    assert decode_payload(senml).values == [("water_level", 132.0, "cm")]

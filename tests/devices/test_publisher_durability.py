@@ -15,6 +15,17 @@ T0 = 1_795_348_800.0
 UNREACHABLE = ("127.0.0.1", 1)  # publishers that are never started: only their state files matter
 
 
+def pending_seqs(state_dir) -> list[int]:
+    """Sequence numbers a publisher starting on ``state_dir`` now would send again (its journal's pending)."""
+    from devices.outbox import Outbox
+    from devices.publisher import PublisherStats
+
+    items = Outbox(state_dir / "outbox.jsonl", "reader", PublisherStats())._parse(
+        (state_dir / "outbox.jsonl").read_bytes() if (state_dir / "outbox.jsonl").exists() else b"")
+    entries, done = items
+    return [decode_payload(i.payload).seq for i in entries if i.journal_id not in done]
+
+
 def offline_device(state_dir, station: str = "gauge-hochtal") -> DevicePublisher:
     return DevicePublisher(*UNREACHABLE, "rivertown", station, state_dir=state_dir)
 
@@ -101,7 +112,7 @@ def test_the_loaded_outbox_stays_on_disk_until_its_messages_are_acknowledged(ser
                             state_dir=tmp_path).start()
     try:
         assert third.flush(15)
-        assert wait_until(lambda: not outbox.exists(), 10)  # every loaded message acknowledged
+        assert wait_until(lambda: pending_seqs(tmp_path) == [], 10)  # every loaded message acknowledged
         assert third.snapshot().acknowledged == 4
     finally:
         third.close()
@@ -115,5 +126,78 @@ def test_a_full_queue_that_drops_loaded_messages_still_releases_the_outbox(tmp_p
     pub = MultiStationPublisher(*UNREACHABLE, [("rivertown", "gauge-hochtal")], client_id="small",
                                 state_dir=tmp_path, max_queued=1)
     assert pub.snapshot().dropped == 2  # two of the three loaded messages fell out of the queue
-    pub.publish("rivertown", "gauge-hochtal", T0 + 600, {"water_level": (2.0, "m")})
-    assert not (tmp_path / "outbox.jsonl").exists()  # every loaded message is settled (dropped, loudly)
+    seq = pub.publish("rivertown", "gauge-hochtal", T0 + 600, {"water_level": (2.0, "m")})
+    assert pending_seqs(tmp_path) == [seq]  # every loaded message is settled (dropped, loudly)
+
+
+CHILD = """
+import sys, time
+from devices.publisher import DevicePublisher
+pub = DevicePublisher("127.0.0.1", 1, "rivertown", sys.argv[2], state_dir=sys.argv[1]).start()
+for i in range(100_000):
+    seq = pub.send(1795348800.0 + 60 * i, {"water_level": (1.0 + i / 1000, "m")})
+    print(seq, flush=True)  # publish() returned: the device may forget this reading now
+"""
+
+
+def test_a_sigkilled_device_loses_nothing_it_queued(services, tmp_path):
+    """A power cut (SIGKILL) while the broker is unreachable: every reading ``publish()`` returned for
+    reaches the broker from the next run. (Before, the outbox was written only on a clean close.)"""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from riverwatch.settings import REPO_ROOT
+    from tests.devices.test_device_publisher import Collector
+
+    station = "gauge-sigkill-test"
+    child = subprocess.Popen([sys.executable, "-c", CHILD, str(tmp_path), station], cwd=REPO_ROOT,
+                             stdout=subprocess.PIPE, text=True)
+    queued = []
+    try:
+        while len(queued) < 300:
+            queued.append(int(child.stdout.readline()))
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(10)
+    queued += [int(line) for line in child.stdout.read().split()]  # printed before the kill
+    sub = Collector(services.mqtt_port, data_topic("rivertown", station))
+    try:
+        second = DevicePublisher(services.mqtt_host, services.mqtt_port, "rivertown", station,
+                                 state_dir=tmp_path).start()
+        try:
+            assert second.snapshot().outbox_loaded >= len(queued)
+            assert second.flush(30)
+        finally:
+            second.close()
+        received = {decode_payload(p).seq for _, p, _ in sub.wait_for(len(queued), distinct=True)}
+    finally:
+        sub.close()
+    print(f"\n[device sigkill] queued={len(queued)} loaded={second.snapshot().outbox_loaded} "
+          f"received={len(received)}")
+    assert set(queued) <= received
+    assert pending_seqs(tmp_path) == []
+
+
+def test_the_journal_is_compacted_and_read_back_in_order(tmp_path):
+    """Settled entries are dropped from the journal once they outnumber the pending ones; a crash
+    (no close) leaves a journal whose pending entries come back in their order, a torn tail skipped."""
+    from devices.outbox import COMPACT_AFTER, Outbox
+    from devices.publisher import PublisherStats
+
+    path, topic = tmp_path / "outbox.jsonl", data_topic("rivertown", "gauge-hochtal")
+    outbox = Outbox(path, "t", PublisherStats(), sync_every=100)
+    items = [outbox.append(Outgoing(topic, encode_json(T0 + i, i + 1, {"water_level": (1.0, "m")}),
+                                    "rivertown/gauge-hochtal")) for i in range(2 * COMPACT_AFTER)]
+    for item in items[::2] + items[1:COMPACT_AFTER:2]:  # settled out of order, the second half of odds pending
+        outbox.settle(item)
+    outbox.sync()
+    kept = [decode_payload(i.payload).seq for i in items[COMPACT_AFTER + 1::2]]
+    assert len(path.read_bytes().splitlines()) < 2 * COMPACT_AFTER  # compacted on the way
+    with open(path, "ab") as f:
+        f.write(b'{"done":')  # torn by the crash
+    stats = PublisherStats()
+    again = Outbox(path, "t", stats).read()
+    assert [decode_payload(i.payload).seq for i in again] == kept and stats.outbox_skipped == 1
+    assert len(path.read_bytes().splitlines()) == len(kept)  # rewritten with the pending ones only

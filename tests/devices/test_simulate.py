@@ -107,7 +107,7 @@ def test_cli_simulate_prints_acknowledged(services, tmp_path, monkeypatch, capsy
     monkeypatch.chdir(tmp_path)
     for key, value in services.as_env().items():
         monkeypatch.setenv(key, value)
-    code = main(["simulate", "--scenario", "plume", "--speed", "0", "--duration", "1h", "--interval", "5m",
+    code = main(["simulate", "--scenario", "plume", "--speed", "0", "--span", "1h", "--interval", "5m",
                  "--start", "2026-11-22T00:00:00Z", "--client-id", "sim-test-cli"])
     out = capsys.readouterr().out
     assert code == 0
