@@ -1,5 +1,5 @@
 # riverwatch pipeline image (docker-compose.yml services riverwatch, broker-auth and simulator).
-FROM python:3.11-slim
+FROM python:3.11.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \

@@ -8,7 +8,10 @@ Accounts, one per role:
 - ``partner.<partner>`` — a city's operators and integrations: read their own topics and those of
   partners whose ``shares_with`` names them;
 - ``dev.<partner>.<station>`` — one device: publish only its own ``data`` and ``status``, read its
-  own ``rejected`` topic.
+  own ``rejected`` topic;
+- ``gw.<partner>.<gateway>`` — one gateway or data logger of the catalog's ``[[gateways]]``: the
+  rights of a device for each station it serves, plus its own status topic
+  ``rw/v1/<partner>/<gateway>/status`` (its last will).
 
 Passwords are generated once and kept in ``credentials.toml`` (mode 0600), so rendering again is
 idempotent; the password file holds Mosquitto 2 PBKDF2-SHA512 hashes (``$7$``).
@@ -84,6 +87,15 @@ def device_account(partner: str, station: str) -> str:
     return f"dev.{partner}.{station}"
 
 
+def gateway_account(partner: str, gateway: str) -> str:
+    """Username of one gateway.
+
+    >>> gateway_account("rivertown", "logger-1")
+    'gw.rivertown.logger-1'
+    """
+    return f"gw.{partner}.{gateway}"
+
+
 def partner_account(partner: str) -> str:
     """Username of a partner city's read-only account."""
     return f"partner.{partner}"
@@ -97,7 +109,8 @@ def service_accounts(services: Iterable[str] = ()) -> list[str]:
 def accounts(catalog: Catalog, services: Iterable[str] = ()) -> list[str]:
     """Every account the catalog (and the named workers) call for, service accounts first."""
     return (service_accounts(services) + [partner_account(p.id) for p in catalog.partners]
-            + [device_account(s.partner, s.id) for s in catalog.stations])
+            + [device_account(s.partner, s.id) for s in catalog.stations]
+            + [gateway_account(g.partner, g.id) for g in catalog.gateways])
 
 
 def readable_partners(catalog: Catalog, partner: str) -> list[str]:
@@ -114,10 +127,18 @@ def render_acl(catalog: Catalog, services: Iterable[str] = ()) -> str:
         lines += [f"topic read {ROOT}/{other}/#" for other in readable_partners(catalog, partner.id)]
         blocks.append("\n".join(lines) + "\n")
     for st in catalog.stations:
-        base = f"{ROOT}/{st.partner}/{st.id}"
-        blocks.append(f"user {device_account(st.partner, st.id)}\ntopic write {base}/data\n"
-                      f"topic write {base}/status\ntopic read {base}/rejected\n")
+        blocks.append(f"user {device_account(st.partner, st.id)}\n{_station_rights(st.partner, st.id)}")
+    for gw in catalog.gateways:
+        rights = "".join(_station_rights(gw.partner, station) for station in gw.stations)
+        blocks.append(f"user {gateway_account(gw.partner, gw.id)}\n"
+                      f"topic write {ROOT}/{gw.partner}/{gw.id}/status\n{rights}")
     return "\n".join(blocks)
+
+
+def _station_rights(partner: str, station: str) -> str:
+    """ACL lines of whoever publishes for one station: its data and status, its rejects."""
+    base = f"{ROOT}/{partner}/{station}"
+    return f"topic write {base}/data\ntopic write {base}/status\ntopic read {base}/rejected\n"
 
 
 def hash_password(password: str, salt: bytes | None = None) -> str:

@@ -1,4 +1,8 @@
-"""``riverwatch config render|check``: broker accounts and ACLs from the catalog; config check."""
+"""``riverwatch config render|check``: broker accounts and ACLs from the catalog; config check.
+
+:func:`load_checked_catalog` is how the application reads the catalog: the kernel's checks plus
+the one it cannot make, that every partner language has a message catalog.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,24 @@ import argparse
 from pathlib import Path
 
 from application import broker_auth
-from riverwatch.catalog import load_catalog
+from riverwatch.catalog import Catalog, load_catalog
 from riverwatch.settings import Settings
+
+
+def load_checked_catalog(settings: Settings) -> Catalog:
+    """The settings' catalog, every partner language checked against the message catalogs.
+
+    >>> load_checked_catalog(Settings()).partner("lacville").languages
+    ['fr', 'en']
+    """
+    from early_warning.messages import languages
+
+    return load_catalog(settings.catalog, languages=languages())
 
 
 def _render(args: argparse.Namespace) -> int:
     settings = Settings.load(args.config)
-    catalog = load_catalog(settings.catalog)
+    catalog = load_checked_catalog(settings)
     out = args.out or settings.state_dir / "broker"
     password = settings.mqtt.password.get_secret_value() if settings.mqtt.password else None
     services = args.service_account or []
@@ -20,13 +35,14 @@ def _render(args: argparse.Namespace) -> int:
     for name, path in files.items():
         print(f"{name:12s} {path}")
     print(f"accounts     {len(broker_auth.accounts(catalog, services))} "
-          f"({1 + len(services)} service, {len(catalog.partners)} partners, {len(catalog.stations)} devices)")
+          f"({1 + len(services)} service, {len(catalog.partners)} partners, {len(catalog.stations)} devices, "
+          f"{len(catalog.gateways)} gateways)")
     return 0
 
 
 def _check(args: argparse.Namespace) -> int:
     settings = Settings.load(args.config)
-    catalog = load_catalog(settings.catalog)
+    catalog = load_checked_catalog(settings)
     from detectors.base import get
 
     for name in settings.ingest.detectors:

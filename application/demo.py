@@ -241,13 +241,21 @@ def _summary(report, service, stored: int, warnings: WarningLog, state: Path) ->
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
     """Add ``demo``."""
-    parser = subparsers.add_parser("demo", help="run the two-city demo end to end")
-    parser.add_argument("--duration", type=float, default=None,
-                        help=f"wall seconds to play the scenario in (default {DEFAULT_WALL_S:.0f})")
-    parser.add_argument("--scenario", default="all", help="scenario to play (default all)")
+    from devices.cli import DURATION_HELP, parse_duration
+    from devices.scenarios import scenarios
+
+    parser = subparsers.add_parser("demo", help="run the two-city demo end to end",
+                                   description="Start local Mosquitto and InfluxDB (unless --config names "
+                                   "servers), run the ingest service, publish a scenario from the simulated "
+                                   "stations and print the warnings and what was stored.")
+    parser.add_argument("--duration", type=parse_duration, default=None,
+                        help=f"{DURATION_HELP}; the scenario is played in that time (default {DEFAULT_WALL_S:.0f} s)")
+    parser.add_argument("--scenario", default="all", choices=sorted(scenarios()),
+                        help="scenario to play (default all: every one in turn)")
     parser.add_argument("--interval", type=float, default=120.0,
                         help="simulated seconds between a station's readings (default 120)")
-    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--seed", type=int, default=7,
+                        help="random seed of the simulated stations: the same seed plays the same readings (default 7)")
     parser.add_argument("--config", type=Path, help="settings file; when given, no local services are started")
     parser.add_argument("--state-dir", type=Path, help="local services and demo state (default .riverwatch)")
     parser.add_argument("--keep-services", action="store_true", help="leave Mosquitto and InfluxDB running")

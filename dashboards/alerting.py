@@ -1,18 +1,31 @@
-"""Grafana alert rules that mirror riverwatch's warning levels.
+"""Grafana alert rules that mirror riverwatch's warning levels, and make silence loud.
 
 One Grafana-managed rule per ``station_state`` level (suspect sensor, advisory, watch, warning,
-emergency) fires per station whose latest state is exactly that level, plus one rule for stations
-whose data went stale. Rules are built with the SDK's alerting builders in the shape of Grafana's
-provisioning API (validated against the v12 alerting schema) and converted to the file
-provisioning format by :func:`rule_file`.
+emergency) fires per station whose latest state is exactly that level. Two rules watch for
+silence, from data the pipeline cannot fake by being dead:
+
+- ``rw-heartbeat``: readings of each worker's ``heartbeat`` point over the last
+  :data:`HEARTBEAT_WINDOW_S`; a worker that stopped writing fires, and no heartbeat at all
+  (every worker dead, or InfluxDB unreachable) is *no data*, which fires too (``noDataState``
+  Alerting).
+- ``rw-stale``: readings per station over the last :data:`STALE_AFTER_S`, counted on the
+  readings' own (device) timestamps in the ``reading`` measurement, not on anything the worker
+  writes about itself; no reading of any station for a week is no data, which fires.
+
+A level rule that finds no ``station_state`` at all goes to Grafana's NoData state (a
+``DatasourceNoData`` alert, notified like any other) instead of resolving quietly.
+
+Rules are built with the SDK's alerting builders in the shape of Grafana's provisioning API
+(validated against the v12 alerting schema) and converted to the file provisioning format by
+:func:`rule_file`.
 
 Examples
 --------
 >>> rules = alert_rules(folder_uid="rw-shared")
 >>> [r["uid"] for r in rules][:2]
 ['rw-state-1', 'rw-state-2']
->>> rules[-1]["labels"]["severity"]
-'stale'
+>>> [(r["uid"], r["noDataState"]) for r in rules[-2:]]
+[('rw-stale', 'Alerting'), ('rw-heartbeat', 'Alerting')]
 """
 
 from __future__ import annotations
@@ -21,7 +34,7 @@ from grafana_foundation_sdk.builders import alerting as ab
 from grafana_foundation_sdk.builders import expr as eb
 from grafana_foundation_sdk.models import alerting as am
 
-from riverwatch.storage import STATION_STATE
+from riverwatch.storage import HEARTBEAT, READING, STATION_STATE
 from dashboards.build import STATION_STATES, UID_STATION, to_dict
 from dashboards.influxql import DATASOURCE_UID, InfluxQL
 
@@ -32,18 +45,43 @@ EXPRESSION_UID = "__expr__"
 INTERVAL_S = 60
 #: How long a level must hold before its rule fires, per state (emergencies fire at once).
 PENDING = {1: "15m", 2: "5m", 3: "2m", 4: "1m", 5: "0s"}
+#: Window of the level rules' query, seconds.
+LEVEL_WINDOW_S = 600
+#: A station with no reading (by its own timestamps) for this long is stale; counted in 3 buckets.
 STALE_AFTER_S = 1800
+#: How far back the stale rule looks for stations at all: silent longer, a station drops out.
+STALE_LOOKBACK_S = 7 * 86400
+#: A worker without a heartbeat for this long fires (it writes one per ``ingest.summary_interval_s``).
+HEARTBEAT_WINDOW_S = 300
+#: How far back the heartbeat rule looks for workers at all.
+HEARTBEAT_LOOKBACK_S = 6 * 3600
+#: Below this many points per bucket (averaged over the window) a series counts as silent.
+SILENT_BELOW = 0.01
 
 LATEST_STATE = (f'SELECT last("state") AS "state" FROM "{STATION_STATE}" WHERE $timeFilter '
                 'GROUP BY "partner", "station"')
-LATEST_AGE = (f'SELECT last("last_seen_age_s") AS "age" FROM "{STATION_STATE}" WHERE $timeFilter '
-              'GROUP BY "partner", "station"')
 
 
-def _queries(influxql: str, evaluator: eb.ExprTypeThresholdConditionsEvaluator) -> list[ab.Query]:
-    """A: the InfluxQL series per station; B: last value of each; C: the threshold condition."""
+def silence_query(measurement: str, field: str, group_by: str, window_s: int, buckets: int = 3) -> str:
+    """Points per bucket of ``measurement`` over the last ``window_s`` (a moving average of
+    ``buckets`` buckets, empty buckets counted as 0), per ``group_by`` series: 0 means silent.
+
+    >>> silence_query("heartbeat", "alive", '"worker"', 300, 5)
+    'SELECT moving_average(count("alive"), 5) AS "points" FROM "heartbeat" WHERE $timeFilter GROUP BY time(60s), "worker" fill(0)'
+    """
+    return (f'SELECT moving_average(count("{field}"), {buckets}) AS "points" FROM "{measurement}" '
+            f'WHERE $timeFilter GROUP BY time({window_s // buckets}s), {group_by} fill(0)')
+
+
+READINGS_RECENT = silence_query(READING, "value", '"partner", "station"', STALE_AFTER_S)
+HEARTBEATS_RECENT = silence_query(HEARTBEAT, "alive", '"worker"', HEARTBEAT_WINDOW_S, 5)
+
+
+def _queries(influxql: str, evaluator: eb.ExprTypeThresholdConditionsEvaluator,
+             window_s: int = LEVEL_WINDOW_S) -> list[ab.Query]:
+    """A: the InfluxQL series per station over ``window_s``; B: last value of each; C: the threshold."""
     source = (ab.Query("A").datasource_uid(DATASOURCE_UID)
-              .relative_time_range(am.RelativeTimeRange(from_val=600, to=0))
+              .relative_time_range(am.RelativeTimeRange(from_val=window_s, to=0))
               .model(InfluxQL(influxql).ref_id("A")))
     reduce = ab.Query("B").datasource_uid(EXPRESSION_UID).model(
         eb.TypeReduce().ref_id("B").expression("A").reducer("last"))
@@ -54,9 +92,9 @@ def _queries(influxql: str, evaluator: eb.ExprTypeThresholdConditionsEvaluator) 
 
 
 def _rule(uid: str, title: str, folder_uid: str, queries: list[ab.Query], pending: str,
-          labels: dict[str, str], summary: str) -> dict:
+          labels: dict[str, str], summary: str, no_data: str = "NoData") -> dict:
     rule = (ab.Rule(title).uid(uid).folder_uid(folder_uid).rule_group(RULE_GROUP).org_id(ORG_ID)
-            .queries(queries).condition("C").for_val(pending).no_data_state("OK").exec_err_state("Error")
+            .queries(queries).condition("C").for_val(pending).no_data_state(no_data).exec_err_state("Error")
             .labels(labels)
             .annotations({"summary": summary,
                           "dashboard": f"/d/{UID_STATION}/riverwatch-station?var-partner={{{{ $labels.partner }}}}"
@@ -74,19 +112,34 @@ def state_rule(state: int, name: str, folder_uid: str) -> dict:
                  f"{{{{ $labels.station }}}} ({{{{ $labels.partner }}}}) is at {name}")
 
 
+def _silent() -> eb.ExprTypeThresholdConditionsEvaluator:
+    return eb.ExprTypeThresholdConditionsEvaluator().type("lt").params([SILENT_BELOW])
+
+
 def stale_rule(folder_uid: str) -> dict:
-    """Fires for each station that has sent nothing for :data:`STALE_AFTER_S` seconds."""
-    evaluator = eb.ExprTypeThresholdConditionsEvaluator().type("gt").params([float(STALE_AFTER_S)])
-    return _rule("rw-stale", "Riverwatch: station data stale", folder_uid, _queries(LATEST_AGE, evaluator),
-                 "5m", {"riverwatch": "freshness", "severity": "stale"},
+    """Fires for each station with no reading (device timestamps) in the last :data:`STALE_AFTER_S`
+    seconds; no reading of any station at all is no data, which fires as well."""
+    return _rule("rw-stale", "Riverwatch: station data stale", folder_uid,
+                 _queries(READINGS_RECENT, _silent(), STALE_LOOKBACK_S), "5m",
+                 {"riverwatch": "freshness", "severity": "stale"},
                  f"{{{{ $labels.station }}}} ({{{{ $labels.partner }}}}) sent nothing for over "
-                 f"{STALE_AFTER_S // 60} minutes")
+                 f"{STALE_AFTER_S // 60} minutes (or no station sent anything)", no_data="Alerting")
+
+
+def heartbeat_rule(folder_uid: str) -> dict:
+    """Fires for each ingest worker without a ``heartbeat`` point in :data:`HEARTBEAT_WINDOW_S`
+    seconds, and when there is no heartbeat at all (no data = alerting)."""
+    return _rule("rw-heartbeat", "Riverwatch: pipeline heartbeat missing", folder_uid,
+                 _queries(HEARTBEATS_RECENT, _silent(), HEARTBEAT_LOOKBACK_S), "0s",
+                 {"riverwatch": "heartbeat", "severity": "pipeline"},
+                 "the riverwatch pipeline wrote no heartbeat for "
+                 f"{HEARTBEAT_WINDOW_S // 60} minutes: worker dead, or InfluxDB unreachable", no_data="Alerting")
 
 
 def alert_rules(folder_uid: str) -> list[dict]:
     """All riverwatch alert rules (provisioning-API shape), in a fixed order."""
     levels = [state_rule(state, name, folder_uid) for state, name, _ in STATION_STATES if state > 0]
-    return levels + [stale_rule(folder_uid)]
+    return levels + [stale_rule(folder_uid), heartbeat_rule(folder_uid)]
 
 
 def rule_file(rules: list[dict], folder_title: str) -> dict:

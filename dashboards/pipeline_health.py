@@ -1,19 +1,24 @@
-"""The Pipeline health dashboard: throughput, rejects by reason, write lag, spool, broker link, backlog.
+"""The Pipeline health dashboard: heartbeat, throughput, rejects by reason, write lag, spool, broker link,
+backlog.
 
-Reads the ``pipeline`` summaries every ingest worker writes and the ``reject`` events.
+Reads the ``pipeline`` summaries and ``heartbeat`` points every ingest worker writes and the
+``reject`` events. The heartbeat tile counts each worker's heartbeats of the last
+:data:`~dashboards.alerting.HEARTBEAT_WINDOW_S` seconds (from now, whatever the time picker says):
+no heartbeat shows a red "NO HEARTBEAT", never the last values of a dead worker.
 
 Examples
 --------
 >>> model = pipeline_health()
 >>> model.uid, len(model.panels)
-('rw-pipeline', 13)
+('rw-pipeline', 14)
 """
 
 from __future__ import annotations
 
 from grafana_foundation_sdk.models import dashboard as dm
 
-from riverwatch.storage import PIPELINE, REJECT
+from riverwatch.storage import HEARTBEAT, PIPELINE, REJECT
+from dashboards.alerting import HEARTBEAT_WINDOW_S
 from dashboards.build import (
     UID_PIPELINE, Cell, dashboard, finish, influx, mapping, stat, steps, table, timeseries,
 )
@@ -25,6 +30,8 @@ THROUGHPUT_NOW = f'SELECT sum("readings_per_s") AS "readings/s" FROM ({_LATEST})
 LAG_NOW = f'SELECT max("write_lag_s") AS "write lag" FROM ({_LATEST})'
 SPOOL_NOW = f'SELECT sum("spool_bytes") AS "spooled" FROM ({_LATEST})'
 CONNECTED = f'SELECT last("mqtt_connected") FROM "{PIPELINE}" WHERE $timeFilter GROUP BY "worker"'
+HEARTBEATS_NOW = (f'SELECT count("alive") AS "heartbeats" FROM "{HEARTBEAT}" '
+                  f'WHERE time > now() - {HEARTBEAT_WINDOW_S}s GROUP BY "worker"')
 REJECTS_NOW = f'SELECT sum("count") AS "rejects" FROM "{REJECT}" WHERE $timeFilter'
 
 THROUGHPUT = (f'SELECT mean("readings_per_s") FROM "{PIPELINE}" WHERE $timeFilter '
@@ -64,15 +71,20 @@ def pipeline_health() -> dm.Dashboard:
                       "Ingest throughput, rejects by reason, write lag, disk spool, broker connection, "
                       "backlog and overload.",
                       refresh="10s", time_from="now-1h")
-    board.with_panel(stat("Readings/s", [influx(THROUGHPUT_NOW)], Cell(0, 0, 5, 4), unit="short",
+    board.with_panel(stat("Pipeline heartbeat", [influx(HEARTBEATS_NOW, alias="$tag_worker")], Cell(0, 0, 4, 4),
+                          thresholds=steps("red", (1, "green")), no_value="NO HEARTBEAT",
+                          description=f"Heartbeats each worker wrote in the last {HEARTBEAT_WINDOW_S // 60} "
+                                      "minutes. None: the pipeline is dead or cannot store (the "
+                                      "rw-heartbeat alert rule fires)."))
+    board.with_panel(stat("Readings/s", [influx(THROUGHPUT_NOW)], Cell(4, 0, 4, 4), unit="short",
                           thresholds=steps("blue")))
-    board.with_panel(stat("Rejects", [influx(REJECTS_NOW)], Cell(5, 0, 4, 4),
+    board.with_panel(stat("Rejects", [influx(REJECTS_NOW)], Cell(8, 0, 4, 4),
                           thresholds=steps("green", (1, "orange"))))
-    board.with_panel(stat("Write lag", [influx(LAG_NOW)], Cell(9, 0, 5, 4), unit="s",
+    board.with_panel(stat("Write lag", [influx(LAG_NOW)], Cell(12, 0, 4, 4), unit="s",
                           thresholds=steps("green", (5, "orange"), (30, "red"))))
-    board.with_panel(stat("Spooled", [influx(SPOOL_NOW)], Cell(14, 0, 5, 4), unit="bytes",
+    board.with_panel(stat("Spooled", [influx(SPOOL_NOW)], Cell(16, 0, 4, 4), unit="bytes",
                           thresholds=steps("green", (1, "orange"))))
-    board.with_panel(stat("Broker connection", [influx(CONNECTED, alias="$tag_worker")], Cell(19, 0, 5, 4),
+    board.with_panel(stat("Broker connection", [influx(CONNECTED, alias="$tag_worker")], Cell(20, 0, 4, 4),
                           mappings=connection_mappings(), thresholds=steps("red", (1, "green")),
                           no_value="no worker"))
 

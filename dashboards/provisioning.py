@@ -7,10 +7,16 @@
     out/provisioning/datasources/riverwatch.yaml
     out/provisioning/dashboards/riverwatch.yaml  (file provider, folders from the directory names)
     out/provisioning/alerting/riverwatch-rules.yaml
+    out/provisioning/alerting/riverwatch-contacts.yaml  (contact points and the notification policy)
 
 Mount ``out/dashboards`` at :data:`DASHBOARDS_PATH` and ``out/provisioning`` at
 ``/etc/grafana/provisioning`` in the Grafana container. The InfluxDB token is not written: the
 datasource reads it from ``$INFLUX_TOKEN`` (Grafana's environment interpolation).
+
+Contact points: ``riverwatch-operators`` (email to ``$OPERATOR_EMAIL``, from Grafana's
+environment) gets every alert; each partner with ``alert_emails`` or ``alert_webhook`` in the
+catalog gets its own contact point (email and/or webhook) and a route for the alerts labelled
+with its id (``partner``), so a city hears about its own stations.
 
 Examples
 --------
@@ -29,7 +35,7 @@ import yaml
 
 from riverwatch.catalog import Catalog, load_catalog
 from riverwatch.settings import Settings
-from dashboards.alerting import alert_rules, rule_file
+from dashboards.alerting import ORG_ID, alert_rules, rule_file
 from dashboards.build import UID_STATION, to_json
 from dashboards.detectors_board import detectors_board
 from dashboards.influxql import DATASOURCE_TYPE, DATASOURCE_UID
@@ -41,6 +47,9 @@ from dashboards.station import station
 DASHBOARDS_PATH = "/var/lib/grafana/dashboards/riverwatch"
 DATASOURCE_NAME = "Riverwatch InfluxDB"
 SHARED_FOLDER = ("rw-shared", "Riverwatch")
+#: The contact point that hears every alert; its address comes from Grafana's environment.
+OPERATORS = "riverwatch-operators"
+OPERATOR_EMAIL_ENV = "OPERATOR_EMAIL"
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +146,47 @@ def alerting_file() -> dict:
     return rule_file(alert_rules(folder.uid), folder.title)
 
 
+def contact_point_name(partner_id: str) -> str:
+    """The contact point of one partner."""
+    return f"riverwatch-{partner_id}"
+
+
+def partner_receivers(partner) -> list[dict]:
+    """A partner's integrations from the catalog: email (all its addresses) and/or webhook."""
+    receivers = []
+    if partner.alert_emails:
+        receivers.append({"uid": f"rw-cp-{partner.id}-email", "type": "email",
+                          "settings": {"addresses": ";".join(partner.alert_emails), "singleEmail": True}})
+    if partner.alert_webhook:
+        receivers.append({"uid": f"rw-cp-{partner.id}-webhook", "type": "webhook",
+                          "settings": {"url": partner.alert_webhook, "httpMethod": "POST"}})
+    return receivers
+
+
+def contacts_file(catalog: Catalog) -> dict:
+    """``provisioning/alerting/riverwatch-contacts.yaml``: contact points and the notification policy.
+
+    >>> from riverwatch.catalog import Partner
+    >>> doc = contacts_file(Catalog(partners=[Partner(id="p", name="P", country="DE",
+    ...                                               alert_webhook="https://p.example/hook")], stations=[]))
+    >>> [c["name"] for c in doc["contactPoints"]], doc["policies"][0]["routes"][1]["object_matchers"]
+    (['riverwatch-operators', 'riverwatch-p'], [['partner', '=', 'p']])
+    """
+    operators = {"orgId": ORG_ID, "name": OPERATORS, "receivers": [{
+        "uid": "rw-cp-operators-email", "type": "email",
+        "settings": {"addresses": f"${{{OPERATOR_EMAIL_ENV}}}", "singleEmail": True}}]}
+    points, routes = [operators], [{"receiver": OPERATORS, "continue": True}]
+    for partner in catalog.partners:
+        receivers = partner_receivers(partner)
+        if receivers:
+            points.append({"orgId": ORG_ID, "name": contact_point_name(partner.id), "receivers": receivers})
+            routes.append({"receiver": contact_point_name(partner.id), "continue": True,
+                           "object_matchers": [["partner", "=", partner.id]]})
+    policy = {"orgId": ORG_ID, "receiver": OPERATORS, "group_by": ["grafana_folder", "alertname"],
+              "routes": routes}
+    return {"apiVersion": 1, "contactPoints": points, "policies": [policy]}
+
+
 def _yaml(doc: dict) -> str:
     return yaml.safe_dump(doc, sort_keys=True, allow_unicode=True, default_flow_style=False, width=100)
 
@@ -144,6 +194,7 @@ def _yaml(doc: dict) -> str:
 def write_all(settings: Settings, out: str | Path, catalog: Catalog | None = None) -> list[Path]:
     """Write every dashboard and provisioning file under ``out``; returns the paths, sorted."""
     out = Path(out)
+    catalog = catalog or load_catalog(settings.catalog)
     written: list[Path] = []
 
     def put(path: Path, text: str) -> None:
@@ -156,4 +207,6 @@ def write_all(settings: Settings, out: str | Path, catalog: Catalog | None = Non
     put(out / "provisioning" / "datasources" / "riverwatch.yaml", _yaml(datasources_file(settings)))
     put(out / "provisioning" / "dashboards" / "riverwatch.yaml", _yaml(dashboards_file()))
     put(out / "provisioning" / "alerting" / "riverwatch-rules.yaml", _yaml(alerting_file()))
+    put(out / "provisioning" / "alerting" / "riverwatch-contacts.yaml",
+        _yaml(contacts_file(catalog)))
     return sorted(written)

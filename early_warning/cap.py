@@ -38,7 +38,11 @@ urgency / severity / certainty
     alone Possible (advisory/watch) or Likely (warning/emergency).
 area
     ``areaDesc`` (station, river, partner) and a circle ``"lat,lon radius"`` (km) around the
-    station; an optional polygon (closed ring of ``(lat, lon)``) may be given.
+    station; an optional polygon (closed ring of ``(lat, lon)``) may be given; the station's
+    catalog ``geocodes`` (scheme → code, e.g. NUTS3) become ``geocode`` pairs.
+web
+    The page of the warning in the ``info`` block's own language when the alert feed runs (its
+    ``?lang=`` page), else the partner's catalog ``web`` page.
 
 Examples
 --------
@@ -136,7 +140,7 @@ def original_ref(event: "WarningEvent", partner: "Partner") -> str:
 
 def to_cap(event: "WarningEvent", station: "Station", partner: "Partner",
            texts: dict[str, RenderedText], *, previous: str | None = None,
-           web: str | None = None, radius_km: float | None = None,
+           web: str | dict[str, str] | None = None, radius_km: float | None = None,
            polygon: Sequence[tuple[float, float]] | None = None,
            expires_ns: int | None = None) -> bytes:
     """Render one warning event as a CAP 1.2 alert (UTF-8 XML bytes).
@@ -152,7 +156,8 @@ def to_cap(event: "WarningEvent", station: "Station", partner: "Partner",
         ``sender,identifier,sent`` of the warning's previous message (:func:`message_ref`), added
         to ``references`` after the original Alert.
     web
-        URL of a human-readable page about the warning (the feed's HTML page).
+        URL of a human-readable page about the warning, or ``{lang: URL}`` (one per ``info``);
+        default: the partner's catalog ``web`` page, if any.
     radius_km, polygon
         Area around the station (default radius per hazard); polygon as ``(lat, lon)`` points.
     expires_ns
@@ -181,7 +186,8 @@ def to_cap(event: "WarningEvent", station: "Station", partner: "Partner",
     expires = expires_ns or event.time_ns + 1_000_000_000 * (
         CLEARED_VALID_FOR_S if event.state == "cleared" else VALID_FOR_S)
     for lang, text in _distinct_languages(texts):
-        _info(alert, event, station, partner, lang, text, web=web, expires_ns=expires,
+        link = web.get(lang) if isinstance(web, dict) else web
+        _info(alert, event, station, partner, lang, text, web=link or partner.web, expires_ns=expires,
               radius_km=radius_km, polygon=polygon)
     return ET.tostring(alert, encoding="UTF-8", xml_declaration=True, default_namespace=NS)
 
@@ -236,6 +242,10 @@ def _area(info: ET.Element, event, station, partner, radius_km, polygon) -> None
         _sub(area, "polygon", polygon_text(polygon))
     radius = radius_km if radius_km is not None else RADIUS_KM.get(event.hazard, 5.0)
     _sub(area, "circle", f"{station.lat:.5f},{station.lon:.5f} {radius:g}")
+    for scheme, code in station.geocodes.items():
+        geocode = _sub(area, "geocode")
+        _sub(geocode, "valueName", scheme)
+        _sub(geocode, "value", code)
 
 
 def polygon_text(points: Sequence[tuple[float, float]]) -> str:

@@ -12,6 +12,7 @@ nothing is compiled by hand). Adding a language is adding one file. Message ids 
     fragment.expected           appended when a crossing time is given but the value is already past
     fragment.upstream           appended when an upstream station carries the evidence
     level.<level>, hazard.<hazard>, quantity.<quantity>, state.<state>   words used inside texts
+    page.<label>                labels of the alert pages and feeds (:data:`PAGE_LABELS`)
 
 Texts are Python brace templates with the placeholders in :data:`PLACEHOLDERS`; numbers and
 times are formatted for the language (decimal comma in de/fr) and times in the partner's time
@@ -40,6 +41,7 @@ import logging
 import re
 import string
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -85,6 +87,11 @@ PLACEHOLDERS = {
     "window": "accumulation window, e.g. 6 h (rain detectors)",
 }
 
+#: Labels of the HTML alert pages and the Atom feeds (keys ``page.<label>``).
+PAGE_LABELS = ("feed_title", "active", "none_active", "level", "hazard", "state", "station", "river",
+               "operator", "since", "updated", "expected", "coordinates", "map", "measured", "threshold",
+               "cap", "feed", "languages", "all_alerts", "cleared")
+
 #: ``message_key`` values with their own description: the evidence means something else there
 #: (the value is the upstream station's, the threshold a rate or the usual level).
 VARIANTS = ("flood.upstream", "water_quality.upstream", "water_quality.event", "rate_of_rise", "rainfall")
@@ -126,7 +133,7 @@ def required_keys() -> list[str]:
     keys += ["fragment.expected", "fragment.upstream"]
     keys += [f"level.{level.name.lower()}" for level in Level if level]
     keys += [f"hazard.{h}" for h in HAZARDS] + [f"state.{s}" for s in WARNING_STATES]
-    keys += [f"quantity.{q}" for q in QUANTITIES]
+    keys += [f"quantity.{q}" for q in QUANTITIES] + [f"page.{label}" for label in PAGE_LABELS]
     return keys
 
 
@@ -367,10 +374,13 @@ def _float(text: str | None) -> float | None:
 
 
 def texts(event: "WarningEvent", station: "Station", partner: "Partner", *,
-          upstream: "Station | None" = None) -> dict[str, RenderedText]:
-    """The event rendered in each of the partner's languages, in the partner's time zone.
+          upstream: "Station | None" = None, shared_with: "Sequence[Partner]" = ()) -> dict[str, RenderedText]:
+    """The event rendered in each language of its readers, each in its reader's time zone.
 
-    A language without a catalog is rendered in English (logged once per language).
+    The readers are the ``partner`` first, then the partners it shares its warnings with
+    (``shared_with``): a language is rendered once, in the time zone of the first reader who
+    speaks it (see :func:`audience`). A language without a catalog is rendered in English
+    (logged once per language).
 
     >>> from riverwatch.catalog import Partner, Station
     >>> from riverwatch.model import Level, WarningEvent
@@ -386,14 +396,30 @@ def texts(event: "WarningEvent", station: "Station", partner: "Partner", *,
     """
     catalogs = load_catalogs()
     rendered = {}
-    for lang in partner.languages:
+    for lang, tz in audience(partner, shared_with).items():
         if lang not in catalogs and _MISSING[(lang, "*")] == 0:
             log.warning("no message catalog for language %r (partner %s): using English", lang, partner.id)
         if lang not in catalogs:
             _MISSING[(lang, "*")] += 1
-        rendered[lang] = render(event, station, lang, partner.timezone, upstream=upstream,
-                                partner_name=partner.name)
+        rendered[lang] = render(event, station, lang, tz, upstream=upstream, partner_name=partner.name)
     return rendered
+
+
+def audience(partner: "Partner", shared_with: "Sequence[Partner]" = ()) -> dict[str, str]:
+    """``{language: time zone}`` of a warning's readers: the partner's languages, then the new ones
+    of each partner it shares with, each in the zone of the first reader speaking it.
+
+    >>> from riverwatch.catalog import Partner
+    >>> lac = Partner(id="l", name="Lacville", country="FR", languages=["fr", "en"], timezone="Europe/Paris")
+    >>> riv = Partner(id="r", name="Rivertown", country="DE", languages=["de", "en"], timezone="Europe/Berlin")
+    >>> audience(lac, [riv])
+    {'fr': 'Europe/Paris', 'en': 'Europe/Paris', 'de': 'Europe/Berlin'}
+    """
+    zones: dict[str, str] = {}
+    for reader in (partner, *shared_with):
+        for lang in reader.languages:
+            zones.setdefault(lang, reader.timezone)
+    return zones
 
 
 def term(key: str, lang: str) -> str:

@@ -57,7 +57,10 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
                               description=__doc__.splitlines()[0])
     p.add_argument("data", nargs="+", help="data folder (nab, usgs) or CSV file (gecco, csv, qld); influx: "
                    "partner/station (several, or a comma list; partner/* for all of a partner)")
-    p.add_argument("--format", required=True, choices=FORMATS)
+    p.add_argument("--format", required=True, choices=FORMATS,
+                   help="layout of DATA: nab (folder of NAB category folders), gecco (GECCO water-quality CSV), "
+                        "usgs (folder of USGS flood-event CSVs), csv (timestamp,value[,label]), qld (river "
+                        "sonde CSV with fault labels), influx (a station's own history in InfluxDB)")
     p.add_argument("--detector", action="append", default=[],
                    help="registered detector to run (repeatable; default: those of the format's hazard; "
                    "influx: production's ingest.detectors)")

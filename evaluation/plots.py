@@ -7,7 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-import matplotlib
+from riverwatch.errors import ConfigError
+
+try:
+    import matplotlib
+except ImportError:  # an optional dependency: the "plots" extra
+    raise ConfigError("plots need matplotlib: pip install 'riverwatch[plots]'") from None
 
 matplotlib.use("Agg")
 import matplotlib.dates as mdates  # noqa: E402

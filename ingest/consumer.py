@@ -44,6 +44,9 @@ True
 from __future__ import annotations
 
 import logging
+import socket
+import ssl
+import sys
 import threading
 import time
 import zlib
@@ -70,6 +73,12 @@ Item = tuple[str, bytes, int, int, float, int]
 
 #: Topic filters per SUBSCRIBE packet (a sharded worker of a large catalog has thousands).
 FILTERS_PER_SUBSCRIBE = 100
+
+#: Back-off between connection attempts: paho waits RECONNECT_MIN_S, doubling up to RECONNECT_MAX_S.
+RECONNECT_MIN_S, RECONNECT_MAX_S = 1, 15
+
+#: CONNACK reason codes that mean the broker refused our credentials.
+AUTH_REFUSALS = frozenset({"Bad user name or password", "Not authorized"})
 
 #: Seconds :meth:`Consumer.stop` waits for queued packets (acks) to be written before it disconnects.
 ACK_FLUSH_S = 5.0
@@ -109,6 +118,32 @@ def shard_stations(catalog: Catalog, shard: tuple[int, int]) -> list[tuple[str, 
         if shard_of(outlet.partner, outlet.id, count) == index:
             out.append(st.key)
     return out
+
+
+def failure_cause(exc: BaseException | None, tls: bool = False) -> str:
+    """Name why a connection attempt failed: DNS, TLS, refused, timeout, or the error itself.
+
+    With ``tls``, a connection reset before the broker answered is the TLS handshake failing
+    (a plain listener drops a ClientHello), so it is named TLS too.
+
+    >>> failure_cause(ConnectionRefusedError(111, "Connection refused"))
+    'refused (nothing listening there?): [Errno 111] Connection refused'
+    >>> failure_cause(socket.gaierror(-2, "Name or service not known"))
+    'DNS (cannot resolve the host): [Errno -2] Name or service not known'
+    >>> failure_cause(ConnectionResetError(104, "Connection reset by peer"), tls=True)
+    'TLS: handshake failed (is the port a TLS listener?): [Errno 104] Connection reset by peer'
+    """
+    if isinstance(exc, socket.gaierror):
+        return f"DNS (cannot resolve the host): {exc}"
+    if isinstance(exc, ssl.SSLError | ssl.CertificateError):
+        return f"TLS: {exc}"
+    if tls and isinstance(exc, ConnectionResetError | BrokenPipeError):
+        return f"TLS: handshake failed (is the port a TLS listener?): {exc}"
+    if isinstance(exc, ConnectionRefusedError):
+        return f"refused (nothing listening there?): {exc}"
+    if isinstance(exc, TimeoutError):
+        return f"timeout: {exc}"
+    return f"{type(exc).__name__}: {exc}" if exc is not None else "unknown error"
 
 
 def client_class(fast_path: bool = True) -> type[mqtt.Client]:
@@ -172,6 +207,8 @@ class Consumer:
         self.subscribe_failures = 0
         self.acks_dropped = 0
         self.acks_unsent = 0
+        self.connect_failures = 0  # attempts failed in a row (reset by a successful connect)
+        self.last_failure: str | None = None  # why the last attempt failed (None once connected)
         self.generation = 0
         self.last_message = time.monotonic()
         self._pending_subacks: set[int] = set()
@@ -182,11 +219,12 @@ class Consumer:
             client.username_pw_set(settings.username, password)
         if settings.tls:
             client.tls_set(ca_certs=str(settings.ca_file) if settings.ca_file else None)
-        client.reconnect_delay_set(min_delay=1, max_delay=15)
+        client.reconnect_delay_set(min_delay=RECONNECT_MIN_S, max_delay=RECONNECT_MAX_S)
         client.max_inflight_messages_set(max(20, settings.receive_maximum))
         client.max_queued_messages_set(0)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
+        client.on_connect_fail = self._on_connect_fail
         client.on_message = self._on_message
         client.on_subscribe = self._on_subscribe
         if isinstance(client, fastmqtt.FastClient):
@@ -313,14 +351,28 @@ class Consumer:
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
-            log.error("MQTT connect to %s:%s refused: %s", self.settings.host, self.settings.port, reason_code)
+            kind = "auth" if str(reason_code) in AUTH_REFUSALS else "broker"
+            self._failed(f"{kind}: the broker refused the connection: {reason_code}")
             return
+        self.connect_failures, self.last_failure = 0, None
         self.generation += 1
         self.connects += 1
         self._pending_subacks.clear()
         self._subscribe(client)
         log.info("MQTT connected to %s:%s (session present: %s, connection %d)", self.settings.host,
                  self.settings.port, flags.session_present, self.connects)
+
+    def _on_connect_fail(self, client, userdata) -> None:
+        # paho calls this inside its ``except OSError`` around the connect: the exception is current
+        self._failed(failure_cause(sys.exc_info()[1], self.settings.tls))
+
+    def _failed(self, cause: str) -> None:
+        """Log one failed attempt with its cause: ERROR when the cause is new, WARNING while it repeats."""
+        self.connect_failures += 1
+        level = logging.WARNING if cause == self.last_failure else logging.ERROR
+        self.last_failure = cause
+        log.log(level, "MQTT connect to %s:%s failed (attempt %d): %s; retrying with back-off (doubling, at most "
+                "%d s apart)", self.settings.host, self.settings.port, self.connect_failures, cause, RECONNECT_MAX_S)
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
         failed = [str(code) for code in reason_codes if code.is_failure]

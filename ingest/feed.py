@@ -3,28 +3,31 @@
 A small standard-library HTTP server (``ThreadingHTTPServer``) the pipeline runs beside the
 MQTT publisher, so partners and the public can poll warnings without an MQTT client::
 
-    GET /alerts.atom            Atom feed of active alerts (?lang=fr picks the entry language)
+    GET /                       the warnings as a page (?lang=de, else the browser's language)
+    GET /alerts.<lang>.atom     Atom feed in one language (every entry in it when the warning has it)
+    GET /alerts.atom            Atom feed (?lang=fr picks the entry language), linking the feeds by language
     GET /alerts/<id>.xml        the latest CAP 1.2 message of warning <id>
-    GET /alerts/<id>.html       the same warning as a small HTML page, one section per language
-    GET /healthz                "ok" and the number of open alerts
+    GET /alerts/<id>.html       the warning as a page in one language (?lang=, see :mod:`ingest.pages`)
 
 Maintenance notices (``event.public`` False) are kept for :meth:`AlertFeed.open_alerts` but not
 served unless the feed is built with ``include_restricted=True``. An all-clear stays in the feed
 for ``cleared_ttl_s`` seconds so pollers see it, then drops out (its pages stay until pruned).
+A station has one warning per hazard at a time: a newer warning of the same station and hazard
+(another id) replaces the older one in the feed. The worker's health (``/healthz``, ``/readyz``) is
+served on the metrics port (:mod:`ingest.health`), not here.
 
 Examples
 --------
 >>> feed = AlertFeed()
 >>> server = FeedServer(feed, "127.0.0.1", 0).start()
 >>> import urllib.request
->>> urllib.request.urlopen(server.url + "/healthz", timeout=5).read()
-b'ok 0\\n'
+>>> urllib.request.urlopen(server.url + "/alerts.atom", timeout=5).status
+200
 >>> server.stop()
 """
 
 from __future__ import annotations
 
-import html
 import logging
 import threading
 import time
@@ -36,7 +39,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
+from early_warning.messages import FALLBACK, load_catalogs, term
 from riverwatch.errors import ServiceError
+
+from ingest.pages import Place, alert_page, index_page, page_language, page_url
 
 if TYPE_CHECKING:
     from early_warning.messages import RenderedText
@@ -47,6 +53,9 @@ log = logging.getLogger(__name__)
 ATOM_NS = "http://www.w3.org/2005/Atom"
 CAP_MIME = "application/cap+xml"
 FEED_ID = "urn:riverwatch:alerts"
+ATOM = "application/atom+xml; charset=utf-8"
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+HTML = "text/html; charset=utf-8"
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +66,7 @@ class Alert:
     cap_xml: bytes
     texts: dict[str, "RenderedText"]
     published_at: float
+    place: Place | None = None
 
     @property
     def id(self) -> str:
@@ -95,16 +105,27 @@ class AlertFeed:
         self._clock = clock
         self._alerts: dict[str, Alert] = {}
         self._lock = threading.Lock()
+        #: Base URL of the server serving this feed (set when it starts; None when not served).
+        self.base_url: str | None = None
 
-    def publish(self, event: "WarningEvent", cap_xml: bytes, texts: dict[str, "RenderedText"]) -> None:
-        """Record the newest message of ``event``'s warning (an older event never overwrites)."""
+    def publish(self, event: "WarningEvent", cap_xml: bytes, texts: dict[str, "RenderedText"], *,
+                place: Place | None = None, published_at: float | None = None) -> None:
+        """Record the newest message of ``event``'s warning (an older event never overwrites).
+
+        ``place`` is what the page shows besides the texts; ``published_at`` (wall clock, s)
+        backdates a message restored after a restart.
+        """
         if not texts:
             raise ValueError("an alert needs its texts in at least one language")
-        alert = Alert(event, cap_xml, dict(texts), self._clock())
+        alert = Alert(event, cap_xml, dict(texts), self._clock() if published_at is None else published_at, place)
+        series = (event.partner, event.station, event.hazard)
         with self._lock:
             current = self._alerts.get(event.id)
             if current is None or current.event.time_ns <= event.time_ns:
                 self._alerts[event.id] = alert
+                for warning_id in [k for k, a in self._alerts.items() if k != event.id and a.event.time_ns
+                                   < event.time_ns and (a.event.partner, a.event.station, a.event.hazard) == series]:
+                    del self._alerts[warning_id]  # superseded by the station's newer warning
             self._prune()
 
     def open_alerts(self) -> list[Alert]:
@@ -135,15 +156,26 @@ class AlertFeed:
         for warning_id in [k for k, a in self._alerts.items() if a.cleared and a.published_at < horizon]:
             del self._alerts[warning_id]
 
-    def atom(self, base_url: str, lang: str | None = None) -> bytes:
-        """The Atom feed document; links are absolute, under ``base_url``."""
+    def atom(self, base_url: str, lang: str | None = None, *, per_language: bool = False) -> bytes:
+        """The Atom feed document; links are absolute, under ``base_url``.
+
+        With ``per_language`` it is the feed of ``lang`` (``/alerts.<lang>.atom``): its title and
+        ``xml:lang`` are the language's, entries link to the pages in it; an entry whose warning
+        has no text in ``lang`` keeps its first language and says so in its own ``xml:lang``.
+        """
         alerts = self.listed()
         feed = ET.Element("feed", xmlns=ATOM_NS)
-        _text(feed, "id", FEED_ID)
-        _text(feed, "title", "riverwatch alerts")
+        _text(feed, "id", f"{FEED_ID}:{lang}" if per_language else FEED_ID)
+        _text(feed, "title", term("page.feed_title", lang) if per_language else "riverwatch alerts")
         newest = max((a.event.time_ns for a in alerts), default=int(self._clock() * 1e9))
         _text(feed, "updated", _rfc3339(newest))
-        _link(feed, "self", "application/atom+xml", f"{base_url}/alerts.atom")
+        if per_language:
+            feed.set(XML_LANG, lang)
+            _link(feed, "self", "application/atom+xml", f"{base_url}/alerts.{lang}.atom")
+        else:
+            _link(feed, "self", "application/atom+xml", f"{base_url}/alerts.atom")
+            for other in sorted(load_catalogs()):
+                _link(feed, "alternate", "application/atom+xml", f"{base_url}/alerts.{other}.atom").set("hreflang", other)
         author = ET.SubElement(feed, "author")
         _text(author, "name", "riverwatch")
         _text(feed, "generator", "riverwatch")
@@ -151,25 +183,10 @@ class AlertFeed:
             _entry(feed, alert, base_url, lang)
         return ET.tostring(feed, encoding="UTF-8", xml_declaration=True)
 
-    def html_page(self, alert: Alert, base_url: str) -> bytes:
-        """A small HTML page of one alert: facts, then one section per language."""
-        ev, esc = alert.event, html.escape
-        first = alert.text()
-        rows = [("Warning", ev.id), ("Station", f"{ev.partner}/{ev.station}"), ("Hazard", ev.hazard),
-                ("Level", ev.level.name.lower()), ("State", ev.state), ("Since", _rfc3339(ev.since_ns)),
-                ("Updated", _rfc3339(ev.time_ns))]
-        facts = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in rows)
-        sections = "".join(
-            f'<section lang="{esc(lang)}"><h2>{esc(t.headline)}</h2><p>{esc(t.description)}</p>'
-            f"<p><strong>{esc(t.instruction)}</strong></p></section>"
-            for lang, t in alert.texts.items())
-        cap_url = esc(f"{base_url}/alerts/{quote(ev.id, safe='._-')}.xml")
-        page = (f'<!DOCTYPE html><html lang="{esc(next(iter(alert.texts)))}"><head><meta charset="utf-8">'
-                f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-                f"<title>{esc(first.headline)}</title></head><body><h1>{esc(first.headline)}</h1>"
-                f"<table>{facts}</table>{sections}"
-                f'<p><a href="{cap_url}" type="{CAP_MIME}">CAP 1.2 XML</a></p></body></html>\n')
-        return page.encode("utf-8")
+    @staticmethod
+    def page_url(base_url: str, warning_id: str) -> str:
+        """The address of a warning's page."""
+        return page_url(base_url, warning_id)
 
 
 def _entry(feed: ET.Element, alert: Alert, base_url: str, lang: str | None) -> None:
@@ -180,11 +197,11 @@ def _entry(feed: ET.Element, alert: Alert, base_url: str, lang: str | None) -> N
     _text(entry, "title", text.headline)
     _text(entry, "updated", _rfc3339(ev.time_ns))
     _text(entry, "published", _rfc3339(ev.since_ns))
-    summary = _text(entry, "summary", f"{text.description} {text.instruction}")
-    summary.set("{http://www.w3.org/XML/1998/namespace}lang", text.lang)
-    for term in (ev.hazard, ev.level.name.lower(), ev.state):
-        ET.SubElement(entry, "category", term=term)
-    _link(entry, "alternate", "text/html", f"{path}.html")
+    entry.set(XML_LANG, text.lang)
+    _text(entry, "summary", f"{text.description} {text.instruction}")
+    for word in (ev.hazard, ev.level.name.lower(), ev.state):
+        ET.SubElement(entry, "category", term=word)
+    _link(entry, "alternate", "text/html", page_url(base_url, ev.id, text.lang))
     _link(entry, "alternate", CAP_MIME, f"{path}.xml")
 
 
@@ -194,8 +211,8 @@ def _text(parent: ET.Element, tag: str, value: str) -> ET.Element:
     return element
 
 
-def _link(parent: ET.Element, rel: str, mime: str, href: str) -> None:
-    ET.SubElement(parent, "link", rel=rel, type=mime, href=href)
+def _link(parent: ET.Element, rel: str, mime: str, href: str) -> ET.Element:
+    return ET.SubElement(parent, "link", rel=rel, type=mime, href=href)
 
 
 def _rfc3339(time_ns: int) -> str:
@@ -222,18 +239,25 @@ class _Handler(BaseHTTPRequestHandler):
     def _route(self) -> tuple[int, str, bytes]:
         parts = urlsplit(self.path)
         feed, base = self.server.feed, self.server.base_url
-        if parts.path == "/healthz":
-            return 200, "text/plain; charset=utf-8", f"ok {len(feed.open_alerts())}\n".encode()
+        wanted = parse_qs(parts.query).get("lang", [None])[0]
         if parts.path == "/alerts.atom":
-            lang = parse_qs(parts.query).get("lang", [None])[0]
-            return 200, "application/atom+xml; charset=utf-8", feed.atom(base, lang)
+            return 200, ATOM, feed.atom(base, wanted)
+        if parts.path in ("/", "/index.html"):
+            langs = sorted(load_catalogs(), key=lambda code: (code != FALLBACK, code))  # English by default
+            lang = page_language(wanted, self.headers.get("Accept-Language"), langs)
+            return 200, HTML, index_page(feed.listed(), base, lang)
+        lang = parts.path[len("/alerts."):-len(".atom")] if parts.path.startswith("/alerts.") else ""
+        if parts.path.endswith(".atom") and lang in load_catalogs():
+            return 200, ATOM, feed.atom(base, lang, per_language=True)
         if parts.path.startswith("/alerts/"):
             name = unquote(parts.path[len("/alerts/"):])
-            for suffix, mime in ((".xml", f"{CAP_MIME}; charset=utf-8"), (".html", "text/html; charset=utf-8")):
+            for suffix in (".xml", ".html"):
                 alert = feed.get(name[: -len(suffix)]) if name.endswith(suffix) else None
+                if alert is not None and suffix == ".xml":
+                    return 200, f"{CAP_MIME}; charset=utf-8", alert.cap_xml
                 if alert is not None:
-                    body = alert.cap_xml if suffix == ".xml" else feed.html_page(alert, base)
-                    return 200, mime, body
+                    lang = page_language(wanted, self.headers.get("Accept-Language"), list(alert.texts))
+                    return 200, HTML, alert_page(alert, base, lang)
         return 404, "text/plain; charset=utf-8", b"not found\n"
 
     def _respond(self, status: int, mime: str, body: bytes, head: bool = False) -> None:
@@ -300,6 +324,7 @@ class FeedServer:
         except OSError as exc:
             raise ServiceError(f"alert feed: cannot listen on {self.host}:{self.port}: {exc}") from None
         self.port = self._server.server_address[1]
+        self.feed.base_url = self._server.base_url
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
                                         name="riverwatch-feed", daemon=True)
         self._thread.start()
@@ -312,6 +337,7 @@ class FeedServer:
             return
         self._server.shutdown()
         self._server.server_close()
+        self.feed.base_url = None
         if self._thread is not None:
             self._thread.join(timeout)
         self._server = self._thread = None

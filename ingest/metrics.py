@@ -4,7 +4,9 @@ Counters and gauges are read when Prometheus scrapes (a custom collector) from a
 :class:`~ingest.stats.StatsSnapshot` the worker builds on demand, so the hot path pays nothing;
 only the InfluxDB write latency is a histogram observed per write. The endpoint is started by
 :class:`~ingest.service.Service` when ``ingest.metrics_port`` is not 0, on ``ingest.metrics_host``
-(loopback by default). ``docs/operations.md`` lists every metric.
+(loopback by default). ``docs/operations.md`` lists every metric. The same server answers
+``/healthz`` (live) and ``/readyz`` (ready) from an :class:`~ingest.health.Health`, with 200 or 503
+and a JSON body per check.
 
 Examples
 --------
@@ -18,14 +20,21 @@ True
 
 from __future__ import annotations
 
+import json
 import logging
+import socket
+import threading
 from collections.abc import Callable, Iterator
+from http import HTTPStatus
+from socketserver import ThreadingMixIn
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from prometheus_client import CollectorRegistry, Histogram, generate_latest, start_http_server
+from prometheus_client import CollectorRegistry, Histogram, generate_latest, make_wsgi_app
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from riverwatch.contract import REJECT_REASONS
 
+from ingest.health import Health
 from ingest.stats import StatsSnapshot
 
 log = logging.getLogger(__name__)
@@ -115,6 +124,36 @@ class SnapshotCollector:
         yield gauge("uptime_seconds", "seconds since the worker started", snap.uptime_s)
 
 
+class _Server(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _Server6(_Server):
+    address_family = socket.AF_INET6
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (stdlib signature)
+        pass  # probes every few seconds: not worth a log line each
+
+
+def health_app(health: Health | None, fallback: Callable) -> Callable:
+    """A WSGI app: ``/healthz`` and ``/readyz`` from ``health`` (JSON, 200 or 503), the rest to ``fallback``."""
+
+    def app(environ: dict, start_response: Callable) -> list[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if health is None or path not in ("/healthz", "/readyz"):
+            return fallback(environ, start_response)
+        status, body = health.live() if path == "/healthz" else health.ready()
+        data = json.dumps(body, sort_keys=True).encode()
+        start_response(f"{status} {HTTPStatus(status).phrase}",
+                       [("Content-Type", "application/json"), ("Content-Length", str(len(data))),
+                        ("Cache-Control", "no-store")])
+        return [data] if environ.get("REQUEST_METHOD") != "HEAD" else []
+
+    return app
+
+
 class Metrics:
     """The worker's registry: the snapshot collector and the write-latency histogram.
 
@@ -122,9 +161,12 @@ class Metrics:
     ----------
     snapshot
         Builds the worker's :class:`~ingest.stats.StatsSnapshot` (called at each scrape).
+    health
+        Answers ``/healthz`` and ``/readyz`` on the same port (None: those paths are not served).
     """
 
-    def __init__(self, snapshot: Callable[[], StatsSnapshot]) -> None:
+    def __init__(self, snapshot: Callable[[], StatsSnapshot], health: Health | None = None) -> None:
+        self.health = health
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(SnapshotCollector(snapshot))
         self.write_seconds = Histogram("riverwatch_influx_write_seconds", "duration of successful InfluxDB writes",
@@ -142,10 +184,14 @@ class Metrics:
         return generate_latest(self.registry)
 
     def serve(self, port: int, host: str = "127.0.0.1") -> int:
-        """Start the ``/metrics`` endpoint in a daemon thread; returns the bound port."""
-        self._server, self._thread = start_http_server(port, addr=host, registry=self.registry)
+        """Start ``/metrics`` (and ``/healthz``, ``/readyz``) in a daemon thread; returns the bound port."""
+        server_class = _Server6 if ":" in host else _Server
+        app = health_app(self.health, make_wsgi_app(self.registry))
+        self._server = make_server(host, port, app, server_class, _QuietHandler)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="metrics-http", daemon=True)
+        self._thread.start()
         self.port = self._server.server_address[1]
-        log.info("metrics on http://%s:%d/metrics", host, self.port)
+        log.info("metrics on http://%s:%d/metrics (health: /healthz, /readyz)", host, self.port)
         return self.port
 
     def close(self) -> None:

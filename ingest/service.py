@@ -54,8 +54,10 @@ from ingest.alerts import AlertRenderer
 from ingest.commit import DRAIN_TIMEOUT_S, CommitProtocol
 from ingest.consumer import Consumer, Item, parse_shard, shard_stations
 from ingest.feed import AlertFeed, FeedServer
+from ingest.feed_restore import restore_alerts
 from ingest.flow import FlowControl
-from ingest.influx_sink import InfluxSink
+from ingest.health import Health
+from ingest.influx_sink import InfluxSink, _client as influx_client
 from ingest.metrics import Metrics
 from ingest.mqtt_publisher import MqttPublisher
 from ingest.outbox import Outbox
@@ -73,6 +75,8 @@ TICK_INTERVAL_S = 1.0
 STOP_GRACE_S = 5.0
 #: Messages handled back to back before the loop looks at its timers again.
 HANDLE_BURST = 256
+#: Seconds ``/readyz`` waits for InfluxDB's ping.
+HEALTH_PING_TIMEOUT_S = 2.0
 
 
 class Service:
@@ -107,7 +111,11 @@ class Service:
         self.shard_stations = shard_stations(catalog, shard) if shard else None
         self.validator = Validator(catalog, settings.ingest, settings.mqtt.max_payload_bytes)
         self.pipeline = Pipeline(catalog, settings, specs=specs)
-        self.metrics = Metrics(self.stats_snapshot)
+        self._tick_at = time.monotonic()  # the processing thread's last tick (liveness)
+        probe = influx_client(settings.influx.model_copy(update={"timeout_s": HEALTH_PING_TIMEOUT_S}))
+        self.health = Health(self.stats_snapshot, probe.ping, settings.ingest.spool_max_bytes,
+                             lambda: time.monotonic() - self._tick_at, lambda: self.consumer.last_failure)
+        self.metrics = Metrics(self.stats_snapshot, self.health)
         self.spool = Spool(settings.ingest.spool_dir, settings.ingest.spool_max_bytes)
         self.sink = InfluxSink(settings.influx, self.spool, max_messages=max(1, settings.mqtt.receive_maximum // 2),
                                on_write=self.metrics.observe_write)
@@ -138,9 +146,11 @@ class Service:
             self.sink.client.create_database()
         except SinkError as exc:
             log.warning("InfluxDB not reachable at start (lines will be spooled): %s", exc)
+        restore_alerts(self.alerts, self.sink.client, self.pipeline.open_warnings(), self.checkpoint_path.is_file())
         self.sink.start()
         self._stopping.clear()
         self._stop_deadline = float("inf")
+        self._tick_at = time.monotonic()
         self.commits.reset()
         self._thread = threading.Thread(target=self._process_loop, name="ingest-process", daemon=True)
         self._thread.start()
@@ -311,6 +321,7 @@ class Service:
     def _periodic(self, now: float, summary: bool, checkpoint: bool) -> None:
         """Lifecycle tick, watchdog, summary and checkpoint; a failure is logged and counted, and
         the processing thread goes on (a worker never stops ingesting because of a bug here)."""
+        self._tick_at = now
         try:
             self.flow.report_overload(self.outbox, self.stats)
             if self.outbox.warnings(self.pipeline.tick()):

@@ -1,5 +1,8 @@
-"""The periodic summary of an ingest worker: one log line, and the ``pipeline`` and
+"""The periodic summary of an ingest worker: one log line, and the ``pipeline``, ``heartbeat`` and
 ``station_state`` points (see docs/storage-schema.md), from a :class:`~ingest.stats.StatsSnapshot`.
+
+The ``heartbeat`` point says "this worker ran and stored" at each summary; dashboards and the
+``rw-heartbeat`` alert rule treat its absence as an alarm (a dead or blind worker writes nothing).
 
 The points are lines without a message behind them, so they are written only while the InfluxDB
 writer makes progress (:meth:`~ingest.flow.FlowControl.writer_moved`); otherwise they are skipped
@@ -72,7 +75,7 @@ class Summary:
             "backlog_max": self.flow.take_interval_backlog_max(depth + writer),
             "holds": snap.mqtt_holds - marks["holds"],
             "overload_dropped": snap.overload_reported - marks["overloaded"]},
-            time_ns)]
+            time_ns), heartbeat_line(snap, time_ns)]
         lines += self.station_state_lines(open_warnings, suspect, time_ns)
         self.sink.add(lines)
 
@@ -103,6 +106,17 @@ class Summary:
             lines.append(storage.line(storage.STATION_STATE, {"partner": st.partner, "station": st.id,
                                                               "kind": st.kind}, fields, time_ns))
         return lines
+
+
+def heartbeat_line(snap: StatsSnapshot, time_ns: int) -> str:
+    """The worker's ``heartbeat`` point (tag worker; alive=1, uptime, MQTT connected).
+
+    >>> heartbeat_line(StatsSnapshot(worker="w1", uptime_s=2.0, mqtt_connected=True), 5)
+    'heartbeat,worker=w1 alive=1i,uptime_s=2.0,mqtt_connected=1i 5'
+    """
+    return storage.line(storage.HEARTBEAT, {"worker": snap.worker},
+                        {"alive": 1, "uptime_s": float(snap.uptime_s), "mqtt_connected": int(snap.mqtt_connected)},
+                        time_ns)
 
 
 def _log(snap: StatsSnapshot, rate: float) -> None:

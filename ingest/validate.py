@@ -5,7 +5,8 @@ with a :class:`~riverwatch.errors.DecodeError` whose ``reason`` is a
 :data:`riverwatch.contract.REJECT_REASONS` code:
 
 ``oversize`` → ``topic_invalid`` → payload (``bad_encoding``, ``bad_json``, ``bad_schema``,
-``bad_seq``, ``duplicate_quantity``, ``not_finite``, ``bad_timestamp``) → ``unknown_station`` →
+``bad_seq``, ``must_understand``, ``duplicate_quantity``, ``sum_only``, ``not_finite``,
+``bad_timestamp``) → ``unknown_station`` →
 ``topic_mismatch`` → ``unknown_quantity`` → ``unknown_unit`` → ``not_finite`` (a value that
 overflows when converted to its canonical unit) → ``future_timestamp`` → ``too_old`` → ``replayed``.
 

@@ -19,16 +19,18 @@ Examples
 
 from __future__ import annotations
 
-import tomllib
+from collections.abc import Collection
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from riverwatch.contract import NAME_PATTERN
 from riverwatch.errors import ConfigError
 from riverwatch.model import Level
+from riverwatch.settings import did_you_mean, read_toml
 from riverwatch.units import QUANTITIES
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
@@ -75,7 +77,10 @@ class Station(BaseModel):
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
     river: str | None = None
-    downstream: str | None = None
+    geocodes: dict[str, str] = Field(default_factory=dict, description="CAP area geocodes by scheme, "
+                                     "e.g. {NUTS3 = \"DE131\"}")
+    downstream: str | None = Field(default=None, description="the next station down the river: "
+                                   "'<partner>/<station>', or the bare station id (ids are unique)")
     travel_time_min: float | None = Field(default=None, gt=0)
     commissioned: datetime = datetime(2000, 1, 1, tzinfo=timezone.utc)
     quantities: dict[str, QuantitySpec]
@@ -128,33 +133,59 @@ class Partner(BaseModel):
     sender: str = "riverwatch@localhost"
     shares_with: list[str] = Field(default_factory=list)
     timezone: str = "UTC"
+    web: str | None = Field(None, description="the partner's public warnings page (CAP web link)")
+    alert_emails: list[str] = Field(default_factory=list, description="addresses Grafana notifies of the "
+                                    "alerts about this partner's stations (provisioned contact point)")
+    alert_webhook: str | None = Field(None, description="URL Grafana posts those alerts to (webhook, JSON)")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            hint = did_you_mean(value, sorted(available_timezones()), list_them=False)
+            raise ValueError(f"unknown time zone {value!r}{hint}: use an IANA name such as Europe/Berlin") from None
+        return value
+
+
+class Gateway(BaseModel):
+    """A data logger or gateway publishing for several stations of one partner over one connection.
+
+    Its broker account (``config render``) may publish for each of ``stations`` and on its own
+    status topic ``rw/v1/<partner>/<id>/status`` (its last will).
+    """
+
+    model_config = _FROZEN
+    id: str
+    partner: str
+    stations: list[str] = Field(min_length=1, description="ids of the partner's stations it publishes for")
+
+    @field_validator("id", "partner")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return Station._name(value)
 
 
 class Catalog(BaseModel):
-    """All partners and stations; ``station(partner, id)`` is the per-message lookup."""
+    """All partners, stations and gateways; ``station(partner, id)`` is the per-message lookup."""
 
     model_config = _FROZEN
     partners: list[Partner]
     stations: list[Station]
+    gateways: list[Gateway] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _consistent(self) -> "Catalog":
-        partner_ids = [p.id for p in self.partners]
-        if len(set(partner_ids)) != len(partner_ids):
-            raise ValueError("partner ids must be unique")
-        seen: set[tuple[str, str]] = set()
+        partner_ids = _checked_partner_ids(self.partners)
+        owner = _station_owners(self.stations, partner_ids)
         for st in self.stations:
-            if st.partner not in partner_ids:
-                raise ValueError(f"station {st.id}: unknown partner {st.partner!r}")
-            if st.key in seen:
-                raise ValueError(f"station {st.partner}/{st.id} is listed twice")
-            seen.add(st.key)
-        ids = {st.id for st in self.stations}
-        for st in self.stations:
-            if st.downstream and st.downstream not in ids:
-                raise ValueError(f"station {st.id}: downstream {st.downstream!r} is not in the catalog")
+            if st.downstream:
+                object.__setattr__(st, "downstream", _downstream_id(st, owner))
         object.__setattr__(self, "_index", {st.key: st for st in self.stations})
         object.__setattr__(self, "_by_id", {st.id: st for st in self.stations})
+        _refuse_cycles(self.stations)
+        _check_gateways(self.gateways, owner)
         return self
 
     def station(self, partner: str, station: str) -> Station | None:
@@ -205,8 +236,95 @@ class Catalog(BaseModel):
         return station
 
 
-def load_catalog(path: str | Path) -> Catalog:
-    """Read and check a catalog TOML file.
+def _checked_partner_ids(partners: list[Partner]) -> list[str]:
+    """The partner ids, refusing twins and ``shares_with`` naming an unknown partner."""
+    partner_ids = [p.id for p in partners]
+    if len(set(partner_ids)) != len(partner_ids):
+        raise ValueError("partner ids must be unique")
+    for partner in partners:
+        for other in partner.shares_with:
+            if other not in partner_ids:
+                raise ValueError(f"partner {partner.id}: shares_with names unknown partner {other!r}"
+                                 f"{did_you_mean(other, partner_ids)}")
+    return partner_ids
+
+
+def _station_owners(stations: list[Station], partner_ids: list[str]) -> dict[str, str]:
+    """Station id -> partner, refusing an unknown partner and an id listed twice or by two partners."""
+    owner: dict[str, str] = {}
+    for st in stations:
+        if st.partner not in partner_ids:
+            raise ValueError(f"station {st.id}: unknown partner {st.partner!r}{did_you_mean(st.partner, partner_ids)}")
+        if st.id in owner:
+            twice = "is listed twice" if owner[st.id] == st.partner else (
+                f"is used by partners {owner[st.id]} and {st.partner}; station ids must be unique "
+                "across the catalog (warnings and downstream references name stations by id)")
+            raise ValueError(f"station {st.partner}/{st.id} {twice}")
+        owner[st.id] = st.partner
+    return owner
+
+
+def _check_gateways(gateways: list[Gateway], owner: dict[str, str]) -> None:
+    """Each gateway serves stations of its own partner and has an id of its own (its status topic)."""
+    seen: set[tuple[str, str]] = set()
+    for gw in gateways:
+        if gw.id in owner and owner[gw.id] == gw.partner:
+            raise ValueError(f"gateway {gw.partner}/{gw.id}: the id is a station's (their status topics would clash)")
+        if (gw.partner, gw.id) in seen:
+            raise ValueError(f"gateway {gw.partner}/{gw.id} is listed twice")
+        seen.add((gw.partner, gw.id))
+        for station_id in gw.stations:
+            if owner.get(station_id) != gw.partner:
+                mine = [s for s, p in owner.items() if p == gw.partner]
+                raise ValueError(f"gateway {gw.partner}/{gw.id}: {station_id!r} is not a station of {gw.partner}"
+                                 f"{did_you_mean(station_id, mine, list_them=False)}")
+
+
+def _downstream_id(station: Station, owner: dict[str, str]) -> str:
+    """The bare id of ``station.downstream`` (``partner/station`` or a bare id), checked to exist."""
+    ref = station.downstream or ""
+    partner, _, station_id = ref.rpartition("/")
+    if station_id in owner and partner and owner[station_id] != partner:
+        raise ValueError(f"station {station.partner}/{station.id}: downstream {ref!r}: station {station_id} "
+                         f"belongs to {owner[station_id]} (write '{owner[station_id]}/{station_id}')")
+    if station_id not in owner:
+        raise ValueError(f"station {station.partner}/{station.id}: downstream {ref!r} is not in the catalog"
+                         f"{did_you_mean(ref, [f'{p}/{s}' for s, p in owner.items()])}")
+    return station_id
+
+
+def _refuse_cycles(stations: list[Station]) -> None:
+    """Refuse a ``downstream`` chain that comes back to a station it passed (rivers do not loop)."""
+    nxt = {st.id: st.downstream for st in stations}
+    for st in stations:
+        path = [st.id]
+        while nxt.get(path[-1]):
+            path.append(nxt[path[-1]])
+            if path[-1] in path[:-1]:
+                loop = path[path.index(path[-1]):]
+                raise ValueError(f"station {st.partner}/{st.id}: downstream chain loops: {' -> '.join(loop)}")
+
+
+def check_languages(catalog: Catalog, known: Collection[str]) -> None:
+    """Refuse a partner language without a message catalog in ``known``.
+
+    The kernel does not know the message catalogs; the application passes their languages in
+    (:func:`load_catalog`'s ``languages``).
+
+    Raises
+    ------
+    ValueError
+        naming the partner, the language and the known ones.
+    """
+    for partner in catalog.partners:
+        for lang in partner.languages:
+            if lang not in known:
+                raise ValueError(f"partner {partner.id}: language {lang!r} has no message catalog"
+                                 f"{did_you_mean(lang, sorted(known))}")
+
+
+def load_catalog(path: str | Path, languages: Collection[str] | None = None) -> Catalog:
+    """Read and check a catalog TOML file; with ``languages``, every partner language must be one.
 
     Raises
     ------
@@ -214,15 +332,18 @@ def load_catalog(path: str | Path) -> Catalog:
         naming the file and the offending entry.
     """
     path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"catalog: file {path} not found (option catalog)")
+    data = read_toml(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"catalog: file {path} not found (option catalog)") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"catalog {path}: {exc}") from None
-    try:
-        return Catalog.model_validate(data)
+        catalog = Catalog.model_validate(data)
+        if languages is not None:
+            check_languages(catalog, languages)
+        return catalog
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"])
-        raise ConfigError(f"catalog {path}: {where}: {first['msg']}") from None
+        message = first["msg"].removeprefix("Value error, ")
+        raise ConfigError(f"catalog {path}: {where + ': ' if where else ''}{message}") from None
+    except ValueError as exc:
+        raise ConfigError(f"catalog {path}: {exc}") from None

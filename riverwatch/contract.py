@@ -40,6 +40,7 @@ from datetime import datetime, timezone
 import orjson
 
 from riverwatch.errors import DecodeError
+from riverwatch.senml import resolve_senml
 
 if TYPE_CHECKING:
     from riverwatch.model import WarningEvent
@@ -64,6 +65,9 @@ REJECT_REASONS: dict[str, str] = {
     "bad_schema": "the JSON is valid but not shaped as the contract says",
     "bad_seq": "the sequence number is negative or above 2^63 - 1",
     "duplicate_quantity": "a SenML pack carries one quantity twice for the same instant",
+    "must_understand": "a SenML record carries a field riverwatch must understand but does not "
+                       "(a name ending in '_', RFC 8428 section 4.4) or a newer SenML version (bver)",
+    "sum_only": "a SenML pack carries sums (s) but no value (v) of any quantity: a sum is not a reading",
     "unknown_station": "the partner/station pair is not in the station catalog",
     "topic_mismatch": "the partner or station in the payload differs from the topic",
     "unknown_quantity": "a quantity is not in the contract or not measured at this station",
@@ -203,7 +207,7 @@ def _decode_object(doc: dict) -> RawMessage:
     seq = doc.get("seq")
     if seq is None:
         raise DecodeError("bad_schema", '"seq" is missing')
-    _check_seq(seq)
+    seq = check_seq(seq)
     readings = doc.get("readings")
     if not isinstance(readings, dict) or not readings:
         raise DecodeError("bad_schema", '"readings" must be a non-empty object')
@@ -224,13 +228,27 @@ def _decode_object(doc: dict) -> RawMessage:
     return RawMessage(time_s, seq, values, partner, station)
 
 
-def _check_seq(seq: object) -> None:
-    """``bad_seq`` outside 0 … 2^63 - 1 (a JSON integer beyond 64 bits parses as a float)."""
-    out_of_range = type(seq) is float and seq.is_integer() and not 0 <= seq <= MAX_SEQ
-    if type(seq) is not int and not out_of_range:
-        raise DecodeError("bad_schema", '"seq" must be an integer')
-    if out_of_range or not 0 <= seq <= MAX_SEQ:
+def check_seq(seq: object) -> int:
+    """The sequence number as an int: an integer, or a float with no fraction (``1.0``, as libraries
+    that write only doubles send it); ``bad_seq`` outside 0 … 2^63 - 1.
+
+    >>> check_seq(7), check_seq(1.0)
+    (7, 1)
+    >>> check_seq(1.5)
+    Traceback (most recent call last):
+    ...
+    riverwatch.errors.DecodeError: bad_schema: "seq" must be an integer (1.0 is accepted, 1.5 is not)
+    """
+    if type(seq) is float and seq.is_integer():
+        if not 0 <= seq <= MAX_SEQ:  # also a JSON integer beyond 64 bits, which parses as a float
+            raise DecodeError("bad_seq", f"seq {seq:.0f} is outside 0 to 2^63 - 1")
+        return int(seq)
+    if type(seq) is not int:
+        shown = repr(seq)[:40] if isinstance(seq, (int, float, str)) else type(seq).__name__
+        raise DecodeError("bad_schema", f'"seq" must be an integer (1.0 is accepted, {shown} is not)')
+    if not 0 <= seq <= MAX_SEQ:
         raise DecodeError("bad_seq", f"seq {seq:.0f} is outside 0 to 2^63 - 1")
+    return seq
 
 
 def _finite(value: object, quantity: str) -> float:
@@ -246,29 +264,28 @@ def _finite(value: object, quantity: str) -> float:
 def decode_senml(pack: list) -> RawMessage:
     """Decode a SenML (RFC 8428) pack holding one instant of one station.
 
-    Names are ``<base name><quantity>``; the quantity is the part after the last ``:`` or ``/``.
-    A record named ``seq`` carries the sequence number. A name under ``urn:dev:rw:`` says which
-    station sent it (``RawMessage.partner``/``station``, checked against the topic like JSON's);
-    a quantity may appear once per pack (``duplicate_quantity``).
+    The pack is resolved first (:func:`resolve_senml`: ``bn``, ``bt``, ``bu``, ``bv``, ``bs``,
+    ``bver`` honoured). Names are ``<base name><quantity>``; the quantity is the part after the
+    last ``:`` or ``/``. A record named ``seq`` carries the sequence number. A name under
+    ``urn:dev:rw:`` says which station sent it (``RawMessage.partner``/``station``, checked against
+    the topic like JSON's); a quantity may appear once per pack (``duplicate_quantity``).
+
+    A record with a sum (``s``) and no value is not a reading: it is skipped, and a pack holding
+    nothing else is refused (``sum_only``); a record with both keeps its value.
 
     >>> raw = decode_senml([{"bn": "urn:dev:rw:rivertown:gauge-1:", "bt": 1.7e9,
     ...                      "n": "water_level", "u": "m", "v": 2.5}, {"n": "seq", "v": 9}])
     >>> raw.values, raw.partner, raw.station
     ([('water_level', 2.5, 'm')], 'rivertown', 'gauge-1')
+    >>> decode_senml([{"bt": 1.7e9, "n": "seq", "v": 1.0},
+    ...               {"bv": 100, "n": "water_level", "u": "cm", "v": 32}]).values
+    [('water_level', 132.0, 'cm')]
     """
     if not pack or len(pack) > MAX_VALUES + 1:
         raise DecodeError("bad_schema", f"a SenML pack needs 1 to {MAX_VALUES} records")
-    base_name, base_time, base_unit = "", 0.0, None
-    times, values, seq, sources = set(), {}, None, set()
-    for record in pack:
-        if not isinstance(record, dict):
-            raise DecodeError("bad_schema", "every SenML record must be an object")
-        base_name = record.get("bn", base_name)
-        base_time = record.get("bt", base_time)
-        base_unit = record.get("bu", base_unit)
-        if not isinstance(base_name, str) or not isinstance(base_time, (int, float)):
-            raise DecodeError("bad_schema", "bn must be text and bt a number")
-        name = base_name + str(record.get("n", ""))
+    times, values, seq, sources, sums = set(), {}, None, set(), []
+    for record in resolve_senml(pack):
+        name = record["n"]
         quantity = re.split(r"[:/]", name)[-1]
         if not quantity:
             raise DecodeError("bad_schema", "a SenML record has no name")
@@ -276,26 +293,42 @@ def decode_senml(pack: list) -> RawMessage:
         if quantity == "seq":
             seq = record.get("v")
             continue
-        offset = record.get("t", 0)
-        if not isinstance(offset, (int, float)):
-            raise DecodeError("bad_timestamp", "t must be a number")
-        times.add(float(base_time) + float(offset))
-        unit = record.get("u", base_unit)
-        if not isinstance(unit, str):
-            raise DecodeError("bad_schema", f"{quantity[:64]} has no unit (u or bu)")
+        if "s" in record and not any(key in record for key in ("v", "vs", "vb", "vd")):
+            sums.append(quantity)
+            continue
+        times.add(record["t"])
+        if len(times) > 1:
+            raise DecodeError("bad_schema", "a SenML pack must hold one instant (one time for all records)")
         if quantity in values:
             raise DecodeError("duplicate_quantity", f"{quantity[:64]} appears twice in one SenML pack")
-        values[quantity] = (quantity, _finite(record.get("v"), quantity), unit)
+        values[quantity] = (quantity, _senml_value(record, quantity), _senml_unit(record, quantity))
     if seq is None:
         raise DecodeError("bad_schema", 'a SenML pack needs a record {"n": "seq", "v": <integer>}')
-    _check_seq(seq)
-    if len(times) != 1:
-        raise DecodeError("bad_schema", "a SenML pack must hold one instant (one time for all records)")
+    seq = check_seq(seq)
+    if not values and sums:
+        raise DecodeError("sum_only", f"{', '.join(sums)[:100]}: a sum (s) is a running total, not a reading; "
+                                      "send the value (v); for precipitation the amount since the last message")
+    if not times:
+        raise DecodeError("bad_schema", "a SenML pack needs a value record besides seq")
     time_s = times.pop()
     if not math.isfinite(time_s) or time_s < 2**28:
         raise DecodeError("bad_timestamp", "SenML times must be absolute (seconds since 1970)")
     partner, station = _one_source(sources)
     return RawMessage(time_s, seq, list(values.values()), partner, station)
+
+
+def _senml_unit(record: dict, quantity: str) -> str:
+    unit = record.get("u")
+    if not isinstance(unit, str):
+        raise DecodeError("bad_schema", f"{quantity[:64]} has no unit (u or bu)")
+    return unit
+
+
+def _senml_value(record: dict, quantity: str) -> float:
+    kind = next((key for key in ("vs", "vb", "vd") if key in record), None)
+    if "v" not in record and kind is not None:
+        raise DecodeError("not_finite", f"{quantity[:64]}: {kind} values are not accepted; send a number in v")
+    return _finite(record.get("v"), quantity)
 
 
 def _senml_source(prefix: str) -> tuple[str, str] | None:

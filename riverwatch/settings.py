@@ -15,7 +15,10 @@ True
 
 from __future__ import annotations
 
+import difflib
 import os
+import re
+import tomllib
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
@@ -27,10 +30,14 @@ from riverwatch.model import Level
 
 DEFAULT_CONFIG = "riverwatch.toml"
 REPO_ROOT = Path(__file__).resolve().parent.parent
+#: Sections refuse keys they do not know (a misspelt ``hots`` must not pass as the default host).
+_SECTION = ConfigDict(extra="forbid")
 
 
 class MqttSettings(BaseModel):
     """Connection to the MQTT broker."""
+
+    model_config = _SECTION
 
     host: str = "127.0.0.1"
     port: int = Field(1883, ge=1, le=65535)
@@ -52,6 +59,8 @@ class MqttSettings(BaseModel):
 class InfluxSettings(BaseModel):
     """InfluxDB through its v1-compatible HTTP API (1.x, or 2.x/3.x with a token)."""
 
+    model_config = _SECTION
+
     url: str = "http://127.0.0.1:8086"
     database: str = "riverwatch"
     token: SecretStr | None = None
@@ -64,6 +73,8 @@ class InfluxSettings(BaseModel):
 
 class IngestSettings(BaseModel):
     """Checks on incoming messages and the running worker."""
+
+    model_config = _SECTION
 
     max_future_s: float = Field(300.0, ge=0, description="clock skew tolerated into the future")
     max_late_s: float = Field(7 * 86400.0, gt=0, description="oldest accepted reading, seconds ago")
@@ -178,8 +189,11 @@ class LifecycleSettings(LifecycleTimes):
             except ValidationError as exc:
                 first = exc.errors()[0]
                 where = ".".join(str(part) for part in first["loc"])
+                msg = first["msg"]
+                if first["type"] == "extra_forbidden":
+                    msg += did_you_mean(where, list(LifecycleTimes.model_fields))
                 raise PydanticCustomError("lifecycle_hazard", "lifecycle.{hazard}.{where}: {msg}",
-                                          {"hazard": hazard, "where": where, "msg": first["msg"]}) from None
+                                          {"hazard": hazard, "where": where, "msg": msg}) from None
         data["hazards"] = hazards
         return data
 
@@ -190,6 +204,8 @@ class LifecycleSettings(LifecycleTimes):
 
 class FeedSettings(BaseModel):
     """The HTTP feed of active alerts (Atom + CAP + HTML) served by ``riverwatch run``."""
+
+    model_config = _SECTION
 
     host: str = Field("127.0.0.1", description="listen address (0.0.0.0 inside a container)")
     port: int = Field(0, ge=0, le=65535, description="0 = no feed")
@@ -202,7 +218,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RIVERWATCH_", env_nested_delimiter="__",
                                       toml_file=DEFAULT_CONFIG, extra="forbid")
 
-    catalog: Path = REPO_ROOT / "catalog" / "demo.toml"
+    catalog: Path = Field(REPO_ROOT / "catalog" / "demo.toml", description="the station catalog (TOML); a "
+                          "relative path in the settings file is read from that file's folder")
     state_dir: Path = Path(".riverwatch")
     languages_default: str = "en"
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
@@ -222,20 +239,118 @@ class Settings(BaseSettings):
 
     @classmethod
     def load(cls, config: str | Path | None = None, **overrides: object) -> "Settings":
-        """Load settings from ``config`` (default ``riverwatch.toml`` if present) and the environment.
+        """Load settings from ``config`` (else ``$RIVERWATCH_CONFIG``, else ``riverwatch.toml`` if
+        present) and the environment. A relative ``catalog`` in the file is read from the file's folder.
 
         Raises
         ------
         ConfigError
-            naming the first invalid option.
+            naming the first invalid option (with the nearest valid name for an unknown one), the
+            file, line and column of a TOML syntax error, or a named config file that is missing.
         """
-        path = Path(config) if config else Path(os.environ.get("RIVERWATCH_CONFIG", DEFAULT_CONFIG))
-        if config and not path.is_file():
-            raise ConfigError(f"--config: file {path} not found")
+        path = config_path(config)
+        catalog = read_toml(path).get("catalog")
+        if (isinstance(catalog, str) and not Path(catalog).is_absolute() and "catalog" not in overrides
+                and not any(key.upper() == "RIVERWATCH_CATALOG" for key in os.environ)):
+            overrides["catalog"] = path.parent / catalog
         bound = type(cls.__name__, (cls,), {"model_config": {**cls.model_config, "toml_file": path}})
         try:
             return Settings.model_validate(bound(**overrides).model_dump())
         except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(part) for part in first["loc"])
-            raise ConfigError(f"option {where}: {first['msg']}") from None
+            raise ConfigError(describe_error(exc.errors()[0])) from None
+
+
+def config_path(config: str | Path | None = None) -> Path:
+    """The settings file: ``config``, else ``$RIVERWATCH_CONFIG``, else ``riverwatch.toml``.
+
+    A file named by ``--config`` or ``RIVERWATCH_CONFIG`` must exist; the default may be absent.
+
+    >>> config_path("no/such.toml")
+    Traceback (most recent call last):
+    ...
+    riverwatch.errors.ConfigError: --config: file no/such.toml not found
+    """
+    if config:
+        source, path = "--config", Path(config)
+    elif os.environ.get("RIVERWATCH_CONFIG"):
+        source, path = "RIVERWATCH_CONFIG", Path(os.environ["RIVERWATCH_CONFIG"])
+    else:
+        return Path(DEFAULT_CONFIG)
+    if not path.is_file():
+        raise ConfigError(f"{source}: file {path} not found")
+    return path
+
+
+def read_toml(path: Path) -> dict:
+    """The TOML document at ``path`` ({} when there is no such file).
+
+    Raises
+    ------
+    ConfigError
+        ``<file>:<line>:<column>: <what is wrong>`` for a syntax error, in one line.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot be read as UTF-8 text ({exc})") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(toml_error(path, exc)) from None
+
+
+def toml_error(path: str | Path, exc: tomllib.TOMLDecodeError) -> str:
+    """One line for a TOML syntax error: file, line, column and what is wrong.
+
+    >>> try:
+    ...     tomllib.loads("[mqtt]\\nport = = 1")
+    ... except tomllib.TOMLDecodeError as exc:
+    ...     print(toml_error("riverwatch.toml", exc))
+    riverwatch.toml:2:8: TOML syntax error: Invalid value
+    """
+    message = str(exc)
+    match = re.search(r"\s*\(at line (\d+), column (\d+)\)$", message)
+    if match is None:
+        return f"{path}: TOML syntax error: {message}"
+    return f"{path}:{match.group(1)}:{match.group(2)}: TOML syntax error: {message[:match.start()]}"
+
+
+def did_you_mean(key: str, known: list[str] | tuple[str, ...], list_them: bool = True) -> str:
+    """A hint naming the valid name nearest to ``key``, else listing the valid names (or nothing).
+
+    >>> did_you_mean("hots", ["host", "port"]), did_you_mean("zzz", ["host", "port"])
+    (" (did you mean 'host'?)", ' (valid: host, port)')
+    """
+    near = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    if near:
+        return f" (did you mean {near[0]!r}?)"
+    return f" (valid: {', '.join(known)})" if list_them else ""
+
+
+def _section_keys(section: tuple[str, ...]) -> list[str]:
+    """The option names valid in ``[section]`` of the settings file."""
+    model: type[BaseModel] = Settings
+    for part in section:
+        field = model.model_fields.get(part)
+        if field is None or not (isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)):
+            return []
+        model = field.annotation
+    return [name for name in model.model_fields if name != "hazards"]
+
+
+def describe_error(error: dict) -> str:
+    """The message of a settings ``ValidationError`` entry: the option, and for an unknown one
+    its section and the nearest valid name.
+
+    >>> describe_error({"type": "extra_forbidden", "loc": ("mqtt", "hots"), "msg": "Extra inputs"})
+    "option mqtt.hots: unknown option 'hots' in [mqtt] (did you mean 'host'?)"
+    """
+    loc = tuple(str(part) for part in error["loc"])
+    where = ".".join(loc)
+    if error["type"] != "extra_forbidden":
+        return f"option {where}: {error['msg']}"
+    section = loc[:-1]
+    place = f"[{'.'.join(section)}]" if section else "the top level"
+    return f"option {where}: unknown option {loc[-1]!r} in {place}{did_you_mean(loc[-1], _section_keys(section))}"

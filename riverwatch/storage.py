@@ -34,6 +34,8 @@ WARNING = "warning"
 REJECT = "reject"
 PIPELINE = "pipeline"
 STATION_STATE = "station_state"
+#: Written by every ingest worker at each summary: its absence (no point for minutes) is the alarm.
+HEARTBEAT = "heartbeat"
 
 _MEASUREMENT = str.maketrans({",": r"\,", " ": r"\ ", "\n": r"\n", "\t": r"\t", "\r": r"\r"})
 _KEY = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ ", "\n": r"\n", "\t": r"\t", "\r": r"\r"})

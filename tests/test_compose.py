@@ -7,7 +7,6 @@ the local Mosquitto and the accounts ``render-auth.sh`` generates.
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
 import re
@@ -24,7 +23,6 @@ import jsonschema
 import pytest
 import yaml
 
-from ingest.feed import FeedServer
 from application.services import find_binary, free_port
 from riverwatch.errors import ServiceError
 from riverwatch.settings import Settings
@@ -142,8 +140,8 @@ def test_vendored_schema_cites_its_licence():
 def test_services_and_images(compose):
     services = compose["services"]
     assert set(services) == {"broker-auth", "mosquitto", "influxdb", "grafana", "riverwatch", "simulator"}
-    assert services["mosquitto"]["image"] == "eclipse-mosquitto:2"
-    assert services["influxdb"]["image"] == "influxdb:2.7"
+    assert services["mosquitto"]["image"].startswith("eclipse-mosquitto:2.0.")
+    assert services["influxdb"]["image"].startswith("influxdb:2.7.")
     assert services["grafana"]["image"].startswith("grafana/grafana-oss:11.6.")
     assert services["riverwatch"]["command"] == ["riverwatch", "run"]
     assert services["simulator"]["profiles"] == ["sim"]
@@ -155,7 +153,7 @@ def test_services_and_images(compose):
 
 def test_dockerfile_builds_the_pipeline():
     text = (REPO / "Dockerfile").read_text(encoding="utf-8")
-    assert re.search(r"^FROM python:3\.11-slim$", text, re.M)
+    assert re.search(r"^FROM python:3\.11\.\d+-slim-bookworm$", text, re.M)  # pinned to a patch release
     assert "pip install ." in text
     assert 'CMD ["riverwatch", "run"]' in text
     copied = re.findall(r"^COPY (\S+)", text, re.M)
@@ -280,8 +278,6 @@ def test_ports_match_the_services_configuration(compose):
     assert container_port(services["influxdb"]) == [8086]
     assert container_port(services["grafana"]) == [3000]
     assert ":3000/api/health" in services["grafana"]["healthcheck"]["test"][1]
-    feed_port = inspect.signature(FeedServer).parameters["port"].default
-    assert f"127.0.0.1:{feed_port}/healthz" in services["riverwatch"]["healthcheck"]["test"][-1]
     for published in services["influxdb"]["ports"] + services["grafana"]["ports"]:
         assert published.startswith("127.0.0.1:"), "admin interfaces stay on the host's loopback"
 
@@ -378,3 +374,92 @@ def test_broker_config_and_healthcheck_work_with_rendered_accounts(compose, tmp_
         except subprocess.TimeoutExpired:
             broker.kill()
             broker.wait(timeout=10)
+
+
+# --- the operator's path: README steps, health, pinned images, secrets out of git ------------------
+
+def readme_full_stack_commands() -> list[str]:
+    text = (REPO / "README.md").read_text(encoding="utf-8").split("## Full stack with Grafana", 1)[1]
+    block = text.split("```sh", 1)[1].split("```", 1)[0]
+    return [line.split("#", 1)[0].strip() for line in block.splitlines() if line.split("#", 1)[0].strip()]
+
+
+def test_readme_full_stack_steps_are_the_ones_deploy_uses(compose, monkeypatch, tmp_path):
+    commands = readme_full_stack_commands()
+    deploy_readme = (REPO / "deploy" / "README.md").read_text(encoding="utf-8")
+    builds = [c for c in commands if "dashboards build" in c]
+    assert builds and all(DASHBOARDS_BUILD in c for c in builds), builds
+    for command in commands:
+        assert command.removeprefix(".venv/bin/") in deploy_readme, f"README step not in deploy/README.md: {command}"
+    # the datasource those steps write points at a compose service, reachable from inside Grafana's container
+    from dashboards.provisioning import write_all
+
+    write_all(clean_settings(monkeypatch, REPO / "deploy" / "riverwatch.toml"), tmp_path)
+    datasource = yaml.safe_load((tmp_path / "provisioning/datasources/riverwatch.yaml").read_text())["datasources"][0]
+    assert urlsplit(datasource["url"]).hostname in compose["services"]
+    # broker passwords: whatever renders them writes where the broker reads them
+    broker_auth = host_path(compose["services"]["mosquitto"], "/mosquitto/auth")
+    renders = [c for c in commands if "config render" in c]
+    assert all(f"--out {broker_auth.relative_to(REPO)}" in c for c in renders), renders
+    assert host_path(compose["services"]["broker-auth"], "/broker") == broker_auth
+
+
+def test_generated_secrets_are_git_ignored():
+    if shutil.which("git") is None or not (REPO / ".git").exists():
+        pytest.skip("not a git checkout")
+    paths = [".env", "deploy/mosquitto/auth/credentials.toml", "deploy/mosquitto/auth/mosquitto.passwd",
+             "provisioning/provisioning/datasources/riverwatch.yaml"]
+    result = subprocess.run(["git", "check-ignore", "--no-index", *paths], cwd=REPO, capture_output=True, text=True,
+                            timeout=30)
+    assert result.stdout.split() == paths
+
+
+def test_every_image_is_pinned_by_version(compose):
+    for name, service in compose["services"].items():
+        image = service["image"]
+        if "build" in service:
+            assert image == "riverwatch:local"
+            continue
+        assert re.fullmatch(r"[\w./-]+:\d+\.\d+\.\d+", image), f"{name}: {image} is not pinned to a release"
+
+
+def test_the_worker_publishes_its_feed_and_health_and_is_checked_on_readyz(compose, monkeypatch):
+    settings = clean_settings(monkeypatch, REPO / "deploy" / "riverwatch.toml")
+    worker = compose["services"]["riverwatch"]
+    published = {int(p.rsplit(":", 1)[1]): p for p in worker["ports"]}
+    assert settings.feed.port in published and settings.ingest.metrics_port in published
+    assert published[settings.ingest.metrics_port].startswith("127.0.0.1:")
+    assert settings.feed.host == settings.ingest.metrics_host == "0.0.0.0"  # reachable through the port mapping
+    assert f"http://127.0.0.1:{settings.ingest.metrics_port}/readyz" in worker["healthcheck"]["test"][-1]
+
+
+def test_the_healthcheck_command_fails_on_a_worker_that_is_not_ready(compose, tmp_path, monkeypatch):
+    """The healthcheck's own command, run against a real worker whose broker and InfluxDB are absent."""
+    from application.services import free_port as port_for
+    from ingest.service import Service
+    from riverwatch.catalog import load_catalog
+
+    metrics_port = port_for()
+    settings = Settings(state_dir=tmp_path / "state", mqtt={"host": "127.0.0.1", "port": port_for()},
+                        influx={"url": f"http://127.0.0.1:{port_for()}", "database": "x", "timeout_s": 1},
+                        ingest={"spool_dir": tmp_path / "spool", "metrics_port": metrics_port,
+                                "detectors": ["level_threshold"]})
+    check = compose["services"]["riverwatch"]["healthcheck"]["test"]
+    assert check[:3] == ["CMD", "python", "-c"]
+    code = check[3].replace(":9108/", f":{metrics_port}/")
+    svc = Service(settings, load_catalog(REPO / "catalog" / "demo.toml"))
+    svc.start()
+    try:
+        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    finally:
+        svc.stop()
+    assert result.returncode != 0 and "503" in result.stderr
+
+
+def test_grafana_has_every_variable_the_alerting_files_interpolate(compose, monkeypatch, tmp_path):
+    from dashboards.provisioning import write_all
+
+    write_all(clean_settings(monkeypatch, REPO / "deploy" / "riverwatch.toml"), tmp_path)
+    text = (tmp_path / "provisioning/alerting/riverwatch-contacts.yaml").read_text()
+    wanted = set(re.findall(r"\$\{(\w+)\}", text))
+    assert wanted and wanted <= set(compose["services"]["grafana"]["environment"])

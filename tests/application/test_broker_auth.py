@@ -209,3 +209,67 @@ def test_a_workers_offline_session_survives_intruders_using_its_client_id(secure
         assert payloads == sent
     finally:
         again.stop()
+
+
+# --- issue 13: gateways publishing for several stations work under the rendered ACL ----------------
+
+GATEWAY_CATALOG_TEXT = (REPO_ROOT / "catalog" / "demo.toml").read_text(encoding="utf-8") + """
+[[gateways]]
+id = "logger-grenzbach"
+partner = "rivertown"
+stations = ["gauge-hochtal", "gauge-grenzbruecke"]
+"""
+
+
+@pytest.fixture(scope="module")
+def gateway_broker(tmp_path_factory):
+    state = tmp_path_factory.mktemp("gateway")
+    (state / "catalog.toml").write_text(GATEWAY_CATALOG_TEXT, encoding="utf-8")
+    catalog = load_catalog(state / "catalog.toml")
+    files = broker_auth.render(catalog, state / "broker")
+    _, port = services.start_mosquitto(state, password_file=files["passwd"], acl_file=files["acl"])
+    try:
+        yield port, broker_auth.load_or_create_credentials(catalog, files["credentials"])
+    finally:
+        services.stop_mosquitto(state)
+
+
+def test_the_rendered_acl_gives_a_gateway_its_stations_and_its_own_status_only(gateway_broker):
+    from devices.publisher import MultiStationPublisher
+    from riverwatch.contract import status_topic
+
+    port, creds = gateway_broker
+    account = broker_auth.gateway_account("rivertown", "logger-grenzbach")
+    assert account in creds and account not in broker_auth.accounts(CATALOG)  # rendered from the catalog
+    received: list = []
+    pipeline = worker(port, creds, received)
+    served = [("rivertown", "gauge-hochtal"), ("rivertown", "gauge-grenzbruecke")]
+    gateway = MultiStationPublisher("127.0.0.1", port, served, client_id=account, username=account,
+                                    password=creds[account], will_topic=status_topic("rivertown", "logger-grenzbach"))
+    try:
+        gateway.start()
+        assert gateway.wait_connected(10)
+        for i in range(5):
+            for partner, station in served:
+                gateway.publish(partner, station, 1.8e9 + 60 * i, {"water_level": (1.0 + i, "m")})
+        assert gateway.flush(10)
+        stats = gateway.snapshot()
+        print(f"\n[gateway] {stats.acknowledged} acknowledged, {stats.dropped} refused by the broker")
+        assert (stats.acknowledged, stats.dropped) == (10, 0)
+        wait_until(lambda: sum(item[0].endswith("/data") for item in received) >= 10, timeout=10)
+        topics = [item[0] for item in received]
+        assert topics.count(data_topic("rivertown", "gauge-hochtal")) == 5
+        assert topics.count(data_topic("rivertown", "gauge-grenzbruecke")) == 5
+        assert status_topic("rivertown", "logger-grenzbach") in topics  # its own status: its will's topic
+    finally:
+        gateway.close(timeout=5)
+        pipeline.stop()
+    # a station it does not serve (another partner's, or its own partner's) stays closed to it
+    probe = Session(port, account, creds[account])
+    try:
+        assert probe.reason == 0
+        assert probe.publish(data_topic("lacville", "gauge-lacville")) == NOT_AUTHORIZED
+        assert probe.publish(data_topic("rivertown", "wx-rivertown")) == NOT_AUTHORIZED
+        assert probe.publish(status_topic("rivertown", "other-logger")) == NOT_AUTHORIZED
+    finally:
+        probe.close()

@@ -51,7 +51,7 @@ def test_datasource_and_provider_files(tmp_path):
 @needs_schemas
 def test_alert_rules_mirror_levels_and_are_schema_valid(tmp_path):
     rules = alert_rules("rw-shared")
-    assert [r["labels"].get("state") for r in rules[:-1]] == [str(s) for s, _, _ in STATION_STATES if s]
+    assert [r["labels"].get("state") for r in rules[:-2]] == [str(s) for s, _, _ in STATION_STATES if s]
     for rule in rules:
         assert alert_rule_errors(rule) == [], rule["uid"]
     write_all(SETTINGS, tmp_path, CATALOG)
@@ -110,3 +110,35 @@ def test_built_json_is_the_sdk_json(tmp_path):
     for board in boards(SETTINGS, CATALOG):
         path = tmp_path / "dashboards" / board.folder.title / f"{board.uid}.json"
         assert path.read_text(encoding="utf-8") == to_json(board.model)
+
+
+def test_no_rule_treats_silence_as_ok():
+    rules = {r["uid"]: r for r in alert_rules("rw-shared")}
+    assert all(r["noDataState"] != "OK" for r in rules.values())
+    # the silence rules fire on no data; a level rule's no data is Grafana's NoData alert (notified, not resolved)
+    assert rules["rw-heartbeat"]["noDataState"] == rules["rw-stale"]["noDataState"] == "Alerting"
+    assert {r["noDataState"] for uid, r in rules.items() if uid.startswith("rw-state-")} == {"NoData"}
+    # the partner label the notification policy routes on is in every station rule's series
+    for uid, rule in rules.items():
+        if uid != "rw-heartbeat":
+            assert '"partner", "station"' in rule["data"][0]["model"]["query"], uid
+
+
+def test_contact_points_per_partner_from_the_catalog(tmp_path):
+    partners = [p.model_copy(update={"alert_emails": ["a@rivertown.example", "b@rivertown.example"],
+                                     "alert_webhook": "https://ops.rivertown.example/hook"})
+                if p.id == "rivertown" else p for p in CATALOG.partners]
+    catalog = CATALOG.model_copy(update={"partners": partners})
+    write_all(SETTINGS, tmp_path, catalog)
+    doc = yaml.safe_load((tmp_path / "provisioning/alerting/riverwatch-contacts.yaml").read_text())
+    points = {c["name"]: c for c in doc["contactPoints"]}
+    assert set(points) == {"riverwatch-operators", "riverwatch-rivertown"}  # the others have no contacts
+    receivers = {r["type"]: r["settings"] for r in points["riverwatch-rivertown"]["receivers"]}
+    assert receivers == {"email": {"addresses": "a@rivertown.example;b@rivertown.example", "singleEmail": True},
+                         "webhook": {"url": "https://ops.rivertown.example/hook", "httpMethod": "POST"}}
+    assert points["riverwatch-operators"]["receivers"][0]["settings"]["addresses"] == "${OPERATOR_EMAIL}"
+    policy = doc["policies"][0]
+    assert policy["receiver"] == "riverwatch-operators"
+    assert policy["routes"] == [{"receiver": "riverwatch-operators", "continue": True},
+                                {"receiver": "riverwatch-rivertown", "continue": True,
+                                 "object_matchers": [["partner", "=", "rivertown"]]}]

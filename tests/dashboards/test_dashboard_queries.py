@@ -137,10 +137,14 @@ def test_every_dashboard_query_returns_rows(pipeline_db):
 def test_alert_rule_queries_return_rows(pipeline_db):
     client, _ = pipeline_db
     for rule in alert_rules("rw-shared"):
-        source = rule["data"][0]["model"]["query"]
-        rows = client.query_rows(interpolate(source, {}, time_filter="time > now() - 10m"))
+        source = rule["data"][0]  # over the rule's own relative time range, as Grafana evaluates it
+        window = f"time > now() - {source['relativeTimeRange']['from']}s"
+        rows = client.query_rows(interpolate(source["model"]["query"], {}, time_filter=window))
         assert rows, rule["uid"]
-        assert {row["station"] for row in rows} == {st.id for st in CATALOG.stations}
+        if rule["uid"] == "rw-heartbeat":
+            assert {row["worker"] for row in rows} == {f"ingest-{client.database}"}
+        else:
+            assert {row["station"] for row in rows} == {st.id for st in CATALOG.stations}
 
 
 def test_open_warnings_and_since_join_on_id(pipeline_db):

@@ -194,3 +194,21 @@ def test_parameters_carry_the_evidence():
     assert params["riverwatch:unit"] == "m" and params["riverwatch:upstream"] == "gauge-hochtal"
     assert params["riverwatch:corroborating"] == "gauge-hochtal"
     assert params["riverwatch:expected_at"] == "2026-11-22T14:00:00+01:00"
+
+
+def test_each_info_links_its_own_language_page_and_the_area_carries_the_catalog_geocodes(schema):
+    ev = event()
+    partner, station = CATALOG.partner("rivertown"), CATALOG.by_id("gauge-grenzbruecke")
+    rendered = texts(ev, station, partner, shared_with=[CATALOG.partner("lacville")])
+    pages = {lang: f"https://feed.example/alerts/{ev.id}.html?lang={lang}" for lang in rendered}
+    xml = to_cap(ev, station, partner, rendered, web=pages)
+    schema.validate(xml)
+    infos = parse(xml).findall("cap:info", NSMAP)
+    assert [(i.findtext("cap:language", namespaces=NSMAP), i.findtext("cap:web", namespaces=NSMAP)) for i in infos] \
+        == [("de-DE", pages["de"]), ("en-GB", pages["en"]), ("fr-FR", pages["fr"])]
+    codes = [(g.findtext("cap:valueName", namespaces=NSMAP), g.findtext("cap:value", namespaces=NSMAP))
+             for g in infos[0].findall("cap:area/cap:geocode", NSMAP)]
+    assert codes == [("NUTS3", "DE131")]
+    without = parse(cap_for(event(hazard="weather")))  # no geocodes in the catalog: none written
+    assert without.find("cap:info/cap:area/cap:geocode", NSMAP) is None
+    assert without.findtext("cap:info/cap:web", namespaces=NSMAP) == "https://warnungen.rivertown.example/"

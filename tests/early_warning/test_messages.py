@@ -191,3 +191,14 @@ def test_broken_translation_falls_back_instead_of_crashing(monkeypatch):
     text = render(event(), CATALOG.by_id("gauge-hochtal"), "fr", "Europe/Paris")
     assert text.headline == "Flood watch: Hochtal gauge" and text.lang == "en"
     assert messages.missing_translations() == {("fr", "!broken"): 1}
+
+
+def test_a_shared_warning_adds_the_readers_languages_each_in_its_readers_time_zone():
+    lacville = CATALOG.partner("lacville")
+    reader = CATALOG.partner("rivertown").model_copy(update={"timezone": "America/New_York"})
+    ev = event("flood", "updated", partner="lacville", station="gauge-lacville")
+    rendered = texts(ev, CATALOG.by_id("gauge-lacville"), lacville, shared_with=[reader])
+    assert list(rendered) == ["fr", "en", "de"]
+    assert "14:00" in rendered["fr"].description and "14:00" in rendered["en"].description  # Paris
+    assert "08:00" in rendered["de"].description  # the German reader's New York
+    assert list(texts(ev, CATALOG.by_id("gauge-lacville"), lacville)) == ["fr", "en"]

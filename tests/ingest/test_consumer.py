@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import subprocess
 import time
 import uuid
 
@@ -171,3 +174,99 @@ def test_a_plain_paho_worker_stores_and_acks_everything_on_its_session(services,
     assert second.stats.received == 1  # the marker alone: after every redelivery on the session, none came
     rows = influx.query_rows('SELECT count("value") FROM "reading"')
     assert rows[0]["count"] == 3 * len(ALL) + 1
+
+
+# --- an unreachable broker: the cause is logged, and the consumer keeps retrying with back-off ------
+
+def _failures(caplog) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name == "ingest.consumer" and "failed (attempt" in r.getMessage()]
+
+
+def _retry_until_two_failures(settings: MqttSettings, caplog) -> tuple[Consumer, list[logging.LogRecord]]:
+    """Start a consumer on ``settings`` and wait for two failed attempts (the second after the back-off)."""
+    consumer = Consumer(settings, lambda item: None)
+    with caplog.at_level(logging.INFO, logger="ingest.consumer"):
+        consumer.start()
+        try:
+            assert wait_until(lambda: len(_failures(caplog)) >= 2, timeout=20)
+            assert not consumer.connected.is_set()
+        finally:
+            consumer.stop(flush_s=0)
+    return consumer, _failures(caplog)
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]  # closed again when the socket is: nothing listens there
+
+
+def test_a_refused_connection_is_logged_with_its_cause_and_retried(caplog):
+    settings = MqttSettings(host="127.0.0.1", port=_closed_port(), client_id=f"refused-{uuid.uuid4().hex[:6]}")
+    consumer, failures = _retry_until_two_failures(settings, caplog)
+    assert failures[0].levelno == logging.ERROR and failures[1].levelno == logging.WARNING
+    assert "refused" in failures[0].getMessage() and "retrying with back-off" in failures[0].getMessage()
+    assert "attempt 2" in failures[1].getMessage()
+    assert failures[1].created - failures[0].created >= 1  # paho waited before trying again
+    assert consumer.connect_failures >= 2 and consumer.last_failure.startswith("refused")
+
+
+def test_an_unresolvable_broker_name_is_logged_as_dns(caplog):
+    settings = MqttSettings(host="broker.riverwatch.invalid", port=1883, client_id=f"dns-{uuid.uuid4().hex[:6]}")
+    consumer, failures = _retry_until_two_failures(settings, caplog)
+    assert failures[0].levelno == logging.ERROR and "DNS (cannot resolve the host)" in failures[0].getMessage()
+    assert "broker.riverwatch.invalid" in failures[0].getMessage()
+
+
+@pytest.fixture
+def password_broker(tmp_path):
+    """A real Mosquitto that accepts only ``riverwatch`` / ``right`` (no anonymous access)."""
+    from application.broker_auth import hash_password
+    from application.services import find_binary, free_port
+    from riverwatch.errors import ServiceError
+
+    try:
+        binary = find_binary("mosquitto")
+    except ServiceError as exc:
+        pytest.skip(f"mosquitto not installed: {exc}")
+    port = free_port()
+    (tmp_path / "passwd").write_text(f"riverwatch:{hash_password('right')}\n")
+    conf = (f"listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {tmp_path}/passwd\n"
+            f"log_dest file {tmp_path}/mosquitto.log\n" + ("user root\n" if os.geteuid() == 0 else ""))
+    (tmp_path / "mosquitto.conf").write_text(conf)
+    broker = subprocess.Popen([binary, "-c", str(tmp_path / "mosquitto.conf")], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        assert wait_until(lambda: _listening(port), timeout=10)
+        yield port
+    finally:
+        broker.terminate()
+        broker.wait(timeout=10)
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_bad_credentials_are_logged_as_auth_and_retried(password_broker, caplog):
+    settings = MqttSettings(host="127.0.0.1", port=password_broker, username="riverwatch", password="wrong",
+                            client_id=f"auth-{uuid.uuid4().hex[:6]}")
+    consumer, failures = _retry_until_two_failures(settings, caplog)
+    assert failures[0].levelno == logging.ERROR
+    assert "auth: the broker refused the connection" in failures[0].getMessage()
+    assert "Bad user name or password" in failures[0].getMessage() or "Not authorized" in failures[0].getMessage()
+    good = Consumer(MqttSettings(**{**settings.model_dump(), "password": "right"}), lambda item: None)
+    good.start()
+    try:
+        assert good.wait_connected(10) and good.last_failure is None  # the same broker, the right password
+    finally:
+        good.stop()
+
+
+def test_tls_to_a_plain_listener_is_logged_as_tls(services, caplog):
+    settings = MqttSettings(host=services.mqtt_host, port=services.mqtt_port, tls=True,
+                            client_id=f"tls-{uuid.uuid4().hex[:6]}")
+    consumer, failures = _retry_until_two_failures(settings, caplog)
+    assert failures[0].levelno == logging.ERROR and "TLS: " in failures[0].getMessage()
+    assert consumer.last_failure.startswith("TLS: ")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import urllib.error
 import urllib.request
 import xml.etree.ElementTree as ET
@@ -11,6 +12,7 @@ import pytest
 
 from early_warning.cap import to_cap
 from early_warning.messages import texts
+from ingest.alerts import AlertRenderer
 from ingest.feed import ATOM_NS, CAP_MIME, AlertFeed, FeedServer
 from riverwatch.catalog import load_catalog
 from riverwatch.errors import ServiceError
@@ -102,8 +104,11 @@ def test_entry_links_to_cap_and_html(served):
     assert status == 200 and mime.startswith(CAP_MIME) and body == cap_xml
     status, mime, page = get(links["text/html"])
     assert status == 200 and mime.startswith("text/html")
-    assert b'<section lang="de">' in page and b'<section lang="en">' in page
-    assert "Flood watch: Hochtal gauge".encode() in page
+    assert page.startswith(b'<!DOCTYPE html><html lang="de">') and "Hochwasser-Vorwarnung".encode() in page
+    assert "Flood watch: Hochtal gauge".encode() not in page  # one language per page, links to the others
+    assert b'hreflang="en"' in page
+    status, _, english = get(f"{links['text/html'].split('?')[0]}?lang=en")
+    assert status == 200 and b'<html lang="en">' in english and "Flood watch: Hochtal gauge".encode() in english
 
 
 def test_feed_language_can_be_chosen(served):
@@ -163,7 +168,7 @@ def test_operators_feed_includes_restricted_notices(clock):
 def test_health_head_and_not_found(served):
     feed, server = served
     publish(feed, event())
-    assert get(f"{server.url}/healthz") == (200, "text/plain; charset=utf-8", b"ok 1\n")
+    assert get(f"{server.url}/healthz")[0] == 404  # the worker's health is on its metrics port (ingest.health)
     status, _, body = get(f"{server.url}/alerts.atom", method="HEAD")
     assert status == 200 and body == b""
     assert get(f"{server.url}/alerts/nope.xml")[0] == 404
@@ -184,3 +189,67 @@ def test_public_url_is_used_in_links(clock):
         assert server.url == "https://alerts.example/rw"
         body = feed.atom(server.url)
     assert b'href="https://alerts.example/rw/alerts/rivertown.gauge-hochtal.flood.1.xml"' in body
+
+
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+
+
+def lacville_event(state="raised", time_ns=T0) -> WarningEvent:
+    return WarningEvent(id="lacville.gauge-lacville.flood.1", partner="lacville", station="gauge-lacville",
+                        hazard="flood", level=Level.WARNING, state=state, public=True, since_ns=T0, time_ns=time_ns,
+                        detector="level_threshold", quantity="water_level", value=3.5, threshold=3.4, score=1.03)
+
+
+def test_one_feed_per_language(served):
+    feed, server = served
+    AlertRenderer(CATALOG, feed).render(lacville_event())
+    AlertRenderer(CATALOG, feed).render(event())
+    for lang, title in (("de", "riverwatch – Warnungen"), ("fr", "riverwatch – alertes")):
+        status, mime, body = get(f"{server.url}/alerts.{lang}.atom")
+        assert status == 200 and mime.startswith("application/atom+xml")
+        root = ET.fromstring(body)
+        assert root.get(XML_LANG) == lang and root.find("a:title", A).text == title
+        entries = root.findall("a:entry", A)
+        assert len(entries) == 2 and {e.get(XML_LANG) for e in entries} == {lang}  # shared: both in the language
+        assert all(link.get("href").endswith(f"?lang={lang}") for link in root.findall("a:entry/a:link[@type='text/html']", A))
+    alternates = atom(server).findall("a:link[@rel='alternate']", A)
+    assert {link.get("hreflang") for link in alternates} >= {"de", "en", "fr"}
+    assert get(f"{server.url}/alerts.zz.atom")[0] == 404
+
+
+def test_index_lists_the_warnings_in_the_readers_language(served):
+    feed, server = served
+    status, mime, empty = get(f"{server.url}/?lang=de")
+    assert status == 200 and mime.startswith("text/html") and "Keine aktiven Warnungen.".encode() in empty
+    AlertRenderer(CATALOG, feed).render(lacville_event())
+    request = urllib.request.Request(f"{server.url}/", headers={"Accept-Language": "fr-CH, fr;q=0.9, en;q=0.5"})
+    page = urllib.request.urlopen(request, timeout=TIMEOUT).read().decode()
+    assert '<html lang="fr">' in page and "Alertes en cours" in page and "Crue – alerte : Lacville pont Neuf" in page
+    assert "lacville.gauge-lacville.flood.1.html?lang=fr" in page
+
+
+def test_alert_page_is_local_labelled_coloured_and_mapped(served):
+    feed, server = served
+    AlertRenderer(CATALOG, feed).render(lacville_event())
+    _, _, page = get(f"{server.url}/alerts/lacville.gauge-lacville.flood.1.html?lang=de")
+    text = page.decode()
+    for label in ("Warnstufe", "Messstelle", "Gewässer", "Koordinaten", "Letzte Aktualisierung"):
+        assert label in text
+    assert "Lacville pont Neuf" in text and "gauge-lacville" not in text.split("<footer>")[0].split("</style>")[1]
+    assert "22. Nov. 2026, 13:00 MEZ" in text  # local time with its zone, not UTC
+    assert 'class="banner warning"' in text and "47.99800° N, 7.54100° E" in text
+    assert text.count("<circle") == 3 and "Hochtal gauge" in text  # the gauges along the river
+
+
+def test_a_newer_warning_of_the_same_station_and_hazard_replaces_the_older(served):
+    feed, server = served
+    publish(feed, event())
+    newer = dataclasses.replace(event(time_ns=T0 + HOUR), id="rivertown.gauge-hochtal.flood.2")
+    publish(feed, newer)
+    assert [a.id for a in feed.listed()] == ["rivertown.gauge-hochtal.flood.2"]
+
+
+def test_index_without_a_known_language_is_in_english(served):
+    _, server = served
+    request = urllib.request.Request(f"{server.url}/?lang=zz", headers={"Accept-Language": "pt-BR"})
+    assert '<html lang="en">' in urllib.request.urlopen(request, timeout=TIMEOUT).read().decode()

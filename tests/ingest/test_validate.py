@@ -50,6 +50,10 @@ CASES = {
     "duplicate_quantity": (TOPIC, raw([{"bn": "urn:dev:rw:rivertown:gauge-hochtal:", "bt": NOW, "n": "seq", "v": 1},
                                        {"n": "water_level", "u": "m", "v": 1.0},
                                        {"n": "water_level", "u": "m", "v": 9.0}])),
+    "must_understand": (TOPIC, raw([{"bn": "urn:dev:rw:rivertown:gauge-hochtal:", "bt": NOW, "n": "seq", "v": 1},
+                                    {"n": "water_level", "u": "m", "v": 1.0, "scale_": 10}])),
+    "sum_only": (TOPIC, raw([{"bn": "urn:dev:rw:rivertown:gauge-hochtal:", "bt": NOW, "n": "seq", "v": 1},
+                             {"n": "water_level", "u": "m", "s": 140.0}])),
 }
 
 
@@ -395,3 +399,22 @@ def test_a_senml_pack_with_one_quantity_twice_is_rejected_not_halved():
     with pytest.raises(DecodeError, match="water_level appears twice") as err:
         v.validate(TOPIC, payload, NOW)
     assert err.value.reason == "duplicate_quantity" and v.clocks == {}
+
+
+def test_a_float_seq_without_fraction_is_accepted_and_remembered_as_an_integer():
+    v = make_validator()
+    doc = {"ts": NOW, "seq": 1.0, "readings": {"water_level": {"value": 1.0, "unit": "m"}}}
+    obs = v.validate(TOPIC, raw(doc), NOW)
+    assert obs.seq == 1 and type(obs.seq) is int
+    with pytest.raises(DecodeError) as err:  # the same reading again, with an integer seq: a replay
+        v.validate(TOPIC, raw({**doc, "seq": 1}), NOW)
+    assert err.value.reason == "replayed"
+    with pytest.raises(DecodeError, match="1.5") as err:
+        v.validate(TOPIC, raw({**doc, "seq": 1.5}), NOW)
+    assert err.value.reason == "bad_schema"
+
+
+def test_a_senml_base_value_is_stored_added_not_ignored():
+    pack = [{"bn": "urn:dev:rw:rivertown:gauge-hochtal:", "bt": NOW, "n": "seq", "v": 1},
+            {"bv": 100, "n": "water_level", "u": "cm", "v": 32}]
+    assert make_validator().validate(TOPIC, raw(pack), NOW).values == (("water_level", 1.32),)

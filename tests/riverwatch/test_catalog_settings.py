@@ -1,5 +1,7 @@
 """Catalog checks at start-up and the settings object."""
 
+from pathlib import Path
+
 import pytest
 
 from riverwatch.catalog import load_catalog
@@ -105,7 +107,129 @@ def test_lifecycle_times_per_hazard(tmp_path, monkeypatch):
     ("[lifecycle.flood]\nprivate_hazards = []\n", "lifecycle.flood.private_hazards"),
 ])
 def test_invalid_lifecycle_option_is_named(tmp_path, text, option):
+    assert option in load_error(tmp_path, text)
+
+
+def load_error(tmp_path, text: str) -> str:
+    """The ConfigError message of loading a settings file holding ``text``."""
     config = tmp_path / "riverwatch.toml"
     config.write_text(text)
-    with pytest.raises(ConfigError, match=option.replace(".", r"\.")):
+    with pytest.raises(ConfigError) as err:
         Settings.load(config)
+    return str(err.value)
+
+
+# --- issue 13: every mistake is named ----------------------------------------------------------
+
+@pytest.mark.parametrize("text, named", [
+    ('[mqtt]\nhots = "broker"\n', "option mqtt.hots: unknown option 'hots' in [mqtt] (did you mean 'host'?)"),
+    ('[influx]\ntokn = "x"\n', "option influx.tokn: unknown option 'tokn' in [influx] (did you mean 'token'?)"),
+    ("[feed]\nprot = 8080\n", "option feed.prot: unknown option 'prot' in [feed] (did you mean 'port'?)"),
+    ("[ingest]\nmetrics_prot = 9100\n",
+     "option ingest.metrics_prot: unknown option 'metrics_prot' in [ingest] (did you mean 'metrics_port'?)"),
+    ("[lifecycle]\nclear_afterr = 60\n", "(did you mean 'clear_after_s'?)"),
+    ("[lifecycle.flood]\nmin_durations = 60\n", "(did you mean 'min_duration_s'?)"),
+    ('catalogue = "x.toml"\n', "option catalogue: unknown option 'catalogue' in the top level (did you mean 'catalog'?)"),
+])
+def test_an_unknown_option_names_its_section_and_the_nearest_valid_name(tmp_path, text, named):
+    assert named in load_error(tmp_path, text)
+
+
+def test_a_toml_syntax_error_is_one_line_with_file_line_and_column(tmp_path):
+    config = tmp_path / "riverwatch.toml"
+    config.write_text('[mqtt]\nhost = "127.0.0.1"\nport = = 1883\n')
+    with pytest.raises(ConfigError) as err:
+        Settings.load(config)
+    assert str(err.value) == f"{config}:3:8: TOML syntax error: Invalid value"
+    catalog = tmp_path / "catalog.toml"
+    catalog.write_text("[[partners]\n")
+    with pytest.raises(ConfigError, match=rf"^{catalog}:1:\d+: TOML syntax error") as err:
+        load_catalog(catalog)
+    assert "\n" not in str(err.value)
+
+
+def test_riverwatch_config_naming_a_missing_file_is_refused(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("RIVERWATCH_CONFIG", str(tmp_path / "typo.toml"))
+    with pytest.raises(ConfigError, match="RIVERWATCH_CONFIG: file .*typo.toml not found"):
+        Settings.load()
+    (tmp_path / "typo.toml").write_text("[mqtt]\nport = 1999\n")
+    assert Settings.load().mqtt.port == 1999
+
+
+def test_a_relative_catalog_path_is_read_from_the_config_files_folder(tmp_path, monkeypatch):
+    site = tmp_path / "site"
+    (site / "catalogs").mkdir(parents=True)
+    (site / "catalogs" / "ours.toml").write_text(DEMO.read_text())
+    (site / "riverwatch.toml").write_text('catalog = "catalogs/ours.toml"\n')
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    settings = Settings.load(site / "riverwatch.toml")
+    assert settings.catalog == site / "catalogs" / "ours.toml"
+    assert len(load_catalog(settings.catalog).stations) == len(load_catalog(DEMO).stations)
+    monkeypatch.setenv("RIVERWATCH_CATALOG", "from-env.toml")  # the environment is relative to the cwd, as always
+    assert Settings.load(site / "riverwatch.toml").catalog == Path("from-env.toml")
+
+
+def _catalog_with(tmp_path, old: str, new: str, count: int = 1) -> Path:
+    text = DEMO.read_text()
+    assert old in text
+    path = tmp_path / "catalog.toml"
+    path.write_text(text.replace(old, new, count))
+    return path
+
+
+@pytest.mark.parametrize("old, new, named", [
+    ('shares_with = ["lacville"]', 'shares_with = ["lacvile"]',
+     "partner rivertown: shares_with names unknown partner 'lacvile' (did you mean 'lacville'?)"),
+    ('timezone = "Europe/Paris"', 'timezone = "Europe/Pari"',
+     "unknown time zone 'Europe/Pari' (did you mean 'Europe/Paris'?)"),
+    ('name = "Lacville pont Neuf"', 'name = "Lacville pont Neuf"\ndownstream = "gauge-hochtal"\ntravel_time_min = 60',
+     "downstream chain loops: gauge-hochtal -> gauge-grenzbruecke -> gauge-lacville -> gauge-hochtal"),
+    ('id = "wx-lacville"', 'id = "wx-rivertown"',
+     "station lacville/wx-rivertown is used by partners rivertown and lacville; station ids must be unique"),
+    ('downstream = "gauge-lacville"', 'downstream = "rivertown/gauge-lacville"',
+     "station gauge-lacville belongs to lacville (write 'lacville/gauge-lacville')"),
+    ('downstream = "gauge-lacville"', 'downstream = "lacville/gauge-lacvile"',
+     "downstream 'lacville/gauge-lacvile' is not in the catalog (did you mean 'lacville/gauge-lacville'?)"),
+])
+def test_catalog_mistakes_are_refused_with_a_clear_message(tmp_path, old, new, named):
+    with pytest.raises(ConfigError) as err:
+        load_catalog(_catalog_with(tmp_path, old, new))
+    assert named in str(err.value) and "Value error" not in str(err.value)
+
+
+def test_a_partner_language_without_a_message_catalog_is_refused(tmp_path):
+    from application.config_cli import load_checked_catalog
+
+    path = _catalog_with(tmp_path, 'languages = ["fr", "en"]', 'languages = ["fr", "es"]')
+    assert load_catalog(path).partner("lacville").languages == ["fr", "es"]  # the kernel alone cannot know
+    with pytest.raises(ConfigError, match="partner lacville: language 'es' has no message catalog"):
+        load_catalog(path, languages=["de", "en", "fr"])
+    with pytest.raises(ConfigError, match="'es' has no message catalog"):
+        load_checked_catalog(Settings(catalog=path))
+
+
+def test_a_downstream_station_may_be_named_with_its_partner(tmp_path):
+    catalog = load_catalog(_catalog_with(tmp_path, 'downstream = "gauge-lacville"', 'downstream = "lacville/gauge-lacville"'))
+    border = catalog.by_id("gauge-grenzbruecke")
+    assert border.downstream == "gauge-lacville"
+    assert [st.key for st, _ in catalog.downstream(catalog.by_id("gauge-hochtal"))] == [
+        ("rivertown", "gauge-grenzbruecke"), ("lacville", "gauge-lacville")]
+
+
+@pytest.mark.parametrize("gateway, named", [
+    ('id = "logger-1"\npartner = "rivertown"\nstations = ["gauge-hochtal", "wx-rivertown"]', None),
+    ('id = "logger-1"\npartner = "rivertown"\nstations = ["gauge-lacville"]', "is not a station of rivertown"),
+    ('id = "gauge-hochtal"\npartner = "rivertown"\nstations = ["wx-rivertown"]', "their status topics would clash"),
+    ('id = "logger-1"\npartner = "rivertown"\nstations = []', "gateways.0.stations"),
+])
+def test_gateways_serve_stations_of_their_own_partner(tmp_path, gateway, named):
+    path = tmp_path / "catalog.toml"
+    path.write_text(DEMO.read_text() + f"\n[[gateways]]\n{gateway}\n")
+    if named is None:
+        assert load_catalog(path).gateways[0].stations == ["gauge-hochtal", "wx-rivertown"]
+    else:
+        with pytest.raises(ConfigError, match=named):
+            load_catalog(path)
