@@ -75,31 +75,15 @@ import math
 from pydantic import BaseModel, ConfigDict, Field
 
 from detectors.base import Finding, register
-from detectors.stats.cleaning import clamp, value_of
-from detectors.stats.dry_probe import COND, TURB, DryProbe
+from detectors.stats.cleaning import value_of
+from detectors.stats.dry_probe import DryProbe
+from detectors.stats.fault_scores import (DRY_QUANTITIES, FAULTS, LASTING, PROPORTIONAL, RESOLUTION,  # noqa: F401
+                                          SEVERITY, fault_of as _fault_of, impossible_ratio,
+                                          score as _score, worse as _worse)
 from detectors.stats.spike import Spike
 from detectors.stats.gates import Gated, LevelGate
 from riverwatch.catalog import Station
 from riverwatch.units import QUANTITIES
-
-FAULTS = ("none", "dropout", "stuck", "drift", "noise", "spike", "rate", "dry_probe", "impossible")
-SEVERITY = {"dropout": 1, "stuck": 1, "drift": 1, "noise": 1, "spike": 2, "rate": 2, "dry_probe": 2,
-            "impossible": 3}
-#: Faults of a state that lasts: once flagged, the flag holds while the ratio stays ≥ ``release``, so
-#: a flapping erratic sensor is one flag and a warning on it cannot slip out between two flags.
-LASTING = frozenset({"noise", "drift", "stuck", "dry_probe"})
-#: Smallest meaningful difference per quantity (sensor resolution), in the canonical unit.
-RESOLUTION = {"water_level": 0.002, "discharge": 0.01, "water_temperature": 0.05, "air_temperature": 0.05,
-              "dew_point": 0.05, "relative_humidity": 0.5, "air_pressure": 0.1, "wind_speed": 0.1,
-              "precipitation": 0.1, "turbidity": 0.05, "conductivity": 1.0, "ph": 0.01, "redox": 1.0,
-              "chlorine": 0.005, "dissolved_oxygen": 0.05, "battery": 0.01}
-#: Quantities on a ratio scale whose measurement noise grows with the value (the noise check
-#: measures their roughness as a fraction of the current level, at least the usual magnitude).
-#: Quantities that carry the dry/fouled-probe check (:mod:`detectors.stats.dry_probe`).
-DRY_QUANTITIES = frozenset({COND, TURB})
-PROPORTIONAL = frozenset({"water_level", "discharge", "turbidity", "conductivity", "chlorine",
-                          "precipitation", "wind_speed"})
-
 
 class Params(BaseModel):
     """Parameters of ``sensor_fault`` (see the module docstring for the checks)."""
@@ -193,8 +177,7 @@ class SensorFault(Gated):
     def _checks(self, t: float, v: float, x) -> tuple[str, float, float]:
         """The worst ``(fault, ratio, value concerned)`` for reading ``(t, v)`` of ``x`` (pure)."""
         if v < self.lo or v > self.hi:
-            outside = min(abs(v - self.lo), abs(v - self.hi)) / (self.hi - self.lo + 1e-12)
-            return "impossible", 1.0 + outside, v
+            return "impossible", impossible_ratio(v, self.lo, self.hi), v
         worst = ("none", 0.0, v)
         if self.n < 1:
             return worst
@@ -424,22 +407,6 @@ class SensorFault(Gated):
                 unit = self._level(abs(self.v1) if math.isnan(self.mag) else 0.0)
                 self.rough_fast, self.rough_slow = self.rough_fast / unit, self.rough_slow / unit
                 self.dscale_rel = self.dscale / unit
-
-
-def _worse(a: tuple[str, float, float], b: tuple[str, float, float]) -> tuple[str, float, float]:
-    return b if _score(b[0], b[1]) > _score(a[0], a[1]) else a
-
-
-def _score(fault: str, ratio: float) -> float:
-    if fault == "none" or not ratio > 0:
-        return 0.0
-    if ratio < 1.0:
-        return clamp(ratio)
-    return SEVERITY[fault] + min(0.99, (ratio - 1.0) / 10.0)
-
-
-def _fault_of(score: float) -> str:
-    return {1: "dropout", 2: "spike", 3: "impossible"}.get(int(score), "none")
 
 
 @register("sensor_fault", params=Params, hazard="sensor")

@@ -22,6 +22,8 @@
     The usual offset of a series by hour of day and day of week.
 ``dry_probe``
     The signature of a probe in air or fouled (conductivity and turbidity collapsing together).
+``fault_scores``
+    The sensor-fault vocabulary (faults, severities, resolutions) and the fault score mapping.
 
 State objects pickle through :class:`riverwatch.state.Slotted` (versioned checkpoints).
 """

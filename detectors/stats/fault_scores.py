@@ -1,0 +1,65 @@
+"""Sensor-fault vocabulary: the faults, their severities, sensor resolutions and the score mapping.
+
+Each fault check of :mod:`detectors.sensor_fault` yields a ratio ``r`` (≥ 1 means flagged); the
+score is the worst check, mapped so that its integer part is the level: ``r`` below 1 stays below 1,
+a flagged check scores ``severity + min(0.99, (r − 1) / 10)``.
+
+Examples
+--------
+>>> score("spike", 1.5)
+2.05
+>>> worse(("none", 0.0, 1.0), ("drift", 2.0, 1.0))[0]
+'drift'
+>>> round(impossible_ratio(-3.0, 0.0, 100.0), 2)
+1.03
+"""
+
+from __future__ import annotations
+
+from detectors.stats.cleaning import clamp
+from detectors.stats.dry_probe import COND, TURB
+
+FAULTS = ("none", "dropout", "stuck", "drift", "noise", "spike", "rate", "dry_probe", "impossible")
+SEVERITY = {"dropout": 1, "stuck": 1, "drift": 1, "noise": 1, "spike": 2, "rate": 2, "dry_probe": 2,
+            "impossible": 3}
+#: Faults of a state that lasts: once flagged, the flag holds while the ratio stays ≥ ``release``, so
+#: a flapping erratic sensor is one flag and a warning on it cannot slip out between two flags.
+LASTING = frozenset({"noise", "drift", "stuck", "dry_probe"})
+#: Smallest meaningful difference per quantity (sensor resolution), in the canonical unit.
+RESOLUTION = {"water_level": 0.002, "discharge": 0.01, "water_temperature": 0.05, "air_temperature": 0.05,
+              "dew_point": 0.05, "relative_humidity": 0.5, "air_pressure": 0.1, "wind_speed": 0.1,
+              "precipitation": 0.1, "turbidity": 0.05, "conductivity": 1.0, "ph": 0.01, "redox": 1.0,
+              "chlorine": 0.005, "dissolved_oxygen": 0.05, "battery": 0.01}
+#: Quantities that carry the dry/fouled-probe check (:mod:`detectors.stats.dry_probe`).
+DRY_QUANTITIES = frozenset({COND, TURB})
+#: Quantities on a ratio scale whose measurement noise grows with the value (the noise check
+#: measures their roughness as a fraction of the current level, at least the usual magnitude).
+PROPORTIONAL = frozenset({"water_level", "discharge", "turbidity", "conductivity", "chlorine",
+                          "precipitation", "wind_speed"})
+
+
+def impossible_ratio(v: float, lo: float, hi: float) -> float:
+    """The impossible-value ratio of ``v`` against the plausible range ``[lo, hi]``: 0 inside,
+    1 + the distance outside as a fraction of the range width outside."""
+    if lo <= v <= hi:
+        return 0.0
+    return 1.0 + min(abs(v - lo), abs(v - hi)) / (hi - lo + 1e-12)
+
+
+def worse(a: tuple[str, float, float], b: tuple[str, float, float]) -> tuple[str, float, float]:
+    """The worse of two ``(fault, ratio, value concerned)`` findings (``a`` on a tie)."""
+    return b if score(b[0], b[1]) > score(a[0], a[1]) else a
+
+
+def score(fault: str, ratio: float) -> float:
+    """The score of ``fault`` at ``ratio``: below 1 unflagged, else severity plus a fraction."""
+    if fault == "none" or not ratio > 0:
+        return 0.0
+    if ratio < 1.0:
+        return clamp(ratio)
+    return SEVERITY[fault] + min(0.99, (ratio - 1.0) / 10.0)
+
+
+def fault_of(score_value: float) -> str:
+    """The fault a bare score implies when the finding itself is not at hand."""
+    return {1: "dropout", 2: "spike", 3: "impossible"}.get(int(score_value), "none")
