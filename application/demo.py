@@ -73,7 +73,7 @@ class WarningLog:
     def _print(self, event: WarningEvent) -> None:
         station = self.catalog.station(event.partner, event.station)
         partner = self.catalog.partner(event.partner)
-        texts = _texts(event, station, partner)
+        texts = _texts(self.catalog, event, station, partner)
         lead = self.lead_minutes(event)
         lead_text = f" | lead {lead:+.0f} min before scripted peak" if lead is not None and event.state == "raised" else ""
         kind = "public" if event.public else "maintenance"
@@ -89,14 +89,16 @@ class WarningLog:
 
         station = self.catalog.station(event.partner, event.station)
         partner = self.catalog.partner(event.partner)
-        xml = to_cap(event, station, partner, _texts(event, station, partner))
+        xml = to_cap(event, station, partner, _texts(self.catalog, event, station, partner))
         (self.cap_dir / f"{event.id}.{event.time_ns}.xml").write_bytes(xml)
 
 
-def _texts(event, station, partner) -> dict:
+def _texts(catalog, event, station, partner) -> dict:
+    """The event in the languages of its partner and of every partner it shares warnings with."""
     from early_warning.messages import texts
 
-    return texts(event, station, partner)
+    readers = [catalog.partner(pid) for pid in partner.shares_with if pid != partner.id]
+    return texts(event, station, partner, shared_with=readers)
 
 
 def _publish_bad_messages(settings: Settings) -> None:

@@ -45,6 +45,11 @@ TAG = "riverwatch"
 #: Grafana schemaVersion written into every dashboard (Grafana 11.6).
 SCHEMA_VERSION = 41
 
+#: Window of the "current" panels (latest state, freshness, map): the pipeline writes
+#: ``station_state`` every few seconds, so a dead worker's last values vanish ("no data") after
+#: this long instead of showing as current for the whole dashboard range.
+RECENT = "time > now() - 5m"
+
 # ------------------------------------------------------------------------------------ levels
 
 #: ``station_state.state`` values: name and colour, shared by the map, tables and alert rules.
@@ -189,11 +194,15 @@ def data_link(title: str, url: str) -> db.DashboardLink:
 
 
 def station_link(partner_expr: str = "${__data.fields.partner}",
-                 station_expr: str = "${__data.fields.station}") -> db.DashboardLink:
-    """Data link to the Station dashboard for the clicked row's partner and station."""
-    url = (f"/d/{UID_STATION}/riverwatch-station?var-partner={partner_expr}"
+                 station_expr: str = "${__data.fields.station}", uid: str = UID_STATION) -> db.DashboardLink:
+    """Data link to the Station dashboard ``uid`` for the clicked row's partner and station.
+
+    The URL is relative (no leading ``/``): Grafana's page sets ``<base href>`` to its root, so
+    the link keeps working when Grafana is served under a sub-path.
+    """
+    url = (f"d/{uid}/riverwatch-station?var-partner={partner_expr}"
            f"&var-station={station_expr}&${{__url_time_range}}")
-    return data_link("Station ${__data.fields.station}", url)
+    return data_link("${__data.fields.station}", url)
 
 
 def dashboard_links() -> list[db.DashboardLink]:
@@ -361,9 +370,9 @@ def row(title: str, y: int) -> db.Row:
 # ------------------------------------------------------------------------------------ dashboard
 
 def dashboard(uid: str, title: str, description: str, *, refresh: str = "30s",
-              time_from: str = "now-6h") -> db.Dashboard:
-    """A riverwatch dashboard skeleton: fixed uid, tags, UTC, links to its siblings."""
-    return (db.Dashboard(title).uid(uid).description(description).tags([TAG]).timezone("utc")
+              time_from: str = "now-6h", timezone: str = "utc") -> db.Dashboard:
+    """A riverwatch dashboard skeleton: fixed uid, tags, time zone (UTC unless a partner's), links."""
+    return (db.Dashboard(title).uid(uid).description(description).tags([TAG]).timezone(timezone)
             .refresh(refresh).time(time_from, "now").tooltip(dm.DashboardCursorSync.CROSSHAIR)
             .editable().links(dashboard_links()).annotation(builtin_annotation()))
 

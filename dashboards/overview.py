@@ -17,29 +17,37 @@ Examples
 
 from __future__ import annotations
 
+import re
+from functools import partial
+
 from grafana_foundation_sdk.models import dashboard as dm
+
+from riverwatch.catalog import Catalog
 
 from riverwatch.storage import STATION_STATE, WARNING
 from dashboards.build import (
-    UID_OVERVIEW, Cell, dashboard, finish, geomap, influx, stat, state_mappings,
-    state_thresholds, station_link, steps, table, transformation,
+    RECENT, STATION_STATES, UID_OVERVIEW, UID_STATION, Cell, dashboard, finish, geomap, influx, mapping,
+    stat, state_thresholds, station_link, steps, table, transformation,
 )
+from dashboards.i18n import localised, text
 
 #: Latest state of every station (one row each), for the map. Only ``state`` is a number other
 #: than the coordinates, so the state mappings apply to it alone.
 STATION_ROWS = (
     'SELECT last("state") AS "state", last("name") AS "name", last("lat") AS "lat", '
-    f'last("lon") AS "lon" FROM "{STATION_STATE}" WHERE $timeFilter '
+    f'last("lon") AS "lon" FROM "{STATION_STATE}" WHERE {RECENT} '
     'GROUP BY "partner", "station", "kind"'
 )
 _LATEST_PER_STATION = ('SELECT last("state") AS "state", last("open_warnings") AS "open_warnings" '
-                       f'FROM "{STATION_STATE}" WHERE $timeFilter GROUP BY "partner", "station"')
+                       f'FROM "{STATION_STATE}" WHERE {RECENT} GROUP BY "partner", "station"')
 STATIONS_PER_PARTNER = f'SELECT count("state") AS "stations" FROM ({_LATEST_PER_STATION}) GROUP BY "partner"'
-ALERTING_PER_PARTNER = (f'SELECT count("state") AS "stations" FROM ({_LATEST_PER_STATION}) '
-                        'WHERE "state" >= 2 GROUP BY "partner"')
+#: Stations at advisory (state 2) or above: floor((state + 4) / 6) is 1 for states 2..5 and 0 for
+#: 0..1, so a partner with none shows 0 (not "no data", which is kept for a silent pipeline).
+ALERTING_PER_PARTNER = (f'SELECT sum("alerting") AS "stations" FROM (SELECT floor(("state" + 4) / 6) '
+                        f'AS "alerting" FROM ({_LATEST_PER_STATION})) GROUP BY "partner"')
 WARNINGS_PER_PARTNER = (f'SELECT sum("open_warnings") AS "open warnings" FROM ({_LATEST_PER_STATION}) '
                         'GROUP BY "partner"')
-FRESHNESS = (f'SELECT last("last_seen_age_s") AS "age" FROM "{STATION_STATE}" WHERE $timeFilter '
+FRESHNESS = (f'SELECT last("last_seen_age_s") AS "age" FROM "{STATION_STATE}" WHERE {RECENT} '
              'GROUP BY "partner", "station"')
 #: The latest event of each warning series that is not an all-clear (time = last update).
 OPEN_WARNINGS = (
@@ -56,14 +64,29 @@ RAISED = f'SELECT "id" FROM "{WARNING}" WHERE $timeFilter AND "state" = \'raised
 FRESHNESS_STEPS = ((120.0, "yellow"), (600.0, "orange"), (1800.0, "red"))
 
 
-def open_warnings_table(cell: Cell):
+def for_partner(query: str, partner: str | None) -> str:
+    """``query`` restricted to one partner's rows (every ``FROM "measurement" WHERE``).
+
+    >>> for_partner(f'SELECT last("state") FROM "{STATION_STATE}" WHERE {RECENT}', "p")
+    'SELECT last("state") FROM "station_state" WHERE "partner" = \\'p\\' AND time > now() - 5m'
+    """
+    if partner is None:
+        return query
+    return re.sub(r'(FROM "\w+" WHERE )', lambda m: f"{m.group(1)}\"partner\" = '{partner}' AND ", query)
+
+
+def open_warnings_table(cell: Cell, lang: str = "en", partner: str | None = None, station_uid: str = UID_STATION):
     """Open warnings, highest level first, with the time each was raised.
 
     Query A gives the latest event of each open warning, query B every raise; joined on ``id``
     their times become ``Time 1`` (last update) and ``Time 2`` (raised: "since"). The join is
     outer, then rows without a level (raises of warnings no longer open) are dropped, so an open
-    warning whose raise is not found still shows (with an empty "since").
+    warning whose raise is not found still shows (with an empty "since"). Headers are in ``lang``.
     """
+    headers = {name: text(f"column.{name}", lang) for name in
+               ("partner", "station", "hazard", "message", "evidence", "detector", "id")}
+    headers.update({"level_name": text("column.level", lang), "Time 1": text("column.updated", lang),
+                    "Time 2": text("column.since", lang)})
     join = [
         transformation("joinByField", {"byField": "id", "mode": "outerTabular"}),
         transformation("filterByValue", {"type": "exclude", "match": "any",
@@ -74,36 +97,43 @@ def open_warnings_table(cell: Cell):
             "excludeByName": {"state": True, "level": True},
             "indexByName": {"level_name": 0, "partner": 1, "station": 2, "hazard": 3, "Time 2": 4,
                             "message": 5, "evidence": 6, "detector": 7, "Time 1": 8, "id": 9},
-            "renameByName": {"level_name": "level", "Time 1": "updated", "Time 2": "since"},
+            "renameByName": headers,
         }),
     ]
-    return table("Open warnings", [influx(OPEN_WARNINGS, "A", table=True), influx(RAISED, "B", table=True)],
-                 cell, description="Every warning whose latest event is not an all-clear.",
-                 links=[station_link()], transformations=join)
+    targets = [influx(for_partner(OPEN_WARNINGS, partner), "A", table=True),
+               influx(for_partner(RAISED, partner), "B", table=True)]
+    return table(text("panel.open_warnings", lang), targets, cell,
+                 description=text("panel.open_warnings.description", lang),
+                 links=[station_link(uid=station_uid)], transformations=join)
 
 
-def overview() -> dm.Dashboard:
-    """Build the Overview dashboard (every partner and station found in ``station_state``)."""
-    board = dashboard(UID_OVERVIEW, "Riverwatch — Overview",
-                      "Every station of every partner: current state, open warnings, data freshness.",
-                      time_from="now-24h")
+def overview(catalog: Catalog | None = None, partner: str | None = None) -> dm.Dashboard:
+    """Build the Overview: every partner's stations, or with ``partner`` that partner's own, in
+    its first language and its time zone, linking to its own Station dashboard."""
+    lang, zone, uid, station_uid, title_suffix = "en", "utc", UID_OVERVIEW, UID_STATION, ""
+    if partner is not None and catalog is not None:
+        p = catalog.partner(partner)
+        lang, zone, title_suffix = p.languages[0], p.timezone, f" ({p.name})"
+        uid, station_uid = f"{UID_OVERVIEW}-{partner}", f"{UID_STATION}-{partner}"
+    t = partial(text, lang=lang)
+    q = partial(for_partner, partner=partner)
+    board = dashboard(uid, t("overview.title") + title_suffix, t("overview.description"),
+                      time_from="now-24h", timezone=zone)
     per_partner = dict(alias="$tag_partner")
-    board.with_panel(stat("Stations per partner", [influx(STATIONS_PER_PARTNER, **per_partner)],
-                          Cell(0, 0, 8, 4), thresholds=steps("blue")))
-    board.with_panel(stat("Stations at advisory or above", [influx(ALERTING_PER_PARTNER, **per_partner)],
+    board.with_panel(stat(t("panel.stations"), [influx(q(STATIONS_PER_PARTNER), **per_partner)],
+                          Cell(0, 0, 8, 4), thresholds=steps("blue"), no_value=t("no_data")))
+    board.with_panel(stat(t("panel.alerting"), [influx(q(ALERTING_PER_PARTNER), **per_partner)],
                           Cell(8, 0, 8, 4), thresholds=steps("green", (1, "orange"))))
-    board.with_panel(stat("Open warnings per partner", [influx(WARNINGS_PER_PARTNER, **per_partner)],
-                          Cell(16, 0, 8, 4), thresholds=steps("green", (1, "red"))))
-    board.with_panel(geomap("Stations", [influx(STATION_ROWS, table=True)], Cell(0, 4, 14, 13),
-                            max_zoom=12, colour_field="state",
-                            label_field="name", mappings=state_mappings(),
-                            thresholds=state_thresholds(), links=[station_link()],
-                            description="Colour: normal, suspect sensor, advisory, watch, warning, "
-                                        "emergency. Click a station for its dashboard."))
-    freshness_link = station_link("${__field.labels.partner}", "${__field.labels.station}")
-    freshness = stat("Data freshness (seconds since last reading)",
-                     [influx(FRESHNESS, alias="$tag_station")], Cell(14, 4, 10, 13), unit="s",
-                     thresholds=steps("green", *FRESHNESS_STEPS), no_value="no data")
+    board.with_panel(stat(t("panel.warnings_per_partner"), [influx(q(WARNINGS_PER_PARTNER), **per_partner)],
+                          Cell(16, 0, 8, 4), thresholds=steps("green", (1, "red")), no_value=t("no_data")))
+    board.with_panel(geomap(t("panel.map"), [influx(q(STATION_ROWS), table=True)], Cell(0, 4, 14, 13),
+                            max_zoom=12, colour_field="state", label_field="name",
+                            mappings=[mapping(localised(STATION_STATES, lang))],
+                            thresholds=state_thresholds(), links=[station_link(uid=station_uid)],
+                            description=t("panel.map.description")))
+    freshness_link = station_link("${__field.labels.partner}", "${__field.labels.station}", uid=station_uid)
+    freshness = stat(t("panel.freshness"), [influx(q(FRESHNESS), alias="$tag_station")], Cell(14, 4, 10, 13),
+                     unit="s", thresholds=steps("green", *FRESHNESS_STEPS), no_value=t("no_data"))
     board.with_panel(freshness.data_links([freshness_link]))
-    board.with_panel(open_warnings_table(Cell(0, 17, 24, 10)))
+    board.with_panel(open_warnings_table(Cell(0, 17, 24, 10), lang, partner, station_uid))
     return finish(board)

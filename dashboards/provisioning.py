@@ -88,6 +88,34 @@ def folders(catalog: Catalog) -> list[Folder]:
     return [shared_folder()] + [partner_folder(catalog, p.id) for p in catalog.partners]
 
 
+#: Grafana folder permission levels (HTTP API values).
+VIEW, EDIT = 1, 2
+
+
+def partner_team(partner_id: str) -> str:
+    """The Grafana team of one partner's staff."""
+    return f"riverwatch-{partner_id}"
+
+
+def folder_permissions(catalog: Catalog) -> dict[str, list[dict]]:
+    """Per folder uid, who may use it: every partner team views the shared folder, each team
+    edits its own partner folder, and no one else (org roles) sees a partner's folder.
+
+    Publishing replaces a folder's permissions with these (Grafana admins keep full access).
+
+    >>> from riverwatch.catalog import Partner
+    >>> perms = folder_permissions(Catalog(partners=[Partner(id="a", name="A", country="DE"),
+    ...                                              Partner(id="b", name="B", country="FR")], stations=[]))
+    >>> perms["rw-a"], [item["team"] for item in perms["rw-shared"]]
+    ([{'team': 'riverwatch-a', 'permission': 2}], ['riverwatch-a', 'riverwatch-b'])
+    """
+    teams = [partner_team(p.id) for p in catalog.partners]
+    result = {shared_folder().uid: [{"team": team, "permission": VIEW} for team in teams]}
+    for p in catalog.partners:
+        result[partner_folder(catalog, p.id).uid] = [{"team": partner_team(p.id), "permission": EDIT}]
+    return result
+
+
 def boards(settings: Settings, catalog: Catalog | None = None) -> list[Board]:
     """Every riverwatch dashboard with its folder, in a fixed order."""
     catalog = catalog or load_catalog(settings.catalog)
@@ -97,6 +125,7 @@ def boards(settings: Settings, catalog: Catalog | None = None) -> list[Board]:
               Board(shared, detectors_board(detectors)), Board(shared, pipeline_health())]
     for p in catalog.partners:
         model = station(catalog, detectors, partner=p.id, uid=f"{UID_STATION}-{p.id}")
+        result.append(Board(partner_folder(catalog, p.id), overview(catalog, p.id)))
         result.append(Board(partner_folder(catalog, p.id), model))
     return result
 

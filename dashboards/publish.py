@@ -9,8 +9,8 @@ Examples
 --------
 >>> from riverwatch.settings import Settings
 >>> steps = plan(Settings())
->>> [s.kind for s in steps][:4]
-['folder', 'folder', 'folder', 'datasource']
+>>> list(dict.fromkeys(s.kind for s in steps))
+['folder', 'folder_permissions', 'datasource', 'dashboard', 'alert_rule']
 >>> next(s for s in steps if s.kind == "dashboard").payload["overwrite"]
 True
 """
@@ -26,7 +26,7 @@ from riverwatch.errors import ConfigError, SinkError
 from riverwatch.settings import Settings
 from dashboards.alerting import alert_rules
 from dashboards.build import to_dict
-from dashboards.provisioning import boards, datasource, folders, shared_folder
+from dashboards.provisioning import boards, datasource, folder_permissions, folders, shared_folder
 
 log = logging.getLogger(__name__)
 
@@ -66,9 +66,12 @@ def datasource_payload(settings: Settings) -> dict:
 
 
 def plan(settings: Settings, catalog: Catalog | None = None) -> list[Step]:
-    """Every payload to publish, in order: folders, datasource, dashboards, alert rules."""
+    """Every payload to publish, in order: folders, their permissions, datasource, dashboards,
+    alert rules."""
     catalog = catalog or load_catalog(settings.catalog)
     steps = [Step("folder", f.uid, {"uid": f.uid, "title": f.title}) for f in folders(catalog)]
+    steps += [Step("folder_permissions", uid, {"items": items})
+              for uid, items in folder_permissions(catalog).items()]
     steps.append(Step("datasource", datasource(settings)["uid"], datasource_payload(settings)))
     for board in boards(settings, catalog):
         payload = {"dashboard": to_dict(board.model), "folderUid": board.folder.uid, "overwrite": True,
@@ -124,12 +127,24 @@ def _exists(getter, uid: str) -> bool:
     return True
 
 
+def _team_id(api: Any, name: str) -> int:
+    """The id of the Grafana team ``name``, created when missing."""
+    found = [team for team in api.teams.get_team_by_name(name) if team.get("name") == name]
+    if found:
+        return int(found[0]["id"])
+    return int(api.teams.add_team({"name": name})["teamId"])
+
+
 def _send(api: Any, step: Step) -> None:
     if step.kind == "folder":
         if _exists(api.folder.get_folder, step.uid):
             api.folder.update_folder(step.uid, title=step.payload["title"], overwrite=True)
         else:
             api.folder.create_folder(step.payload["title"], uid=step.uid)
+    elif step.kind == "folder_permissions":
+        items = [{"teamId": _team_id(api, item["team"]), "permission": item["permission"]}
+                 for item in step.payload["items"]]
+        api.folder.update_folder_permissions(step.uid, {"items": items})
     elif step.kind == "datasource":
         if _exists(api.datasource.get_datasource_by_uid, step.uid):
             api.datasource.update_datasource_by_uid(step.uid, step.payload)

@@ -21,6 +21,7 @@ Examples
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Sequence
 
 from grafana_foundation_sdk.builders import dashboard as db
@@ -30,10 +31,11 @@ from riverwatch.catalog import Catalog
 from riverwatch.units import QUANTITIES
 from riverwatch.storage import READING, SCORE, STATION_STATE, WARNING
 from dashboards.build import (
-    UID_STATION, Cell, constant_variable, dashboard, finish, influx, level_bands, mapping, override,
-    qc_mappings, query_variable, row, stat, state_mappings, state_thresholds, steps, table,
+    RECENT, UID_STATION, Cell, constant_variable, dashboard, finish, influx, level_bands, mapping, override,
+    QC_FLAGS, STATION_STATES, query_variable, row, stat, state_thresholds, steps, table,
     timeseries,
 )
+from dashboards.i18n import localised, text
 from dashboards.influxql import InfluxQL, datasource_ref
 
 #: Grafana unit ids of the canonical units (anything else is shown as a suffix).
@@ -50,9 +52,9 @@ QUANTITIES_OF_STATION = (f'SHOW TAG VALUES FROM "{READING}" WITH KEY = "quantity
                          'WHERE "partner" =~ /^$partner$/ AND "station" =~ /^$station$/')
 
 _STATION = '"partner" =~ /^$partner$/ AND "station" =~ /^$station$/'
-STATE = f'SELECT last("state") AS "state" FROM "{STATION_STATE}" WHERE {_STATION} AND $timeFilter'
-LAST_SEEN = f'SELECT last("last_seen_age_s") AS "last seen" FROM "{STATION_STATE}" WHERE {_STATION} AND $timeFilter'
-OPEN = f'SELECT last("open_warnings") AS "open warnings" FROM "{STATION_STATE}" WHERE {_STATION} AND $timeFilter'
+STATE = f'SELECT last("state") AS "state" FROM "{STATION_STATE}" WHERE {_STATION} AND {RECENT}'
+LAST_SEEN = f'SELECT last("last_seen_age_s") AS "last seen" FROM "{STATION_STATE}" WHERE {_STATION} AND {RECENT}'
+OPEN = f'SELECT last("open_warnings") AS "open warnings" FROM "{STATION_STATE}" WHERE {_STATION} AND {RECENT}'
 CROSSING = (f'SELECT last("expected_at") / 1000000 AS "expected crossing" FROM "{WARNING}" '
             f'WHERE {_STATION} AND $timeFilter GROUP BY "hazard"')
 LEAD = f'SELECT last("lead_s") AS "lead time" FROM "{WARNING}" WHERE {_STATION} AND $timeFilter GROUP BY "hazard"'
@@ -122,23 +124,25 @@ def band_overrides(catalog: Catalog, quantity: str) -> list[db.DashboardFieldCon
     return overrides
 
 
-def readings_panel(catalog: Catalog, quantity: str, cell: Cell):
+def readings_panel(catalog: Catalog, quantity: str, cell: Cell, lang: str = "en"):
     """One quantity of the selected station in its canonical unit, with the station's bands."""
     q = QUANTITIES[quantity]
     shown = UNIT_SYMBOLS.get(q.unit, q.unit)
-    panel = timeseries(q.label if shown == q.label else f"{q.label} ({shown})", [influx(readings_query(quantity), alias="$tag_station")],
+    label = text(f"quantity.{quantity}", lang)
+    panel = timeseries(label if shown == q.label else f"{label} ({shown})",
+                       [influx(readings_query(quantity), alias="$tag_station")],
                        cell, unit=grafana_unit(quantity), bands=True, thresholds=steps("transparent"),
                        description=f"{quantity}; bands: advisory, watch, warning, emergency (catalog).")
     return panel.overrides(band_overrides(catalog, quantity))
 
 
-def readings_rows(board: db.Dashboard, catalog: Catalog, y: int) -> int:
+def readings_rows(board: db.Dashboard, catalog: Catalog, y: int, lang: str = "en") -> int:
     """Add a row per station kind with its quantity panels (two per line); returns the next free y."""
     for kind, quantities in quantities_by_kind(catalog).items():
-        board.with_row(row(f"Readings: {kind.replace('_', ' ')}", y))
+        board.with_row(row(text("row.readings", lang, kind=text(f"kind.{kind}", lang)), y))
         y += 1
         for i, quantity in enumerate(quantities):
-            board.with_panel(readings_panel(catalog, quantity, Cell(12 * (i % 2), y + 8 * (i // 2), 12, 8)))
+            board.with_panel(readings_panel(catalog, quantity, Cell(12 * (i % 2), y + 8 * (i // 2), 12, 8), lang))
         y += 8 * ((len(quantities) + 1) // 2)
     return y
 
@@ -153,41 +157,57 @@ def warning_annotation() -> db.AnnotationQuery:
 
 def station(catalog: Catalog, detectors: Sequence[str], partner: str | None = None,
             uid: str = UID_STATION) -> dm.Dashboard:
-    """Build the Station dashboard; with ``partner`` a partner's own copy (partner fixed)."""
-    title = "Riverwatch — Station" + (f" ({catalog.partner(partner).name})" if partner else "")
-    board = dashboard(uid, title, "One station: readings against thresholds, QC flags, detector "
-                      "scores, forecast crossings, warnings.")
+    """Build the Station dashboard; with ``partner`` a partner's own copy (partner fixed), in the
+    partner's first language and its time zone."""
+    lang, zone = "en", "utc"
+    if partner:
+        lang, zone = catalog.partner(partner).languages[0], catalog.partner(partner).timezone
+    title = text("station.title", lang) + (f" ({catalog.partner(partner).name})" if partner else "")
+    board = dashboard(uid, title, text("station.description", lang), timezone=zone)
     if partner:
         board.with_variable(constant_variable("partner", partner))
     else:
-        board.with_variable(query_variable("partner", "Partner", PARTNERS, include_all=True))
-    board.with_variable(query_variable("station", "Station", STATIONS))
-    board.with_variable(query_variable("quantity", "Quantity", QUANTITIES_OF_STATION,
+        board.with_variable(query_variable("partner", text("var.partner", lang), PARTNERS, include_all=True))
+    board.with_variable(query_variable("station", text("var.station", lang), STATIONS))
+    board.with_variable(query_variable("quantity", text("var.quantity", lang), QUANTITIES_OF_STATION,
                                        include_all=True, multi=True))
     board.annotation(warning_annotation())
 
-    board.with_panel(stat("State", [influx(STATE)], Cell(0, 0, 5, 4), mappings=state_mappings(),
-                          thresholds=state_thresholds()))
-    board.with_panel(stat("Last reading", [influx(LAST_SEEN)], Cell(5, 0, 5, 4), unit="s",
-                          thresholds=steps("green", (120, "yellow"), (600, "orange"), (1800, "red"))))
-    board.with_panel(stat("Open warnings", [influx(OPEN)], Cell(10, 0, 4, 4),
-                          thresholds=steps("green", (1, "red"))))
-    board.with_panel(stat("Forecast threshold crossing", [influx(CROSSING, alias="$tag_hazard")],
-                          Cell(14, 0, 5, 4), unit="dateTimeAsIso", background=False, no_value="none",
-                          description="When the detector expects the next threshold to be crossed."))
-    board.with_panel(stat("Lead time", [influx(LEAD, alias="$tag_hazard")], Cell(19, 0, 5, 4), unit="s",
-                          background=False, no_value="none"))
-
-    y = readings_rows(board, catalog, 4)
-    board.with_row(row("Quality and detectors", y))
-    board.with_panel(timeseries("QC flags", [influx(QC, alias="$tag_quantity")], Cell(0, y + 1, 12, 8),
-                                points=True, mappings=qc_mappings(), decimals=0,
-                                description="QARTOD: 1 pass, 2 not evaluated, 3 suspect, 4 fail, 9 missing."))
-    board.with_panel(timeseries("Detector scores", [influx(scores_query(detectors), alias="$tag_quantity $col")],
-                                Cell(12, y + 1, 12, 8)))
-    board.with_panel(timeseries("Detector decision levels",
-                                [influx(levels_query(detectors), alias="$tag_quantity $col")],
-                                Cell(0, y + 9, 12, 8), mappings=[mapping(LEVEL_NAMES)], decimals=0, minimum=0))
-    board.with_panel(table("Warning events", [influx(WARNINGS, table=True)], Cell(12, y + 9, 12, 8),
-                           description="Newest first; level names coloured."))
+    header_stats(board, lang)
+    y = readings_rows(board, catalog, 4, lang)
+    quality_panels(board, detectors, y, lang)
     return finish(board)
+
+
+def header_stats(board: db.Dashboard, lang: str) -> None:
+    """The top line: state, last reading, open warnings, forecast crossing, lead time."""
+    t = partial(text, lang=lang)
+    board.with_panel(stat(t("panel.state"), [influx(STATE)], Cell(0, 0, 5, 4),
+                          mappings=[mapping(localised(STATION_STATES, lang))], thresholds=state_thresholds()))
+    board.with_panel(stat(t("panel.last_reading"), [influx(LAST_SEEN)], Cell(5, 0, 5, 4), unit="s",
+                          thresholds=steps("green", (120, "yellow"), (600, "orange"), (1800, "red"))))
+    board.with_panel(stat(t("panel.open_warnings"), [influx(OPEN)], Cell(10, 0, 4, 4),
+                          thresholds=steps("green", (1, "red"))))
+    board.with_panel(stat(t("panel.crossing"), [influx(CROSSING, alias="$tag_hazard")], Cell(14, 0, 5, 4),
+                          unit="dateTimeAsIso", background=False, no_value=t("none"),
+                          description=t("panel.crossing.description")))
+    board.with_panel(stat(t("panel.lead_time"), [influx(LEAD, alias="$tag_hazard")], Cell(19, 0, 5, 4),
+                          unit="s", background=False, no_value=t("none")))
+
+
+def quality_panels(board: db.Dashboard, detectors: Sequence[str], y: int, lang: str) -> None:
+    """The "Quality and detectors" row at ``y``: QC flags, scores, decision levels, warning events."""
+    t = partial(text, lang=lang)
+    board.with_row(row(t("row.quality"), y))
+    board.with_panel(timeseries(t("panel.qc"), [influx(QC, alias="$tag_quantity")], Cell(0, y + 1, 12, 8),
+                                points=True, mappings=[mapping(localised(QC_FLAGS, lang))], decimals=0,
+                                description=t("panel.qc.description")))
+    board.with_panel(timeseries(t("panel.scores"),
+                                [influx(scores_query(detectors), alias="$tag_quantity $col")],
+                                Cell(12, y + 1, 12, 8)))
+    board.with_panel(timeseries(t("panel.levels"),
+                                [influx(levels_query(detectors), alias="$tag_quantity $col")],
+                                Cell(0, y + 9, 12, 8), mappings=[mapping(localised(LEVEL_NAMES, lang))],
+                                decimals=0, minimum=0))
+    board.with_panel(table(t("panel.warning_events"), [influx(WARNINGS, table=True)], Cell(12, y + 9, 12, 8),
+                           description=t("panel.warning_events.description")))

@@ -93,7 +93,7 @@ def test_overview_map_and_table_link_to_station():
     table = next(p for p in doc["panels"] if p["title"] == "Open warnings")
     for panel in (geomap, table):
         url = panel["fieldConfig"]["defaults"]["links"][0]["url"]
-        assert url.startswith(f"/d/{UID_STATION}/") and "var-station=${__data.fields.station}" in url
+        assert url.startswith(f"d/{UID_STATION}/") and "var-station=${__data.fields.station}" in url
     mapping = geomap["fieldConfig"]["defaults"]["mappings"][0]["options"]
     assert [mapping[str(v)]["text"] for v, _, _ in STATION_STATES] == [name for _, name, _ in STATION_STATES]
     assert geomap["options"]["layers"][0]["config"]["style"]["color"]["field"] == "state"

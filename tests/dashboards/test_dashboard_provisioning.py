@@ -142,3 +142,15 @@ def test_contact_points_per_partner_from_the_catalog(tmp_path):
     assert policy["routes"] == [{"receiver": "riverwatch-operators", "continue": True},
                                 {"receiver": "riverwatch-rivertown", "continue": True,
                                  "object_matchers": [["partner", "=", "rivertown"]]}]
+
+
+def test_folder_permissions_per_partner_are_published_after_the_folders():
+    steps = plan(SETTINGS, CATALOG)
+    kinds = [s.kind for s in steps]
+    perms = {s.uid: s.payload["items"] for s in steps if s.kind == "folder_permissions"}
+    assert max(i for i, k in enumerate(kinds) if k == "folder") < kinds.index("folder_permissions")
+    assert set(perms) == {s.uid for s in steps if s.kind == "folder"}
+    teams = {f"riverwatch-{p.id}" for p in CATALOG.partners}
+    assert {item["team"] for item in perms["rw-shared"]} == teams
+    for partner in CATALOG.partners:
+        assert [item["team"] for item in perms[f"rw-{partner.id}"]] == [f"riverwatch-{partner.id}"]

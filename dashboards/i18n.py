@@ -1,0 +1,169 @@
+"""Dashboard texts in every language a partner uses (English, German, French).
+
+Texts live here, inside ``dashboards/`` (the kernel knows no message catalogs). A partner's
+dashboards are written in its first catalog language; :func:`missing_translations` lists the
+gaps so that a test fails instead of Grafana showing a blank title.
+
+Examples
+--------
+>>> text("station.title", "de")
+'Riverwatch — Messstelle'
+>>> text("station.title", "xx")
+Traceback (most recent call last):
+...
+KeyError: "no 'xx' text for 'station.title'"
+>>> missing_translations(["en", "de", "fr"])
+[]
+"""
+
+from __future__ import annotations
+
+from typing import Collection, Iterable
+
+#: key -> language -> text.
+TEXTS: dict[str, dict[str, str]] = {
+    "station.title": {"en": "Riverwatch — Station", "de": "Riverwatch — Messstelle",
+                      "fr": "Riverwatch — Station"},
+    "station.description": {
+        "en": "One station: readings against thresholds, QC flags, detector scores, forecast "
+              "crossings, warnings.",
+        "de": "Eine Messstelle: Messwerte und Schwellen, QC-Kennungen, Detektorwerte, "
+              "prognostizierte Überschreitungen, Warnungen.",
+        "fr": "Une station : mesures et seuils, indicateurs QC, scores des détecteurs, "
+              "dépassements prévus, alertes."},
+    "var.partner": {"en": "Partner", "de": "Partner", "fr": "Partenaire"},
+    "var.station": {"en": "Station", "de": "Messstelle", "fr": "Station"},
+    "var.quantity": {"en": "Quantity", "de": "Messgröße", "fr": "Grandeur"},
+    "panel.state": {"en": "State", "de": "Zustand", "fr": "État"},
+    "panel.last_reading": {"en": "Last reading", "de": "Letzter Messwert", "fr": "Dernière mesure"},
+    "panel.open_warnings": {"en": "Open warnings", "de": "Offene Warnungen", "fr": "Alertes en cours"},
+    "panel.crossing": {"en": "Forecast threshold crossing", "de": "Prognostizierte Schwellenüberschreitung",
+                       "fr": "Dépassement de seuil prévu"},
+    "panel.crossing.description": {
+        "en": "When the detector expects the next threshold to be crossed.",
+        "de": "Wann der Detektor die nächste Schwellenüberschreitung erwartet.",
+        "fr": "Quand le détecteur prévoit le prochain dépassement de seuil."},
+    "panel.lead_time": {"en": "Lead time", "de": "Vorwarnzeit", "fr": "Délai d'anticipation"},
+    "row.readings": {"en": "Readings: {kind}", "de": "Messwerte: {kind}", "fr": "Mesures : {kind}"},
+    "row.quality": {"en": "Quality and detectors", "de": "Qualität und Detektoren",
+                    "fr": "Qualité et détecteurs"},
+    "panel.qc": {"en": "QC flags", "de": "QC-Kennungen", "fr": "Indicateurs QC"},
+    "panel.qc.description": {
+        "en": "QARTOD: 1 pass, 2 not evaluated, 3 suspect, 4 fail, 9 missing.",
+        "de": "QARTOD: 1 gut, 2 nicht geprüft, 3 zweifelhaft, 4 schlecht, 9 fehlend.",
+        "fr": "QARTOD : 1 bon, 2 non évalué, 3 douteux, 4 mauvais, 9 manquant."},
+    "panel.scores": {"en": "Detector scores", "de": "Detektorwerte", "fr": "Scores des détecteurs"},
+    "panel.levels": {"en": "Detector decision levels", "de": "Entscheidungsstufen der Detektoren",
+                     "fr": "Niveaux de décision des détecteurs"},
+    "panel.warning_events": {"en": "Warning events", "de": "Warnereignisse", "fr": "Événements d'alerte"},
+    "panel.warning_events.description": {
+        "en": "Newest first; level names coloured.",
+        "de": "Neueste zuerst; Stufen farbig.",
+        "fr": "Les plus récents d'abord ; niveaux en couleur."},
+    "none": {"en": "none", "de": "keine", "fr": "aucune"},
+    "overview.title": {"en": "Riverwatch — Overview", "de": "Riverwatch — Übersicht",
+                       "fr": "Riverwatch — Vue d'ensemble"},
+    "overview.description": {
+        "en": "Every station: current state, open warnings, data freshness.",
+        "de": "Alle Messstellen: aktueller Zustand, offene Warnungen, Aktualität der Daten.",
+        "fr": "Toutes les stations : état actuel, alertes en cours, fraîcheur des données."},
+    "panel.stations": {"en": "Stations per partner", "de": "Messstellen je Partner",
+                       "fr": "Stations par partenaire"},
+    "panel.alerting": {"en": "Stations at advisory or above", "de": "Messstellen ab Vorinformation",
+                       "fr": "Stations en vigilance ou plus"},
+    "panel.warnings_per_partner": {"en": "Open warnings per partner", "de": "Offene Warnungen je Partner",
+                                   "fr": "Alertes en cours par partenaire"},
+    "panel.map": {"en": "Stations", "de": "Messstellen", "fr": "Stations"},
+    "panel.map.description": {
+        "en": "Colour: normal, suspect sensor, advisory, watch, warning, emergency. Click a station "
+              "for its dashboard. Stations without a state in the last 5 minutes are not shown.",
+        "de": "Farbe: normal, Sensor zweifelhaft, Vorinformation, Vorwarnung, Warnung, Notfall. Klick "
+              "auf eine Messstelle öffnet ihr Dashboard. Ohne Zustand seit 5 Minuten nicht angezeigt.",
+        "fr": "Couleur : normal, capteur douteux, vigilance, veille, alerte, urgence. Cliquer sur une "
+              "station ouvre son tableau de bord. Sans état depuis 5 minutes, elle n'est pas affichée."},
+    "panel.freshness": {"en": "Data freshness (seconds since last reading)",
+                        "de": "Aktualität (Sekunden seit letztem Messwert)",
+                        "fr": "Fraîcheur (secondes depuis la dernière mesure)"},
+    "panel.open_warnings.description": {
+        "en": "Every warning whose latest event is not an all-clear.",
+        "de": "Jede Warnung, deren letztes Ereignis keine Entwarnung ist.",
+        "fr": "Toute alerte dont le dernier événement n'est pas une levée."},
+    "no_data": {"en": "no data", "de": "keine Daten", "fr": "pas de données"},
+    # table headers
+    "column.level": {"en": "level", "de": "Stufe", "fr": "niveau"},
+    "column.partner": {"en": "partner", "de": "Partner", "fr": "partenaire"},
+    "column.station": {"en": "station", "de": "Messstelle", "fr": "station"},
+    "column.hazard": {"en": "hazard", "de": "Gefahr", "fr": "danger"},
+    "column.since": {"en": "since", "de": "seit", "fr": "depuis"},
+    "column.message": {"en": "message", "de": "Meldung", "fr": "message"},
+    "column.evidence": {"en": "evidence", "de": "Nachweis", "fr": "éléments"},
+    "column.detector": {"en": "detector", "de": "Detektor", "fr": "détecteur"},
+    "column.updated": {"en": "updated", "de": "aktualisiert", "fr": "mis à jour"},
+    "column.id": {"en": "id", "de": "ID", "fr": "id"},
+    # station kinds and quantities (English labels as in riverwatch.units)
+    "kind.river_gauge": {"en": "river gauge", "de": "Pegel", "fr": "station hydrométrique"},
+    "kind.water_quality": {"en": "water quality", "de": "Wasserqualität", "fr": "qualité de l'eau"},
+    "kind.weather": {"en": "weather", "de": "Wetter", "fr": "météo"},
+    "quantity.water_level": {"en": "River stage", "de": "Wasserstand", "fr": "Hauteur d'eau"},
+    "quantity.discharge": {"en": "Discharge", "de": "Abfluss", "fr": "Débit"},
+    "quantity.water_temperature": {"en": "Water temperature", "de": "Wassertemperatur",
+                                   "fr": "Température de l'eau"},
+    "quantity.air_temperature": {"en": "Air temperature", "de": "Lufttemperatur", "fr": "Température de l'air"},
+    "quantity.dew_point": {"en": "Dew point", "de": "Taupunkt", "fr": "Point de rosée"},
+    "quantity.relative_humidity": {"en": "Relative humidity", "de": "Relative Luftfeuchte",
+                                   "fr": "Humidité relative"},
+    "quantity.air_pressure": {"en": "Air pressure", "de": "Luftdruck", "fr": "Pression atmosphérique"},
+    "quantity.wind_speed": {"en": "Wind speed", "de": "Windgeschwindigkeit", "fr": "Vitesse du vent"},
+    "quantity.precipitation": {"en": "Precipitation in the interval", "de": "Niederschlag im Intervall",
+                               "fr": "Précipitations sur l'intervalle"},
+    "quantity.turbidity": {"en": "Turbidity", "de": "Trübung", "fr": "Turbidité"},
+    "quantity.conductivity": {"en": "Specific conductance", "de": "Spezifische Leitfähigkeit",
+                              "fr": "Conductivité spécifique"},
+    "quantity.ph": {"en": "pH", "de": "pH-Wert", "fr": "pH"},
+    "quantity.redox": {"en": "Redox potential", "de": "Redoxpotential", "fr": "Potentiel redox"},
+    "quantity.chlorine": {"en": "Free chlorine", "de": "Freies Chlor", "fr": "Chlore libre"},
+    "quantity.dissolved_oxygen": {"en": "Dissolved oxygen", "de": "Gelöster Sauerstoff",
+                                  "fr": "Oxygène dissous"},
+    "quantity.battery": {"en": "Battery voltage", "de": "Batteriespannung", "fr": "Tension de la batterie"},
+    # value mappings (station states, warning levels, QARTOD flags), keyed by their English name
+    "value.none": {"en": "none", "de": "keine", "fr": "aucun"},
+    "value.normal": {"en": "normal", "de": "normal", "fr": "normal"},
+    "value.suspect sensor": {"en": "suspect sensor", "de": "Sensor zweifelhaft", "fr": "capteur douteux"},
+    "value.advisory": {"en": "advisory", "de": "Vorinformation", "fr": "vigilance"},
+    "value.watch": {"en": "watch", "de": "Vorwarnung", "fr": "veille"},
+    "value.warning": {"en": "warning", "de": "Warnung", "fr": "alerte"},
+    "value.emergency": {"en": "emergency", "de": "Notfall", "fr": "urgence"},
+    "value.pass": {"en": "pass", "de": "gut", "fr": "bon"},
+    "value.not evaluated": {"en": "not evaluated", "de": "nicht geprüft", "fr": "non évalué"},
+    "value.suspect": {"en": "suspect", "de": "zweifelhaft", "fr": "douteux"},
+    "value.fail": {"en": "fail", "de": "schlecht", "fr": "mauvais"},
+    "value.missing": {"en": "missing", "de": "fehlend", "fr": "manquant"},
+}
+
+#: Languages every text must exist in.
+LANGUAGES = ("en", "de", "fr")
+
+
+def text(key: str, lang: str, **values: str) -> str:
+    """The text ``key`` in ``lang``, with ``{placeholders}`` filled from ``values``.
+
+    Raises ``KeyError`` when the key or its translation is missing (never a blank title).
+    """
+    translations = TEXTS[key]
+    if lang not in translations:
+        raise KeyError(f"no {lang!r} text for {key!r}")
+    return translations[lang].format(**values) if values else translations[lang]
+
+
+def localised(values: Iterable[tuple[int, str, str]], lang: str) -> list[tuple[int, str, str]]:
+    """``(value, name, colour)`` mapping triples with each English name in ``lang``.
+
+    >>> localised([(4, "warning", "red")], "de")
+    [(4, 'Warnung', 'red')]
+    """
+    return [(value, text(f"value.{name}", lang), colour) for value, name, colour in values]
+
+
+def missing_translations(languages: Collection[str]) -> list[tuple[str, str]]:
+    """``(key, language)`` pairs without a text, for the languages given."""
+    return [(key, lang) for key, texts in TEXTS.items() for lang in languages if lang not in texts]
