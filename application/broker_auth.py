@@ -7,6 +7,9 @@ Accounts, one per role:
   (:func:`service_account`, ``config render --service-account NAME``);
 - ``partner.<partner>`` — a city's operators and integrations: read their own topics and those of
   partners whose ``shares_with`` names them;
+- ``op.<partner>`` — a city's operators (role ``operator``): the rights of ``partner.<partner>``, plus
+  acknowledging warnings on ``rw/v1/<partner>/ack/<warning-id>`` (an operator of another partner is
+  refused by the broker; which warnings a partner may acknowledge is checked by the pipeline);
 - ``dev.<partner>.<station>`` — one device: publish only its own ``data`` and ``status``, read its
   own ``rejected`` topic;
 - ``gw.<partner>.<gateway>`` — one gateway or data logger of the catalog's ``[[gateways]]``: the
@@ -38,8 +41,17 @@ user partner.a
 topic read rw/v1/a/#
 topic read rw/v1/b/#
 <BLANKLINE>
+user op.a
+topic read rw/v1/a/#
+topic read rw/v1/b/#
+topic write rw/v1/a/ack/+
+<BLANKLINE>
 user partner.b
 topic read rw/v1/b/#
+<BLANKLINE>
+user op.b
+topic read rw/v1/b/#
+topic write rw/v1/b/ack/+
 <BLANKLINE>
 user dev.b.s1
 topic write rw/v1/b/s1/data
@@ -101,6 +113,15 @@ def partner_account(partner: str) -> str:
     return f"partner.{partner}"
 
 
+def operator_account(partner: str) -> str:
+    """Username of a partner city's operators, who may acknowledge its warnings.
+
+    >>> operator_account("lacville")
+    'op.lacville'
+    """
+    return f"op.{partner}"
+
+
 def service_accounts(services: Iterable[str] = ()) -> list[str]:
     """The pipeline's accounts: ``riverwatch`` and one per named worker or tool."""
     return [SERVICE_ACCOUNT] + [service_account(name) for name in services if name]
@@ -109,6 +130,7 @@ def service_accounts(services: Iterable[str] = ()) -> list[str]:
 def accounts(catalog: Catalog, services: Iterable[str] = ()) -> list[str]:
     """Every account the catalog (and the named workers) call for, service accounts first."""
     return (service_accounts(services) + [partner_account(p.id) for p in catalog.partners]
+            + [operator_account(p.id) for p in catalog.partners]
             + [device_account(s.partner, s.id) for s in catalog.stations]
             + [gateway_account(g.partner, g.id) for g in catalog.gateways])
 
@@ -126,6 +148,8 @@ def render_acl(catalog: Catalog, services: Iterable[str] = ()) -> str:
         lines = [f"user {partner_account(partner.id)}"]
         lines += [f"topic read {ROOT}/{other}/#" for other in readable_partners(catalog, partner.id)]
         blocks.append("\n".join(lines) + "\n")
+        operator = [f"user {operator_account(partner.id)}", *lines[1:], f"topic write {ROOT}/{partner.id}/ack/+"]
+        blocks.append("\n".join(operator) + "\n")
     for st in catalog.stations:
         blocks.append(f"user {device_account(st.partner, st.id)}\n{_station_rights(st.partner, st.id)}")
     for gw in catalog.gateways:

@@ -19,6 +19,8 @@ a neighbour's corroboration — until the flag clears while the hazard persists 
 makes it public), or until something independent corroborates it: another, healthy quantity of the
 station, a neighbour's own (unheld) warning of the hazard, or a propagated warning from upstream.
 A warning that was public when the flag came is withdrawn the same way (``updated``, not public).
+An open warning without news for ``KEEPALIVE_S`` (half the CAP validity) is re-sent as ``updated``,
+so that its CAP and retained MQTT messages never expire while it is open.
 Feed a station's sensor streams before its other streams of the same reading (the pipeline does),
 so that a warning and the flag of the same reading are judged together.
 
@@ -61,6 +63,7 @@ from __future__ import annotations
 from typing import Callable
 
 from detectors.base import Finding
+from early_warning.cap import VALID_FOR_S
 from early_warning.params import (PROPAGATION, LifecycleParams, hazard_of, sensor_streams_first,
                                   stream_id)
 from early_warning.propagation import propagated_finding
@@ -70,6 +73,9 @@ from riverwatch.catalog import Catalog, Station
 from riverwatch.model import Level, WarningEvent
 
 _NS = 1_000_000_000
+#: An open warning without news gets an ``updated`` event this often (seconds), so that its CAP
+#: message and retained MQTT message (valid ``VALID_FOR_S``) never expire while it is open.
+KEEPALIVE_S = VALID_FOR_S // 2
 
 
 class WarningBook:
@@ -205,6 +211,8 @@ class WarningBook:
             if driver != w.driver or changed or self._moved(w, driver):
                 w.driver = driver
                 events.append(self._event(w, "updated", t_s))
+        if not events and self._silent_too_long(w, t_s):
+            events.append(self._event(w, "updated", t_s))
         events += self._propagate(w, t_s)
         events += self._refresh_neighbours(w, t_s)
         return events
@@ -228,6 +236,11 @@ class WarningBook:
         w.level, w.cleared_at_s, w.quiet_since_s = 0, t_s, None
         event = self._event(w, "cleared", t_s)
         return event
+
+    @staticmethod
+    def _silent_too_long(w: OpenWarning, t_s: float) -> bool:
+        """Whether open ``w``'s last event is ``KEEPALIVE_S`` old (its CAP message would expire)."""
+        return w.open and w.last is not None and t_s * _NS - w.last.time_ns >= KEEPALIVE_S * _NS
 
     def _moved(self, w: OpenWarning, driver: str) -> bool:
         s = w.streams.get(driver)

@@ -46,6 +46,7 @@ from ingest.pages import Place, alert_page, index_page, page_language, page_url
 
 if TYPE_CHECKING:
     from early_warning.messages import RenderedText
+    from ingest.acks import HttpAcks
     from riverwatch.model import WarningEvent
 
 log = logging.getLogger(__name__)
@@ -229,6 +230,16 @@ class _Handler(BaseHTTPRequestHandler):
     def do_HEAD(self) -> None:  # noqa: N802
         self._respond(*self._safe_route(), head=True)
 
+    def do_POST(self) -> None:  # noqa: N802 — POST /alerts/<id>/ack (see ingest.acks.HttpAcks)
+        path, acks = urlsplit(self.path).path, self.server.acks
+        size = int(self.headers.get("Content-Length") or 0)
+        if acks is None or not (path.startswith("/alerts/") and path.endswith("/ack")) or size > 4096:
+            self._respond(404 if size <= 4096 else 413, "text/plain; charset=utf-8", b"not found\n")
+            return
+        status, body = acks.post(self.headers.get("Authorization"), unquote(path[len("/alerts/"):-len("/ack")]),
+                                 self.rfile.read(size))
+        self._respond(status, "application/json", body)
+
     def _safe_route(self) -> tuple[int, str, bytes]:
         try:
             return self._route()
@@ -276,9 +287,10 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], feed: AlertFeed, public_url: str | None) -> None:
+    def __init__(self, address: tuple[str, int], feed: AlertFeed, public_url: str | None,
+                 acks: "HttpAcks | None" = None) -> None:
         super().__init__(address, _Handler)
-        self.feed = feed
+        self.feed, self.acks = feed, acks
         host, port = self.server_address[:2]
         self.base_url = (public_url or f"http://{host}:{port}").rstrip("/")
 
@@ -294,11 +306,13 @@ class FeedServer:
         Where to listen (loopback by default; port 0 picks a free one).
     public_url
         Base URL written into feed links when the server sits behind a proxy.
+    acks
+        Accepts ``POST /alerts/<id>/ack`` when given (:class:`ingest.acks.HttpAcks`).
     """
 
     def __init__(self, feed: AlertFeed, host: str = "127.0.0.1", port: int = 8090,
-                 public_url: str | None = None) -> None:
-        self.feed, self.host, self.port, self.public_url = feed, host, port, public_url
+                 public_url: str | None = None, acks: "HttpAcks | None" = None) -> None:
+        self.feed, self.host, self.port, self.public_url, self.acks = feed, host, port, public_url, acks
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -320,7 +334,7 @@ class FeedServer:
         if self._server is not None:
             return self
         try:
-            self._server = _Server((self.host, self.port), self.feed, self.public_url)
+            self._server = _Server((self.host, self.port), self.feed, self.public_url, self.acks)
         except OSError as exc:
             raise ServiceError(f"alert feed: cannot listen on {self.host}:{self.port}: {exc}") from None
         self.port = self._server.server_address[1]

@@ -212,6 +212,15 @@ class FeedSettings(BaseModel):
     public_url: str | None = Field(None, description="base URL the feed's links use, if proxied")
 
 
+class AckSettings(BaseModel):
+    """Acknowledgements of warnings (``[acks]``): when an unacknowledged warning is re-announced."""
+
+    model_config = _SECTION
+
+    remind_after_s: float = Field(900.0, gt=0, description="re-announce a warning at watch or above that no "
+                                  "partner it concerns acknowledged for this long, and again as often")
+
+
 class Settings(BaseSettings):
     """Everything riverwatch can be told; see ``riverwatch.sample.toml`` for the annotated file."""
 
@@ -227,6 +236,7 @@ class Settings(BaseSettings):
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     feed: FeedSettings = Field(default_factory=FeedSettings)
     lifecycle: LifecycleSettings = Field(default_factory=LifecycleSettings)
+    acks: AckSettings = Field(default_factory=AckSettings)
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings],

@@ -36,6 +36,9 @@ PIPELINE = "pipeline"
 STATION_STATE = "station_state"
 #: Written by every ingest worker at each summary: its absence (no point for minutes) is the alarm.
 HEARTBEAT = "heartbeat"
+#: Acknowledgements of warnings (tags kind=ack, partner, role, hazard; fields id, by, after_s, comment,
+#: action) and reminders of unacknowledged ones (tags kind=reminder, partner, hazard; id, after_s, level).
+ACK = "ack"
 
 _MEASUREMENT = str.maketrans({",": r"\,", " ": r"\ ", "\n": r"\n", "\t": r"\t", "\r": r"\r"})
 _KEY = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ ", "\n": r"\n", "\t": r"\t", "\r": r"\r"})
@@ -134,6 +137,18 @@ def warning_line(event: WarningEvent, catalog: Catalog | None = None, time_ns: i
     }
     tags = {"partner": event.partner, "station": event.station, "hazard": event.hazard}
     return line(WARNING, tags, fields, event.time_ns if time_ns is None else time_ns)
+
+
+def ack_line(warning_id: str, hazard: str, partner: str, role: str, by: str, after_s: float,
+             comment: str, action: str, time_ns: int) -> str:
+    """The ``ack`` measurement line: ``partner``'s ``role`` account ``by`` acknowledged a warning.
+
+    >>> ack_line("p.s.flood.1", "flood", "lacville", "operator", "anna", 120.0, "", "gates closed", 7)
+    'ack,kind=ack,partner=lacville,role=operator,hazard=flood id="p.s.flood.1",by="anna",after_s=120.0,comment="",action="gates closed" 7'
+    """
+    return line(ACK, {"kind": "ack", "partner": partner, "role": role, "hazard": hazard},
+                {"id": warning_id, "by": by, "after_s": float(after_s), "comment": comment,
+                 "action": action}, time_ns)
 
 
 def reject_line(reason: str, partner: str | None, detail: str, topic: str, time_ns: int) -> str:

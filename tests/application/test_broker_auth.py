@@ -273,3 +273,26 @@ def test_the_rendered_acl_gives_a_gateway_its_stations_and_its_own_status_only(g
         assert probe.publish(status_topic("rivertown", "other-logger")) == NOT_AUTHORIZED
     finally:
         probe.close()
+
+
+def test_only_a_partners_operators_may_acknowledge_on_its_ack_topic(secured_broker):
+    port, creds = secured_broker
+    ack = "rw/v1/lacville/ack/rivertown.gauge-hochtal.flood.1"
+    lac_op = Session(port, broker_auth.operator_account("lacville"), creds["op.lacville"])
+    town_op = Session(port, broker_auth.operator_account("rivertown"), creds["op.rivertown"])
+    lac_reader = Session(port, broker_auth.partner_account("lacville"), creds["partner.lacville"])
+    device = broker_auth.device_account("lacville", "gauge-lacville")
+    lac_device = Session(port, device, creds[device])
+    try:
+        assert lac_op.reason == 0 and town_op.reason == 0
+        assert lac_op.publish(ack, b'{"by": "jean", "role": "operator"}') < 128
+        assert town_op.publish(ack, b'{"by": "anna", "role": "operator"}') == NOT_AUTHORIZED
+        assert lac_reader.publish(ack) == NOT_AUTHORIZED
+        assert lac_device.publish(ack) == NOT_AUTHORIZED
+        # an operator writes nothing else: not a warning, not another partner's data
+        assert lac_op.publish("rw/v1/lacville/gauge-lacville/warning/flood") == NOT_AUTHORIZED
+        assert lac_op.publish("rw/v1/lacville/gauge-lacville/data") == NOT_AUTHORIZED
+        assert lac_op.publish("rw/v1/lacville/ack/a/b") == NOT_AUTHORIZED
+    finally:
+        for s in (lac_op, town_op, lac_reader, lac_device):
+            s.close()

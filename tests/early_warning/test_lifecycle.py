@@ -197,3 +197,18 @@ def test_times_are_per_hazard():
     quiet_since_ns = int((T0 + 300) * 1e9)
     cleared = {e.hazard: (e.time_ns - quiet_since_ns) / 1e9 for e in events if e.state == "cleared"}
     assert cleared == {"flood": 3600.0, "water_quality": 900.0}
+
+
+def test_open_warning_without_news_is_re_sent_before_its_cap_message_expires():
+    from early_warning.cap import VALID_FOR_S
+    from early_warning.lifecycle import KEEPALIVE_S
+    book = WarningBook(CATALOG, PARAMS)
+    # a steady watch for 13 h, one reading every 5 min: nothing changes after the raise
+    events = [e for e in feed(book, HOCHTAL, "flood", LT, [2] * (13 * 12)) if e.station == HOCHTAL.id]
+    assert events[0].state == "raised"
+    assert [e.state for e in events[1:]] == ["updated"] * (len(events) - 1)
+    assert len(events) >= 4
+    gaps = [(b.time_ns - a.time_ns) / 1e9 for a, b in zip(events, events[1:])]
+    assert all(KEEPALIVE_S <= g < VALID_FOR_S for g in gaps)
+    assert (int((T0 + 155 * 300) * 1e9) - events[-1].time_ns) / 1e9 < VALID_FOR_S
+    assert {e.id for e in events} == {events[0].id} and all(e.level == Level.WATCH for e in events)

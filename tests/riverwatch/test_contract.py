@@ -100,3 +100,11 @@ def test_arbitrary_json_objects_only_ever_raise_decode_error(doc):
         contract.decode_payload(orjson.dumps(doc))
     except DecodeError as err:
         assert err.reason in contract.REJECT_REASONS
+
+
+def test_ack_topics_parse_and_refuse_wildcards_and_extra_levels():
+    from riverwatch.ack_contract import ack_topic, parse_ack_topic
+    assert parse_ack_topic(ack_topic("lacville", "rivertown.g.flood.1")) == ("lacville", "rivertown.g.flood.1")
+    for bad in ("rw/v1/lacville/ack/+", "rw/v1/lacville/ack/a/b", "rw/v1/lacville/data/x",
+                "rw/v2/lacville/ack/x", "rw/v1/#/ack/x", "rw/v1/lacville/ack/"):
+        assert parse_ack_topic(bad) is None, bad

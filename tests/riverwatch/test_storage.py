@@ -55,3 +55,13 @@ def test_warning_and_reject_lines_are_accepted(influx):
         "raised", 3, "warning", True, 3600.0)
     assert "Gauge" not in row["message"] and "water_level 3.1 m" in row["message"]
     assert influx.query_rows('SELECT "detail" FROM "reject"')[0]["detail"] == "line 1\nline 2"
+
+
+def test_ack_line_is_stored_with_partner_role_and_time(influx):
+    influx.write(storage.ack_line("rivertown.g.flood.1", "flood", "lacville", "operator", "jean",
+                                  300.0, 'vu, "merci"', "sirens", 9_000_000_000))
+    row = influx.query_rows(f'SELECT * FROM "{storage.ACK}"')[0]
+    assert (row["partner"], row["role"], row["hazard"], row["time"]) == ("lacville", "operator", "flood",
+                                                                          9_000_000_000)
+    assert (row["id"], row["by"], row["after_s"], row["comment"], row["action"]) == (
+        "rivertown.g.flood.1", "jean", 300.0, 'vu, "merci"', "sirens")
