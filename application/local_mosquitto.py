@@ -73,6 +73,7 @@ def mosquitto_conf(
         f"max_inflight_messages {MOSQUITTO_MAX_INFLIGHT}",
         "max_queued_messages 1000000",
         "max_queued_bytes 0",
+        "persistent_client_expiration 14d",  # sessions never resumed stop costing saves
         f"max_packet_size {MOSQUITTO_MAX_PACKET_BYTES}",
     ]
     if os.geteuid() == 0:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import uuid
 from pathlib import Path
@@ -9,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from riverwatch.influx import InfluxClient
-from application.services import ServiceUrls, services_down, services_up
+from application.services import (
+    ServiceUrls, services_down, services_up, start_mosquitto, stop_mosquitto,
+)
 
 from tests.helpers import require_binaries
 
@@ -21,14 +24,32 @@ def _require_binaries() -> None:
 
 
 @pytest.fixture(scope="session")
-def services(tmp_path_factory) -> ServiceUrls:
-    """Mosquitto and InfluxDB on free loopback ports for the whole session."""
+def session_services(tmp_path_factory) -> ServiceUrls:
+    """Mosquitto and InfluxDB on free loopback ports for the whole session (``services up``)."""
     _require_binaries()
     state_dir = tmp_path_factory.mktemp("services")
     try:
         yield services_up(state_dir)
     finally:
         services_down(state_dir)
+
+
+@pytest.fixture(scope="module")
+def services(session_services: ServiceUrls, tmp_path_factory) -> ServiceUrls:
+    """The session's InfluxDB with a broker of the module's own, stopped after the module.
+
+    The broker persists sessions and queues for them, as in production. Sessions that tests leave
+    behind queue every later matching message until they expire, and a broker that autosaves every
+    100 changes rewrites that whole backlog each time: shared over the session, the bulk tests at the
+    end ran into a broker slowed by what earlier modules left. A broker per module keeps each
+    module's timing the same as when it runs alone.
+    """
+    broker_dir = tmp_path_factory.mktemp("broker")
+    _, port = start_mosquitto(broker_dir)
+    try:
+        yield dataclasses.replace(session_services, mqtt_port=port)
+    finally:
+        stop_mosquitto(broker_dir)
 
 
 @pytest.fixture
