@@ -142,6 +142,19 @@ class AckBook:
         tracked.acked_by[partner] = ack
         return ack
 
+    def remember(self, ack: Ack) -> bool:
+        """Take back an acknowledgement stored before a restart; False when its warning is not open."""
+        tracked = self._open.get(ack.warning_id)
+        if tracked is None:
+            return False
+        tracked.acked_by.setdefault(ack.partner, ack)
+        return True
+
+    def acknowledged_by(self, warning_id: str) -> list[str]:
+        """The partners that acknowledged open warning ``warning_id`` (empty when none or not open)."""
+        tracked = self._open.get(warning_id)
+        return sorted(tracked.acked_by) if tracked is not None else []
+
     def event(self, warning_id: str) -> WarningEvent:
         """The latest event of open warning ``warning_id`` (KeyError when not open)."""
         return self._open[warning_id].event

@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import dataclasses
 import hmac
+import logging
+import queue
 import threading
-from typing import Callable
+from concurrent.futures import Future
+from collections.abc import Callable, Iterable
 
 import orjson
 
@@ -22,7 +25,10 @@ from early_warning.acks import Ack, AckBook, AckRefused
 from riverwatch.ack_contract import ack_topic, parse_ack_topic, warning_ack_topic
 from riverwatch.contract import rejected_topic
 from riverwatch.model import WarningEvent
+from riverwatch.influx import InfluxClient, InfluxError
 from riverwatch.storage import ACK, ack_line, line, reject_line
+
+log = logging.getLogger(__name__)
 
 _NS = 1_000_000_000
 
@@ -30,11 +36,39 @@ _NS = 1_000_000_000
 def reminder_line(event: WarningEvent, time_ns: int) -> str:
     """An ``ack`` line of kind ``reminder``: ``event``'s warning re-announced, unacknowledged.
 
-    (Not a ``warning`` line: readers of that measurement expect lifecycle states only.)
+    (Not a ``warning`` line: readers of that measurement expect lifecycle states only.) The station
+    is a tag, as in :func:`~riverwatch.storage.ack_line`: reminders of two warnings of one partner
+    announced at the same instant are two points.
     """
-    return line(ACK, {"kind": "reminder", "partner": event.partner, "hazard": event.hazard},
-                {"id": event.id, "station": event.station, "level": int(event.level),
+    return line(ACK, {"kind": "reminder", "partner": event.partner, "station": event.station,
+                      "hazard": event.hazard},
+                {"id": event.id, "level": int(event.level),
                  "after_s": (time_ns - event.since_ns) / 1e9}, time_ns)
+
+
+def restore_acks(book: AckBook, client: InfluxClient | None, open_events: Iterable[WarningEvent]) -> int:
+    """After a restart: follow the open warnings again, with the acknowledgements stored for them.
+
+    Returns how many stored acknowledgements were taken back (InfluxDB unreachable: none, and a
+    partner may then acknowledge once more).
+    """
+    events = list(open_events)
+    for event in events:
+        book.observe(event)
+    if client is None or not events:
+        return 0
+    since_ns = min(event.since_ns for event in events)
+    try:
+        rows = client.query_rows(f'SELECT * FROM "{ACK}" WHERE "kind" = \'ack\' AND time >= {since_ns}')
+    except InfluxError as exc:
+        log.warning("acknowledgements not restored from InfluxDB (%s)", exc)
+        return 0
+    taken = 0
+    for row in rows:
+        ack = Ack(row["id"], row["partner"], row["by"], row["role"], 0.0, float(row["after_s"]),
+                  row.get("comment") or "", row.get("action") or "")
+        taken += book.remember(ack)
+    return taken
 
 
 class AckDesk:
@@ -74,7 +108,7 @@ class AckDesk:
         except AckRefused as refused:
             return self._refuse(refused.reason, partner, topic, t_s)
         event = self.book.event(warning_id)
-        self.write(ack_line(ack.warning_id, event.hazard, ack.partner, ack.role, ack.by, ack.after_s,
+        self.write(ack_line(ack.warning_id, event.station, event.hazard, ack.partner, ack.role, ack.by, ack.after_s,
                             ack.comment, ack.action, int(t_s * _NS)))
         body = {"type": "ack", **dataclasses.asdict(ack)}
         self.publish(warning_ack_topic(event.partner, event.station, event.hazard), orjson.dumps(body))
@@ -99,21 +133,56 @@ class AckDesk:
         return reason
 
 
+class AckQueue:
+    """Acknowledgements from other threads (the feed server's), handled on the processing thread.
+
+    The desk, the sink and the MQTT client belong to the ingest worker's processing thread;
+    :meth:`submit` hands an acknowledgement over and waits for the answer, :meth:`drain` (called
+    by that thread at every tick) answers what is waiting.
+    """
+
+    def __init__(self, timeout_s: float = 5.0) -> None:
+        self.timeout_s = timeout_s
+        self._waiting: queue.SimpleQueue = queue.SimpleQueue()
+
+    def submit(self, topic: str, payload: bytes) -> Ack | str:
+        """The Ack or refusal code for an acknowledgement; TimeoutError if the worker does not answer."""
+        answer: Future = Future()
+        self._waiting.put((topic, payload, answer))
+        return answer.result(self.timeout_s)
+
+    def drain(self, desk: AckDesk, t_s: float) -> int:
+        """Hand everything waiting to ``desk``; the number handled."""
+        handled = 0
+        while True:
+            try:
+                topic, payload, answer = self._waiting.get_nowait()
+            except queue.Empty:
+                return handled
+            if answer.set_running_or_notify_cancel():
+                try:
+                    answer.set_result(desk.on_message(topic, payload, t_s))
+                except Exception as exc:  # answered either way: the HTTP thread must not hang
+                    answer.set_exception(exc)
+            handled += 1
+
+
 class HttpAcks:
     """The feed server's ``POST /alerts/<warning-id>/ack``: a partner's bearer token names the partner.
 
-    ``tokens`` maps partner id to its operators' token; the body is the MQTT ack payload. The answer
-    is ``(status, JSON body)``: 200 accepted, 401 unknown token, 409 refused (with the reason).
+    ``handle(topic, payload)`` decides (``AckDesk.on_message`` with a clock, or
+    :meth:`AckQueue.submit` in a running worker); ``tokens`` maps partner id to its operators'
+    token. The body is the MQTT ack payload. The answer is ``(status, JSON body)``: 200 accepted,
+    401 unknown token, 409 refused (with the reason), 503 the worker did not answer in time.
     """
 
-    def __init__(self, desk: AckDesk, tokens: dict[str, str], clock: Callable[[], float]) -> None:
-        self.desk, self.tokens, self.clock = desk, dict(tokens), clock
-        self._lock = threading.Lock()
+    def __init__(self, handle: Callable[[str, bytes], Ack | str], tokens: dict[str, str]) -> None:
+        self.handle, self.tokens = handle, dict(tokens)
 
-    def partner_of(self, authorization: str | None) -> str | None:
-        """The partner whose token the ``Authorization: Bearer …`` header carries, else None."""
-        given = (authorization or "").removeprefix("Bearer ").strip().encode()
-        found = [p for p, token in self.tokens.items() if given and hmac.compare_digest(given, token.encode())]
+    def partner_of(self, token: str | None) -> str | None:
+        """The partner whose token is ``token`` (a bare token or ``Bearer …``), else None."""
+        given = (token or "").removeprefix("Bearer ").strip().encode()
+        found = [p for p, known in self.tokens.items() if given and hmac.compare_digest(given, known.encode())]
         return found[0] if found else None
 
     def post(self, authorization: str | None, warning_id: str, body: bytes) -> tuple[int, bytes]:
@@ -121,8 +190,20 @@ class HttpAcks:
         partner = self.partner_of(authorization)
         if partner is None:
             return 401, orjson.dumps({"reason": "ack_unauthorized"})
-        with self._lock:
-            result = self.desk.on_message(ack_topic(partner, warning_id), body, self.clock())
+        try:
+            result = self.handle(ack_topic(partner, warning_id), body)
+        except TimeoutError:
+            return 503, orjson.dumps({"reason": "busy"})
         if isinstance(result, str):
             return 409, orjson.dumps({"reason": result})
         return 200, orjson.dumps({"type": "ack", **dataclasses.asdict(result)})
+
+
+def locked(desk: AckDesk, clock: Callable[[], float]) -> Callable[[str, bytes], Ack | str]:
+    """``desk.on_message`` behind a lock with ``clock`` for the time: for a desk used outside a worker."""
+    lock = threading.Lock()
+
+    def handle(topic: str, payload: bytes) -> Ack | str:
+        with lock:
+            return desk.on_message(topic, payload, clock())
+    return handle

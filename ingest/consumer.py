@@ -60,6 +60,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from riverwatch.catalog import Catalog
+from riverwatch.ack_contract import ACK_SUBSCRIPTION
 from riverwatch.contract import DATA_SUBSCRIPTION, STATUS_SUBSCRIPTION, data_topic, status_topic
 from riverwatch.errors import ConfigError
 from riverwatch.settings import MqttSettings
@@ -182,6 +183,9 @@ class Consumer:
     hold
         Called on the network thread before each PUBLISH is handed over; while it returns True
         nothing more is read from the broker (fast client only; plain paho never holds).
+    acks
+        Also subscribe to operators' acknowledgements (``rw/v1/+/ack/+``; every shard receives
+        them all and keeps those of its own stations' warnings).
 
     Raises
     ------
@@ -191,8 +195,10 @@ class Consumer:
     """
 
     def __init__(self, settings: MqttSettings, deliver: Callable[[Item], None],
-                 stations: Iterable[tuple[str, str]] | None = None, hold: Callable[[], bool] | None = None) -> None:
+                 stations: Iterable[tuple[str, str]] | None = None, hold: Callable[[], bool] | None = None,
+                 acks: bool = False) -> None:
         self.settings = settings
+        self.acks = acks
         self.deliver = deliver
         self.stations = None if stations is None else list(stations)
         if self.stations is not None:
@@ -249,13 +255,13 @@ class Consumer:
 
     def subscriptions(self) -> list[tuple[str, int]]:
         """The ``(topic filter, qos)`` pairs subscribed on every connect."""
+        group = self.settings.shared_group
+        shared = (lambda topic: f"$share/{group}/{topic}") if group else (lambda topic: topic)
+        acks = [(shared(ACK_SUBSCRIPTION), 1)] if self.acks else []
         if self.stations is not None:
             return ([(data_topic(p, s), 1) for p, s in self.stations]
-                    + [(status_topic(p, s), 1) for p, s in self.stations])
-        group = self.settings.shared_group
-        data = f"$share/{group}/{DATA_SUBSCRIPTION}" if group else DATA_SUBSCRIPTION
-        status = f"$share/{group}/{STATUS_SUBSCRIPTION}" if group else STATUS_SUBSCRIPTION
-        return [(data, 1), (status, 1)]
+                    + [(status_topic(p, s), 1) for p, s in self.stations] + acks)
+        return [(shared(DATA_SUBSCRIPTION), 1), (shared(STATUS_SUBSCRIPTION), 1)] + acks
 
     def start(self) -> None:
         """Connect in the background (paho retries until the broker answers) and start the loop."""

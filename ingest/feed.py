@@ -39,9 +39,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
+import orjson
+
 from early_warning.messages import FALLBACK, load_catalogs, term
 from riverwatch.errors import ServiceError
 
+from ingest.ack_pages import ack_form, ack_result_page, form_to_ack
 from ingest.pages import Place, alert_page, index_page, page_language, page_url
 
 if TYPE_CHECKING:
@@ -236,9 +239,25 @@ class _Handler(BaseHTTPRequestHandler):
         if acks is None or not (path.startswith("/alerts/") and path.endswith("/ack")) or size > 4096:
             self._respond(404 if size <= 4096 else 413, "text/plain; charset=utf-8", b"not found\n")
             return
-        status, body = acks.post(self.headers.get("Authorization"), unquote(path[len("/alerts/"):-len("/ack")]),
-                                 self.rfile.read(size))
-        self._respond(status, "application/json", body)
+        warning_id, body = unquote(path[len("/alerts/"):-len("/ack")]), self.rfile.read(size)
+        # the page's form; a JSON body is JSON whatever the header says (curl -d, urllib default)
+        if ((self.headers.get("Content-Type") or "").startswith("application/x-www-form-urlencoded")
+                and not body.lstrip().startswith(b"{")):
+            self._respond(*self._form_ack(acks, warning_id, body))
+            return
+        status, answer = acks.post(self.headers.get("Authorization"), warning_id, body)
+        self._respond(status, "application/json", answer)
+
+    def _form_ack(self, acks: "HttpAcks", warning_id: str, body: bytes) -> tuple[int, str, bytes]:
+        """The alert page's form: the same acknowledgement, answered with a page in the form's language."""
+        fields = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+        status, answer = acks.post(fields.get("token", [""])[0], warning_id, form_to_ack(fields))
+        alert = self.server.feed.get(warning_id)
+        langs = list(alert.texts) if alert is not None else sorted(load_catalogs())
+        lang = page_language(fields.get("lang", [None])[0], self.headers.get("Accept-Language"), langs)
+        zone = alert.place.zone(lang) if alert is not None and alert.place is not None else "UTC"
+        page = ack_result_page(status, orjson.loads(answer), warning_id, self.server.base_url, lang, zone)
+        return status, HTML, page
 
     def _safe_route(self) -> tuple[int, str, bytes]:
         try:
@@ -268,7 +287,8 @@ class _Handler(BaseHTTPRequestHandler):
                     return 200, f"{CAP_MIME}; charset=utf-8", alert.cap_xml
                 if alert is not None:
                     lang = page_language(wanted, self.headers.get("Accept-Language"), list(alert.texts))
-                    return 200, HTML, alert_page(alert, base, lang)
+                    form = ack_form(alert.event.id, base, lang) if self.server.acks and not alert.cleared else ""
+                    return 200, HTML, alert_page(alert, base, lang, form)
         return 404, "text/plain; charset=utf-8", b"not found\n"
 
     def _respond(self, status: int, mime: str, body: bytes, head: bool = False) -> None:

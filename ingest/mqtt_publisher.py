@@ -47,6 +47,7 @@ class MqttPublisher:
         self.rejects_published = 0
         self.warnings_published = 0
         self.caps_published = 0
+        self.notices_published = 0
         self.publish_errors = 0
 
     def reject(self, partner: str | None, station: str | None, body: bytes) -> bool:
@@ -63,6 +64,10 @@ class MqttPublisher:
         """Publish the warning's CAP 1.2 XML, retained, on its ``cap/<hazard>`` topic."""
         return self._publish(cap_topic(partner, station, hazard), xml, retain=True, counter="caps_published",
                              mime=CAP_MIME, expires_at=cap_expires_at(xml))
+
+    def notice(self, topic: str, body: bytes) -> bool:
+        """Publish a JSON notice (an acknowledgement, a reminder, a refusal), not retained."""
+        return self._publish(topic, body, retain=False, counter="notices_published", mime=JSON_MIME)
 
     def _properties(self, mime: str, expires_at: float | None) -> Properties | None:
         if getattr(self.client, "protocol", None) != mqtt.MQTTv5:

@@ -44,10 +44,14 @@ class Outbox:
         Renders warnings for people.
     on_warning
         Called with each :class:`~riverwatch.model.WarningEvent` once it is published.
+    follow
+        Also called with each event, before ``on_warning`` (the worker's acknowledgement desk).
     """
 
     def __init__(self, catalog: Catalog, stats: Stats, sink: InfluxSink, publisher: MqttPublisher,
-                 alerts: AlertRenderer, on_warning: Callable[[WarningEvent], None] | None = None) -> None:
+                 alerts: AlertRenderer, on_warning: Callable[[WarningEvent], None] | None = None,
+                 follow: Callable[[WarningEvent], None] | None = None) -> None:
+        self.follow = follow
         self.catalog = catalog
         self.stats = stats
         self.sink = sink
@@ -87,6 +91,8 @@ class Outbox:
         for event in events:
             lines.append(warning_line(event, self.catalog, self.alerts.line_time(event)))
             self._publish(event)
+            if self.follow is not None:
+                self.follow(event)
             if self.on_warning is not None:
                 try:
                     self.on_warning(event)

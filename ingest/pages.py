@@ -133,8 +133,9 @@ def level_key(alert: "Alert") -> str:
     return "cleared" if alert.cleared else alert.event.level.name.lower()
 
 
-def alert_page(alert: "Alert", base_url: str, lang: str) -> bytes:
-    """The page of one warning in ``lang`` (its first language when it has no text in ``lang``)."""
+def alert_page(alert: "Alert", base_url: str, lang: str, form: str = "") -> bytes:
+    """The page of one warning in ``lang`` (its first language when it has no text in ``lang``);
+    ``form`` (HTML, e.g. :func:`ingest.ack_pages.ack_form`) goes below the facts."""
     lang = lang if lang in alert.texts else next(iter(alert.texts))
     text, ev, esc = alert.text(lang), alert.event, html.escape
     place = alert.place
@@ -151,7 +152,7 @@ def alert_page(alert: "Alert", base_url: str, lang: str) -> bytes:
         f'<div class="where"><table class="facts">{_facts(alert, lang)}</table>'
         + (f'<figure class="map"><figcaption>{esc(term("page.map", lang))}</figcaption>{map_svg(place, key)}</figure>'
            if place is not None and place.points else "")
-        + "</div></main>"
+        + f"</div>{form}</main>"
         f'<footer><a href="{esc(base_url)}/alerts/{quote(ev.id, safe="._-")}.xml" type="application/cap+xml">'
         f'{esc(term("page.cap", lang))}</a> · <a href="{esc(base_url)}/alerts.{esc(lang)}.atom">'
         f'{esc(term("page.feed", lang))}</a> · <a href="{esc(base_url)}/?lang={esc(lang)}">'

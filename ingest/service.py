@@ -44,12 +44,15 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from detectors.base import DetectorSpec
+from early_warning.acks import AckBook
+from riverwatch.ack_contract import is_ack_topic, warning_station
 from riverwatch.catalog import Catalog
 from riverwatch.errors import DecodeError, SinkError
 from riverwatch.model import WarningEvent
 from riverwatch.settings import Settings
 
 from ingest import checkpoint
+from ingest.acks import AckDesk, AckQueue, HttpAcks, restore_acks
 from ingest.alerts import AlertRenderer
 from ingest.commit import DRAIN_TIMEOUT_S, CommitProtocol
 from ingest.consumer import Consumer, Item, parse_shard, shard_stations
@@ -120,12 +123,17 @@ class Service:
         self.sink = InfluxSink(settings.influx, self.spool, max_messages=max(1, settings.mqtt.receive_maximum // 2),
                                on_write=self.metrics.observe_write)
         self.flow = FlowControl(settings, self.sink)
-        self.consumer = Consumer(settings.mqtt, self.flow.enqueue, stations=self.shard_stations, hold=self.flow.full)
+        self.consumer = Consumer(settings.mqtt, self.flow.enqueue, stations=self.shard_stations, hold=self.flow.full,
+                                 acks=True)
         self.publisher = MqttPublisher(self.consumer.client)
+        self.acks = AckDesk(AckBook(catalog, settings.acks.remind_after_s), lambda line: self.sink.add([line]),
+                            self.publisher.notice)
+        self.ack_queue = AckQueue()
         self.feed = AlertFeed()
         self.feed_server: FeedServer | None = None
         self.alerts = AlertRenderer(catalog, self.feed)
-        self.outbox = Outbox(catalog, self.stats, self.sink, self.publisher, self.alerts, on_warning)
+        self.outbox = Outbox(catalog, self.stats, self.sink, self.publisher, self.alerts, on_warning,
+                             follow=self.acks.observe)
         self.checkpoints = checkpoint.Checkpoints(self.checkpoint_path, self.validator, self.pipeline, catalog,
                                                   self.stats)
         self._stopping = threading.Event()
@@ -147,6 +155,7 @@ class Service:
         except SinkError as exc:
             log.warning("InfluxDB not reachable at start (lines will be spooled): %s", exc)
         restore_alerts(self.alerts, self.sink.client, self.pipeline.open_warnings(), self.checkpoint_path.is_file())
+        restore_acks(self.acks.book, self.sink.client, self.pipeline.open_warnings())
         self.sink.start()
         self._stopping.clear()
         self._stop_deadline = float("inf")
@@ -158,7 +167,10 @@ class Service:
             self.metrics.serve(self.settings.ingest.metrics_port, self.settings.ingest.metrics_host)
         feed = self.settings.feed
         if feed.port:
-            self.feed_server = FeedServer(self.feed, feed.host, feed.port, public_url=feed.public_url).start()
+            tokens = {p: token.get_secret_value() for p, token in self.settings.acks.tokens.items()}
+            http_acks = HttpAcks(self.ack_queue.submit, tokens) if tokens else None
+            self.feed_server = FeedServer(self.feed, feed.host, feed.port, public_url=feed.public_url,
+                                          acks=http_acks).start()
             log.info("alert feed at %s/alerts.atom", self.feed_server.url)
         self.consumer.start()
 
@@ -326,6 +338,8 @@ class Service:
             self.flow.report_overload(self.outbox, self.stats)
             if self.outbox.warnings(self.pipeline.tick()):
                 self.commits.commit()
+            self.ack_queue.drain(self.acks, time.time())
+            self.acks.remind(time.time())
             self.watchdog.check(now)
             if summary:
                 self._summary()
@@ -339,6 +353,9 @@ class Service:
         topic, payload, mid, qos, arrival, generation = item
         stats = self.stats
         stats.received += 1
+        if topic[-5:] != "/data" and is_ack_topic(topic):
+            self._handle_ack(topic, payload, (mid, qos, 0, generation))
+            return
         try:
             obs = self.validator.validate(topic, payload, arrival)
             if obs is None:
@@ -368,6 +385,18 @@ class Service:
             log.exception("internal error on a message from %.200s", topic)
             self.sink.add([], (mid, qos, 0, generation))
         finally:
+            self.flow.handled += 1
+
+    def _handle_ack(self, topic: str, payload: bytes, token: tuple) -> None:
+        """An operator's acknowledgement: to the desk (unless it is another shard's warning), then acked."""
+        try:
+            if self.shard_stations is None or warning_station(topic) in self.shard_stations:
+                self.acks.on_message(topic, payload, time.time())
+        except Exception:  # never stop ingesting over an acknowledgement
+            self.stats.errors += 1
+            log.exception("acknowledgement on %.200s failed", topic)
+        finally:
+            self.sink.add([], token)
             self.flow.handled += 1
 
     def _summary(self, final: bool = False) -> None:

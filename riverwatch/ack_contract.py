@@ -56,3 +56,24 @@ def parse_ack_topic(topic: str) -> tuple[str, str] | None:
             or not NAME_PATTERN.match(parts[2]) or not _WARNING_ID.match(parts[4])):
         return None
     return parts[2], parts[4]
+
+
+def is_ack_topic(topic: str) -> bool:
+    """True for any topic on an acknowledgement level (``rw/v1/<x>/ack/<y>``, valid or not).
+
+    >>> is_ack_topic("rw/v1/lacville/ack/anything"), is_ack_topic("rw/v1/lacville/gauge-lacville/data")
+    (True, False)
+    """
+    parts = topic.split("/")
+    return len(parts) == 5 and parts[3] == "ack"
+
+
+def warning_station(topic: str) -> tuple[str, str] | None:
+    """``(partner, station)`` of the warning an ack topic names (ids are ``partner.station.hazard.n``).
+
+    >>> warning_station("rw/v1/lacville/ack/rivertown.gauge-hochtal.flood.1")
+    ('rivertown', 'gauge-hochtal')
+    """
+    parsed = parse_ack_topic(topic)
+    parts = parsed[1].split(".") if parsed else []
+    return (parts[0], parts[1]) if len(parts) >= 2 else None

@@ -219,6 +219,9 @@ class AckSettings(BaseModel):
 
     remind_after_s: float = Field(900.0, gt=0, description="re-announce a warning at watch or above that no "
                                   "partner it concerns acknowledged for this long, and again as often")
+    tokens: dict[str, SecretStr] = Field(default_factory=dict, description="partner id -> its operators' "
+                                         "token for acknowledging on the alert pages (POST /alerts/<id>/ack); "
+                                         "none: the pages take no acknowledgements")
 
 
 class Settings(BaseSettings):

@@ -139,14 +139,17 @@ def warning_line(event: WarningEvent, catalog: Catalog | None = None, time_ns: i
     return line(WARNING, tags, fields, event.time_ns if time_ns is None else time_ns)
 
 
-def ack_line(warning_id: str, hazard: str, partner: str, role: str, by: str, after_s: float,
+def ack_line(warning_id: str, station: str, hazard: str, partner: str, role: str, by: str, after_s: float,
              comment: str, action: str, time_ns: int) -> str:
     """The ``ack`` measurement line: ``partner``'s ``role`` account ``by`` acknowledged a warning.
 
-    >>> ack_line("p.s.flood.1", "flood", "lacville", "operator", "anna", 120.0, "", "gates closed", 7)
-    'ack,kind=ack,partner=lacville,role=operator,hazard=flood id="p.s.flood.1",by="anna",after_s=120.0,comment="",action="gates closed" 7'
+    The warning's station is a tag: acknowledgements of two warnings handled at the same instant
+    are two points, not one overwriting the other.
+
+    >>> ack_line("p.s.flood.1", "s", "flood", "lacville", "operator", "anna", 120.0, "", "gates closed", 7)
+    'ack,kind=ack,partner=lacville,role=operator,station=s,hazard=flood id="p.s.flood.1",by="anna",after_s=120.0,comment="",action="gates closed" 7'
     """
-    return line(ACK, {"kind": "ack", "partner": partner, "role": role, "hazard": hazard},
+    return line(ACK, {"kind": "ack", "partner": partner, "role": role, "station": station, "hazard": hazard},
                 {"id": warning_id, "by": by, "after_s": float(after_s), "comment": comment,
                  "action": action}, time_ns)
 

@@ -106,12 +106,12 @@ def _post(url, body, token=None):
 
 
 def test_http_ack_needs_the_partners_token_and_is_stored(influx):
-    from ingest.acks import HttpAcks
+    from ingest.acks import HttpAcks, locked
     from ingest.feed import AlertFeed, FeedServer
     published = []
     desk = AckDesk(AckBook(CATALOG), influx.write, lambda topic, body: published.append(topic))
     desk.observe(EVENT)
-    acks = HttpAcks(desk, {"rivertown": "t-rivertown", "lacville": "t-lacville"}, clock=lambda: T0 + 90)
+    acks = HttpAcks(locked(desk, clock=lambda: T0 + 90), {"rivertown": "t-rivertown", "lacville": "t-lacville"})
     server = FeedServer(AlertFeed(), "127.0.0.1", 0, acks=acks).start()
     url = f"{server.url}/alerts/{EVENT.id}/ack"
     body = json.dumps({"by": "anna", "role": "operator", "comment": "ok"}).encode()

@@ -58,7 +58,7 @@ def test_warning_and_reject_lines_are_accepted(influx):
 
 
 def test_ack_line_is_stored_with_partner_role_and_time(influx):
-    influx.write(storage.ack_line("rivertown.g.flood.1", "flood", "lacville", "operator", "jean",
+    influx.write(storage.ack_line("rivertown.g.flood.1", "g", "flood", "lacville", "operator", "jean",
                                   300.0, 'vu, "merci"', "sirens", 9_000_000_000))
     row = influx.query_rows(f'SELECT * FROM "{storage.ACK}"')[0]
     assert (row["partner"], row["role"], row["hazard"], row["time"]) == ("lacville", "operator", "flood",
