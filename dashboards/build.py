@@ -31,6 +31,7 @@ from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import dashboard as dm
 from grafana_foundation_sdk.models import geomap as gm
 
+from dashboards.i18n import text
 from dashboards.influxql import InfluxQL, datasource_ref
 
 # ------------------------------------------------------------------------------------ identity
@@ -110,8 +111,8 @@ def ref_ids(queries: Sequence[str]) -> list[str]:
 
 def mapping(values: Iterable[tuple[int | str, str, str]]) -> dm.ValueMap:
     """A value-to-text mapping with colours, from ``(value, text, colour)`` triples."""
-    return dm.ValueMap(options={str(value): dm.ValueMappingResult(text=text, color=colour, index=i)
-                                for i, (value, text, colour) in enumerate(values)})
+    return dm.ValueMap(options={str(value): dm.ValueMappingResult(text=shown, color=colour, index=i)
+                                for i, (value, shown, colour) in enumerate(values)})
 
 
 def state_mappings() -> list[dm.ValueMapping]:
@@ -179,9 +180,13 @@ def transformation(id_: str, options: dict) -> dm.DataTransformerConfig:
     return dm.DataTransformerConfig(id_val=id_, options=options)
 
 
-def level_name_mappings() -> list[dm.ValueMapping]:
-    """Warning level names (``warning.level_name``) coloured like the map."""
-    return [mapping((name, name, colour) for name, colour in LEVEL_COLOURS.items())]
+def level_name_mappings(lang: str = "en") -> list[dm.ValueMapping]:
+    """Warning level names (``warning.level_name``) coloured like the map, shown in ``lang``.
+
+    >>> level_name_mappings("de")[0].options["warning"].text
+    'Warnung'
+    """
+    return [mapping((name, text(f"value.{name}", lang), colour) for name, colour in LEVEL_COLOURS.items())]
 
 
 # ------------------------------------------------------------------------------------ links
@@ -205,10 +210,11 @@ def station_link(partner_expr: str = "${__data.fields.partner}",
     return data_link("${__data.fields.station}", url)
 
 
-def dashboard_links() -> list[db.DashboardLink]:
-    """The links bar shown on every riverwatch dashboard: all dashboards tagged riverwatch."""
+def dashboard_links(tags: Sequence[str] = (TAG,)) -> list[db.DashboardLink]:
+    """The links bar shown on every riverwatch dashboard: all dashboards carrying every one of
+    ``tags`` (Grafana's tag search), by default all riverwatch dashboards."""
     return [db.DashboardLink("Riverwatch").type(dm.DashboardLinkType.DASHBOARDS).icon("external link")
-            .tooltip("Riverwatch dashboards").tags([TAG]).as_dropdown(False).target_blank(False)
+            .tooltip("Riverwatch dashboards").tags(list(tags)).as_dropdown(False).target_blank(False)
             .include_vars(False).keep_time(True)]
 
 
@@ -299,10 +305,11 @@ def table(title: str, targets: Sequence[InfluxQL], cell: Cell, *, description: s
           links: Sequence[db.DashboardLink] = (),
           transformations: Sequence[dm.DataTransformerConfig] = (),
           overrides: Sequence[db.DashboardFieldConfigSourceOverrides] = (),
-          sort_by: str | None = None) -> table_builders.Panel:
+          sort_by: str | None = None, lang: str = "en") -> table_builders.Panel:
     """A table panel; ``links`` become data links on every cell.
 
-    Cells are coloured only when they hold a warning level name (advisory ... emergency).
+    Cells are coloured only when they hold a warning level name (advisory ... emergency), which
+    is shown in ``lang``.
     """
     panel = _place(table_builders.Panel(), title, cell, targets, description)
     panel.show_header(True).frame_index(0).cell_height(common.TableCellHeight.SM)
@@ -312,7 +319,7 @@ def table(title: str, targets: Sequence[InfluxQL], cell: Cell, *, description: s
     # (they share one untyped "type"), and Grafana migrates displayMode to cellOptions on load.
     panel.display_mode(common.TableCellDisplayMode.COLOR_TEXT).align(common.FieldTextAlignment.AUTO)
     panel.inspect(True).filterable(True)
-    panel.mappings(level_name_mappings())
+    panel.mappings(level_name_mappings(lang))
     if sort_by:
         panel.sort_by([cb.TableSortByFieldState().display_name(sort_by).desc(True)])
     if links:
@@ -370,11 +377,12 @@ def row(title: str, y: int) -> db.Row:
 # ------------------------------------------------------------------------------------ dashboard
 
 def dashboard(uid: str, title: str, description: str, *, refresh: str = "30s",
-              time_from: str = "now-6h", timezone: str = "utc") -> db.Dashboard:
-    """A riverwatch dashboard skeleton: fixed uid, tags, time zone (UTC unless a partner's), links."""
-    return (db.Dashboard(title).uid(uid).description(description).tags([TAG]).timezone(timezone)
+              time_from: str = "now-6h", timezone: str = "utc", tags: Sequence[str] = (TAG,)) -> db.Dashboard:
+    """A riverwatch dashboard skeleton: fixed uid, ``tags`` (linked to the dashboards sharing
+    them), time zone (UTC unless a partner's)."""
+    return (db.Dashboard(title).uid(uid).description(description).tags(list(tags)).timezone(timezone)
             .refresh(refresh).time(time_from, "now").tooltip(dm.DashboardCursorSync.CROSSHAIR)
-            .editable().links(dashboard_links()).annotation(builtin_annotation()))
+            .editable().links(dashboard_links(tags)).annotation(builtin_annotation()))
 
 
 def builtin_annotation() -> db.AnnotationQuery:

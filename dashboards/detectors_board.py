@@ -2,37 +2,46 @@
 and the latest evaluation results (measurement ``evaluation``, see :mod:`dashboards.evaluation_sink`).
 
 One row per configured detector (``ingest.detectors``), so each detector's score and decision
-level sit side by side.
+level sit side by side. A partner's copy (one per language, :mod:`dashboards.audience`) fixes
+``partner`` to its own stations; the evaluation results concern the detectors, not a partner,
+and are the same in every copy.
 
 Examples
 --------
 >>> model = detectors_board(["level_threshold", "rate_of_rise"])
 >>> [p.title for p in model.panels if p.type_val != "row"][:2]
 ['Warnings raised per detector', 'Warnings raised per day']
+>>> from dashboards.audience import Audience
+>>> german = detectors_board(["level_threshold"], Audience("rivertown", "Rivertown", "de", "Europe/Berlin"))
+>>> german.uid, german.title, german.timezone, [p.title for p in german.panels][-1]
+('rw-detectors-rivertown', 'Riverwatch — Detektoren (Rivertown)', 'Europe/Berlin', 'level_threshold: Entscheidungsstufe')
 """
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Sequence
 
+from grafana_foundation_sdk.builders import dashboard as db
 from grafana_foundation_sdk.models import dashboard as dm
 
 from riverwatch.storage import SCORE, WARNING
+from dashboards.audience import SHARED, Audience
 from dashboards.build import (
     UID_DETECTORS, Cell, dashboard, finish, influx, mapping, query_variable, ref_ids, row, stat,
-    steps, table, timeseries,
+    steps, table, timeseries, transformation,
 )
-from dashboards.evaluation_sink import MEASUREMENT
-from dashboards.station import LEVEL_NAMES
+from dashboards.evaluation_sink import MEASUREMENT, METRICS
+from dashboards.i18n import headers, localised, text
+from dashboards.station import LEVEL_NAMES, partner_variable
 
 PARTNERS = f'SHOW TAG VALUES FROM "{SCORE}" WITH KEY = "partner"'
 STATIONS = f'SHOW TAG VALUES FROM "{SCORE}" WITH KEY = "station" WHERE "partner" =~ /^$partner$/'
 _FILTER = '"partner" =~ /^$partner$/ AND "station" =~ /^$station$/'
 
-EVALUATION = ('SELECT last("precision") AS "precision", last("recall") AS "recall", last("f1") AS "f1", '
-              'last("lead_time_median_minutes") AS "lead time median (min)", '
-              'last("false_warnings_per_day") AS "false warnings per day", '
-              f'last("nab_standard") AS "NAB standard" FROM "{MEASUREMENT}" GROUP BY "detector", "dataset"')
+#: The latest of every result field (column headers from :func:`dashboards.i18n.headers`).
+EVALUATION = ("SELECT " + ", ".join(f'last("{name}") AS "{name}"' for name in METRICS)
+              + f' FROM "{MEASUREMENT}" GROUP BY "detector", "dataset"')
 
 
 def score_query(detector: str) -> str:
@@ -59,33 +68,42 @@ def warnings_total_query(detector: str) -> str:
             f'AND "state" = \'raised\' AND {_FILTER} AND $timeFilter')
 
 
-def detectors_board(detectors: Sequence[str]) -> dm.Dashboard:
-    """Build the Detectors dashboard for the configured ``detectors``."""
-    board = dashboard(UID_DETECTORS, "Riverwatch — Detectors",
-                      "Detector scores and decisions side by side, warnings per detector, evaluation.",
-                      time_from="now-7d")
-    board.with_variable(query_variable("partner", "Partner", PARTNERS, include_all=True))
-    board.with_variable(query_variable("station", "Station", STATIONS, include_all=True, multi=True))
+def evaluation_table(cell: Cell, lang: str):
+    """The latest result of every detector on every data set, best F1 first, headers in ``lang``."""
+    names = ("detector", "dataset", *(f for f in METRICS if f != "f1"))
+    organize = transformation("organize", {"renameByName": headers(names, lang)})
+    return table(text("panel.evaluation", lang), [influx(EVALUATION, table=True)], cell, sort_by="f1",
+                 description=text("panel.evaluation.description", lang), transformations=[organize], lang=lang)
+
+
+def detector_row(board: db.Dashboard, detector: str, y: int, lang: str) -> None:
+    """A row at ``y`` with ``detector``'s score beside its decision level."""
+    legend = dict(alias="$tag_station $tag_quantity")
+    board.with_row(row(detector, y))
+    board.with_panel(timeseries(text("panel.detector_score", lang, detector=detector),
+                                [influx(score_query(detector), **legend)], Cell(0, y + 1, 12, 8)))
+    board.with_panel(timeseries(text("panel.detector_level", lang, detector=detector),
+                                [influx(level_query(detector), **legend)], Cell(12, y + 1, 12, 8),
+                                mappings=[mapping(localised(LEVEL_NAMES, lang))], decimals=0, minimum=0))
+
+
+def detectors_board(detectors: Sequence[str], audience: Audience = SHARED) -> dm.Dashboard:
+    """Build the Detectors dashboard for the configured ``detectors``, for ``audience``."""
+    t = partial(text, lang=audience.lang)
+    board = dashboard(audience.uid(UID_DETECTORS), audience.title(t("detectors.title")),
+                      t("detectors.description"), time_from="now-7d", timezone=audience.timezone,
+                      tags=audience.tags)
+    board.with_variable(partner_variable(audience, PARTNERS))
+    board.with_variable(query_variable("station", t("var.station"), STATIONS, include_all=True, multi=True))
 
     refs = ref_ids(detectors)
-    board.with_panel(stat("Warnings raised per detector",
+    board.with_panel(stat(t("panel.warnings_per_detector"),
                           [influx(warnings_total_query(d), r) for d, r in zip(detectors, refs)],
                           Cell(0, 0, 8, 8), thresholds=steps("blue")))
-    board.with_panel(timeseries("Warnings raised per day",
+    board.with_panel(timeseries(t("panel.warnings_per_day"),
                                 [influx(warnings_per_day_query(d), r) for d, r in zip(detectors, refs)],
                                 Cell(8, 0, 16, 8), bars=True, decimals=0, minimum=0))
-    board.with_panel(table("Latest evaluation results", [influx(EVALUATION, table=True)],
-                           Cell(0, 8, 24, 7), sort_by="f1",
-                           description="Written by the evaluation harness (measurement evaluation)."))
-    y = 15
-    for detector in detectors:
-        board.with_row(row(detector, y))
-        board.with_panel(timeseries(f"{detector}: score", [influx(score_query(detector),
-                                                                  alias="$tag_station $tag_quantity")],
-                                    Cell(0, y + 1, 12, 8)))
-        board.with_panel(timeseries(f"{detector}: decision level",
-                                    [influx(level_query(detector), alias="$tag_station $tag_quantity")],
-                                    Cell(12, y + 1, 12, 8), mappings=[mapping(LEVEL_NAMES)],
-                                    decimals=0, minimum=0))
-        y += 9
+    board.with_panel(evaluation_table(Cell(0, 8, 24, 7), audience.lang))
+    for i, detector in enumerate(detectors):
+        detector_row(board, detector, 15 + 9 * i, audience.lang)
     return finish(board)

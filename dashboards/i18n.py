@@ -1,8 +1,9 @@
 """Dashboard texts in every language a partner uses (English, German, French).
 
-Texts live here, inside ``dashboards/`` (the kernel knows no message catalogs). A partner's
-dashboards are written in its first catalog language; :func:`missing_translations` lists the
-gaps so that a test fails instead of Grafana showing a blank title.
+Texts live here, inside ``dashboards/`` (the kernel knows no message catalogs). A partner gets
+its dashboards in each of its catalog languages (:mod:`dashboards.audience`);
+:func:`missing_translations` lists the gaps so that a test fails instead of Grafana showing a
+blank title.
 
 Examples
 --------
@@ -43,6 +44,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "When the detector expects the next threshold to be crossed.",
         "de": "Wann der Detektor die nächste Schwellenüberschreitung erwartet.",
         "fr": "Quand le détecteur prévoit le prochain dépassement de seuil."},
+    "panel.readings.description": {
+        "en": "{quantity}; bands: advisory, watch, warning, emergency (catalog).",
+        "de": "{quantity}; Bänder: Vorinformation, Vorwarnung, Warnung, Notfall (Katalog).",
+        "fr": "{quantity} ; bandes : vigilance, veille, alerte, urgence (catalogue)."},
     "panel.lead_time": {"en": "Lead time", "de": "Vorwarnzeit", "fr": "Délai d'anticipation"},
     "row.readings": {"en": "Readings: {kind}", "de": "Messwerte: {kind}", "fr": "Mesures : {kind}"},
     "row.quality": {"en": "Quality and detectors", "de": "Qualität und Detektoren",
@@ -56,6 +61,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "panel.levels": {"en": "Detector decision levels", "de": "Entscheidungsstufen der Detektoren",
                      "fr": "Niveaux de décision des détecteurs"},
     "panel.warning_events": {"en": "Warning events", "de": "Warnereignisse", "fr": "Événements d'alerte"},
+    "annotation.warnings": {"en": "Warnings", "de": "Warnungen", "fr": "Alertes"},
     "panel.warning_events.description": {
         "en": "Newest first; level names coloured.",
         "de": "Neueste zuerst; Stufen farbig.",
@@ -89,6 +95,88 @@ TEXTS: dict[str, dict[str, str]] = {
         "de": "Jede Warnung, deren letztes Ereignis keine Entwarnung ist.",
         "fr": "Toute alerte dont le dernier événement n'est pas une levée."},
     "no_data": {"en": "no data", "de": "keine Daten", "fr": "pas de données"},
+    # Detectors dashboard
+    "detectors.title": {"en": "Riverwatch — Detectors", "de": "Riverwatch — Detektoren",
+                        "fr": "Riverwatch — Détecteurs"},
+    "detectors.description": {
+        "en": "Detector scores and decisions side by side, warnings per detector, evaluation.",
+        "de": "Detektorwerte und Entscheidungen nebeneinander, Warnungen je Detektor, Bewertung.",
+        "fr": "Scores et décisions des détecteurs côte à côte, alertes par détecteur, évaluation."},
+    "panel.warnings_per_detector": {"en": "Warnings raised per detector", "de": "Ausgelöste Warnungen je Detektor",
+                                    "fr": "Alertes émises par détecteur"},
+    "panel.warnings_per_day": {"en": "Warnings raised per day", "de": "Ausgelöste Warnungen pro Tag",
+                               "fr": "Alertes émises par jour"},
+    "panel.evaluation": {"en": "Latest evaluation results", "de": "Neueste Bewertungsergebnisse",
+                         "fr": "Derniers résultats d'évaluation"},
+    "panel.evaluation.description": {
+        "en": "Written by the evaluation harness (measurement evaluation).",
+        "de": "Vom Bewertungswerkzeug geschrieben (Measurement evaluation).",
+        "fr": "Écrits par l'outil d'évaluation (mesure evaluation)."},
+    "panel.detector_score": {"en": "{detector}: score", "de": "{detector}: Wert", "fr": "{detector} : score"},
+    "panel.detector_level": {"en": "{detector}: decision level", "de": "{detector}: Entscheidungsstufe",
+                             "fr": "{detector} : niveau de décision"},
+    # Pipeline health dashboard
+    "pipeline.title": {"en": "Riverwatch — Pipeline health", "de": "Riverwatch — Zustand der Pipeline",
+                       "fr": "Riverwatch — État du pipeline"},
+    "pipeline.description": {
+        "en": "Ingest throughput, rejects by reason, write lag, disk spool, broker connection, backlog "
+              "and overload.",
+        "de": "Durchsatz, Zurückweisungen nach Grund, Schreibverzug, Plattenpuffer, Broker-Verbindung, "
+              "Rückstau und Überlast.",
+        "fr": "Débit d'ingestion, rejets par motif, retard d'écriture, tampon disque, connexion au broker, "
+              "file d'attente et surcharge."},
+    "panel.heartbeat": {"en": "Pipeline heartbeat", "de": "Lebenszeichen der Pipeline",
+                        "fr": "Signal de vie du pipeline"},
+    "panel.heartbeat.description": {
+        "en": "Heartbeats each worker wrote in the last {minutes} minutes. None: the pipeline is dead or "
+              "cannot store (the rw-heartbeat alert rule fires).",
+        "de": "Lebenszeichen je Worker in den letzten {minutes} Minuten. Keines: die Pipeline ist "
+              "ausgefallen oder kann nicht speichern (die Alarmregel rw-heartbeat löst aus).",
+        "fr": "Signaux de vie écrits par chaque worker ces {minutes} dernières minutes. Aucun : le "
+              "pipeline est arrêté ou ne peut plus écrire (la règle d'alerte rw-heartbeat se déclenche)."},
+    "no_heartbeat": {"en": "NO HEARTBEAT", "de": "KEIN LEBENSZEICHEN", "fr": "AUCUN SIGNAL DE VIE"},
+    "no_worker": {"en": "no worker", "de": "kein Worker", "fr": "aucun worker"},
+    "panel.readings_now": {"en": "Readings/s", "de": "Messwerte/s", "fr": "Mesures/s"},
+    "panel.rejects": {"en": "Rejects", "de": "Zurückweisungen", "fr": "Rejets"},
+    "panel.write_lag": {"en": "Write lag", "de": "Schreibverzug", "fr": "Retard d'écriture"},
+    "panel.spooled": {"en": "Spooled", "de": "Gepuffert", "fr": "En tampon"},
+    "panel.broker": {"en": "Broker connection", "de": "Broker-Verbindung", "fr": "Connexion au broker"},
+    "panel.readings_per_second": {"en": "Readings per second", "de": "Messwerte pro Sekunde",
+                                  "fr": "Mesures par seconde"},
+    "panel.rejects_by_reason": {"en": "Rejects by reason", "de": "Zurückweisungen nach Grund",
+                                "fr": "Rejets par motif"},
+    "panel.spool_depth": {"en": "Spool depth", "de": "Pufferfüllstand", "fr": "Remplissage du tampon"},
+    "panel.spool_segments": {"en": "Spool segments", "de": "Puffersegmente", "fr": "Segments du tampon"},
+    "panel.rejects_table": {"en": "Rejects by partner and reason", "de": "Zurückweisungen nach Partner und Grund",
+                            "fr": "Rejets par partenaire et motif"},
+    "panel.rejects_table.description": {
+        "en": "Totals per partner and reason; the second frame lists the latest rejects with their detail "
+              "and topic.",
+        "de": "Summen je Partner und Grund; der zweite Frame listet die letzten Zurückweisungen mit Detail "
+              "und Topic.",
+        "fr": "Totaux par partenaire et motif ; la deuxième trame liste les derniers rejets avec leur "
+              "détail et leur topic."},
+    "panel.backlog": {"en": "Backlog and overload", "de": "Rückstau und Überlast",
+                      "fr": "File d'attente et surcharge"},
+    "panel.backlog.description": {
+        "en": "Messages received and not yet durable (deepest per interval), the InfluxDB writer's share, "
+              "and QoS 0 messages dropped because the backlog was full. The backlog never exceeds "
+              "ingest.max_queue; QoS 0 is dropped from mqtt.receive_maximum below it (room kept for QoS 1). "
+              "A backlog at the bound with drops: InfluxDB is slower than the incoming data, or down with "
+              "the spool full.",
+        "de": "Empfangene, noch nicht dauerhaft gespeicherte Nachrichten (tiefster Stand je Intervall), "
+              "der Anteil des InfluxDB-Schreibers und QoS-0-Nachrichten, die bei vollem Rückstau verworfen "
+              "wurden. Der Rückstau übersteigt nie ingest.max_queue; QoS 0 wird ab mqtt.receive_maximum "
+              "darunter verworfen (Platz für QoS 1). Rückstau an der Grenze mit Verwerfungen: InfluxDB ist "
+              "langsamer als die ankommenden Daten oder ausgefallen bei vollem Puffer.",
+        "fr": "Messages reçus et pas encore durables (maximum par intervalle), la part de l'écriture "
+              "InfluxDB, et messages QoS 0 abandonnés faute de place. La file ne dépasse jamais "
+              "ingest.max_queue ; le QoS 0 est abandonné à partir de mqtt.receive_maximum en dessous "
+              "(place gardée pour le QoS 1). File au maximum avec abandons : InfluxDB est plus lent que les "
+              "données entrantes, ou arrêté avec le tampon plein."},
+    "series.backlog": {"en": "backlog", "de": "Rückstau", "fr": "file d'attente"},
+    "series.writer": {"en": "writer", "de": "Schreiber", "fr": "écriture"},
+    "series.dropped": {"en": "QoS 0 dropped", "de": "QoS 0 verworfen", "fr": "QoS 0 abandonnés"},
     # table headers
     "column.level": {"en": "level", "de": "Stufe", "fr": "niveau"},
     "column.partner": {"en": "partner", "de": "Partner", "fr": "partenaire"},
@@ -100,6 +188,23 @@ TEXTS: dict[str, dict[str, str]] = {
     "column.detector": {"en": "detector", "de": "Detektor", "fr": "détecteur"},
     "column.updated": {"en": "updated", "de": "aktualisiert", "fr": "mis à jour"},
     "column.id": {"en": "id", "de": "ID", "fr": "id"},
+    "column.dataset": {"en": "dataset", "de": "Datensatz", "fr": "jeu de données"},
+    "column.precision": {"en": "precision", "de": "Präzision", "fr": "précision"},
+    "column.recall": {"en": "recall", "de": "Trefferquote", "fr": "rappel"},
+    "column.lead_time_median_minutes": {"en": "lead time median (min)", "de": "Vorwarnzeit, Median (min)",
+                                        "fr": "délai d'anticipation médian (min)"},
+    "column.false_warnings_per_day": {"en": "false warnings per day", "de": "Fehlwarnungen pro Tag",
+                                      "fr": "fausses alertes par jour"},
+    "column.nab_standard": {"en": "NAB standard", "de": "NAB Standard", "fr": "NAB standard"},
+    "column.state": {"en": "state", "de": "Status", "fr": "statut"},
+    "column.quantity": {"en": "quantity", "de": "Messgröße", "fr": "grandeur"},
+    "column.value": {"en": "value", "de": "Wert", "fr": "valeur"},
+    "column.threshold": {"en": "threshold", "de": "Schwelle", "fr": "seuil"},
+    "column.score": {"en": "score", "de": "Detektorwert", "fr": "score"},
+    "column.reason": {"en": "reason", "de": "Grund", "fr": "motif"},
+    "column.detail": {"en": "detail", "de": "Detail", "fr": "détail"},
+    "column.topic": {"en": "topic", "de": "Topic", "fr": "topic"},
+    "column.rejects": {"en": "rejects", "de": "Zurückweisungen", "fr": "rejets"},
     # station kinds and quantities (English labels as in riverwatch.units)
     "kind.river_gauge": {"en": "river gauge", "de": "Pegel", "fr": "station hydrométrique"},
     "kind.water_quality": {"en": "water quality", "de": "Wasserqualität", "fr": "qualité de l'eau"},
@@ -138,6 +243,8 @@ TEXTS: dict[str, dict[str, str]] = {
     "value.suspect": {"en": "suspect", "de": "zweifelhaft", "fr": "douteux"},
     "value.fail": {"en": "fail", "de": "schlecht", "fr": "mauvais"},
     "value.missing": {"en": "missing", "de": "fehlend", "fr": "manquant"},
+    "value.disconnected": {"en": "disconnected", "de": "getrennt", "fr": "déconnecté"},
+    "value.connected": {"en": "connected", "de": "verbunden", "fr": "connecté"},
 }
 
 #: Languages every text must exist in.
@@ -167,3 +274,12 @@ def localised(values: Iterable[tuple[int, str, str]], lang: str) -> list[tuple[i
 def missing_translations(languages: Collection[str]) -> list[tuple[str, str]]:
     """``(key, language)`` pairs without a text, for the languages given."""
     return [(key, lang) for key, texts in TEXTS.items() for lang in languages if lang not in texts]
+
+
+def headers(names: Iterable[str], lang: str) -> dict[str, str]:
+    """Table header renames (an ``organize`` transformation's ``renameByName``) in ``lang``.
+
+    >>> headers(["reason", "topic"], "de")
+    {'reason': 'Grund', 'topic': 'Topic'}
+    """
+    return {name: text(f"column.{name}", lang) for name in names}

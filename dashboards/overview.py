@@ -22,14 +22,13 @@ from functools import partial
 
 from grafana_foundation_sdk.models import dashboard as dm
 
-from riverwatch.catalog import Catalog
-
 from riverwatch.storage import STATION_STATE, WARNING
 from dashboards.build import (
     RECENT, STATION_STATES, UID_OVERVIEW, UID_STATION, Cell, dashboard, finish, geomap, influx, mapping,
     stat, state_thresholds, station_link, steps, table, transformation,
 )
-from dashboards.i18n import localised, text
+from dashboards.audience import SHARED, Audience
+from dashboards.i18n import headers, localised, text
 
 #: Latest state of every station (one row each), for the map. Only ``state`` is a number other
 #: than the coordinates, so the state mappings apply to it alone.
@@ -75,17 +74,18 @@ def for_partner(query: str, partner: str | None) -> str:
     return re.sub(r'(FROM "\w+" WHERE )', lambda m: f"{m.group(1)}\"partner\" = '{partner}' AND ", query)
 
 
-def open_warnings_table(cell: Cell, lang: str = "en", partner: str | None = None, station_uid: str = UID_STATION):
+def open_warnings_table(cell: Cell, audience: Audience = SHARED):
     """Open warnings, highest level first, with the time each was raised.
 
     Query A gives the latest event of each open warning, query B every raise; joined on ``id``
     their times become ``Time 1`` (last update) and ``Time 2`` (raised: "since"). The join is
     outer, then rows without a level (raises of warnings no longer open) are dropped, so an open
-    warning whose raise is not found still shows (with an empty "since"). Headers are in ``lang``.
+    warning whose raise is not found still shows (with an empty "since"). Headers are in the
+    audience's language; links go to its Station dashboard.
     """
-    headers = {name: text(f"column.{name}", lang) for name in
-               ("partner", "station", "hazard", "message", "evidence", "detector", "id")}
-    headers.update({"level_name": text("column.level", lang), "Time 1": text("column.updated", lang),
+    lang, partner = audience.lang, audience.partner
+    renames = headers(("partner", "station", "hazard", "message", "evidence", "detector", "id"), lang)
+    renames.update({"level_name": text("column.level", lang), "Time 1": text("column.updated", lang),
                     "Time 2": text("column.since", lang)})
     join = [
         transformation("joinByField", {"byField": "id", "mode": "outerTabular"}),
@@ -97,28 +97,24 @@ def open_warnings_table(cell: Cell, lang: str = "en", partner: str | None = None
             "excludeByName": {"state": True, "level": True},
             "indexByName": {"level_name": 0, "partner": 1, "station": 2, "hazard": 3, "Time 2": 4,
                             "message": 5, "evidence": 6, "detector": 7, "Time 1": 8, "id": 9},
-            "renameByName": headers,
+            "renameByName": renames,
         }),
     ]
     targets = [influx(for_partner(OPEN_WARNINGS, partner), "A", table=True),
                influx(for_partner(RAISED, partner), "B", table=True)]
     return table(text("panel.open_warnings", lang), targets, cell,
                  description=text("panel.open_warnings.description", lang),
-                 links=[station_link(uid=station_uid)], transformations=join)
+                 links=[station_link(uid=audience.uid(UID_STATION))], transformations=join, lang=lang)
 
 
-def overview(catalog: Catalog | None = None, partner: str | None = None) -> dm.Dashboard:
-    """Build the Overview: every partner's stations, or with ``partner`` that partner's own, in
-    its first language and its time zone, linking to its own Station dashboard."""
-    lang, zone, uid, station_uid, title_suffix = "en", "utc", UID_OVERVIEW, UID_STATION, ""
-    if partner is not None and catalog is not None:
-        p = catalog.partner(partner)
-        lang, zone, title_suffix = p.languages[0], p.timezone, f" ({p.name})"
-        uid, station_uid = f"{UID_OVERVIEW}-{partner}", f"{UID_STATION}-{partner}"
+def overview(audience: Audience = SHARED) -> dm.Dashboard:
+    """Build the Overview: every partner's stations, or for a partner's ``audience`` that
+    partner's own, in the audience's language and time zone, linking to its Station dashboard."""
+    lang, partner, station_uid = audience.lang, audience.partner, audience.uid(UID_STATION)
     t = partial(text, lang=lang)
     q = partial(for_partner, partner=partner)
-    board = dashboard(uid, t("overview.title") + title_suffix, t("overview.description"),
-                      time_from="now-24h", timezone=zone)
+    board = dashboard(audience.uid(UID_OVERVIEW), audience.title(t("overview.title")), t("overview.description"),
+                      time_from="now-24h", timezone=audience.timezone, tags=audience.tags)
     per_partner = dict(alias="$tag_partner")
     board.with_panel(stat(t("panel.stations"), [influx(q(STATIONS_PER_PARTNER), **per_partner)],
                           Cell(0, 0, 8, 4), thresholds=steps("blue"), no_value=t("no_data")))
@@ -135,5 +131,5 @@ def overview(catalog: Catalog | None = None, partner: str | None = None) -> dm.D
     freshness = stat(t("panel.freshness"), [influx(q(FRESHNESS), alias="$tag_station")], Cell(14, 4, 10, 13),
                      unit="s", thresholds=steps("green", *FRESHNESS_STEPS), no_value=t("no_data"))
     board.with_panel(freshness.data_links([freshness_link]))
-    board.with_panel(open_warnings_table(Cell(0, 17, 24, 10), lang, partner, station_uid))
+    board.with_panel(open_warnings_table(Cell(0, 17, 24, 10), audience))
     return finish(board)

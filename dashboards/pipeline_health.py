@@ -6,22 +6,36 @@ Reads the ``pipeline`` summaries and ``heartbeat`` points every ingest worker wr
 :data:`~dashboards.alerting.HEARTBEAT_WINDOW_S` seconds (from now, whatever the time picker says):
 no heartbeat shows a red "NO HEARTBEAT", never the last values of a dead worker.
 
+The workers serve every partner, so a partner's copy (one per language, :mod:`dashboards.audience`)
+shows the same worker panels, in its language and time zone, and only its own rejects.
+
 Examples
 --------
 >>> model = pipeline_health()
 >>> model.uid, len(model.panels)
 ('rw-pipeline', 14)
+>>> from dashboards.audience import Audience
+>>> french = pipeline_health(Audience("lacville", "Lacville", "fr", "Europe/Paris"))
+>>> french.uid, french.panels[0].title
+('rw-pipeline-lacville', 'Signal de vie du pipeline')
+>>> print(french.panels[2].targets[0].query)
+SELECT sum("count") AS "rejects" FROM "reject" WHERE "partner" = 'lacville' AND $timeFilter
 """
 
 from __future__ import annotations
+
+from functools import partial
 
 from grafana_foundation_sdk.models import dashboard as dm
 
 from riverwatch.storage import HEARTBEAT, PIPELINE, REJECT
 from dashboards.alerting import HEARTBEAT_WINDOW_S
+from dashboards.audience import SHARED, Audience
 from dashboards.build import (
-    UID_PIPELINE, Cell, dashboard, finish, influx, mapping, stat, steps, table, timeseries,
+    UID_PIPELINE, Cell, dashboard, finish, influx, mapping, stat, steps, table, timeseries, transformation,
 )
+from dashboards.i18n import headers, localised, text
+from dashboards.overview import for_partner
 
 _LATEST = ('SELECT last("readings_per_s") AS "readings_per_s", last("write_lag_s") AS "write_lag_s", '
            'last("spool_bytes") AS "spool_bytes", last("warnings_open") AS "warnings_open" '
@@ -58,63 +72,73 @@ RECENT_REJECTS = (f'SELECT "partner", "reason", "detail", "topic" FROM "{REJECT}
                   'ORDER BY time DESC LIMIT 100')
 
 CONNECTION_STATES = ((0, "disconnected", "red"), (1, "connected", "green"))
+#: Reject table columns (Grafana adds ``Time`` to the second frame).
+REJECT_COLUMNS = ("partner", "reason", "detail", "topic", "rejects")
 
 
-def connection_mappings() -> list[dm.ValueMapping]:
-    """``mqtt_connected`` 0/1 as names and colours."""
-    return [mapping(CONNECTION_STATES)]
+def connection_mappings(lang: str = "en") -> list[dm.ValueMapping]:
+    """``mqtt_connected`` 0/1 as names (in ``lang``) and colours."""
+    return [mapping(localised(CONNECTION_STATES, lang))]
 
 
-def pipeline_health() -> dm.Dashboard:
-    """Build the Pipeline health dashboard."""
-    board = dashboard(UID_PIPELINE, "Riverwatch — Pipeline health",
-                      "Ingest throughput, rejects by reason, write lag, disk spool, broker connection, "
-                      "backlog and overload.",
-                      refresh="10s", time_from="now-1h")
-    board.with_panel(stat("Pipeline heartbeat", [influx(HEARTBEATS_NOW, alias="$tag_worker")], Cell(0, 0, 4, 4),
-                          thresholds=steps("red", (1, "green")), no_value="NO HEARTBEAT",
-                          description=f"Heartbeats each worker wrote in the last {HEARTBEAT_WINDOW_S // 60} "
-                                      "minutes. None: the pipeline is dead or cannot store (the "
-                                      "rw-heartbeat alert rule fires)."))
-    board.with_panel(stat("Readings/s", [influx(THROUGHPUT_NOW)], Cell(4, 0, 4, 4), unit="short",
-                          thresholds=steps("blue")))
-    board.with_panel(stat("Rejects", [influx(REJECTS_NOW)], Cell(8, 0, 4, 4),
-                          thresholds=steps("green", (1, "orange"))))
-    board.with_panel(stat("Write lag", [influx(LAG_NOW)], Cell(12, 0, 4, 4), unit="s",
-                          thresholds=steps("green", (5, "orange"), (30, "red"))))
-    board.with_panel(stat("Spooled", [influx(SPOOL_NOW)], Cell(16, 0, 4, 4), unit="bytes",
-                          thresholds=steps("green", (1, "orange"))))
-    board.with_panel(stat("Broker connection", [influx(CONNECTED, alias="$tag_worker")], Cell(20, 0, 4, 4),
-                          mappings=connection_mappings(), thresholds=steps("red", (1, "green")),
-                          no_value="no worker"))
-
-    board.with_panel(timeseries("Readings per second", [influx(THROUGHPUT, alias="$tag_worker")],
-                                Cell(0, 4, 12, 8), unit="short", minimum=0))
-    board.with_panel(timeseries("Rejects by reason", [influx(REJECTS, alias="$tag_reason")],
-                                Cell(12, 4, 12, 8), bars=True, decimals=0, minimum=0))
-    board.with_panel(timeseries("Write lag", [influx(WRITE_LAG, alias="$tag_worker")], Cell(0, 12, 8, 8),
-                                unit="s", minimum=0, bands=True,
-                                thresholds=steps("transparent", (5, "orange"), (30, "red"))))
-    board.with_panel(timeseries("Spool depth", [influx(SPOOL_BYTES, alias="$tag_worker")], Cell(8, 12, 8, 8),
-                                unit="bytes", minimum=0))
-    board.with_panel(timeseries("Spool segments", [influx(SPOOL_SEGMENTS, alias="$tag_worker")],
-                                Cell(16, 12, 8, 8), decimals=0, minimum=0))
-    board.with_panel(timeseries("Broker connection", [influx(CONNECTION, alias="$tag_worker")],
-                                Cell(0, 20, 12, 8), mappings=connection_mappings(), decimals=0,
-                                minimum=0, thresholds=steps("red", (1, "green"))))
-    board.with_panel(table("Rejects by partner and reason", [influx(REJECTS_BY_PARTNER, "A", table=True),
-                                                             influx(RECENT_REJECTS, "B", table=True)],
-                           Cell(12, 20, 12, 8), sort_by="rejects",
-                           description="Totals per partner and reason; the second frame lists the latest "
-                                       "rejects with their detail and topic."))
-    backlog = [influx(BACKLOG, "A", alias="$tag_worker backlog"),
-               influx(WRITER_BACKLOG, "B", alias="$tag_worker writer"),
-               influx(OVERLOAD_DROPPED, "C", alias="$tag_worker QoS 0 dropped")]
-    board.with_panel(timeseries("Backlog and overload", backlog, Cell(0, 28, 24, 8), decimals=0, minimum=0,
-                                description="Messages received and not yet durable (deepest per interval), the "
-                                            "InfluxDB writer's share, and QoS 0 messages dropped because the "
-                                            "backlog was full. The backlog never exceeds ingest.max_queue; QoS 0 "
-                                            "is dropped from mqtt.receive_maximum below it (room kept for QoS 1). "
-                                            "A backlog at the bound with drops: InfluxDB is slower than the "
-                                            "incoming data, or down with the spool full."))
+def pipeline_health(audience: Audience = SHARED) -> dm.Dashboard:
+    """Build the Pipeline health dashboard for ``audience``."""
+    t = partial(text, lang=audience.lang)
+    board = dashboard(audience.uid(UID_PIPELINE), audience.title(t("pipeline.title")), t("pipeline.description"),
+                      refresh="10s", time_from="now-1h", timezone=audience.timezone, tags=audience.tags)
+    for panel in now_stats(audience.lang, audience.partner):
+        board.with_panel(panel)
+    for panel in history_panels(audience.lang, audience.partner):
+        board.with_panel(panel)
     return finish(board)
+
+
+def now_stats(lang: str, partner: str | None) -> list:
+    """The top line: heartbeat, throughput, rejects (``partner``'s only, if given), lag, spool, broker."""
+    t = partial(text, lang=lang)
+    worker = dict(alias="$tag_worker")
+    return [
+        stat(t("panel.heartbeat"), [influx(HEARTBEATS_NOW, **worker)], Cell(0, 0, 4, 4),
+             thresholds=steps("red", (1, "green")), no_value=t("no_heartbeat"),
+             description=t("panel.heartbeat.description", minutes=str(HEARTBEAT_WINDOW_S // 60))),
+        stat(t("panel.readings_now"), [influx(THROUGHPUT_NOW, alias=t("panel.readings_now"))], Cell(4, 0, 4, 4),
+             unit="short", thresholds=steps("blue")),
+        stat(t("panel.rejects"), [influx(for_partner(REJECTS_NOW, partner), alias=t("panel.rejects"))],
+             Cell(8, 0, 4, 4), thresholds=steps("green", (1, "orange"))),
+        stat(t("panel.write_lag"), [influx(LAG_NOW, alias=t("panel.write_lag"))], Cell(12, 0, 4, 4), unit="s",
+             thresholds=steps("green", (5, "orange"), (30, "red"))),
+        stat(t("panel.spooled"), [influx(SPOOL_NOW, alias=t("panel.spooled"))], Cell(16, 0, 4, 4), unit="bytes",
+             thresholds=steps("green", (1, "orange"))),
+        stat(t("panel.broker"), [influx(CONNECTED, **worker)], Cell(20, 0, 4, 4), mappings=connection_mappings(lang),
+             thresholds=steps("red", (1, "green")), no_value=t("no_worker")),
+    ]
+
+
+def history_panels(lang: str, partner: str | None) -> list:
+    """Throughput, rejects (``partner``'s only, if given), lag, spool, broker link, backlog over time."""
+    t = partial(text, lang=lang)
+    worker = dict(alias="$tag_worker")
+    rejects = [influx(for_partner(REJECTS_BY_PARTNER, partner), "A", table=True),
+               influx(for_partner(RECENT_REJECTS, partner), "B", table=True)]
+    backlog = [influx(BACKLOG, "A", alias=f"$tag_worker {t('series.backlog')}"),
+               influx(WRITER_BACKLOG, "B", alias=f"$tag_worker {t('series.writer')}"),
+               influx(OVERLOAD_DROPPED, "C", alias=f"$tag_worker {t('series.dropped')}")]
+    return [
+        timeseries(t("panel.readings_per_second"), [influx(THROUGHPUT, **worker)], Cell(0, 4, 12, 8),
+                   unit="short", minimum=0),
+        timeseries(t("panel.rejects_by_reason"), [influx(for_partner(REJECTS, partner), alias="$tag_reason")],
+                   Cell(12, 4, 12, 8), bars=True, decimals=0, minimum=0),
+        timeseries(t("panel.write_lag"), [influx(WRITE_LAG, **worker)], Cell(0, 12, 8, 8), unit="s", minimum=0,
+                   bands=True, thresholds=steps("transparent", (5, "orange"), (30, "red"))),
+        timeseries(t("panel.spool_depth"), [influx(SPOOL_BYTES, **worker)], Cell(8, 12, 8, 8), unit="bytes",
+                   minimum=0),
+        timeseries(t("panel.spool_segments"), [influx(SPOOL_SEGMENTS, **worker)], Cell(16, 12, 8, 8), decimals=0,
+                   minimum=0),
+        timeseries(t("panel.broker"), [influx(CONNECTION, **worker)], Cell(0, 20, 12, 8),
+                   mappings=connection_mappings(lang), decimals=0, minimum=0, thresholds=steps("red", (1, "green"))),
+        table(t("panel.rejects_table"), rejects, Cell(12, 20, 12, 8), sort_by=t("column.rejects"),
+              description=t("panel.rejects_table.description"), lang=lang,
+              transformations=[transformation("organize", {"renameByName": headers(REJECT_COLUMNS, lang)})]),
+        timeseries(t("panel.backlog"), backlog, Cell(0, 28, 24, 8), decimals=0, minimum=0,
+                   description=t("panel.backlog.description")),
+    ]

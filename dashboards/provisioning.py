@@ -3,7 +3,7 @@
 ``write_all(settings, out)`` writes::
 
     out/dashboards/Riverwatch/<uid>.json        shared dashboards (Overview, Station, Detectors, Pipeline)
-    out/dashboards/<Partner name>/<uid>.json    each partner's own Station dashboard
+    out/dashboards/<Partner name>/<uid>.json    the same four per partner and language
     out/provisioning/datasources/riverwatch.yaml
     out/provisioning/dashboards/riverwatch.yaml  (file provider, folders from the directory names)
     out/provisioning/alerting/riverwatch-rules.yaml
@@ -36,7 +36,8 @@ import yaml
 from riverwatch.catalog import Catalog, load_catalog
 from riverwatch.settings import Settings
 from dashboards.alerting import ORG_ID, alert_rules, rule_file
-from dashboards.build import UID_STATION, to_json
+from dashboards.audience import SHARED, Audience, audiences
+from dashboards.build import to_json
 from dashboards.detectors_board import detectors_board
 from dashboards.influxql import DATASOURCE_TYPE, DATASOURCE_UID
 from dashboards.overview import overview
@@ -117,17 +118,21 @@ def folder_permissions(catalog: Catalog) -> dict[str, list[dict]]:
 
 
 def boards(settings: Settings, catalog: Catalog | None = None) -> list[Board]:
-    """Every riverwatch dashboard with its folder, in a fixed order."""
+    """Every riverwatch dashboard with its folder, in a fixed order: the shared set, then per
+    partner one set per catalog language (:func:`dashboards.audience.audiences`)."""
     catalog = catalog or load_catalog(settings.catalog)
     detectors = list(settings.ingest.detectors)
-    shared = shared_folder()
-    result = [Board(shared, overview()), Board(shared, station(catalog, detectors)),
-              Board(shared, detectors_board(detectors)), Board(shared, pipeline_health())]
-    for p in catalog.partners:
-        model = station(catalog, detectors, partner=p.id, uid=f"{UID_STATION}-{p.id}")
-        result.append(Board(partner_folder(catalog, p.id), overview(catalog, p.id)))
-        result.append(Board(partner_folder(catalog, p.id), model))
+    result = [Board(shared_folder(), model) for model in board_set(catalog, detectors, SHARED)]
+    for audience in audiences(catalog):
+        folder = partner_folder(catalog, audience.partner)
+        result += [Board(folder, model) for model in board_set(catalog, detectors, audience)]
     return result
+
+
+def board_set(catalog: Catalog, detectors: list[str], audience: Audience) -> list:
+    """Overview, Station, Detectors and Pipeline health for one audience."""
+    return [overview(audience), station(catalog, detectors, audience), detectors_board(detectors, audience),
+            pipeline_health(audience)]
 
 
 def datasource(settings: Settings) -> dict:

@@ -33,9 +33,10 @@ from riverwatch.storage import READING, SCORE, STATION_STATE, WARNING
 from dashboards.build import (
     RECENT, UID_STATION, Cell, constant_variable, dashboard, finish, influx, level_bands, mapping, override,
     QC_FLAGS, STATION_STATES, query_variable, row, stat, state_thresholds, steps, table,
-    timeseries,
+    timeseries, transformation,
 )
-from dashboards.i18n import localised, text
+from dashboards.audience import SHARED, Audience
+from dashboards.i18n import headers, localised, text
 from dashboards.influxql import InfluxQL, datasource_ref
 
 #: Grafana unit ids of the canonical units (anything else is shown as a suffix).
@@ -60,8 +61,11 @@ CROSSING = (f'SELECT last("expected_at") / 1000000 AS "expected crossing" FROM "
 LEAD = f'SELECT last("lead_s") AS "lead time" FROM "{WARNING}" WHERE {_STATION} AND $timeFilter GROUP BY "hazard"'
 QC = (f'SELECT max("qc") FROM "{READING}" WHERE {_STATION} AND "quantity" =~ /^$quantity$/ '
       'AND $timeFilter GROUP BY time($__interval), "quantity" fill(none)')
-WARNINGS = (f'SELECT "level_name", "state", "hazard", "detector", "quantity", "value", "threshold", "score", '
-            f'"message" FROM "{WARNING}" WHERE {_STATION} AND $timeFilter ORDER BY time DESC')
+#: Columns of the warning events table besides ``level_name`` (headers in the partner's language).
+WARNING_COLUMNS = ("state", "hazard", "detector", "quantity", "value", "threshold", "score", "message")
+_WARNING_FIELDS = ", ".join(f'"{name}"' for name in WARNING_COLUMNS)
+WARNINGS = (f'SELECT "level_name", {_WARNING_FIELDS} FROM "{WARNING}" WHERE {_STATION} AND $timeFilter '
+            'ORDER BY time DESC')
 ANNOTATIONS = (f'SELECT "message" AS "text", "level_name" AS "title", "hazard" AS "tags" FROM "{WARNING}" '
                f'WHERE {_STATION} AND $timeFilter')
 
@@ -132,7 +136,7 @@ def readings_panel(catalog: Catalog, quantity: str, cell: Cell, lang: str = "en"
     panel = timeseries(label if shown == q.label else f"{label} ({shown})",
                        [influx(readings_query(quantity), alias="$tag_station")],
                        cell, unit=grafana_unit(quantity), bands=True, thresholds=steps("transparent"),
-                       description=f"{quantity}; bands: advisory, watch, warning, emergency (catalog).")
+                       description=text("panel.readings.description", lang, quantity=quantity))
     return panel.overrides(band_overrides(catalog, quantity))
 
 
@@ -147,36 +151,37 @@ def readings_rows(board: db.Dashboard, catalog: Catalog, y: int, lang: str = "en
     return y
 
 
-def warning_annotation() -> db.AnnotationQuery:
-    """The station's warning events as annotations (InfluxQL on ``warning``)."""
+def warning_annotation(lang: str = "en") -> db.AnnotationQuery:
+    """The station's warning events as annotations (InfluxQL on ``warning``), named in ``lang``."""
     target = (InfluxQL(ANNOTATIONS).ref_id("Anno").table()
               .annotation_columns(text="text", title="title", tags="tags"))
-    return (db.AnnotationQuery().name("Warnings").datasource(datasource_ref()).enable(True)
+    return (db.AnnotationQuery().name(text("annotation.warnings", lang)).datasource(datasource_ref()).enable(True)
             .hide(False).icon_color("red").target(target))
 
 
-def station(catalog: Catalog, detectors: Sequence[str], partner: str | None = None,
-            uid: str = UID_STATION) -> dm.Dashboard:
-    """Build the Station dashboard; with ``partner`` a partner's own copy (partner fixed), in the
-    partner's first language and its time zone."""
-    lang, zone = "en", "utc"
-    if partner:
-        lang, zone = catalog.partner(partner).languages[0], catalog.partner(partner).timezone
-    title = text("station.title", lang) + (f" ({catalog.partner(partner).name})" if partner else "")
-    board = dashboard(uid, title, text("station.description", lang), timezone=zone)
-    if partner:
-        board.with_variable(constant_variable("partner", partner))
-    else:
-        board.with_variable(query_variable("partner", text("var.partner", lang), PARTNERS, include_all=True))
+def station(catalog: Catalog, detectors: Sequence[str], audience: Audience = SHARED) -> dm.Dashboard:
+    """Build the Station dashboard; for a partner's ``audience`` its own copy (partner fixed), in
+    the audience's language and time zone."""
+    lang = audience.lang
+    board = dashboard(audience.uid(UID_STATION), audience.title(text("station.title", lang)),
+                      text("station.description", lang), timezone=audience.timezone, tags=audience.tags)
+    board.with_variable(partner_variable(audience, PARTNERS))
     board.with_variable(query_variable("station", text("var.station", lang), STATIONS))
     board.with_variable(query_variable("quantity", text("var.quantity", lang), QUANTITIES_OF_STATION,
                                        include_all=True, multi=True))
-    board.annotation(warning_annotation())
+    board.annotation(warning_annotation(lang))
 
     header_stats(board, lang)
     y = readings_rows(board, catalog, 4, lang)
     quality_panels(board, detectors, y, lang)
     return finish(board)
+
+
+def partner_variable(audience: Audience, query: str):
+    """``partner``: a hidden constant in a partner's copy, else chosen from ``query``'s tag values."""
+    if audience.partner is not None:
+        return constant_variable("partner", audience.partner)
+    return query_variable("partner", text("var.partner", audience.lang), query, include_all=True)
 
 
 def header_stats(board: db.Dashboard, lang: str) -> None:
@@ -209,5 +214,7 @@ def quality_panels(board: db.Dashboard, detectors: Sequence[str], y: int, lang: 
                                 [influx(levels_query(detectors), alias="$tag_quantity $col")],
                                 Cell(0, y + 9, 12, 8), mappings=[mapping(localised(LEVEL_NAMES, lang))],
                                 decimals=0, minimum=0))
+    renames = headers(WARNING_COLUMNS, lang) | {"level_name": t("column.level")}
     board.with_panel(table(t("panel.warning_events"), [influx(WARNINGS, table=True)], Cell(12, y + 9, 12, 8),
-                           description=t("panel.warning_events.description")))
+                           description=t("panel.warning_events.description"), lang=lang,
+                           transformations=[transformation("organize", {"renameByName": renames})]))

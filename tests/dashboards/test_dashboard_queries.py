@@ -2,9 +2,12 @@
 and returns rows.
 
 The data come from the real pipeline: ``devices`` simulators play the ``all`` scenario (storm,
-plume, sensor faults) for one simulated day into Mosquitto, ``ingest.service.Service`` consumes,
-scores and writes them; a malformed message makes a reject; the evaluation sink writes one
-evaluation result per detector.
+plume, a spike at a Rivertown gauge) plus a spike at the Lacville gauge, so that every detector
+warns for both partners, for one simulated day into Mosquitto; ``ingest.service.Service``
+consumes, scores and writes them; a malformed message per partner makes a reject; the evaluation
+sink writes one evaluation result per detector.
+
+Every partner's dashboards (one set per language) run here too, with the partner fixed.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from dataclasses import replace
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -29,6 +33,7 @@ from dashboards.queries import annotation_queries, interpolate, panel_queries, v
 
 ingest_service = pytest.importorskip("ingest.service")
 simulate = pytest.importorskip("devices.simulate")
+scenarios = pytest.importorskip("devices.scenarios")
 
 CATALOG = load_catalog(REPO_ROOT / "catalog" / "demo.toml")
 #: Detectors the ingest runs; all of them raise at least one warning in the "all" scenario.
@@ -39,6 +44,17 @@ FOCUS = {"lacville": "gauge-lacville", "rivertown": "gauge-grenzbruecke"}
 DAY_S = 86400.0
 
 
+def _plan(start_s: float):
+    """The ``all`` scenario, with a spike at the Lacville gauge too (``all`` spikes a Rivertown
+    one) and the flood wave reaching it as steep as at Hochtal (routing flattens it below the
+    rate of rise that warns)."""
+    plan = scenarios.build_scenario("all", CATALOG, start_s, DAY_S)
+    spike = scenarios.Fault("gauge-lacville", "spike", "water_level", start_s + 0.15 * DAY_S,
+                            start_s + 0.15 * DAY_S, scenarios.SPIKE_SIZE["water_level"])
+    drivers = {**plan.drivers, "gauge-lacville": plan.drivers["gauge-hochtal"]}
+    return replace(plan, drivers=drivers, faults=(*plan.faults, spike))
+
+
 def _publish_scenario(host: str, port: int, start_s: float) -> int:
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"dash-pub-{uuid.uuid4().hex[:8]}",
                          protocol=mqtt.MQTTv5)
@@ -46,10 +62,11 @@ def _publish_scenario(host: str, port: int, start_s: float) -> int:
     client.loop_start()
     try:
         count = 0
-        for topic, payload, _ in simulate.scenario_messages(CATALOG, "all", start_s, DAY_S, interval_s=300.0):
+        for topic, payload, _ in simulate.scenario_messages(CATALOG, _plan(start_s), start_s, DAY_S, interval_s=300.0):
             client.publish(topic, payload, qos=1)
             count += 1
-        client.publish("rw/v1/rivertown/gauge-hochtal/data", b"{not json", qos=1).wait_for_publish(10)
+        for partner, station in FOCUS.items():  # a reject for each partner's Pipeline dashboard
+            client.publish(f"rw/v1/{partner}/{station}/data", b"{not json", qos=1).wait_for_publish(10)
         return count
     finally:
         client.disconnect()
@@ -103,7 +120,9 @@ def _variables(doc: dict, station: tuple[str, str]) -> dict[str, str]:
     fixed = {v["name"]: v["query"] for v in doc["templating"].get("list", []) if v["type"] == "constant"}
     values = {"partner": fixed.get("partner", partner), "station": station_id, "quantity": ".*"}
     if doc["uid"] == "rw-detectors":
-        values.update(partner=".*", station=".*")
+        values["partner"] = ".*"
+    if doc["uid"].startswith("rw-detectors"):  # all stations: not every detector warns at every one
+        values.update(station=".*")
     return values
 
 
@@ -127,11 +146,16 @@ def test_every_dashboard_query_returns_rows(pipeline_db):
     results = {where: client.query_rows(q) for where, q in _all_queries(settings)}
     empty = [where for where, rows in results.items() if not rows]
     assert not empty, f"{len(empty)} of {len(results)} queries returned nothing: {empty}"
-    per_board: dict[str, int] = {}
+    panels_run: dict[str, set[str]] = {}
     for where in results:
-        board = where.split(":")[0]
-        per_board[board] = per_board.get(board, 0) + 1
-    assert set(per_board) == {b.uid for b in boards(settings, CATALOG)}
+        board, place = where.split(": ", 1)
+        if place.startswith("panel "):
+            panels_run.setdefault(board, set()).add(place.split(" ")[1])
+    with_queries = {b.uid: {str(p["id"]) for top in to_dict(b.model)["panels"] for p in [top, *top.get("panels", [])]
+                            if p.get("targets")} for b in boards(settings, CATALOG)}
+    assert panels_run == with_queries  # every panel of every dashboard, each partner and language
+    for uid, ran in panels_run.items():  # a partner's copy has the panels of the shared one
+        assert len(ran) == len(panels_run["-".join(uid.split("-")[:2])]), uid
 
 
 def test_alert_rule_queries_return_rows(pipeline_db):

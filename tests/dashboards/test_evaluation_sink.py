@@ -17,7 +17,7 @@ def test_written_evaluation_is_read_by_the_dashboard_query(influx):
     write_evaluation(influx, {"f1": 0.7}, "rate_of_rise", "flood, 2021")
     rows = {(r["detector"], r["dataset"]): r for r in influx.query_rows(EVALUATION)}
     assert set(rows) == {("level_threshold", "flood, 2021"), ("rate_of_rise", "flood, 2021")}
-    assert rows[("level_threshold", "flood, 2021")]["lead time median (min)"] == 35.0
+    assert rows[("level_threshold", "flood, 2021")]["lead_time_median_minutes"] == 35.0
     assert rows[("rate_of_rise", "flood, 2021")]["precision"] is None
 
 
