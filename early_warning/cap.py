@@ -142,7 +142,7 @@ def to_cap(event: "WarningEvent", station: "Station", partner: "Partner",
            texts: dict[str, RenderedText], *, previous: str | None = None,
            web: str | dict[str, str] | None = None, radius_km: float | None = None,
            polygon: Sequence[tuple[float, float]] | None = None,
-           expires_ns: int | None = None) -> bytes:
+           expires_ns: int | None = None, status: str = "Actual") -> bytes:
     """Render one warning event as a CAP 1.2 alert (UTF-8 XML bytes).
 
     Parameters
@@ -162,6 +162,8 @@ def to_cap(event: "WarningEvent", station: "Station", partner: "Partner",
         Area around the station (default radius per hazard); polygon as ``(lat, lon)`` points.
     expires_ns
         When the message expires (default: 6 h after the event, 1 h for an all-clear).
+    status
+        CAP ``status``: ``Actual``, or ``Exercise`` for a drill's warnings.
     """
     tz = partner.timezone
     sent_ns = event.since_ns if event.state == "raised" else event.time_ns
@@ -169,7 +171,7 @@ def to_cap(event: "WarningEvent", station: "Station", partner: "Partner",
     _sub(alert, "identifier", identifier(event.id, sent_ns))
     _sub(alert, "sender", partner.sender)
     _sub(alert, "sent", cap_time(sent_ns, tz))
-    _sub(alert, "status", "Actual")
+    _sub(alert, "status", status)
     _sub(alert, "msgType", MSG_TYPE[event.state])
     _sub(alert, "source", f"riverwatch/{event.detector}")
     _sub(alert, "scope", "Public" if event.public else "Restricted")

@@ -29,12 +29,13 @@ True
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from early_warning.cap import message_ref, to_cap
 from collections.abc import Iterable
 
-from early_warning.messages import RenderedText, audience, headlines, load_catalogs, texts
+from early_warning.messages import RenderedText, audience, headlines, load_catalogs, term, texts
 from riverwatch.catalog import Catalog, Partner
 from riverwatch.contract import encode_warning
 from riverwatch.model import WarningEvent
@@ -54,6 +55,12 @@ class RenderedAlert:
     cap_xml: bytes
 
 
+def exercise_text(text: RenderedText) -> RenderedText:
+    """A drill's text: headline and description start with the language's word for EXERCISE."""
+    mark = term("exercise.mark", text.lang)
+    return dataclasses.replace(text, headline=f"{mark} – {text.headline}", description=f"{mark}: {text.description}")
+
+
 class AlertRenderer:
     """Renders warning events for MQTT, CAP consumers and the feed (one per worker).
 
@@ -63,10 +70,11 @@ class AlertRenderer:
         At construction, when a message catalog is broken (checked once, at start-up).
     """
 
-    def __init__(self, catalog: Catalog, feed: AlertFeed | None = None) -> None:
+    def __init__(self, catalog: Catalog, feed: AlertFeed | None = None, exercise: bool = False) -> None:
         load_catalogs()
         self.catalog = catalog
         self.feed = feed
+        self.exercise = exercise  # a drill's warnings: texts marked in every language, CAP status Exercise
         self._previous: dict[str, str] = {}
         self._last_line_ns: dict[tuple[str, str, str], int] = {}
 
@@ -107,8 +115,10 @@ class AlertRenderer:
         partner = self.catalog.partner(event.partner)
         readers = self.readers(partner)
         rendered = texts(event, station, partner, shared_with=readers)
+        if self.exercise:
+            rendered = {lang: exercise_text(text) for lang, text in rendered.items()}
         cap_xml = to_cap(event, station, partner, rendered, previous=self._previous.get(event.id),
-                         web=self._web_links(event, rendered))
+                         web=self._web_links(event, rendered), status="Exercise" if self.exercise else "Actual")
         self._previous[event.id] = message_ref(event, partner)
         if event.state == "cleared":
             self._previous.pop(event.id, None)

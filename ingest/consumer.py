@@ -63,6 +63,7 @@ from riverwatch.catalog import Catalog
 from riverwatch.ack_contract import ACK_SUBSCRIPTION
 from riverwatch.contract import DATA_SUBSCRIPTION, STATUS_SUBSCRIPTION, data_topic, status_topic
 from riverwatch.errors import ConfigError
+from riverwatch.exercise_contract import EXERCISE_SUBSCRIPTION, station_exercise_topic
 from riverwatch.settings import MqttSettings
 
 from ingest import fastmqtt
@@ -185,7 +186,8 @@ class Consumer:
         nothing more is read from the broker (fast client only; plain paho never holds).
     acks
         Also subscribe to operators' acknowledgements (``rw/v1/+/ack/+``; every shard receives
-        them all and keeps those of its own stations' warnings).
+        them all and keeps those of its own stations' warnings) and to drills' readings (a
+        shard: those of its own stations).
 
     Raises
     ------
@@ -259,9 +261,11 @@ class Consumer:
         shared = (lambda topic: f"$share/{group}/{topic}") if group else (lambda topic: topic)
         acks = [(shared(ACK_SUBSCRIPTION), 1)] if self.acks else []
         if self.stations is not None:
+            drills = [(station_exercise_topic("+", p, s), 1) for p, s in self.stations] if self.acks else []
             return ([(data_topic(p, s), 1) for p, s in self.stations]
-                    + [(status_topic(p, s), 1) for p, s in self.stations] + acks)
-        return [(shared(DATA_SUBSCRIPTION), 1), (shared(STATUS_SUBSCRIPTION), 1)] + acks
+                    + [(status_topic(p, s), 1) for p, s in self.stations] + acks + drills)
+        drills = [(shared(EXERCISE_SUBSCRIPTION), 1)] if self.acks else []
+        return [(shared(DATA_SUBSCRIPTION), 1), (shared(STATUS_SUBSCRIPTION), 1)] + acks + drills
 
     def start(self) -> None:
         """Connect in the background (paho retries until the broker answers) and start the loop."""

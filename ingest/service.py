@@ -46,6 +46,7 @@ from pathlib import Path
 from detectors.base import DetectorSpec
 from early_warning.acks import AckBook
 from riverwatch.ack_contract import is_ack_topic, warning_station
+from riverwatch.exercise_contract import is_exercise_topic
 from riverwatch.catalog import Catalog
 from riverwatch.errors import DecodeError, SinkError
 from riverwatch.model import WarningEvent
@@ -53,6 +54,7 @@ from riverwatch.settings import Settings
 
 from ingest import checkpoint
 from ingest.acks import AckDesk, AckQueue, HttpAcks, restore_acks
+from ingest.exercise import Exercises
 from ingest.alerts import AlertRenderer
 from ingest.commit import DRAIN_TIMEOUT_S, CommitProtocol
 from ingest.consumer import Consumer, Item, parse_shard, shard_stations
@@ -129,6 +131,7 @@ class Service:
         self.acks = AckDesk(AckBook(catalog, settings.acks.remind_after_s), lambda line: self.sink.add([line]),
                             self.publisher.notice)
         self.ack_queue = AckQueue()
+        self.exercises = Exercises(catalog, settings, self.sink, self.consumer.client, specs)
         self.feed = AlertFeed()
         self.feed_server: FeedServer | None = None
         self.alerts = AlertRenderer(catalog, self.feed)
@@ -338,6 +341,7 @@ class Service:
             self.flow.report_overload(self.outbox, self.stats)
             if self.outbox.warnings(self.pipeline.tick()):
                 self.commits.commit()
+            self.exercises.tick()
             self.ack_queue.drain(self.acks, time.time())
             self.acks.remind(time.time())
             self.watchdog.check(now)
@@ -354,7 +358,12 @@ class Service:
         stats = self.stats
         stats.received += 1
         if topic[-5:] != "/data" and is_ack_topic(topic):
-            self._handle_ack(topic, payload, (mid, qos, 0, generation))
+            token = (mid, qos, 0, generation)
+            self._handle_aside(topic, token, lambda: self._acknowledgement(topic, payload, token))
+            return
+        if is_exercise_topic(topic):  # a drill: its own lane, never the real pipeline
+            token = (mid, qos, 0, generation)
+            self._handle_aside(topic, token, lambda: self.exercises.handle(topic, payload, arrival, token))
             return
         try:
             obs = self.validator.validate(topic, payload, arrival)
@@ -387,17 +396,23 @@ class Service:
         finally:
             self.flow.handled += 1
 
-    def _handle_ack(self, topic: str, payload: bytes, token: tuple) -> None:
-        """An operator's acknowledgement: to the desk (unless it is another shard's warning), then acked."""
+    def _handle_aside(self, topic: str, token: tuple, handle: Callable[[], None]) -> None:
+        """A message beside the readings (an acknowledgement, a drill's reading): ``handle()`` adds its
+        token to the sink; a failure before that is logged, counted and acknowledged all the same."""
         try:
-            if self.shard_stations is None or warning_station(topic) in self.shard_stations:
-                self.acks.on_message(topic, payload, time.time())
-        except Exception:  # never stop ingesting over an acknowledgement
+            handle()
+        except Exception:  # never stop ingesting over an acknowledgement or a drill
             self.stats.errors += 1
-            log.exception("acknowledgement on %.200s failed", topic)
-        finally:
+            log.exception("handling a message from %.200s failed", topic)
             self.sink.add([], token)
+        finally:
             self.flow.handled += 1
+
+    def _acknowledgement(self, topic: str, payload: bytes, token: tuple) -> None:
+        """An operator's acknowledgement to the desk (unless it is another shard's warning)."""
+        if self.shard_stations is None or warning_station(topic) in self.shard_stations:
+            self.acks.on_message(topic, payload, time.time())
+        self.sink.add([], token)
 
     def _summary(self, final: bool = False) -> None:
         self.summary.write(self.stats_snapshot(), self.pipeline.open_warnings(), self.pipeline.qc.suspect_stations(),

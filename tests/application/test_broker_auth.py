@@ -117,6 +117,9 @@ def test_partner_reads_what_is_shared_with_it_only(secured_broker, tmp_path):
         assert pipeline.publish("rw/v1/rivertown/gauge-hochtal/warning/flood", b"shared") < 128
         topic, payload = reader.received.get(timeout=5)
         assert (topic, payload) == ("rw/v1/rivertown/gauge-hochtal/warning/flood", b"shared")
+        drill = "rw/v1/_exercise/d1/rivertown/gauge-hochtal/warning/flood"  # a joint drill's warning too
+        assert pipeline.publish(drill, b"exercise") < 128
+        assert reader.received.get(timeout=5) == (drill, b"exercise")
     finally:
         reader.close()
         pipeline.close()
