@@ -34,7 +34,7 @@ from grafana_foundation_sdk.builders import alerting as ab
 from grafana_foundation_sdk.builders import expr as eb
 from grafana_foundation_sdk.models import alerting as am
 
-from riverwatch.storage import HEARTBEAT, READING, STATION_STATE
+from riverwatch.storage import ACK, HEARTBEAT, READING, STATION_STATE
 from dashboards.build import STATION_STATES, UID_STATION, to_dict
 from dashboards.influxql import DATASOURCE_UID, InfluxQL
 
@@ -73,6 +73,10 @@ def silence_query(measurement: str, field: str, group_by: str, window_s: int, bu
             f'WHERE $timeFilter GROUP BY time({window_s // buckets}s), {group_by} fill(0)')
 
 
+#: A warning re-announced (nobody acknowledged it in time) fires its station's rule for this long.
+UNACKNOWLEDGED_WINDOW_S = 900
+REMINDERS_RECENT = (f'SELECT count("level") AS "reminders" FROM "{ACK}" WHERE $timeFilter AND '
+                    '"kind" = \'reminder\' GROUP BY "partner", "station"')
 READINGS_RECENT = silence_query(READING, "value", '"partner", "station"', STALE_AFTER_S)
 HEARTBEATS_RECENT = silence_query(HEARTBEAT, "alive", '"worker"', HEARTBEAT_WINDOW_S, 5)
 
@@ -136,10 +140,23 @@ def heartbeat_rule(folder_uid: str) -> dict:
                  f"{HEARTBEAT_WINDOW_S // 60} minutes: worker dead, or InfluxDB unreachable", no_data="Alerting")
 
 
+def unacknowledged_rule(folder_uid: str) -> dict:
+    """Fires for each station whose warning the worker re-announced in the last
+    :data:`UNACKNOWLEDGED_WINDOW_S` because no partner it concerns acknowledged it in time (``ack``
+    points of kind ``reminder``), so the partner's contact points hear of it again. No reminder at all
+    is the normal case: no data is OK here (a silent pipeline is the heartbeat rule's)."""
+    evaluator = eb.ExprTypeThresholdConditionsEvaluator().type("gt").params([0])
+    return _rule("rw-unacknowledged", "Riverwatch: warning not acknowledged", folder_uid,
+                 _queries(REMINDERS_RECENT, evaluator, UNACKNOWLEDGED_WINDOW_S), "0s",
+                 {"riverwatch": "acknowledgement", "severity": "unacknowledged"},
+                 "nobody acknowledged the warning at {{ $labels.station }} ({{ $labels.partner }}) in time",
+                 no_data="OK")
+
+
 def alert_rules(folder_uid: str) -> list[dict]:
     """All riverwatch alert rules (provisioning-API shape), in a fixed order."""
     levels = [state_rule(state, name, folder_uid) for state, name, _ in STATION_STATES if state > 0]
-    return levels + [stale_rule(folder_uid), heartbeat_rule(folder_uid)]
+    return levels + [unacknowledged_rule(folder_uid), stale_rule(folder_uid), heartbeat_rule(folder_uid)]
 
 
 def rule_file(rules: list[dict], folder_title: str) -> dict:

@@ -94,6 +94,15 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "Every warning whose latest event is not an all-clear.",
         "de": "Jede Warnung, deren letztes Ereignis keine Entwarnung ist.",
         "fr": "Toute alerte dont le dernier événement n'est pas une levée."},
+    "panel.acks": {"en": "Acknowledgements and reminders", "de": "Quittungen und Erinnerungen",
+                   "fr": "Accusés de réception et rappels"},
+    "panel.acks.description": {
+        "en": "Who acknowledged which warning and how long after it was raised; reminders of warnings "
+              "nobody acknowledged in time.",
+        "de": "Wer welche Warnung quittiert hat und wie lange nach ihrer Auslösung; Erinnerungen an "
+              "Warnungen, die niemand rechtzeitig quittiert hat.",
+        "fr": "Qui a accusé réception de quelle alerte, et combien de temps après son déclenchement ; "
+              "rappels des alertes dont personne n'a accusé réception à temps."},
     "no_data": {"en": "no data", "de": "keine Daten", "fr": "pas de données"},
     # Detectors dashboard
     "detectors.title": {"en": "Riverwatch — Detectors", "de": "Riverwatch — Detektoren",
@@ -188,6 +197,13 @@ TEXTS: dict[str, dict[str, str]] = {
     "column.detector": {"en": "detector", "de": "Detektor", "fr": "détecteur"},
     "column.updated": {"en": "updated", "de": "aktualisiert", "fr": "mis à jour"},
     "column.id": {"en": "id", "de": "ID", "fr": "id"},
+    "column.kind": {"en": "kind", "de": "Art", "fr": "type"},
+    "column.by": {"en": "by", "de": "von", "fr": "par"},
+    "column.role": {"en": "role", "de": "Rolle", "fr": "rôle"},
+    "column.after_min": {"en": "after (min)", "de": "nach (min)", "fr": "après (min)"},
+    "column.action": {"en": "action taken", "de": "Maßnahme", "fr": "mesure prise"},
+    "column.comment": {"en": "comment", "de": "Kommentar", "fr": "commentaire"},
+    "column.time": {"en": "time", "de": "Zeit", "fr": "heure"},
     "column.dataset": {"en": "dataset", "de": "Datensatz", "fr": "jeu de données"},
     "column.precision": {"en": "precision", "de": "Präzision", "fr": "précision"},
     "column.recall": {"en": "recall", "de": "Trefferquote", "fr": "rappel"},

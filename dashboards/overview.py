@@ -5,6 +5,7 @@ Layout (24 columns)::
     y=0   [ Stations per partner ][ Stations at advisory+ ][ Open warnings per partner ]   stats, h=4
     y=4   [ Map of stations, coloured by state (w=14) ][ Data freshness per station (w=10) ]   h=13
     y=17  [ Open warnings: level, partner, station, hazard, since, message, evidence (w=24) ]  h=10
+    y=27  [ Acknowledgements and reminders: who, which warning, how long after the raise ]  h=8
 
 Map markers, table rows and freshness tiles link to the Station dashboard for that station.
 
@@ -12,7 +13,7 @@ Examples
 --------
 >>> model = overview()
 >>> model.uid, [p.type_val for p in model.panels]
-('rw-overview', ['stat', 'stat', 'stat', 'geomap', 'stat', 'table'])
+('rw-overview', ['stat', 'stat', 'stat', 'geomap', 'stat', 'table', 'table'])
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from functools import partial
 
 from grafana_foundation_sdk.models import dashboard as dm
 
-from riverwatch.storage import STATION_STATE, WARNING
+from riverwatch.storage import ACK, STATION_STATE, WARNING
 from dashboards.build import (
     RECENT, STATION_STATES, UID_OVERVIEW, UID_STATION, Cell, dashboard, finish, geomap, influx, mapping,
     stat, state_thresholds, station_link, steps, table, transformation,
@@ -58,6 +59,10 @@ OPEN_WARNINGS = (
 )
 #: When each warning was raised (joined to OPEN_WARNINGS by id: the "since" column).
 RAISED = f'SELECT "id" FROM "{WARNING}" WHERE $timeFilter AND "state" = \'raised\''
+
+#: Acknowledgements (who, how long after the raise) and reminders, newest first.
+ACKS = ('SELECT "kind", "partner", "by", "role", "station", "hazard", "after_s" / 60 AS "after_min", "action", '
+        f'"comment", "id" FROM "{ACK}" WHERE $timeFilter ORDER BY time DESC LIMIT 500')
 
 #: Data older than this many seconds is flagged (yellow, orange, red).
 FRESHNESS_STEPS = ((120.0, "yellow"), (600.0, "orange"), (1800.0, "red"))
@@ -107,6 +112,18 @@ def open_warnings_table(cell: Cell, audience: Audience = SHARED):
                  links=[station_link(uid=audience.uid(UID_STATION))], transformations=join, lang=lang)
 
 
+def acks_table(cell: Cell, audience: Audience = SHARED):
+    """Acknowledgements and reminders of the time range, newest first, headers in the audience's
+    language (a partner's copy: its own acknowledgements and the reminders of its warnings)."""
+    lang = audience.lang
+    names = ("kind", "partner", "by", "role", "station", "hazard", "after_min", "action", "comment", "id")
+    renames = {**headers(names, lang), "Time": text("column.time", lang)}
+    organize = transformation("organize", {"indexByName": {name: i + 1 for i, name in enumerate(names)},
+                                           "renameByName": renames})
+    return table(text("panel.acks", lang), [influx(for_partner(ACKS, audience.partner), "A", table=True)], cell,
+                 description=text("panel.acks.description", lang), transformations=[organize], lang=lang)
+
+
 def overview(audience: Audience = SHARED) -> dm.Dashboard:
     """Build the Overview: every partner's stations, or for a partner's ``audience`` that
     partner's own, in the audience's language and time zone, linking to its Station dashboard."""
@@ -132,4 +149,5 @@ def overview(audience: Audience = SHARED) -> dm.Dashboard:
                      unit="s", thresholds=steps("green", *FRESHNESS_STEPS), no_value=t("no_data"))
     board.with_panel(freshness.data_links([freshness_link]))
     board.with_panel(open_warnings_table(Cell(0, 17, 24, 10), audience))
+    board.with_panel(acks_table(Cell(0, 27, 24, 8), audience))
     return finish(board)

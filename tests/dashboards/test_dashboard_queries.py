@@ -17,13 +17,17 @@ import time
 import uuid
 from dataclasses import replace
 
+import orjson
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from riverwatch.ack_contract import ack_topic
 from riverwatch.catalog import load_catalog
 from riverwatch.influx import InfluxClient
 from riverwatch.settings import REPO_ROOT, Settings
+
+from tests.helpers import wait_until
 
 from dashboards.alerting import alert_rules
 from dashboards.build import to_dict
@@ -73,6 +77,24 @@ def _publish_scenario(host: str, port: int, start_s: float) -> int:
         client.loop_stop()
 
 
+def _acknowledge_open_warnings(services, service) -> None:
+    """An operator of each partner acknowledges every open warning over MQTT, through the worker."""
+    open_ids = [(e.partner, e.id) for e in service.pipeline.open_warnings()]
+    assert open_ids, "the scenario leaves warnings open to acknowledge"
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"dash-op-{uuid.uuid4().hex[:8]}",
+                         protocol=mqtt.MQTTv5)
+    client.connect(services.mqtt_host, services.mqtt_port)
+    client.loop_start()
+    try:
+        for partner, warning_id in open_ids:
+            body = orjson.dumps({"by": f"op-{partner}", "role": "operator", "action": "gauge watched"})
+            client.publish(ack_topic(partner, warning_id), body, qos=1).wait_for_publish(10)
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    assert wait_until(lambda: service.acks.accepted == len(open_ids)) and service.wait_idle(30)
+
+
 @pytest.fixture(scope="module")
 def pipeline_db(services, tmp_path_factory):
     """A database filled by the real ingest pipeline (dropped afterwards)."""
@@ -83,7 +105,8 @@ def pipeline_db(services, tmp_path_factory):
         mqtt={"host": services.mqtt_host, "port": services.mqtt_port, "client_id": f"ingest-{database}",
               "session_expiry_s": 30},
         influx={"url": services.influx_url, "database": database, "flush_interval_s": 0.05, "timeout_s": 5.0},
-        ingest={"detectors": DETECTORS, "spool_dir": tmp / "spool", "summary_interval_s": 0.5})
+        ingest={"detectors": DETECTORS, "spool_dir": tmp / "spool", "summary_interval_s": 0.5},
+        acks={"remind_after_s": 1.0})  # open warnings are re-announced while the test runs
     client = InfluxClient(services.influx_url, database)
     service = ingest_service.Service(settings, CATALOG)
     service.start()
@@ -92,7 +115,8 @@ def pipeline_db(services, tmp_path_factory):
         sent = _publish_scenario(services.mqtt_host, services.mqtt_port, time.time() - 2 * DAY_S + 3600)
         assert sent > 1000
         assert service.wait_idle(60)
-        time.sleep(1.2)  # at least two summary intervals: station_state and pipeline rows
+        time.sleep(1.2)  # at least two summary intervals (station_state and pipeline rows), a reminder
+        _acknowledge_open_warnings(services, service)
     finally:
         service.stop()
     for detector in DETECTORS:
@@ -167,6 +191,9 @@ def test_alert_rule_queries_return_rows(pipeline_db):
         assert rows, rule["uid"]
         if rule["uid"] == "rw-heartbeat":
             assert {row["worker"] for row in rows} == {f"ingest-{client.database}"}
+        elif rule["uid"] == "rw-unacknowledged":  # the stations whose warnings were re-announced
+            assert all(row["reminders"] > 0 for row in rows)
+            assert {row["station"] for row in rows} <= {st.id for st in CATALOG.stations}
         else:
             assert {row["station"] for row in rows} == {st.id for st in CATALOG.stations}
 
