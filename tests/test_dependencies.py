@@ -94,3 +94,25 @@ def test_plots_without_matplotlib_name_the_extra():
             "try:\n    import evaluation.plots\nexcept ConfigError as exc:\n    print(exc)\n")
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
     assert "riverwatch[plots]" in done.stdout, done.stderr[-2000:]
+
+
+def _all_imports(path) -> set[str]:
+    """Top-level names of every module ``path`` imports, at load time or inside functions."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+def test_every_runtime_dependency_is_imported_by_runtime_code():
+    """A plain ``pip install`` (and the worker image) installs nothing the code never imports."""
+    imported = set().union(*(_all_imports(path) for package in RUNTIME_PACKAGES
+                             for path in (REPO_ROOT / package).rglob("*.py")))
+    distributions = packages_distributions()
+    used = {dist.lower().replace("_", "-") for module in imported for dist in distributions.get(module, [module])}
+    used |= {BUNDLED.get(module, module) for module in imported}
+    unused = sorted(_names(PYPROJECT["project"]["dependencies"]) - used)
+    assert unused == [], f"declared in [project.dependencies] but imported by no runtime module: {unused}"
