@@ -361,9 +361,23 @@ def describe_error(error: dict) -> str:
     "option mqtt.hots: unknown option 'hots' in [mqtt] (did you mean 'host'?)"
     """
     loc = tuple(str(part) for part in error["loc"])
-    where = ".".join(loc)
+    where, env = ".".join(loc), env_variable(loc)
+    source = f" (from environment variable {env})" if env else ""
     if error["type"] != "extra_forbidden":
-        return f"option {where}: {error['msg']}"
+        return f"option {where}{source}: {error['msg']}"
     section = loc[:-1]
     place = f"[{'.'.join(section)}]" if section else "the top level"
-    return f"option {where}: unknown option {loc[-1]!r} in {place}{did_you_mean(loc[-1], _section_keys(section))}"
+    return (f"option {where}{source}: unknown option {loc[-1]!r} in {place}"
+            f"{did_you_mean(loc[-1], _section_keys(section))}")
+
+
+def env_variable(loc: tuple[str, ...]) -> str | None:
+    """The environment variable that set option ``loc`` (``RIVERWATCH_MQTT__PORT``), if one did.
+
+    >>> os.environ["RIVERWATCH_MQTT__HOTS"] = "broker"
+    >>> env_variable(("mqtt", "hots")), env_variable(("mqtt", "port"))
+    ('RIVERWATCH_MQTT__HOTS', None)
+    >>> del os.environ["RIVERWATCH_MQTT__HOTS"]
+    """
+    wanted = "RIVERWATCH_" + "__".join(loc).upper()
+    return next((name for name in os.environ if name.upper() == wanted), None)

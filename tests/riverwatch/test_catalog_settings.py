@@ -233,3 +233,15 @@ def test_gateways_serve_stations_of_their_own_partner(tmp_path, gateway, named):
     else:
         with pytest.raises(ConfigError, match=named):
             load_catalog(path)
+
+
+def test_an_invalid_environment_variable_is_named_as_such(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("RIVERWATCH_MQTT__PORT", "abc")
+    with pytest.raises(ConfigError, match=r"^option mqtt\.port \(from environment variable RIVERWATCH_MQTT__PORT\): "):
+        Settings.load()
+    monkeypatch.delenv("RIVERWATCH_MQTT__PORT")
+    monkeypatch.setenv("riverwatch_mqtt__hots", "broker")
+    with pytest.raises(ConfigError, match=r"environment variable riverwatch_mqtt__hots\): unknown option 'hots' "
+                                          r"in \[mqtt\] \(did you mean 'host'\?\)"):
+        Settings.load()
