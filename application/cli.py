@@ -32,6 +32,7 @@ COMMAND_MODULES = (
     "evaluation.tune",
     "dashboards.cli",
     "application.config_cli",
+    "application.review.cli",
     "application.drill_cli",
 )
 
