@@ -132,9 +132,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         description="Read an incident from InfluxDB and write its after-action review: the timeline, the "
         "indicators (lead times, time to acknowledge, warnings without events and events without warnings, "
         "data availability, delivery) and the operators' notes, in each partner's languages and time zone.")
-    parser.add_argument("--from", dest="from_ns", type=parse_when, required=True,
+    parser.add_argument("--from", dest="from_ns", metavar="TIME", type=parse_when, required=True,
                         help="start: ISO 8601 with offset (2026-11-22T06:00Z), now, or now-12h")
-    parser.add_argument("--to", dest="to_ns", type=parse_when, default="now", help="end (default now)")
+    parser.add_argument("--to", dest="to_ns", metavar="TIME", type=parse_when, default="now", help="end (default now)")
     parser.add_argument("--partner", help="only what concerns this partner, in its languages (default: every partner)")
     parser.add_argument("--notes", type=Path, help="operators' notes (markdown or text), archived with the report")
     parser.add_argument("--out", type=Path, required=True, help="folder of the report")
