@@ -13,6 +13,8 @@ nothing is compiled by hand). Adding a language is adding one file. Message ids 
     fragment.upstream           appended when an upstream station carries the evidence
     level.<level>, hazard.<hazard>, quantity.<quantity>, state.<state>   words used inside texts
     page.<label>                labels of the alert pages and feeds (:data:`PAGE_LABELS`)
+    ack.<reason>                why an acknowledgement on a page was refused
+    exercise.mark               the word a drill's texts begin with
 
 Texts are Python brace templates with the placeholders in :data:`PLACEHOLDERS`; numbers and
 times are formatted for the language (decimal comma in de/fr) and times in the partner's time
@@ -55,6 +57,7 @@ from babel.dates import format_datetime, format_skeleton
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 
+from riverwatch.ack_contract import ACK_REASONS
 from riverwatch.errors import ConfigError
 from riverwatch.model import WARNING_STATES, Level
 from riverwatch.units import QUANTITIES
@@ -90,7 +93,10 @@ PLACEHOLDERS = {
 #: Labels of the HTML alert pages and the Atom feeds (keys ``page.<label>``).
 PAGE_LABELS = ("feed_title", "active", "none_active", "level", "hazard", "state", "station", "river",
                "operator", "since", "updated", "expected", "coordinates", "map", "measured", "threshold",
-               "cap", "feed", "languages", "all_alerts", "cleared")
+               "cap", "feed", "languages", "all_alerts", "cleared",
+               # acknowledging on a warning's page (ingest/ack_pages.py)
+               "ack_title", "ack_hint", "ack_token", "ack_by", "ack_comment", "ack_action", "ack_submit",
+               "ack_done", "ack_refused", "ack_after", "ack_back")
 
 #: ``message_key`` values with their own description: the evidence means something else there
 #: (the value is the upstream station's, the threshold a rate or the usual level).
@@ -134,6 +140,8 @@ def required_keys() -> list[str]:
     keys += [f"level.{level.name.lower()}" for level in Level if level]
     keys += [f"hazard.{h}" for h in HAZARDS] + [f"state.{s}" for s in WARNING_STATES]
     keys += [f"quantity.{q}" for q in QUANTITIES] + [f"page.{label}" for label in PAGE_LABELS]
+    keys += [f"ack.{reason}" for reason in (*ACK_REASONS, "ack_unauthorized", "busy")]  # refusals, explained
+    keys += ["exercise.mark"]  # the word that marks a drill's texts (ingest/alerts.py)
     return keys
 
 

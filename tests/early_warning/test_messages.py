@@ -47,7 +47,8 @@ def test_every_key_is_in_every_catalog(lang):
 
 @pytest.mark.parametrize("lang", LANGS)
 def test_catalogs_hold_no_unknown_keys(lang):
-    unknown = set(load_catalogs()[lang]) - set(required_keys())
+    # review.* belong to the after-action review, whose own test checks them (tests/review/test_i18n.py)
+    unknown = {key for key in set(load_catalogs()[lang]) - set(required_keys()) if not key.startswith("review.")}
     assert not unknown, f"{lang}.po has keys nobody renders (typos?): {sorted(unknown)}"
 
 
