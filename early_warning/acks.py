@@ -51,7 +51,7 @@ class AckRefused(ValueError):
 
 @dataclass(frozen=True)
 class Ack:
-    """One accepted acknowledgement; ``after_s`` is the time from the warning's raise."""
+    """One accepted acknowledgement; ``after_s`` is the time since the warning was first published."""
 
     warning_id: str
     partner: str
@@ -66,6 +66,7 @@ class Ack:
 @dataclass
 class _Tracked:
     event: WarningEvent
+    seen_s: float  # when the warning was first published (worker's clock): acks and reminders count from it
     acked_by: dict[str, Ack] = field(default_factory=dict)
     reminded_s: float | None = None
     reminders: int = 0
@@ -113,14 +114,16 @@ class AckBook:
         known = {p.id: p for p in self.catalog.partners}
         return {partner, *known[partner].shares_with} if partner in known else {partner}
 
-    def observe(self, event: WarningEvent) -> None:
-        """Follow a warning event: a clear forgets the warning, anything else (re)records it."""
+    def observe(self, event: WarningEvent, t_s: float | None = None) -> None:
+        """Follow a warning event published at ``t_s`` (default: its raise time): a clear forgets
+        the warning, anything else (re)records it. Times to acknowledge and reminders count from
+        the first publication, so a replay of old data does not look hours late."""
         if event.state == "cleared":
             self._open.pop(event.id, None)
         elif event.id in self._open:
             self._open[event.id].event = event
         else:
-            self._open[event.id] = _Tracked(event)
+            self._open[event.id] = _Tracked(event, event.since_ns / 1e9 if t_s is None else t_s)
 
     def accept(self, payload: bytes, partner: str, warning_id: str, role: str, t_s: float) -> Ack:
         """Validate an acknowledgement of ``warning_id`` sent by ``partner``'s account of ``role``.
@@ -137,7 +140,7 @@ class AckBook:
             raise AckRefused("ack_forged_role")
         if partner in tracked.acked_by:
             raise AckRefused("ack_replayed")
-        ack = Ack(warning_id, partner, doc["by"], role, t_s, t_s - tracked.event.since_ns / 1e9,
+        ack = Ack(warning_id, partner, doc["by"], role, t_s, t_s - tracked.seen_s,
                   doc.get("comment", ""), doc.get("action", ""))
         tracked.acked_by[partner] = ack
         return ack
@@ -155,6 +158,10 @@ class AckBook:
         tracked = self._open.get(warning_id)
         return sorted(tracked.acked_by) if tracked is not None else []
 
+    def published_s(self, warning_id: str) -> float:
+        """When open warning ``warning_id`` was first published (KeyError when not open)."""
+        return self._open[warning_id].seen_s
+
     def event(self, warning_id: str) -> WarningEvent:
         """The latest event of open warning ``warning_id`` (KeyError when not open)."""
         return self._open[warning_id].event
@@ -164,7 +171,7 @@ class AckBook:
         due = []
         for tracked in self._open.values():
             ev = tracked.event
-            since = tracked.reminded_s if tracked.reminded_s is not None else ev.since_ns / 1e9
+            since = tracked.reminded_s if tracked.reminded_s is not None else tracked.seen_s
             if (ev.level >= self.min_level and ev.public and not tracked.acked_by
                     and t_s - since >= self.remind_after_s):
                 tracked.reminded_s, tracked.reminders = t_s, tracked.reminders + 1

@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 _NS = 1_000_000_000
 
 
-def reminder_line(event: WarningEvent, time_ns: int) -> str:
+def reminder_line(event: WarningEvent, time_ns: int, after_s: float) -> str:
     """An ``ack`` line of kind ``reminder``: ``event``'s warning re-announced, unacknowledged.
 
     (Not a ``warning`` line: readers of that measurement expect lifecycle states only.) The station
@@ -43,7 +43,7 @@ def reminder_line(event: WarningEvent, time_ns: int) -> str:
     return line(ACK, {"kind": "reminder", "partner": event.partner, "station": event.station,
                       "hazard": event.hazard},
                 {"id": event.id, "level": int(event.level),
-                 "after_s": (time_ns - event.since_ns) / 1e9}, time_ns)
+                 "after_s": float(after_s)}, time_ns)
 
 
 def restore_acks(book: AckBook, client: InfluxClient | None, open_events: Iterable[WarningEvent]) -> int:
@@ -93,9 +93,9 @@ class AckDesk:
         self.refused: dict[str, int] = {}
         self.reminders = 0
 
-    def observe(self, event: WarningEvent) -> None:
-        """Follow one warning event of the lifecycle."""
-        self.book.observe(event)
+    def observe(self, event: WarningEvent, t_s: float | None = None) -> None:
+        """Follow one warning event of the lifecycle, published at ``t_s`` (see :meth:`AckBook.observe`)."""
+        self.book.observe(event, t_s)
 
     def on_message(self, topic: str, payload: bytes, t_s: float, role: str = "operator") -> Ack | str:
         """Handle one message of :data:`~riverwatch.ack_contract.ACK_SUBSCRIPTION`: the Ack or a refusal code."""
@@ -119,7 +119,7 @@ class AckDesk:
         """Re-announce (store and publish) warnings due a reminder at ``t_s``; return them."""
         due = self.book.reminders_due(t_s)
         for event in due:
-            self.write(reminder_line(event, int(t_s * _NS)))
+            self.write(reminder_line(event, int(t_s * _NS), t_s - self.book.published_s(event.id)))
             body = {"type": "reminder", "id": event.id, "level": event.level.name.lower(),
                     "since_ns": event.since_ns, "time_ns": int(t_s * _NS)}
             self.publish(warning_ack_topic(event.partner, event.station, event.hazard), orjson.dumps(body))

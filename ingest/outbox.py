@@ -89,7 +89,7 @@ class Outbox:
             return False
         lines = []
         for event in events:
-            lines.append(warning_line(event, self.catalog, self.alerts.line_time(event)))
+            lines.append(warning_line(event, self.catalog, self.alerts.line_time(event), time.time_ns()))
             self._publish(event)
             if self.follow is not None:
                 self.follow(event)

@@ -136,7 +136,7 @@ class Service:
         self.feed_server: FeedServer | None = None
         self.alerts = AlertRenderer(catalog, self.feed)
         self.outbox = Outbox(catalog, self.stats, self.sink, self.publisher, self.alerts, on_warning,
-                             follow=self.acks.observe)
+                             follow=lambda event: self.acks.observe(event, time.time()))
         self.checkpoints = checkpoint.Checkpoints(self.checkpoint_path, self.validator, self.pipeline, catalog,
                                                   self.stats)
         self._stopping = threading.Event()

@@ -118,10 +118,13 @@ def warning_message(event: WarningEvent, catalog: Catalog | None = None) -> str:
     return text
 
 
-def warning_line(event: WarningEvent, catalog: Catalog | None = None, time_ns: int | None = None) -> str:
+def warning_line(event: WarningEvent, catalog: Catalog | None = None, time_ns: int | None = None,
+                 published_ns: int | None = None) -> str:
     """The ``warning`` measurement line of ``event`` (tags partner, station, hazard).
 
-    ``time_ns`` overrides the event time (see :meth:`ingest.alerts.AlertRenderer.line_time`).
+    ``time_ns`` overrides the event time (see :meth:`ingest.alerts.AlertRenderer.line_time`);
+    ``published_ns`` is when the worker published the event (its own clock): the point's time is the
+    reading's, so the two give the delivery delay.
     """
     level = int(event.level)
     fields: dict[str, object] = {
@@ -131,7 +134,7 @@ def warning_line(event: WarningEvent, catalog: Catalog | None = None, time_ns: i
         "value": _finite_or_none(event.value), "threshold": _finite_or_none(event.threshold),
         "score": _finite_or_none(event.score), "expected_at": event.expected_at_ns,
         "lead_s": None if event.expected_at_ns is None else (event.expected_at_ns - event.time_ns) / 1e9,
-        "message": warning_message(event, catalog),
+        "message": warning_message(event, catalog), "published_ns": published_ns,
         "evidence": orjson.dumps({"corroborating": list(event.corroborating), "message_key": event.message_key,
                                   "since_ns": event.since_ns, **dict(event.details)}).decode(),
     }

@@ -24,7 +24,7 @@ LABELS = (
     "kind.crossing", "kind.peak", "kind.warning", "kind.received", "kind.ack", "kind.reminder", "ack_times",
     "concerned", "acknowledged", "pending", "median", "longest", "reminders", "mismatches",
     "warnings_without_event", "events_without_warning", "none", "availability", "received", "expected", "share",
-    "longest_gap", "suspect", "failed", "sensor_notices", "delivery", "write_lag", "write_lag_note",
+    "longest_gap", "suspect", "failed", "sensor_notices", "delivery", "publish_delay", "write_lag", "write_lag_note",
     "warning_events", "cap_messages", "rejects", "acks", "across_border", "time", "what", "station", "details",
     "level", "quantity", "value", "threshold", "peak", "shared_by", "propagated_from", "by", "after", "reason",
     "reason.qc", "reason.threshold", "reason.detector", "lessons", "no_notes", "no_plots", "notes_from",

@@ -184,18 +184,26 @@ def availability(timeline: Timeline) -> list[dict]:
 
 
 def delivery(timeline: Timeline) -> dict:
-    """Write lag (reading to durable, from the ``pipeline`` points) and what went out.
+    """Delivery delay (reading to published warning event, from the ``warning`` points' ``published_ns``),
+    write lag (reading to durable, from the ``pipeline`` points) and what went out.
 
     >>> from application.review.timeline import Row, Timeline
     >>> tl = Timeline(0, 9, write_lags=[0.1, 0.3], rejects={"bad_json": 2}, rows=[
-    ...     Row(1, "warning", "p", "g", state="raised"), Row(2, "warning", "p", "g", state="cleared")])
+    ...     Row(1, "warning", "p", "g", state="raised", detail={"published_ns": 1 + 2 * NS}),
+    ...     Row(2, "warning", "p", "g", state="cleared")])
     >>> d = delivery(tl)
     >>> d["write_lag_max_s"], d["warning_events"], d["cap_messages"], d["events_by_state"], d["rejects"]
     (0.3, 2, 2, {'cleared': 1, 'raised': 1}, 2)
+    >>> d["publish_delay_median_s"], d["publish_delay_samples"]
+    (2.0, 1)
     """
     lags = timeline.write_lags
     warnings = timeline.of("warning")
+    delays = sorted((r.detail["published_ns"] - r.time_ns) / NS for r in warnings if r.detail.get("published_ns"))
     return {
+        "publish_delay_samples": len(delays),
+        "publish_delay_median_s": statistics.median(delays) if delays else None,
+        "publish_delay_max_s": delays[-1] if delays else None,
         "write_lag_samples": len(lags),
         "write_lag_mean_s": round(statistics.fmean(lags), 4) if lags else None,
         "write_lag_max_s": max(lags) if lags else None,

@@ -172,7 +172,7 @@ def warning_rows(stored: Iterable[dict]) -> list[Row]:
             evidence = {"raw": r.get("evidence")}
         detail = {"detector": r.get("detector") or "", "score": r.get("score"), "lead_s": r.get("lead_s"),
                   "expected_at": r.get("expected_at"), "since": r.get("since"), "message": r.get("message") or "",
-                  "evidence": evidence, "cap": True}
+                  "evidence": evidence, "cap": True, "published_ns": r.get("published_ns")}
         rows.append(Row(int(r["time"]), "warning", r["partner"], r["station"], hazard=r["hazard"],
                         quantity=r.get("quantity") or "", level=r.get("level_name") or "none",
                         value=_float(r.get("value")), threshold=_float(r.get("threshold")), id=r.get("id") or "",

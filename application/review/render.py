@@ -238,7 +238,9 @@ class HtmlReport:
         lag = (f'{number(d["write_lag_mean_s"], lang, "s")} / {number(d["write_lag_max_s"], lang, "s")}'
                if d["write_lag_samples"] else "–")
         rejects = ", ".join(f"{k} {v}" for k, v in d["rejects_by_reason"].items())
-        items = [("write_lag", lag), ("warning_events", str(d["warning_events"])),
+        delay = (f'{duration(d["publish_delay_median_s"])} / {duration(d["publish_delay_max_s"])}'
+                 if d["publish_delay_samples"] else "–")
+        items = [("publish_delay", delay), ("write_lag", lag), ("warning_events", str(d["warning_events"])),
                  ("cap_messages", str(d["cap_messages"])), ("acks", str(d["acknowledgements"])),
                  ("reminders", str(d["reminders"])), ("across_border", str(d["received_across_borders"])),
                  ("rejects", f'{d["rejects"]}' + (f" ({rejects})" if rejects else ""))]

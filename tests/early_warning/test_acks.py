@@ -116,3 +116,15 @@ def test_reminder_interval_is_a_setting():
     assert len(book.reminders_due(T0 + 60)) == 1
     with pytest.raises(ValueError):
         Settings(acks={"remind_after_s": 0})
+
+
+def test_a_warning_replayed_from_old_data_is_timed_from_its_publication():
+    """A worker catching up on six-hour-old readings publishes the warning now: the time to
+    acknowledge and the first reminder count from that moment, not from the readings' clock."""
+    book = AckBook(CATALOG, remind_after_s=900)
+    ev = event()  # raised at T0 by its readings' clock
+    published = T0 + 6 * 3600
+    book.observe(ev, published)
+    assert book.reminders_due(published + 60) == []  # six hours "late" by the data, one minute by the worker
+    assert [r.id for r in book.reminders_due(published + 900)] == [ev.id]
+    assert book.accept(ack(), "up", ev.id, "operator", published + 1200).after_s == 1200.0

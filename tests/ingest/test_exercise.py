@@ -67,8 +67,9 @@ def run_flood(services, influx: InfluxClient, tmp_path, with_drill: bool) -> dic
         pub.close()
         for watcher in watchers.values():
             watcher.close()
-    rows = {m: [{k: v for k, v in r.items() if k != "worker"} for r in influx.query_rows(f'SELECT * FROM "{m}"')]
-            for m in MEASUREMENTS}
+    clock_fields = {"worker", "published_ns"}  # the worker's name and its wall clock differ between runs
+    rows = {m: [{k: v for k, v in r.items() if k not in clock_fields}
+                for r in influx.query_rows(f'SELECT * FROM "{m}"')] for m in MEASUREMENTS}
     real_messages = [(m.topic, m.payload) for t in REAL_TOPICS for m in watchers[t].received if m.payload]
     clocks, _ = read_checkpoint(svc.checkpoint_path)
     return {"events": events, "rows": rows, "messages": real_messages, "clocks": clocks,

@@ -156,6 +156,10 @@ def test_review_indicators_equal_what_the_raw_rows_say(storm, browser):
     for w in warnings:
         states[w["state"]] = states.get(w["state"], 0) + 1
     assert d["events_by_state"] == dict(sorted(states.items()))
+    # delivery delay: each event's publication (worker clock) after the reading that caused it
+    delays = sorted((w["published_ns"] - w["time"]) / 1e9 for w in warnings)
+    assert d["publish_delay_samples"] == len(warnings) and d["publish_delay_max_s"] == delays[-1]
+    assert d["publish_delay_median_s"] == statistics.median(delays) and delays[0] > 0
 
     # time to acknowledge per partner: the stored after_s of each partner's acknowledgement
     acks = raw(influx, f'SELECT * FROM "{ACK}" WHERE {where} GROUP BY *')
