@@ -195,16 +195,62 @@ def play(args: argparse.Namespace) -> DemoResult:
                               start_s=start_s, seed=args.seed, state_dir=state / "devices",
                               client_id=f"rw-demo-sim-{os.getpid()}")
         service.wait_idle(timeout=60)
+        _acknowledge_open_warnings(settings, service)
     finally:
         service.stop()
     stored = _count_stored(influx)
     _write_dashboards(settings, catalog, state / "dashboards")
     _summary(report, service, stored, warnings, state)
+    _review(influx, catalog, start_s, state / "review")
     influx.close()
     if local and not args.keep_services:
         services.services_down(Path(args.state_dir or Settings.load(args.config).state_dir))
         print("local services stopped (use --keep-services to query them afterwards)")
     return DemoResult(warnings, stored, service.stats.readings_in)
+
+
+def _acknowledge_open_warnings(settings: Settings, service) -> int:
+    """Each partner's operator acknowledges the open public warnings that concern it, over MQTT
+    (as an operator console would); returns how many the worker accepted."""
+    import orjson
+    import paho.mqtt.client as mqtt
+
+    from riverwatch.ack_contract import ack_topic
+
+    book = service.acks.book
+    wanted = [(partner, ev.id) for ev in service.pipeline.open_warnings() if ev.public
+              for partner in sorted(book.concerned(ev.partner))]
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"rw-demo-op-{os.getpid()}",
+                         protocol=mqtt.MQTTv5)
+    client.connect(settings.mqtt.host, settings.mqtt.port)
+    client.loop_start()
+    try:
+        for partner, warning_id in wanted:
+            body = orjson.dumps({"by": f"duty-officer-{partner}", "role": "operator",
+                                 "action": "river watch posted at the bridges"})
+            client.publish(ack_topic(partner, warning_id), body, qos=1).wait_for_publish(10)
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    deadline = time.monotonic() + 10
+    while service.acks.accepted < len(wanted) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    service.wait_idle(timeout=30)
+    return service.acks.accepted
+
+
+def _review(influx: InfluxClient, catalog: Catalog, start_s: float, out: Path) -> dict:
+    """The after-action review of the demo's own storm (``riverwatch review`` over its window)."""
+    from application.review.cli import write_review
+
+    indicators = write_review(influx, catalog, int(start_s * 1e9), time.time_ns(), out)
+    print(f"\nafter-action review  {out / 'report.html'}")
+    for lead in indicators["lead_times"]:
+        if lead.get("lead_crossing_s") is not None:
+            print(f"  {lead['station']:<20} warned {lead['lead_crossing_s'] / 60:.0f} min before the crossing")
+    for ack in indicators["ack_times"]:
+        print(f"  {ack['partner']:<20} acknowledged {ack['acknowledged']} of {ack['concerned']} warnings")
+    return indicators
 
 
 def _count_stored(influx: InfluxClient) -> int:

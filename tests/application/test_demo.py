@@ -1,6 +1,7 @@
 """The demo end to end on the real broker and database: the flood wave is warned before its peak."""
 
 import argparse
+import json
 
 import pytest
 
@@ -30,3 +31,9 @@ def test_storm_is_warned_downstream_before_the_scripted_peak(demo_env, tmp_path,
     assert list((tmp_path / "demo" / "cap").glob("*.xml"))
     stored = demo_env.query_rows('SELECT COUNT("value") AS n FROM "reading" WHERE "station" = \'gauge-lacville\'')
     assert stored[0]["n"] > 0
+    # the demo ends with the after-action review of its own storm, acknowledgements included
+    review = json.loads((tmp_path / "demo" / "review" / "report.json").read_text())
+    leads = {lead["station"]: lead for lead in review["indicators"]["lead_times"]}
+    assert leads["gauge-lacville"]["lead_crossing_s"] > 0
+    assert sum(a["acknowledged"] for a in review["indicators"]["ack_times"]) > 0
+    assert (tmp_path / "demo" / "review" / "report.html").stat().st_size > 10_000
