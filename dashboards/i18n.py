@@ -62,6 +62,7 @@ TEXTS: dict[str, dict[str, str]] = {
                      "fr": "Niveaux de décision des détecteurs"},
     "panel.warning_events": {"en": "Warning events", "de": "Warnereignisse", "fr": "Événements d'alerte"},
     "annotation.warnings": {"en": "Warnings", "de": "Warnungen", "fr": "Alertes"},
+    "annotation.reviews": {"en": "After-action reviews", "de": "Nachbetrachtungen", "fr": "Retours d'expérience"},
     "panel.warning_events.description": {
         "en": "Newest first; level names coloured.",
         "de": "Neueste zuerst; Stufen farbig.",

@@ -21,15 +21,17 @@ from __future__ import annotations
 import re
 from functools import partial
 
+from grafana_foundation_sdk.builders import dashboard as db
 from grafana_foundation_sdk.models import dashboard as dm
 
-from riverwatch.storage import ACK, STATION_STATE, WARNING
+from riverwatch.storage import ACK, REVIEW, STATION_STATE, WARNING
 from dashboards.build import (
     RECENT, STATION_STATES, UID_OVERVIEW, UID_STATION, Cell, dashboard, finish, geomap, influx, mapping,
     stat, state_thresholds, station_link, steps, table, transformation,
 )
 from dashboards.audience import SHARED, Audience
 from dashboards.i18n import headers, localised, text
+from dashboards.influxql import InfluxQL, datasource_ref
 
 #: Latest state of every station (one row each), for the map. Only ``state`` is a number other
 #: than the coordinates, so the state mappings apply to it alone.
@@ -63,6 +65,10 @@ RAISED = f'SELECT "id" FROM "{WARNING}" WHERE $timeFilter AND "state" = \'raised
 #: Acknowledgements (who, how long after the raise) and reminders, newest first.
 ACKS = ('SELECT "kind", "partner", "by", "role", "station", "hazard", "after_s" / 60 AS "after_min", "action", '
         f'"comment", "id" FROM "{ACK}" WHERE $timeFilter ORDER BY time DESC LIMIT 500')
+
+#: After-action reviews written (``riverwatch review``), marking the incidents they cover.
+REVIEWS = (f'SELECT "report" AS "text", "title" AS "title", "partner" AS "tags" FROM "{REVIEW}" '
+           'WHERE $timeFilter')
 
 #: Data older than this many seconds is flagged (yellow, orange, red).
 FRESHNESS_STEPS = ((120.0, "yellow"), (600.0, "orange"), (1800.0, "red"))
@@ -124,6 +130,15 @@ def acks_table(cell: Cell, audience: Audience = SHARED):
                  description=text("panel.acks.description", lang), transformations=[organize], lang=lang)
 
 
+def review_annotation(lang: str = "en") -> db.AnnotationQuery:
+    """Each after-action review as an annotation at the start of the incident it covers; its text
+    is where the report was written."""
+    target = (InfluxQL(REVIEWS).ref_id("Reviews").table()
+              .annotation_columns(text="text", title="title", tags="tags"))
+    return (db.AnnotationQuery().name(text("annotation.reviews", lang)).datasource(datasource_ref()).enable(True)
+            .hide(False).icon_color("blue").target(target))
+
+
 def overview(audience: Audience = SHARED) -> dm.Dashboard:
     """Build the Overview: every partner's stations, or for a partner's ``audience`` that
     partner's own, in the audience's language and time zone, linking to its Station dashboard."""
@@ -150,4 +165,5 @@ def overview(audience: Audience = SHARED) -> dm.Dashboard:
     board.with_panel(freshness.data_links([freshness_link]))
     board.with_panel(open_warnings_table(Cell(0, 17, 24, 10), audience))
     board.with_panel(acks_table(Cell(0, 27, 24, 8), audience))
+    board.annotation(review_annotation(lang))
     return finish(board)

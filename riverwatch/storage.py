@@ -39,6 +39,9 @@ HEARTBEAT = "heartbeat"
 #: Acknowledgements of warnings (tags kind=ack, partner, role, hazard; fields id, by, after_s, comment,
 #: action) and reminders of unacknowledged ones (tags kind=reminder, partner, hazard; id, after_s, level).
 ACK = "ack"
+#: After-action reviews written (tag partner, ``all`` for every partner; fields title, report, to_ns);
+#: time = the reviewed window's start, so the dashboards' "Reviews" annotation marks the incident.
+REVIEW = "review"
 
 _MEASUREMENT = str.maketrans({",": r"\,", " ": r"\ ", "\n": r"\n", "\t": r"\t", "\r": r"\r"})
 _KEY = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ ", "\n": r"\n", "\t": r"\t", "\r": r"\r"})
@@ -172,3 +175,13 @@ def _finite_or_none(value: float | None) -> float | None:
         return None
     value = float(value)
     return value if math.isfinite(value) else None
+
+
+def review_line(partner: str | None, report: str, from_ns: int, to_ns: int, title: str) -> str:
+    """The ``review`` measurement line: a review of ``from_ns``..``to_ns`` was written to ``report``.
+
+    >>> review_line(None, "/srv/reviews/storm/report.html", 7, 9, "After-action review")
+    'review,partner=all title="After-action review",report="/srv/reviews/storm/report.html",to_ns=9i 7'
+    """
+    return line(REVIEW, {"partner": partner or "all"}, {"title": title, "report": report, "to_ns": int(to_ns)},
+                from_ns)

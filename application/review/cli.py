@@ -28,7 +28,9 @@ from riverwatch.catalog import Catalog, load_catalog
 from riverwatch.errors import ConfigError
 from riverwatch.influx import InfluxClient
 from riverwatch.settings import Settings
+from riverwatch.storage import review_line
 
+from application.review.i18n import label
 from application.review.indicators import all_indicators
 from application.review.query import read_timeline
 from application.review.render import HtmlReport, iso, report_json, timeline_csv
@@ -95,6 +97,8 @@ def write_review(client: InfluxClient, catalog: Catalog, from_ns: int, to_ns: in
     (out / "report.json").write_bytes(report_json(timeline, indicators, meta, archived))
     page = HtmlReport(catalog, timeline, indicators, archived, meta).render(readers(catalog, partner))
     (out / "report.html").write_text(page, encoding="utf-8")
+    title = f"{label('title', 'en')}: {meta['from']} – {meta['to']}"
+    client.write(review_line(partner, str((out / "report.html").absolute()), from_ns, to_ns, title))
     return indicators
 
 

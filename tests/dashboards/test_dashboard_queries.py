@@ -29,6 +29,7 @@ from riverwatch.settings import REPO_ROOT, Settings
 
 from tests.helpers import wait_until
 
+from application.review.cli import write_review
 from dashboards.alerting import alert_rules
 from dashboards.build import to_dict
 from dashboards.evaluation_sink import write_evaluation
@@ -115,10 +116,12 @@ def pipeline_db(services, tmp_path_factory):
         sent = _publish_scenario(services.mqtt_host, services.mqtt_port, time.time() - 2 * DAY_S + 3600)
         assert sent > 1000
         assert service.wait_idle(60)
-        time.sleep(1.2)  # at least two summary intervals (station_state and pipeline rows), a reminder
+        time.sleep(1.2)  # at least two summary intervals: station_state and pipeline rows
+        assert wait_until(lambda: service.acks.reminders > 0, 10)  # an open warning re-announced
         _acknowledge_open_warnings(services, service)
     finally:
         service.stop()
+    write_review(client, CATALOG, int((time.time() - 2 * DAY_S) * 1e9), time.time_ns(), tmp / "review")
     for detector in DETECTORS:
         write_evaluation(client, {"precision": 0.9, "recall": 0.8, "f1": 0.847, "lead_time_median_minutes": 42.0,
                                   "false_warnings_per_day": 0.1, "nab_standard": 61.5}, detector, "demo-all")
