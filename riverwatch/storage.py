@@ -39,7 +39,8 @@ HEARTBEAT = "heartbeat"
 #: Acknowledgements of warnings (tags kind=ack, partner, role, hazard; fields id, by, after_s, comment,
 #: action) and reminders of unacknowledged ones (tags kind=reminder, partner, hazard; id, after_s, level).
 ACK = "ack"
-#: After-action reviews written (tag partner, ``all`` for every partner; fields title, report, to_ns);
+#: After-action reviews written (tags partner, ``all`` for every partner, and drill for a drill's; fields
+#: title, report, to_ns);
 #: time = the reviewed window's start, so the dashboards' "Reviews" annotation marks the incident.
 REVIEW = "review"
 
@@ -177,11 +178,12 @@ def _finite_or_none(value: float | None) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def review_line(partner: str | None, report: str, from_ns: int, to_ns: int, title: str) -> str:
-    """The ``review`` measurement line: a review of ``from_ns``..``to_ns`` was written to ``report``.
+def review_line(partner: str | None, report: str, from_ns: int, to_ns: int, title: str, drill: str | None = None) -> str:
+    """The ``review`` measurement line: a review of ``from_ns``..``to_ns`` was written to ``report``
+    (a review of the same window, partner and drill written again replaces it).
 
     >>> review_line(None, "/srv/reviews/storm/report.html", 7, 9, "After-action review")
     'review,partner=all title="After-action review",report="/srv/reviews/storm/report.html",to_ns=9i 7'
     """
-    return line(REVIEW, {"partner": partner or "all"}, {"title": title, "report": report, "to_ns": int(to_ns)},
+    return line(REVIEW, {"partner": partner or "all", "drill": drill or ""}, {"title": title, "report": report, "to_ns": int(to_ns)},
                 from_ns)

@@ -25,6 +25,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from riverwatch.catalog import Catalog, load_catalog
+from riverwatch.contract import NAME_PATTERN
 from riverwatch.errors import ConfigError
 from riverwatch.influx import InfluxClient
 from riverwatch.settings import Settings
@@ -79,7 +80,7 @@ def archive_notes(out: Path, notes: Path | None, now_s: float | None = None) -> 
 
 
 def write_review(client: InfluxClient, catalog: Catalog, from_ns: int, to_ns: int, out: Path,
-                 partner: str | None = None, notes: Path | None = None) -> dict:
+                 partner: str | None = None, notes: Path | None = None, drill: str | None = None) -> dict:
     """Read the incident, write ``report.html``, ``report.json`` and ``timeline.csv`` into ``out``;
     return the indicators."""
     if to_ns <= from_ns:
@@ -88,17 +89,17 @@ def write_review(client: InfluxClient, catalog: Catalog, from_ns: int, to_ns: in
         raise ConfigError(f"--partner: unknown partner {partner!r} (known: "
                           f"{', '.join(p.id for p in catalog.partners)})")
     out.mkdir(parents=True, exist_ok=True)
-    timeline = read_timeline(client, catalog, from_ns, to_ns, partner)
+    timeline = read_timeline(client, catalog, from_ns, to_ns, partner, drill)
     indicators = all_indicators(timeline)
     archived = archive_notes(out, notes)
-    meta = {"from": iso(from_ns), "to": iso(to_ns), "from_ns": from_ns, "to_ns": to_ns, "partner": partner,
+    meta = {"from": iso(from_ns), "to": iso(to_ns), "from_ns": from_ns, "to_ns": to_ns, "partner": partner, "drill": drill,
             "database": client.database, "generated": iso(time.time_ns())}
     (out / "timeline.csv").write_text(timeline_csv(timeline), encoding="utf-8")
     (out / "report.json").write_bytes(report_json(timeline, indicators, meta, archived))
     page = HtmlReport(catalog, timeline, indicators, archived, meta).render(readers(catalog, partner))
     (out / "report.html").write_text(page, encoding="utf-8")
-    title = f"{label('title', 'en')}: {meta['from']} – {meta['to']}"
-    client.write(review_line(partner, str((out / "report.html").absolute()), from_ns, to_ns, title))
+    title = f"{label('title', 'en')}: {meta['from']} – {meta['to']}" + (f" (EXERCISE {drill})" if drill else "")
+    client.write(review_line(partner, str((out / "report.html").absolute()), from_ns, to_ns, title, drill))
     return indicators
 
 
@@ -108,7 +109,8 @@ def run_review(args: argparse.Namespace) -> int:
     catalog = load_catalog(settings.catalog)
     client = _client(settings)
     try:
-        indicators = write_review(client, catalog, args.from_ns, args.to_ns, args.out, args.partner, args.notes)
+        indicators = write_review(client, catalog, args.from_ns, args.to_ns, args.out, args.partner, args.notes,
+                                  args.drill)
     finally:
         client.close()
     d = indicators["delivery"]
@@ -120,6 +122,12 @@ def run_review(args: argparse.Namespace) -> int:
         print(f"  {x['partner']}/{x['station']} {x['quantity']} {x['level']}: lead before the crossing {lead}")
     print(f"  {args.out / 'report.html'}, report.json, timeline.csv")
     return 0
+
+
+def _drill_id(text: str) -> str:
+    if not NAME_PATTERN.match(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a drill id ([A-Za-z0-9][A-Za-z0-9_.-]*)")
+    return text
 
 
 def _client(settings: Settings) -> InfluxClient:
@@ -142,5 +150,6 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--partner", help="only what concerns this partner, in its languages (default: every partner)")
     parser.add_argument("--notes", type=Path, help="operators' notes (markdown or text), archived with the report")
     parser.add_argument("--out", type=Path, required=True, help="folder of the report")
+    parser.add_argument("--drill", type=_drill_id, help="review joint drill ID (its exercise records) instead of the real incident")
     parser.add_argument("--config", type=Path, help="settings file")
     parser.set_defaults(func=run_review)

@@ -22,6 +22,7 @@ import orjson
 
 from riverwatch import storage
 from riverwatch.catalog import Catalog
+from riverwatch.exercise_contract import EXERCISE_MEASUREMENT_PREFIX
 from riverwatch.influx import InfluxClient, quote_ident
 from riverwatch.model import LEVEL_NAMES
 
@@ -35,29 +36,43 @@ QC_SUSPECT, QC_FAIL = 3, 4
 
 
 def read_timeline(client: InfluxClient, catalog: Catalog, from_ns: int, to_ns: int,
-                  partner: str | None = None) -> Timeline:
+                  partner: str | None = None, drill: str | None = None) -> Timeline:
     """The incident between ``from_ns`` and ``to_ns`` (inclusive) as stored in ``client``'s database.
 
     With ``partner``, only what concerns that partner: its stations, those of partners sharing
-    with it, and the acknowledgements and receptions of either.
+    with it, and the acknowledgements and receptions of either. With ``drill``, the joint drill of
+    that id instead of the real incident (its ``exercise_*`` measurements; the workers' own
+    ``pipeline`` points are shared).
     """
     where = f"time >= {int(from_ns)} AND time <= {int(to_ns)}"
+    if drill is not None:
+        where += f" AND \"drill\" = '{drill}'"
     timeline = Timeline(from_ns, to_ns, shares={p.id: list(p.shares_with) for p in catalog.partners})
-    readings = _select(client, storage.READING, '"value", "qc"', where, '"partner", "station", "quantity"')
-    scores = _select(client, storage.SCORE, "*", where, '"partner", "station", "quantity"')
-    warnings = _select(client, storage.WARNING, "*", where, '"partner", "station", "hazard"')
-    acks = _select(client, storage.ACK, "*", where, "*")
+    readings = _select(client, _name(storage.READING, drill), '"value", "qc"', where, '"partner", "station", "quantity"')
+    scores = _select(client, _name(storage.SCORE, drill), "*", where, '"partner", "station", "quantity"')
+    warnings = _select(client, _name(storage.WARNING, drill), "*", where, '"partner", "station", "hazard"')
+    acks = _select(client, _name(storage.ACK, drill), "*", where, "*")
     timeline.rows += station_rows(catalog, readings, scores, timeline)
     timeline.rows += warning_rows(warnings)
     timeline.rows += received_rows(catalog, timeline.of("warning"))
     timeline.rows += ack_rows(acks)
-    for row in _select(client, storage.REJECT, 'sum("count") AS n', where, '"reason"'):
+    for row in _select(client, _name(storage.REJECT, drill), 'sum("count") AS n', where, '"reason"'):
         timeline.rejects[row["reason"]] = int(row["n"] or 0)
-    timeline.write_lags = [float(r["write_lag_s"]) for r in _select(client, storage.PIPELINE, '"write_lag_s"', where)
+    plain = f"time >= {int(from_ns)} AND time <= {int(to_ns)}"
+    timeline.write_lags = [float(r["write_lag_s"]) for r in _select(client, storage.PIPELINE, '"write_lag_s"', plain)
                            if r.get("write_lag_s") is not None]
     if partner is not None:
         timeline = for_partner(timeline, catalog, partner)
     return timeline.sort()
+
+
+def _name(measurement: str, drill: str | None) -> str:
+    """``measurement``, or the drill's ``exercise_`` twin of it.
+
+    >>> _name("warning", None), _name("warning", "d1")
+    ('warning', 'exercise_warning')
+    """
+    return measurement if drill is None else f"{EXERCISE_MEASUREMENT_PREFIX}{measurement}"
 
 
 def _select(client: InfluxClient, measurement: str, columns: str, where: str, group: str = "") -> list[dict]:

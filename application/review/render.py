@@ -24,6 +24,7 @@ from datetime import datetime, timezone
 
 import orjson
 
+from early_warning.messages import term
 from riverwatch.catalog import Catalog
 from riverwatch.units import QUANTITIES
 
@@ -141,7 +142,9 @@ class HtmlReport:
         tz = first.timezone if first else "UTC"
         links = " ".join(f'<a href="#{p}-{lng}">{esc(self.partner_names.get(p, p))} · {lng.upper()}</a>'
                          for p, lng in readers)
-        head = (f'<header class="top"><h1>riverwatch · {esc(label("title", lang))}</h1>'
+        drill = self.meta.get("drill")
+        mark = f'{term("exercise.mark", lang)} {drill} · ' if drill else ""
+        head = (f'<header class="top"><h1>{esc(mark)}riverwatch · {esc(label("title", lang))}</h1>'
                 f'<p>{esc(label("window", lang))}: {esc(when(self.tl.from_ns, lang, tz))} – '
                 f'{esc(when(self.tl.to_ns, lang, tz))}</p>'
                 f'<p class="small">{esc(label("generated", lang))}: {esc(self.meta.get("generated", ""))}</p></header>')
