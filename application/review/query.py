@@ -94,6 +94,8 @@ def station_rows(catalog: Catalog, readings: Iterable[dict], scores: Iterable[di
     rows: list[Row] = []
     messages: dict[tuple[str, str], set[int]] = defaultdict(set)
     counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
+    scores = list(scores)
+    faulty = sensor_faults(scores)
     for (p, s, q), points in sorted(by_series.items()):
         points.sort(key=lambda r: r["time"])
         count = counts[(p, s)]
@@ -112,7 +114,8 @@ def station_rows(catalog: Catalog, readings: Iterable[dict], scores: Iterable[di
         levels = {name: float(spec.levels[name]) for name in LEVEL_NAMES if name in spec.levels}
         timeline.thresholds[(p, s, q)] = levels
         good = [(int(r["time"]), float(r["value"])) for r in points
-                if r.get("value") is not None and (r.get("qc") is None or int(r["qc"]) < QC_FAIL)]
+                if r.get("value") is not None and (r.get("qc") is None or int(r["qc"]) < QC_FAIL)
+                and (p, s, q, int(r["time"])) not in faulty]
         timeline.series[(p, s, q)] = good
         if spec.direction == "below":
             timeline.below.add((p, s, q))
@@ -141,6 +144,19 @@ def station_rows(catalog: Catalog, readings: Iterable[dict], scores: Iterable[di
     for st in catalog.stations:  # a station that sent nothing is part of the picture too
         timeline.stations.setdefault(st.key, StationData(st.partner, st.id, st.name))
     return rows
+
+
+def sensor_faults(scores: Iterable[dict]) -> set[tuple[str, str, str, int]]:
+    """``(partner, station, quantity, time)`` of readings the ``sensor_fault`` detector flagged: a
+    spike or a stuck probe is not the river crossing a threshold, nor its peak.
+
+    >>> sensor_faults([{"partner": "p", "station": "s", "quantity": "water_level", "time": 7,
+    ...                 "sensor_fault_level": 2}, {"partner": "p", "station": "s", "quantity": "water_level",
+    ...                 "time": 8, "sensor_fault_level": 0}])
+    {('p', 's', 'water_level', 7)}
+    """
+    return {(r["partner"], r["station"], r.get("quantity", ""), int(r["time"])) for r in scores
+            if r.get("sensor_fault_level") and int(r["sensor_fault_level"]) > 0}
 
 
 def crossings(points: list[tuple[int, float]], levels: dict[str, float],
