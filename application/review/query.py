@@ -113,9 +113,7 @@ def station_rows(catalog: Catalog, readings: Iterable[dict], scores: Iterable[di
             continue
         levels = {name: float(spec.levels[name]) for name in LEVEL_NAMES if name in spec.levels}
         timeline.thresholds[(p, s, q)] = levels
-        good = [(int(r["time"]), float(r["value"])) for r in points
-                if r.get("value") is not None and (r.get("qc") is None or int(r["qc"]) < QC_FAIL)
-                and (p, s, q, int(r["time"])) not in faulty]
+        good = [(int(r["time"]), float(r["value"])) for r in river_readings(points, faulty, (p, s, q))]
         timeline.series[(p, s, q)] = good
         if spec.direction == "below":
             timeline.below.add((p, s, q))
@@ -144,6 +142,21 @@ def station_rows(catalog: Catalog, readings: Iterable[dict], scores: Iterable[di
     for st in catalog.stations:  # a station that sent nothing is part of the picture too
         timeline.stations.setdefault(st.key, StationData(st.partner, st.id, st.name))
     return rows
+
+
+def river_readings(points: list[dict], faulty: set[tuple[str, str, str, int]],
+                   series: tuple[str, str, str]) -> list[dict]:
+    """The readings of one series (sorted by time) that say something about the river: not failed
+    by QC, not flagged by ``sensor_fault``, and not a QC-suspect reading whose successor
+    ``sensor_fault`` flagged (a spike is flagged when the sensor comes back)."""
+    flagged = [(*series, int(r["time"])) in faulty for r in points]
+    keep = []
+    for i, r in enumerate(points):
+        qc = int(r["qc"]) if r.get("qc") is not None else 1
+        spike = qc >= QC_SUSPECT and i + 1 < len(flagged) and flagged[i + 1]
+        if r.get("value") is not None and qc < QC_FAIL and not flagged[i] and not spike:
+            keep.append(r)
+    return keep
 
 
 def sensor_faults(scores: Iterable[dict]) -> set[tuple[str, str, str, int]]:
