@@ -15,8 +15,8 @@ Checks (per quantity stream, a few floats of state):
   (flagged at the return; :mod:`detectors.stats.spike`). For :data:`PROPORTIONAL` quantities the
   scale is at least a relative one times the level. (The size gate was half the value: most
   labelled spikes of river sondes — 55 → 70 → 55 mg/L TSS, twenty noise scales — went unflagged.)
-  Not judged from readings at the bottom of the plausible range (+ resolution): there a reading
-  cannot go lower, so every noise blip comes back by itself.
+  Not judged where the readings around it touch the bottom of the plausible range (+ resolution):
+  there a reading cannot go lower, so every noise blip comes back by itself.
 - **rate**: the same excursion (came straight back, ≥ ``spike_k`` scales) with the catalog's
   ``max_rate_per_hour`` × ``rate_factor`` in place of the relative size: the jump and the return
   were both faster than the water can change (flagged at the return). A fast change that
@@ -182,8 +182,7 @@ class SensorFault(Gated):
         self._cache = (None, 0.0, 0)
         self._memo = None
         self._fault = ("none", 0.0, 0.0)  # (fault, ratio, value it concerns)
-        self.exclude_k, self.exclude_rate = params.exclude_k, params.exclude_rate
-        self.exc_rate, self.ds_prev = 0.0, None
+        self.exclude_k, self.exclude_rate, self.exc_rate, self.ds_prev = params.exclude_k, params.exclude_rate, 0.0, None
 
     # -- checks ----------------------------------------------------------------------------------
     def _checks(self, t: float, v: float, x) -> tuple[str, float, float]:
@@ -243,7 +242,7 @@ class SensorFault(Gated):
     def _spike_ratio(self, v: float) -> float:
         """The spike check (:class:`detectors.stats.spike.Spike`) with the noise scale from before the
         spike (relative to the level for a :data:`PROPORTIONAL` quantity); none at the floor (pure)."""
-        if self.spike.at_floor(self.lo + self.res):
+        if self.spike.at_floor(v, self.lo + self.res):
             return 0.0
         dscale, rel = self.ds_prev or (self.dscale, self.dscale_rel)  # the scales before the spike
         scale = max(dscale, self.res)
@@ -319,8 +318,9 @@ class SensorFault(Gated):
         self.n += 1
 
     def _left_out(self, v: float) -> bool:
-        """Whether ``v`` ends a rare excursion (≥ ``exclude_k`` scales, came back; such excursions
-        rarer than ``exclude_rate`` per reading), left out of the difference scale; tracks the rate."""
+        """Whether the previous reading was a rare excursion that ``v`` ends (left out of the
+        difference scale): it departed ≥ ``exclude_k`` scales and came back, while such excursions
+        come less often than ``exclude_rate`` per reading. Tracks that rate."""
         if self.n < 3 or not self.exclude_k:
             return False
         big = self.spike.excursion(v) >= self.exclude_k * max(self.dscale, self.res)
@@ -328,7 +328,8 @@ class SensorFault(Gated):
         return big and self.exc_rate < self.exclude_rate
 
     def _learn_scales(self, d: float, low: float) -> None:
-        """Learn the difference ``d`` (lower reading ``low``) into ``dscale`` and ``dscale_rel``."""
+        """Learn the difference ``d`` (between readings, the lower of which is ``low``) into
+        ``dscale`` (winsorised at 4 scales) and, for a :data:`PROPORTIONAL` quantity, ``dscale_rel``."""
         scale = max(self.dscale, self.res)
         ad = min(abs(d), 4.0 * scale) if self.n > 4 else abs(d)
         self.dscale += (self.a if self.n > 4 else 1.0 / self.n) * (ad - self.dscale)

@@ -10,7 +10,7 @@ max(|r|, |v|, res))`` (a least size relative to the value). A rise that persists
 plume) does not come back in one reading.
 
 :meth:`Spike.excursion` is the same shape without the size tests (the caller leaves such readings
-out of its noise scale); :meth:`Spike.at_floor` says whether the readings it is measured from touch
+out of its noise scale); :meth:`Spike.at_floor` says whether the readings around the spike touch
 the bottom of the measuring range, where a reading cannot go lower, so noise comes back by itself.
 
 >>> s = Spike(k=8.0, ret=0.5, rel=0.15)
@@ -66,10 +66,9 @@ class Spike(Slotted):
         jump = min(abs(self.v1 - r), abs(self.v1 - v))
         return jump if (self.v1 - r) * (self.v1 - v) > 0 and abs(v - r) <= self.ret * jump else 0.0
 
-    def at_floor(self, floor: float) -> bool:
-        """Whether one of the readings the last is measured from (the three before it) lies at or
-        below ``floor`` (a NaN, too few readings, does not)."""
-        return min(self.v2, self.v3, self.v4) <= floor
+    def at_floor(self, v: float, floor: float) -> bool:
+        """Whether ``v`` or one of the three readings before the last lies at or below ``floor``."""
+        return min(v, self.v2, self.v3, self.v4) <= floor  # v first: a NaN (too few readings) is skipped
 
     def learn(self, v: float) -> None:
         """Keep ``v`` as the last reading."""
