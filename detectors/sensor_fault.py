@@ -15,8 +15,6 @@ Checks (per quantity stream, a few floats of state):
   (flagged at the return; :mod:`detectors.stats.spike`). For :data:`PROPORTIONAL` quantities the
   scale is at least a relative one times the level. (The size gate was half the value: most
   labelled spikes of river sondes — 55 → 70 → 55 mg/L TSS, twenty noise scales — went unflagged.)
-  Not judged where the readings around it touch the bottom of the plausible range (+ resolution):
-  there a reading cannot go lower, so every noise blip comes back by itself.
 - **rate**: the same excursion (came straight back, ≥ ``spike_k`` scales) with the catalog's
   ``max_rate_per_hour`` × ``rate_factor`` in place of the relative size: the jump and the return
   were both faster than the water can change (flagged at the return). A fast change that
@@ -42,9 +40,6 @@ Checks (per quantity stream, a few floats of state):
 - **dropout** (only with ``flag_dropouts``): a gap longer than ``gap_factor`` × the longest regular
   interval seen lately, flagged at the first reading after it. Off by default: that reading is good
   data, and live silence is the warning lifecycle's stale-stream business (``stale_after_s``).
-- The difference scales learn no change across a gap, nor a rare excursion (≥ ``exclude_k`` scales,
-  came back: the difference across it replaces its two), so a spike widens neither its own scale
-  nor the next one's; excursions recurring more often than ``exclude_rate`` per reading are learnt.
 - Lasting faults (:data:`LASTING`) hold their flag while the ratio stays ≥ ``release`` (hysteresis).
 - **noise**: the sensor turned erratic — the short-run roughness (EWMA over ``noise_n`` readings)
   reached ``noise_factor`` × its long-run level (EWMA over ``noise_slow_n`` readings) — a fouled or
@@ -117,8 +112,6 @@ class Params(BaseModel):
     dry_abs: float = Field(10.0, ge=0)
     dry_frac: float = Field(0.05, ge=0, le=1)
     collapse_frac: float = Field(0.2, ge=0, le=1)
-    exclude_k: float = Field(3.0, ge=0)
-    exclude_rate: float = Field(0.05, ge=0, le=1)
 
 
 class SensorFault(Gated):
@@ -130,13 +123,10 @@ class SensorFault(Gated):
                  "sign", "fast", "slow", "env_lo", "env_hi", "gaps", "gate", "_cache", "_memo", "_fault",
                  "noise_a", "noise_b", "noise_factor", "rough_fast", "rough_slow", "proportional", "mag",
                  "drift_step_s", "drift_t", "drift_v", "drift_k", "dd", "bursty", "dscale_rel",
-                 "quantum", "hold_ref", "stuck_steps", "stuck_mem", "dry", "flag_gaps", "spike", "release", "lasting",
-                 "exclude_k", "exclude_rate", "exc_rate", "ds_prev")
+                 "quantum", "hold_ref", "stuck_steps", "stuck_mem", "dry", "flag_gaps", "spike", "release", "lasting")
     slot_defaults = {"quantum": math.inf, "hold_ref": 0.0, "stuck_steps": Params().stuck_steps,
                      "stuck_mem": Params().stuck_memory_s, "dry": None, "flag_gaps": Params().flag_dropouts,
-                     "spike": None, "release": Params().release, "lasting": frozenset(),
-                     "exclude_k": Params().exclude_k, "exclude_rate": Params().exclude_rate, "exc_rate": 0.0,
-                     "ds_prev": None}
+                     "spike": None, "release": Params().release, "lasting": frozenset()}
 
     def __init__(self, quantity: str, plausible, max_rate: float | None, stuck_after: int,
                  params: Params) -> None:
@@ -182,7 +172,6 @@ class SensorFault(Gated):
         self._cache = (None, 0.0, 0)
         self._memo = None
         self._fault = ("none", 0.0, 0.0)  # (fault, ratio, value it concerns)
-        self.exclude_k, self.exclude_rate, self.exc_rate, self.ds_prev = params.exclude_k, params.exclude_rate, 0.0, None
 
     # -- checks ----------------------------------------------------------------------------------
     def _checks(self, t: float, v: float, x) -> tuple[str, float, float]:
@@ -202,7 +191,7 @@ class SensorFault(Gated):
         if self.n >= 2 and dt > 0 and not self.bursty:
             worst = _worse(worst, self._excursion(dt, d2, v, scale))
             if ready:
-                worst = _worse(worst, ("spike", self._spike_ratio(v), self.v1))
+                worst = _worse(worst, ("spike", self._spike_ratio(v, scale), self.v1))
         if not self.stuck_ok and v == self.v1 and self.stuck_after:
             held = t - self.same_t
             if held >= self.stuck_min_s:
@@ -239,15 +228,11 @@ class SensorFault(Gated):
             worst = _worse(worst, ("rate", min(beyond_noise, too_fast), self.v1))
         return worst
 
-    def _spike_ratio(self, v: float) -> float:
-        """The spike check (:class:`detectors.stats.spike.Spike`) with the noise scale from before the
-        spike (relative to the level for a :data:`PROPORTIONAL` quantity); none at the floor (pure)."""
-        if self.spike.at_floor(v, self.lo + self.res):
-            return 0.0
-        dscale, rel = self.ds_prev or (self.dscale, self.dscale_rel)  # the scales before the spike
-        scale = max(dscale, self.res)
+    def _spike_ratio(self, v: float, scale: float) -> float:
+        """The spike check (:class:`detectors.stats.spike.Spike`) with the noise scale of the
+        excursion (relative to the level for a :data:`PROPORTIONAL` quantity) (pure)."""
         if self.proportional:
-            scale = max(scale, rel * self._level(min(abs(v), abs(self.spike.reference()))))
+            scale = max(scale, self.dscale_rel * self._level(min(abs(v), abs(self.spike.reference()))))
         return self.spike.ratio(v, scale, self.res)
 
     def _measure(self, x):
@@ -275,18 +260,16 @@ class SensorFault(Gated):
         self.lasting = frozenset({self._fault[0]}) & LASTING if self.gate.current else frozenset()
         if self.dry is not None:
             self.dry.learn(x)
-        left_out = self._left_out(v)
         self.spike.learn(v)
         a = self.a
         if self.n:
             dt = t - self.t1
             d = v - self.v1
-            before = self.v1
-            if left_out and self.ds_prev is not None:  # the excursion's up-jump is unlearnt
-                (self.dscale, self.dscale_rel), before = self.ds_prev, self.v2
-            self.ds_prev = (self.dscale, self.dscale_rel)
-            if not (self.dt_typ and dt > self.gap_factor * self.dt_typ):
-                self._learn_scales(v - before, min(abs(v), abs(before)))
+            scale = max(self.dscale, self.res)
+            ad = min(abs(d), 4.0 * scale) if self.n > 4 else abs(d)
+            self.dscale += (a if self.n > 4 else 1.0 / self.n) * (ad - self.dscale)
+            if self.proportional:
+                self._learn_relative_scale(d, min(abs(v), abs(self.v1)))
             # dt_typ: the longest regular interval lately (slowly forgotten); a gap is not learnt
             # unless gaps of that length keep coming (a new reporting interval)
             if not self.dt_typ or dt <= self.gap_factor * self.dt_typ or self.gaps >= 1:
@@ -316,25 +299,6 @@ class SensorFault(Gated):
             self._learn_magnitude(abs(v))
         self.t2, self.v2, self.t1, self.v1 = self.t1, self.v1, t, v
         self.n += 1
-
-    def _left_out(self, v: float) -> bool:
-        """Whether the previous reading was a rare excursion that ``v`` ends (left out of the
-        difference scale): it departed ≥ ``exclude_k`` scales and came back, while such excursions
-        come less often than ``exclude_rate`` per reading. Tracks that rate."""
-        if self.n < 3 or not self.exclude_k:
-            return False
-        big = self.spike.excursion(v) >= self.exclude_k * max(self.dscale, self.res)
-        self.exc_rate += self.a * (big - self.exc_rate)
-        return big and self.exc_rate < self.exclude_rate
-
-    def _learn_scales(self, d: float, low: float) -> None:
-        """Learn the difference ``d`` (between readings, the lower of which is ``low``) into
-        ``dscale`` (winsorised at 4 scales) and, for a :data:`PROPORTIONAL` quantity, ``dscale_rel``."""
-        scale = max(self.dscale, self.res)
-        ad = min(abs(d), 4.0 * scale) if self.n > 4 else abs(d)
-        self.dscale += (self.a if self.n > 4 else 1.0 / self.n) * (ad - self.dscale)
-        if self.proportional:
-            self._learn_relative_scale(d, low)
 
     def _learn_step(self, step: float, held: float) -> None:
         """A change of ``step`` after the previous value held for ``held`` seconds: the quantisation

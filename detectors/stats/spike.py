@@ -9,10 +9,6 @@ The ratio is the smaller of ``jump / (k × scale)`` (the caller's noise scale) a
 max(|r|, |v|, res))`` (a least size relative to the value). A rise that persists (a flood, a
 plume) does not come back in one reading.
 
-:meth:`Spike.excursion` is the same shape without the size tests (the caller leaves such readings
-out of its noise scale); :meth:`Spike.at_floor` says whether the readings around the spike touch
-the bottom of the measuring range, where a reading cannot go lower, so noise comes back by itself.
-
 >>> s = Spike(k=8.0, ret=0.5, rel=0.15)
 >>> for v in (55.0, 55.4, 54.7, 82.0, 55.2, 71.0):
 ...     s.learn(v)
@@ -47,28 +43,11 @@ class Spike(Slotted):
     def ratio(self, v: float, scale: float, res: float) -> float:
         """The last reading's departure if ``v`` came back (0 otherwise; pure): its jump over ``k`` ×
         the noise ``scale``, at most its jump over ``rel`` × the value (at least ``res``)."""
-        jump = self.excursion(v)
-        if not jump:
-            return 0.0
-        r = self.reference()
-        return min(jump / (self.k * scale), jump / (self.rel * max(abs(r), abs(v), res)))
-
-    def excursion(self, v: float) -> float:
-        """The last reading's jump if ``v`` came back (the shape of :meth:`ratio`), else 0 (pure).
-
-        >>> s = Spike()
-        >>> for x in (5.0, 5.1, 4.9, 9.0):
-        ...     s.learn(x)
-        >>> s.excursion(5.0), s.excursion(8.5)
-        (4.0, 0.0)
-        """
         r = self.reference()
         jump = min(abs(self.v1 - r), abs(self.v1 - v))
-        return jump if (self.v1 - r) * (self.v1 - v) > 0 and abs(v - r) <= self.ret * jump else 0.0
-
-    def at_floor(self, v: float, floor: float) -> bool:
-        """Whether ``v`` or one of the three readings before the last lies at or below ``floor``."""
-        return min(v, self.v2, self.v3, self.v4) <= floor  # v first: a NaN (too few readings) is skipped
+        if not (self.v1 - r) * (self.v1 - v) > 0 or abs(v - r) > self.ret * jump:
+            return 0.0
+        return min(jump / (self.k * scale), jump / (self.rel * max(abs(r), abs(v), res)))
 
     def learn(self, v: float) -> None:
         """Keep ``v`` as the last reading."""
