@@ -162,7 +162,8 @@ def summarise(results: Sequence[ReplayResult], names: Sequence[str], params: dic
     })
     faulty = [r for r in results if "faults" in r.series.meta]
     if faulty:
-        parts = [fault_metrics(r.series.meta["faults"], r.stream_levels, r.stream_hazards, r.lifecycle, r.series.t)
+        parts = [fault_metrics(r.series.meta["faults"], r.stream_levels, r.stream_hazards, r.lifecycle, r.series.t,
+                               present={q: ~np.isnan(v) for q, v in r.series.columns.items()})
                  for r in faulty]
         summary.update(parts[0] if len(parts) == 1 else {"fault_series": parts})
     per_series = []

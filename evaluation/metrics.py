@@ -130,7 +130,7 @@ def _ratio(num: float, den: float) -> float | None:
 
 
 def fault_metrics(faults: Sequence, stream_levels: dict, stream_hazards: dict, lifecycle: Sequence,
-                  t: np.ndarray, *, after_rows: int = 1) -> dict:
+                  t: np.ndarray, *, after_rows: int = 1, present: dict[str, np.ndarray] | None = None) -> dict:
     """Sensor-fault figures of a replay with labelled fault runs (``datasets.FaultRun``).
 
     A fault run ``[first, last]`` of quantity q is *flagged* when a ``sensor`` stream of q has a level
@@ -143,7 +143,9 @@ def fault_metrics(faults: Sequence, stream_levels: dict, stream_hazards: dict, l
     (``public_warnings_during_fault_runs_other``). A *false sensor flag* is a sensor stream's level
     leaving NONE on a row outside every fault run of its quantity (and its ``after_rows``); per day
     over the recording. ``public_warnings_raised`` counts every warning that was public at some
-    point (raised public, or made public by a later update).
+    point (raised public, or made public by a later update). With ``present`` (per quantity, which
+    rows hold a value of it), "the rows after" are the next rows *with a value*: after a gap the
+    return is the next reading, not an empty row.
 
     >>> from evaluation.datasets import FaultRun
     >>> lv = {"sensor_fault:turbidity": np.array([0, 0, 2, 0, 1, 0])}
@@ -164,7 +166,8 @@ def fault_metrics(faults: Sequence, stream_levels: dict, stream_hazards: dict, l
     other: set[str] = set()
     runs_out = []
     for f in faults:
-        lo, hi = f.first, min(f.last + after_rows, _next_run(faults, f) - 1, n - 1)
+        lo, hi = f.first, min(_after(f.last, after_rows, (present or {}).get(f.quantity)),
+                              _next_run(faults, f) - 1, n - 1)
         hit = any(a[lo:hi + 1].any() for a in by_quantity.get(f.quantity, []))
         if f.quantity in covered:
             covered[f.quantity][lo:hi + 1] = True
@@ -196,6 +199,19 @@ def fault_metrics(faults: Sequence, stream_levels: dict, stream_hazards: dict, l
                                           for h in sorted(set(public_all.values()))},
             "false_sensor_flags": false_flags, "false_sensor_flags_per_day": _ratio(false_flags, days),
             "fault_run_detail": runs_out}
+
+
+def _after(last: int, rows: int, present: np.ndarray | None) -> int:
+    """The row ``rows`` readings after row ``last``: counting only rows with a value when ``present``
+    is given (the end of the series when there are not that many).
+
+    >>> _after(2, 1, None), _after(2, 1, np.array([1, 1, 1, 0, 0, 1], bool)), _after(2, 1, np.ones(3, bool))
+    (3, 5, 3)
+    """
+    if present is None or rows <= 0:
+        return last + rows
+    later = np.flatnonzero(present[last + 1:])
+    return last + 1 + int(later[rows - 1]) if len(later) >= rows else last + rows
 
 
 def _next_run(faults: Sequence, f) -> int:

@@ -171,7 +171,8 @@ def piece_faults(r: ReplayResult, piece: Piece) -> dict:
     levels = {k: v[a:b] for k, v in r.stream_levels.items()}
     t0, t1 = float(s.t[a]) * 1e9, float(s.t[b - 1]) * 1e9
     events = [e for e in r.lifecycle if t0 <= e.time_ns <= t1]
-    m = fault_metrics(faults, levels, r.stream_hazards, events, s.t[a:b])
+    m = fault_metrics(faults, levels, r.stream_hazards, events, s.t[a:b],
+                      present={q: ~np.isnan(v[a:b]) for q, v in s.columns.items()})
     sensor = [v > 0 for k, v in levels.items() if r.stream_hazards.get(k) == "sensor"]
     m["days"] = float(s.t[b - 1] - s.t[a]) / 86400.0
     m["max_flagged_fraction"] = float(max((np.mean(v) for v in sensor), default=0.0))

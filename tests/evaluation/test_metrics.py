@@ -52,7 +52,10 @@ def test_a_warning_counts_for_one_wave_only():
 def test_fault_metrics_flags_leaks_and_false_flags():
     import numpy as np
 
+    import numpy as np
+
     from evaluation.datasets import FaultRun
+    from evaluation.metrics import fault_metrics
     from evaluation.metrics import fault_metrics
     from riverwatch.model import Level, WarningEvent
 
@@ -185,7 +188,10 @@ def test_fault_metrics_count_distinct_public_warnings():
     """One warning raised then updated inside two fault runs is one public warning, not four."""
     import numpy as np
 
+    import numpy as np
+
     from evaluation.datasets import FaultRun
+    from evaluation.metrics import fault_metrics
     from evaluation.metrics import fault_metrics
 
     t = np.arange(10) * 3600.0
@@ -201,7 +207,10 @@ def test_fault_metrics_the_row_after_belongs_to_the_next_run():
     """A flag on the first row of the next fault run is that run's, not the one before."""
     import numpy as np
 
+    import numpy as np
+
     from evaluation.datasets import FaultRun
+    from evaluation.metrics import fault_metrics
     from evaluation.metrics import fault_metrics
 
     t = np.arange(10) * 3600.0
@@ -238,3 +247,21 @@ def test_flood_warnings_count_only_when_open_or_recent_at_the_crossing():
     assert event_metrics([open_], lead_window=day).lead_time_median_minutes == 3 * 1440.0
     recent = ([flood[0]], [9.5 * day], 12 * day, False, [9.6 * day])            # opened 12 h before
     assert event_metrics([recent], lead_window=day).lead_time_median_minutes == 720.0
+
+
+def test_a_spike_before_a_gap_is_credited_at_the_next_reading_with_a_value():
+    """The spike check reports at the return; when the row after the spike is empty (a gap in the
+    record), the return is the next row that holds a value, and the flag there is the spike's."""
+    import numpy as np
+
+    from evaluation.datasets import FaultRun
+    from evaluation.metrics import fault_metrics
+
+    levels = {"sensor_fault:turbidity": np.array([0, 0, 0, 0, 2, 0])}  # flagged at row 4
+    present = {"turbidity": np.array([1, 1, 1, 0, 1, 1], bool)}      # row 3 is empty
+    run = [FaultRun("turbidity", "Large spike", 2, 2)]
+    t = np.arange(6) * 900.0
+    hazards = {"sensor_fault:turbidity": "sensor"}
+    assert fault_metrics(run, levels, hazards, [], t)["fault_runs_flagged"] == 0  # the old rule: row 3 only
+    m = fault_metrics(run, levels, hazards, [], t, present=present)
+    assert (m["fault_runs_flagged"], m["false_sensor_flags"]) == (1, 0)
