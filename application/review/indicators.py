@@ -119,8 +119,11 @@ def ack_times(timeline: Timeline) -> list[dict]:
 
 
 def mismatches(timeline: Timeline) -> dict[str, list[dict]]:
-    """``warnings_without_event``: public warnings (not sensor notices) raised for a station and
-    quantity that crossed no threshold; ``events_without_warning``: crossings nobody warned of.
+    """``warnings_without_event``: public warnings (not sensor notices) raised for a station where
+    no quantity crossed a threshold; ``events_without_warning``: the first crossing of each quantity
+    at a station that had no public warning in the window. Matched per station: one warning covers
+    its station's hazard whatever quantity raised it (a water-quality warning raised on turbidity
+    also warns of the conductivity crossing that follows).
 
     >>> from application.review.timeline import Row, Timeline
     >>> tl = Timeline(0, 9, rows=[Row(1, "warning", "p", "a", hazard="flood", quantity="q", state="raised", id="w"),
@@ -129,16 +132,17 @@ def mismatches(timeline: Timeline) -> dict[str, list[dict]]:
     >>> [w["id"] for w in m["warnings_without_event"]], [e["station"] for e in m["events_without_warning"]]
     (['w'], ['b'])
     """
-    crossed = {(r.partner, r.station, r.quantity) for r in timeline.of("crossing")}
+    crossed = {(r.partner, r.station) for r in timeline.of("crossing")}
     raises = first_raises(timeline)
+    warned = {(p, s) for p, s, _ in raises}
     without_event = [{"id": r.id, "partner": r.partner, "station": r.station, "quantity": r.quantity,
                       "hazard": r.hazard, "level": r.level, "time_ns": r.time_ns}
-                     for key, r in sorted(raises.items()) if key not in crossed]
+                     for key, r in sorted(raises.items()) if key[:2] not in crossed]
     firsts: dict[tuple[str, str, str], Row] = {}
     for r in timeline.of("crossing"):
         firsts.setdefault((r.partner, r.station, r.quantity), r)
     without_warning = [{"partner": k[0], "station": k[1], "quantity": k[2], "level": r.level, "time_ns": r.time_ns}
-                       for k, r in sorted(firsts.items()) if k not in raises]
+                       for k, r in sorted(firsts.items()) if k[:2] not in warned]
     return {"warnings_without_event": without_event, "events_without_warning": without_warning}
 
 

@@ -116,3 +116,13 @@ def test_an_empty_incident_has_no_leads_and_no_availability_ratio():
     assert lead_times(empty) == [] and mismatches(empty) == {"warnings_without_event": [], "events_without_warning": []}
     assert availability(empty)[0]["availability"] is None
     assert delivery(empty)["write_lag_max_s"] is None
+
+
+def test_a_stations_warning_covers_the_crossings_of_its_other_quantities():
+    """A water-quality warning raised on turbidity also warns of the conductivity crossing minutes
+    later at the same sonde (the demo storm's plume had counted that as an event without warning)."""
+    rows = [warning(10, UP, "wq-hochtal", "raised", "advisory", "wq.1", quantity="turbidity", hazard="water_quality"),
+            Row(T0 + 8 * MIN, "crossing", UP, "wq-hochtal", quantity="turbidity", level="advisory", value=27.0),
+            Row(T0 + 14 * MIN, "crossing", UP, "wq-hochtal", quantity="conductivity", level="advisory", value=1009.0)]
+    found = mismatches(Timeline(T0, T0 + 60 * MIN, rows=rows).sort())
+    assert found == {"warnings_without_event": [], "events_without_warning": []}
