@@ -46,17 +46,22 @@ ACK_MIN_LEVEL = "watch"
 
 
 def first_raises(timeline: Timeline) -> dict[tuple[str, str, str], Row]:
-    """The first raise of a public warning per ``(partner, station, quantity)``.
+    """When a warning first went public, per ``(partner, station, quantity)``: its public raise, or
+    the update that made a warning kept internal public (a lone blip held back until corroborated).
 
     >>> from application.review.timeline import Row, Timeline
     >>> tl = Timeline(0, 9, rows=[Row(5, "warning", "p", "g", quantity="q", state="raised", id="a"),
     ...                          Row(7, "warning", "p", "g", quantity="q", state="raised", id="b")])
     >>> first_raises(tl)[("p", "g", "q")].id
     'a'
+    >>> held = Timeline(0, 9, rows=[Row(2, "warning", "p", "g", quantity="q", state="raised", id="c", public=False),
+    ...                            Row(4, "warning", "p", "g", quantity="q", state="updated", id="c")])
+    >>> first_raises(held)[("p", "g", "q")].time_ns
+    4
     """
     found: dict[tuple[str, str, str], Row] = {}
     for row in timeline.of("warning"):
-        if row.public and row.state == "raised" and row.hazard != "sensor":
+        if row.public and row.state != "cleared" and row.hazard != "sensor":
             found.setdefault((row.partner, row.station, row.quantity), row)
     return found
 

@@ -126,7 +126,7 @@ def expected_leads(influx, window) -> dict:
             peak_value = (max if sign > 0 else min)(v for _, v in points)
             peak_time = min(t for t, v in points if v == peak_value)
             raised = [w["time"] for w in warnings if w["station"] == st.id and w["quantity"] == q and w["public"]
-                      and w["state"] == "raised" and w["hazard"] != "sensor"]
+                      and w["state"] != "cleared" and w["hazard"] != "sensor"]  # raised public, or made public
             first = min(raised) if raised else None
             leads[(st.partner, st.id, q)] = (
                 top, None if first is None else (crossing - first) / NS, None if first is None else (peak_time - first) / NS)
@@ -177,8 +177,10 @@ def test_review_indicators_equal_what_the_raw_rows_say(storm, browser):
 
     # warnings without a matching event, events without a warning
     crossed = {(p, s, q) for p, s, q in leads}
-    raised = {(w["partner"], w["station"], w["quantity"]): w["id"] for w in sorted(warnings, key=lambda w: w["time"])
-              if w["public"] and w["state"] == "raised" and w["hazard"] != "sensor"}
+    raised = {}
+    for w in sorted(warnings, key=lambda w: w["time"]):  # when each warning first went public
+        if w["public"] and w["state"] != "cleared" and w["hazard"] != "sensor":
+            raised.setdefault((w["partner"], w["station"], w["quantity"]), w["id"])
     assert sorted(x["id"] for x in indicators["warnings_without_event"]) == sorted(
         wid for key, wid in raised.items() if key[:2] not in {c[:2] for c in crossed})
     assert sorted((x["station"], x["quantity"]) for x in indicators["events_without_warning"]) == sorted(
