@@ -59,7 +59,7 @@ from babel.numbers import format_decimal
 
 from riverwatch.ack_contract import ACK_REASONS
 from riverwatch.errors import ConfigError
-from riverwatch.model import WARNING_STATES, Level
+from riverwatch.model import HAZARDS, WARNING_STATES, Level
 from riverwatch.units import QUANTITIES
 
 if TYPE_CHECKING:
@@ -70,7 +70,6 @@ log = logging.getLogger(__name__)
 
 LOCALES_DIR = Path(__file__).resolve().parent / "locales"
 FALLBACK = "en"
-HAZARDS = ("flood", "water_quality", "weather", "anomaly", "sensor")
 PARTS = ("headline", "description", "instruction")
 
 #: Placeholders a template may use, and what they hold.

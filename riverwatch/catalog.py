@@ -29,8 +29,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from riverwatch.contract import NAME_PATTERN
 from riverwatch.errors import ConfigError
-from riverwatch.model import Level
+from riverwatch.model import HAZARDS, Level
 from riverwatch.settings import did_you_mean, read_toml
+from riverwatch.sharing import SharingPolicy, check_policies, policy_for
 from riverwatch.units import QUANTITIES
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
@@ -174,6 +175,8 @@ class Catalog(BaseModel):
     partners: list[Partner]
     stations: list[Station]
     gateways: list[Gateway] = Field(default_factory=list)
+    sharing: list[SharingPolicy] = Field(default_factory=list, description="agreements between partners "
+                                         "(riverwatch/sharing.py); a pair without one falls back to shares_with")
 
     @model_validator(mode="after")
     def _consistent(self) -> "Catalog":
@@ -186,7 +189,14 @@ class Catalog(BaseModel):
         object.__setattr__(self, "_by_id", {st.id: st for st in self.stations})
         _refuse_cycles(self.stations)
         _check_gateways(self.gateways, owner)
+        check_policies(self.sharing, {p: {st.id for st in self.stations if st.partner == p} for p in partner_ids},
+                       {p: {q for st in self.stations if st.partner == p for q in st.quantities} for p in partner_ids},
+                       HAZARDS)
         return self
+
+    def sharing_policy(self, owner: str, to: str) -> SharingPolicy | None:
+        """What partner ``to`` gets of ``owner``'s data (its agreement, else ``shares_with``), None if nothing."""
+        return policy_for(self.sharing, {p.id: p.shares_with for p in self.partners}, owner, to)
 
     def station(self, partner: str, station: str) -> Station | None:
         """The station ``partner/station``, or None when it is not catalogued."""

@@ -104,6 +104,8 @@ class Reading:
 
 #: Warning event states, in the order a warning lives through them.
 WARNING_STATES = ("raised", "escalated", "deescalated", "updated", "cleared")
+#: The hazards a warning can be of.
+HAZARDS = ("flood", "water_quality", "weather", "anomaly", "sensor")
 
 
 @dataclass(frozen=True, slots=True)

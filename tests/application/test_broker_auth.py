@@ -299,3 +299,39 @@ def test_only_a_partners_operators_may_acknowledge_on_its_ack_topic(secured_brok
     finally:
         for s in (lac_op, town_op, lac_reader, lac_device):
             s.close()
+
+
+def test_an_agreement_without_raw_data_keeps_the_partner_off_the_raw_topics(tmp_path):
+    """Rivertown shares only flood warnings with Lacville, aggregated data and no CAP: the broker
+    delivers Lacville only what is agreed. (Mosquitto 2.0 grants a SUBACK for a topic the ACL does
+    not let the account read and then delivers nothing on it: the ACL is checked per message.)"""
+    from tests.riverwatch.test_sharing import AGREEMENT, with_sharing
+
+    catalog = with_sharing(AGREEMENT)
+    files = broker_auth.render(catalog, tmp_path / "broker")
+    _, port = services.start_mosquitto(tmp_path, password_file=files["passwd"], acl_file=files["acl"])
+    creds = broker_auth.load_or_create_credentials(catalog, files["credentials"])
+    reader = Session(port, broker_auth.partner_account("lacville"), creds["partner.lacville"])
+    pipeline = Session(port, broker_auth.SERVICE_ACCOUNT, creds["riverwatch"])
+    try:
+        reader.client.subscribe([("rw/v1/rivertown/gauge-hochtal/data", 1), ("rw/v1/#", 1)])
+        pipeline.client.subscribe("rw/v1/#", qos=1)
+        time.sleep(0.3)
+        sent = ["rw/v1/rivertown/gauge-hochtal/data", "rw/v1/rivertown/gauge-hochtal/status",
+                "rw/v1/rivertown/wq-hochtal/warning/water_quality", "rw/v1/rivertown/gauge-hochtal/cap/flood",
+                "rw/v1/rivertown/gauge-hochtal/rejected", "rw/v1/rivertown/gauge-hochtal/warning/flood",
+                "rw/v1/rivertown/gauge-hochtal/warning/flood/ack", "rw/v1/lacville/gauge-lacville/data"]
+        for topic in sent:
+            assert pipeline.publish(topic, b"x") < 128
+        got = set()
+        while len(got) < 3:
+            got.add(reader.received.get(timeout=5)[0])
+        time.sleep(0.3)
+        while not reader.received.empty():
+            got.add(reader.received.get()[0])
+        assert got == {"rw/v1/rivertown/gauge-hochtal/warning/flood", "rw/v1/rivertown/gauge-hochtal/warning/flood/ack",
+                       "rw/v1/lacville/gauge-lacville/data"}
+    finally:
+        reader.close()
+        pipeline.close()
+        services.stop_mosquitto(tmp_path)
