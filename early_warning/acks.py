@@ -109,10 +109,25 @@ class AckBook:
         self.min_level = min_level
         self._open: dict[str, _Tracked] = {}
 
-    def concerned(self, partner: str) -> set[str]:
-        """The partners a warning of ``partner`` concerns: itself and those it shares with."""
-        known = {p.id: p for p in self.catalog.partners}
-        return {partner, *known[partner].shares_with} if partner in known else {partner}
+    def concerned(self, partner: str, hazard: str | None = None) -> set[str]:
+        """The partners a warning of ``partner`` (of ``hazard``) concerns: itself, and those its
+        sharing agreements give that hazard's warnings and their acknowledgements
+        (:meth:`~riverwatch.catalog.Catalog.sharing_policy`; ``shares_with`` without one)."""
+        if partner not in {p.id for p in self.catalog.partners}:
+            return {partner}
+        readers = set()
+        for other in (p.id for p in self.catalog.partners if p.id != partner):
+            policy = self.catalog.sharing_policy(partner, other)
+            if policy is not None and policy.acks and (hazard is None or policy.covers_hazard(hazard)):
+                readers.add(other)
+        return {partner, *readers}
+
+    def names_shared(self, partner: str) -> bool:
+        """Whether the operators' names in acknowledgements of ``partner``'s warnings may be published:
+        only when every partner that reads them agreed to see names (personal data); else role and
+        partner only."""
+        readers = self.concerned(partner) - {partner}
+        return all(self.catalog.sharing_policy(partner, other).operator_names for other in readers)
 
     def observe(self, event: WarningEvent, t_s: float | None = None) -> None:
         """Follow a warning event published at ``t_s`` (default: its raise time): a clear forgets
@@ -134,7 +149,7 @@ class AckBook:
         tracked = self._open.get(warning_id)
         if tracked is None:
             raise AckRefused("ack_unknown_warning")
-        if partner not in self.concerned(tracked.event.partner):
+        if partner not in self.concerned(tracked.event.partner, tracked.event.hazard):
             raise AckRefused("ack_other_partner")
         if doc["role"] != role:
             raise AckRefused("ack_forged_role")

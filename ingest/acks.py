@@ -111,6 +111,8 @@ class AckDesk:
         self.write(ack_line(ack.warning_id, event.station, event.hazard, ack.partner, ack.role, ack.by, ack.after_s,
                             ack.comment, ack.action, int(t_s * _NS)))
         body = {"type": "ack", **dataclasses.asdict(ack)}
+        if not self.book.names_shared(event.partner):
+            body["by"] = ""  # personal data: partners see the role and the partner, not the person
         self.publish(warning_ack_topic(event.partner, event.station, event.hazard), orjson.dumps(body))
         self.accepted += 1
         return ack

@@ -128,3 +128,20 @@ def test_a_warning_replayed_from_old_data_is_timed_from_its_publication():
     assert book.reminders_due(published + 60) == []  # six hours "late" by the data, one minute by the worker
     assert [r.id for r in book.reminders_due(published + 900)] == [ev.id]
     assert book.accept(ack(), "up", ev.id, "operator", published + 1200).after_s == 1200.0
+
+
+def test_agreements_decide_who_may_acknowledge_and_whether_names_travel():
+    """A sharing agreement that gives ``down`` only flood warnings, without acknowledgements, keeps
+    ``down`` from acknowledging; names are published only where every reader agreed to them."""
+    doc = CATALOG.model_dump(by_alias=True, exclude={"sharing"})
+    base = {"from": "up", "to": "down", "agreement": "A-1", "purpose": "test"}
+    no_acks = Catalog.model_validate({**doc, "sharing": [{**base, "acks": False}]})
+    book = AckBook(no_acks)
+    ev = event()
+    book.observe(ev)
+    with pytest.raises(AckRefused, match="ack_other_partner"):
+        book.accept(ack(), "down", ev.id, "operator", T0 + 60)
+    assert book.names_shared("up")  # nobody else reads its acknowledgements
+    assert not AckBook(Catalog.model_validate({**doc, "sharing": [base]})).names_shared("up")
+    named = Catalog.model_validate({**doc, "sharing": [{**base, "operator_names": True}]})
+    assert AckBook(named).names_shared("up") and AckBook(named).concerned("up", "flood") == {"up", "down"}
