@@ -4,8 +4,9 @@ Readings published under the exercise root (:mod:`riverwatch.exercise_contract`)
 scored and turned into warnings by a separate validator, pipeline (detectors, quality checks and
 warning book) and renderer per drill. What a lane writes goes to ``exercise_*`` measurements tagged
 with the drill; what it publishes goes under the exercise root; its warnings carry CAP status
-``Exercise``, ids starting ``exercise.<drill>.`` and texts marked EXERCISE in every language. The
-real validator, pipeline, checkpoint, feed and acknowledgement desk never see any of it. A lane
+``Exercise``, ids starting ``exercise.<drill>.`` and texts marked EXERCISE in every language; the
+feed server shows them under ``/exercise/`` only. The real validator, pipeline, checkpoint, feed
+and acknowledgement desk never see any of it. A lane
 lives in memory only (a restart ends the drill's detector state) and closes after an idle hour.
 """
 
@@ -22,6 +23,7 @@ from riverwatch.model import WarningEvent
 from riverwatch.settings import Settings
 
 from ingest.alerts import AlertRenderer
+from ingest.feed import EXERCISE_FEED_ID, AlertFeed
 from ingest.influx_sink import InfluxSink
 from ingest.mqtt_publisher import MqttPublisher
 from ingest.outbox import Outbox
@@ -64,14 +66,14 @@ class Lane:
     """One drill's validator, pipeline and outbox."""
 
     def __init__(self, drill: str, catalog: Catalog, settings: Settings, sink: InfluxSink, client: object,
-                 specs=None) -> None:
+                 specs=None, feed: AlertFeed | None = None) -> None:
         self.drill = drill
         self.stats = Stats()
         self.validator = Validator(catalog, settings.ingest, settings.mqtt.max_payload_bytes)
         self.pipeline = Pipeline(catalog, settings, specs=specs)
         self.sink = ExerciseSink(sink, drill)
         self.outbox = Outbox(catalog, self.stats, self.sink, ExercisePublisher(client, drill),
-                             AlertRenderer(catalog, exercise=True))
+                             AlertRenderer(catalog, feed, exercise=True))
         self.last_message = time.monotonic()
 
     def handle(self, topic: str, payload: bytes, arrival: float, token: tuple) -> None:
@@ -108,6 +110,8 @@ class Exercises:
         self.catalog, self.settings, self.sink, self.client, self.specs = catalog, settings, sink, client, specs
         self.lanes: dict[str, Lane] = {}
         self.dropped = 0
+        #: Every drill's alerts, for the feed server's ``/exercise/`` pages and feeds.
+        self.feed = AlertFeed(feed_id=EXERCISE_FEED_ID)
 
     def handle(self, topic: str, payload: bytes, arrival: float, token: tuple) -> None:
         """One message under the exercise root; always acknowledged once its lines are durable."""
@@ -131,7 +135,8 @@ class Exercises:
     def _lane(self, drill: str) -> Lane | None:
         lane = self.lanes.get(drill)
         if lane is None and len(self.lanes) < MAX_DRILLS:
-            lane = self.lanes[drill] = Lane(drill, self.catalog, self.settings, self.sink, self.client, self.specs)
+            lane = self.lanes[drill] = Lane(drill, self.catalog, self.settings, self.sink, self.client, self.specs,
+                                            self.feed)
             log.info("drill %s: exercise lane opened", drill)
         elif lane is None:
             log.warning("drill %s: %d drills already running; its messages are dropped", drill, MAX_DRILLS)

@@ -57,6 +57,9 @@ log = logging.getLogger(__name__)
 ATOM_NS = "http://www.w3.org/2005/Atom"
 CAP_MIME = "application/cap+xml"
 FEED_ID = "urn:riverwatch:alerts"
+#: Where joint drills' alerts are served (their own index, pages, CAP and feeds; never in the public ones).
+EXERCISE_PATH = "/exercise"
+EXERCISE_FEED_ID = "urn:riverwatch:exercise"
 ATOM = "application/atom+xml; charset=utf-8"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 HTML = "text/html; charset=utf-8"
@@ -103,7 +106,8 @@ class AlertFeed:
     """
 
     def __init__(self, *, include_restricted: bool = False, cleared_ttl_s: float = 3600.0,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, feed_id: str = FEED_ID) -> None:
+        self.feed_id = feed_id
         self.include_restricted = include_restricted
         self.cleared_ttl_s = cleared_ttl_s
         self._clock = clock
@@ -169,7 +173,7 @@ class AlertFeed:
         """
         alerts = self.listed()
         feed = ET.Element("feed", xmlns=ATOM_NS)
-        _text(feed, "id", f"{FEED_ID}:{lang}" if per_language else FEED_ID)
+        _text(feed, "id", f"{self.feed_id}:{lang}" if per_language else self.feed_id)
         _text(feed, "title", term("page.feed_title", lang) if per_language else "riverwatch alerts")
         newest = max((a.event.time_ns for a in alerts), default=int(self._clock() * 1e9))
         _text(feed, "updated", _rfc3339(newest))
@@ -268,26 +272,30 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _route(self) -> tuple[int, str, bytes]:
         parts = urlsplit(self.path)
-        feed, base = self.server.feed, self.server.base_url
+        path, feed, base, acks = parts.path, self.server.feed, self.server.base_url, self.server.acks
+        if path == EXERCISE_PATH or path.startswith(EXERCISE_PATH + "/"):  # joint drills: the same pages apart
+            if self.server.exercise is None:
+                return 404, "text/plain; charset=utf-8", b"not found\n"
+            path, feed, base, acks = path[len(EXERCISE_PATH):] or "/", self.server.exercise, base + EXERCISE_PATH, None
         wanted = parse_qs(parts.query).get("lang", [None])[0]
-        if parts.path == "/alerts.atom":
+        if path == "/alerts.atom":
             return 200, ATOM, feed.atom(base, wanted)
-        if parts.path in ("/", "/index.html"):
+        if path in ("/", "/index.html"):
             langs = sorted(load_catalogs(), key=lambda code: (code != FALLBACK, code))  # English by default
             lang = page_language(wanted, self.headers.get("Accept-Language"), langs)
             return 200, HTML, index_page(feed.listed(), base, lang)
-        lang = parts.path[len("/alerts."):-len(".atom")] if parts.path.startswith("/alerts.") else ""
-        if parts.path.endswith(".atom") and lang in load_catalogs():
+        lang = path[len("/alerts."):-len(".atom")] if path.startswith("/alerts.") else ""
+        if path.endswith(".atom") and lang in load_catalogs():
             return 200, ATOM, feed.atom(base, lang, per_language=True)
-        if parts.path.startswith("/alerts/"):
-            name = unquote(parts.path[len("/alerts/"):])
+        if path.startswith("/alerts/"):
+            name = unquote(path[len("/alerts/"):])
             for suffix in (".xml", ".html"):
                 alert = feed.get(name[: -len(suffix)]) if name.endswith(suffix) else None
                 if alert is not None and suffix == ".xml":
                     return 200, f"{CAP_MIME}; charset=utf-8", alert.cap_xml
                 if alert is not None:
                     lang = page_language(wanted, self.headers.get("Accept-Language"), list(alert.texts))
-                    form = ack_form(alert.event.id, base, lang) if self.server.acks and not alert.cleared else ""
+                    form = ack_form(alert.event.id, base, lang) if acks and not alert.cleared else ""
                     return 200, HTML, alert_page(alert, base, lang, form)
         return 404, "text/plain; charset=utf-8", b"not found\n"
 
@@ -308,9 +316,9 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(self, address: tuple[str, int], feed: AlertFeed, public_url: str | None,
-                 acks: "HttpAcks | None" = None) -> None:
+                 acks: "HttpAcks | None" = None, exercise: AlertFeed | None = None) -> None:
         super().__init__(address, _Handler)
-        self.feed, self.acks = feed, acks
+        self.feed, self.acks, self.exercise = feed, acks, exercise
         host, port = self.server_address[:2]
         self.base_url = (public_url or f"http://{host}:{port}").rstrip("/")
 
@@ -328,11 +336,15 @@ class FeedServer:
         Base URL written into feed links when the server sits behind a proxy.
     acks
         Accepts ``POST /alerts/<id>/ack`` when given (:class:`ingest.acks.HttpAcks`).
+    exercise
+        Joint drills' alerts, served under ``/exercise/`` (same pages and feeds, no acknowledgement).
     """
 
     def __init__(self, feed: AlertFeed, host: str = "127.0.0.1", port: int = 8090,
-                 public_url: str | None = None, acks: "HttpAcks | None" = None) -> None:
+                 public_url: str | None = None, acks: "HttpAcks | None" = None,
+                 exercise: AlertFeed | None = None) -> None:
         self.feed, self.host, self.port, self.public_url, self.acks = feed, host, port, public_url, acks
+        self.exercise = exercise
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -354,11 +366,13 @@ class FeedServer:
         if self._server is not None:
             return self
         try:
-            self._server = _Server((self.host, self.port), self.feed, self.public_url, self.acks)
+            self._server = _Server((self.host, self.port), self.feed, self.public_url, self.acks, self.exercise)
         except OSError as exc:
             raise ServiceError(f"alert feed: cannot listen on {self.host}:{self.port}: {exc}") from None
         self.port = self._server.server_address[1]
         self.feed.base_url = self._server.base_url
+        if self.exercise is not None:
+            self.exercise.base_url = self._server.base_url + EXERCISE_PATH
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
                                         name="riverwatch-feed", daemon=True)
         self._thread.start()
@@ -372,6 +386,8 @@ class FeedServer:
         self._server.shutdown()
         self._server.server_close()
         self.feed.base_url = None
+        if self.exercise is not None:
+            self.exercise.base_url = None
         if self._thread is not None:
             self._thread.join(timeout)
         self._server = self._thread = None

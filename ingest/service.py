@@ -173,7 +173,7 @@ class Service:
             tokens = {p: token.get_secret_value() for p, token in self.settings.acks.tokens.items()}
             http_acks = HttpAcks(self.ack_queue.submit, tokens) if tokens else None
             self.feed_server = FeedServer(self.feed, feed.host, feed.port, public_url=feed.public_url,
-                                          acks=http_acks).start()
+                                          acks=http_acks, exercise=self.exercises.feed).start()
             log.info("alert feed at %s/alerts.atom", self.feed_server.url)
         self.consumer.start()
 

@@ -16,6 +16,7 @@ from riverwatch.influx import InfluxClient
 from riverwatch.settings import REPO_ROOT, Settings
 
 from tests.conftest import clear_retained
+from tests.ingest.test_feed_pages import browser, screenshot  # noqa: F401 (fixture)
 from tests.helpers import Publisher, wait_until
 
 from ingest.checkpoint import read_checkpoint
@@ -111,3 +112,37 @@ def test_a_drill_beside_a_real_flood_changes_no_real_output(services, influx, se
     readings = stored.query_rows('SELECT count("value") FROM "exercise_reading"')
     assert readings[0]["count"] == len(EXERCISE)
     assert [r["reason"] for r in stored.query_rows('SELECT * FROM "exercise_reject"')] == ["bad_timestamp"]
+
+
+def test_a_drills_alerts_are_served_under_exercise_only(services, influx, tmp_path, browser):
+    """The feed server shows a drill's warning on its own pages and feeds under /exercise/, marked in
+    the reader's language, and nowhere in the public index or feeds."""
+    from application.services import free_port
+
+    base = settings_for(services, influx.database, tmp_path)
+    settings = base.model_copy(update={"feed": base.feed.model_copy(update={"port": free_port()})})
+    svc, pub = Service(settings, CATALOG), Publisher(services)
+    svc.start()
+    try:
+        assert svc.wait_connected(10)
+        for i, level in enumerate(EXERCISE):
+            pub.publish(station_exercise_topic(DRILL, *GAUGE), encode_json(T0 + 900 * i, i, {"water_level": (level, "m")}))
+        assert wait_until(lambda: svc.stats.received == len(EXERCISE)) and svc.wait_idle(30)
+        base = svc.feed_server.url
+        drill_feed, public_feed = get(f"{base}/exercise/alerts.atom"), get(f"{base}/alerts.atom")
+        assert f"exercise.{DRILL}." in drill_feed and "urn:riverwatch:exercise" in drill_feed
+        assert "exercise." not in public_feed and "exercise." not in get(f"{base}/?lang=de")
+        warning_id = next(a.id for a in svc.exercises.feed.listed())
+        page_url = f"{base}/exercise/alerts/{warning_id}.html?lang=de"
+        assert "ÜBUNG" in get(page_url) and 'class="ack"' not in get(page_url)
+        screenshot(browser, tmp_path, page_url, "exercise_page_de.png", "1100,900")
+    finally:
+        svc.stop()
+        pub.close()
+
+
+def get(url: str) -> str:
+    import urllib.request
+
+    with urllib.request.urlopen(url, timeout=10) as answer:
+        return answer.read().decode()
