@@ -195,7 +195,7 @@ def play(args: argparse.Namespace) -> DemoResult:
                               start_s=start_s, seed=args.seed, state_dir=state / "devices",
                               client_id=f"rw-demo-sim-{os.getpid()}")
         service.wait_idle(timeout=60)
-        _acknowledge_open_warnings(settings, service)
+        acknowledge_open_warnings(settings, service)
     finally:
         service.stop()
     stored = _count_stored(influx)
@@ -209,9 +209,10 @@ def play(args: argparse.Namespace) -> DemoResult:
     return DemoResult(warnings, stored, service.stats.readings_in)
 
 
-def _acknowledge_open_warnings(settings: Settings, service) -> int:
+def acknowledge_open_warnings(settings: Settings, service) -> int:
     """Each partner's operator acknowledges the open public warnings that concern it, over MQTT
-    (as an operator console would); returns how many the worker accepted."""
+    (as an operator console would), and waits (at most 10 s) until the worker took them; returns how
+    many acknowledgements were sent."""
     import orjson
     import paho.mqtt.client as mqtt
 
@@ -236,7 +237,7 @@ def _acknowledge_open_warnings(settings: Settings, service) -> int:
     while service.acks.accepted < len(wanted) and time.monotonic() < deadline:
         time.sleep(0.05)
     service.wait_idle(timeout=30)
-    return service.acks.accepted
+    return len(wanted)
 
 
 def _review(influx: InfluxClient, catalog: Catalog, start_s: float, out: Path) -> dict:

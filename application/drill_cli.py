@@ -19,8 +19,8 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from riverwatch.contract import NAME_PATTERN
 from riverwatch.errors import ConfigError
+from riverwatch.exercise_contract import drill_id
 from riverwatch.settings import Settings
 
 STOP_WAIT_S = 10.0
@@ -44,17 +44,6 @@ def _write_state(settings: Settings, drill: str, **update) -> dict:
     tmp.write_text(json.dumps(state, indent=2) + "\n")
     tmp.replace(path)
     return state
-
-
-def drill_id(text: str) -> str:
-    """A drill id: a name of the contract (it is a topic level and a tag value).
-
-    >>> drill_id("flood-2027-03")
-    'flood-2027-03'
-    """
-    if not NAME_PATTERN.match(text):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a name ([A-Za-z0-9][A-Za-z0-9_.-]*)")
-    return text
 
 
 def _alive(pid: int | None) -> bool:

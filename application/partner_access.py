@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from riverwatch.catalog import Catalog
 from riverwatch.errors import ConfigError
-from riverwatch.influx import InfluxClient, InfluxError, quote_ident
+from riverwatch.influx import InfluxClient, InfluxError, quote_ident, quote_literal
 
 
 def partner_database(database: str, partner: str) -> str:
@@ -30,22 +30,17 @@ def reader_account(partner: str) -> str:
     return f"reader.{partner}"
 
 
-def _literal(text: str) -> str:
-    r"""An InfluxQL string literal: ``it's`` → ``'it\'s'``."""
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
 def grant_statements(database: str, partner: str, password: str) -> list[str]:
     """The InfluxQL that creates ``partner``'s database and its read-only user."""
     db, user = quote_ident(partner_database(database, partner)), quote_ident(reader_account(partner))
-    return [f"CREATE DATABASE {db}", f"CREATE USER {user} WITH PASSWORD {_literal(password)}",
+    return [f"CREATE DATABASE {db}", f"CREATE USER {user} WITH PASSWORD {quote_literal(password)}",
             f"GRANT READ ON {db} TO {user}"]
 
 
 def create_admin(url: str, username: str, password: str) -> None:
     """Create the first (admin) user of a fresh InfluxDB with ``auth-enabled``."""
     with InfluxClient(url, "_internal") as client:
-        client.query(f"CREATE USER {quote_ident(username)} WITH PASSWORD {_literal(password)} WITH ALL PRIVILEGES",
+        client.query(f"CREATE USER {quote_ident(username)} WITH PASSWORD {quote_literal(password)} WITH ALL PRIVILEGES",
                      epoch=None)
 
 
@@ -70,7 +65,7 @@ def grant_partner_reads(admin: InfluxClient, catalog: Catalog, passwords: dict[s
             if "already exists" not in str(exc):
                 raise
             admin.query(f"SET PASSWORD FOR {quote_ident(reader_account(partner))} = "
-                        f"{_literal(passwords[partner])}", epoch=None)
+                        f"{quote_literal(passwords[partner])}", epoch=None)
         admin.query(grant, epoch=None)
         done.append(partner)
     return done

@@ -184,7 +184,7 @@ class Consumer:
     hold
         Called on the network thread before each PUBLISH is handed over; while it returns True
         nothing more is read from the broker (fast client only; plain paho never holds).
-    acks
+    acks_and_drills
         Also subscribe to operators' acknowledgements (``rw/v1/+/ack/+``; every shard receives
         them all and keeps those of its own stations' warnings) and to drills' readings (a
         shard: those of its own stations).
@@ -198,9 +198,9 @@ class Consumer:
 
     def __init__(self, settings: MqttSettings, deliver: Callable[[Item], None],
                  stations: Iterable[tuple[str, str]] | None = None, hold: Callable[[], bool] | None = None,
-                 acks: bool = False) -> None:
+                 acks_and_drills: bool = False) -> None:
         self.settings = settings
-        self.acks = acks
+        self.acks_and_drills = acks_and_drills
         self.deliver = deliver
         self.stations = None if stations is None else list(stations)
         if self.stations is not None:
@@ -259,12 +259,13 @@ class Consumer:
         """The ``(topic filter, qos)`` pairs subscribed on every connect."""
         group = self.settings.shared_group
         shared = (lambda topic: f"$share/{group}/{topic}") if group else (lambda topic: topic)
-        acks = [(shared(ACK_SUBSCRIPTION), 1)] if self.acks else []
+        aside = self.acks_and_drills
+        acks = [(shared(ACK_SUBSCRIPTION), 1)] if aside else []
         if self.stations is not None:
-            drills = [(station_exercise_topic("+", p, s), 1) for p, s in self.stations] if self.acks else []
+            drills = [(station_exercise_topic("+", p, s), 1) for p, s in self.stations] if aside else []
             return ([(data_topic(p, s), 1) for p, s in self.stations]
                     + [(status_topic(p, s), 1) for p, s in self.stations] + acks + drills)
-        drills = [(shared(EXERCISE_SUBSCRIPTION), 1)] if self.acks else []
+        drills = [(shared(EXERCISE_SUBSCRIPTION), 1)] if aside else []
         return [(shared(DATA_SUBSCRIPTION), 1), (shared(STATUS_SUBSCRIPTION), 1)] + acks + drills
 
     def start(self) -> None:

@@ -126,7 +126,7 @@ class Service:
                                on_write=self.metrics.observe_write)
         self.flow = FlowControl(settings, self.sink)
         self.consumer = Consumer(settings.mqtt, self.flow.enqueue, stations=self.shard_stations, hold=self.flow.full,
-                                 acks=True)
+                                 acks_and_drills=True)
         self.publisher = MqttPublisher(self.consumer.client)
         self.acks = AckDesk(AckBook(catalog, settings.acks.remind_after_s), lambda line: self.sink.add([line]),
                             self.publisher.notice)

@@ -19,6 +19,8 @@ under the same root. In InfluxDB they go to measurements of their own (``exercis
 
 from __future__ import annotations
 
+import argparse
+
 from riverwatch.contract import NAME_PATTERN, ROOT
 
 EXERCISE_ROOT = f"{ROOT}/_exercise"
@@ -28,6 +30,18 @@ EXERCISE_SUBSCRIPTION = f"{EXERCISE_ROOT}/+/+/+/data"
 EXERCISE_MEASUREMENT_PREFIX = "exercise_"
 _PREFIX = f"{EXERCISE_ROOT}/"
 _REAL_PREFIX = f"{ROOT}/"
+
+
+def drill_id(text: str) -> str:
+    """A drill id: a name of the contract (it is a topic level and a tag value); the ``type`` of
+    the CLIs' drill options, so a bad one is refused with this message.
+
+    >>> drill_id("flood-2027-03")
+    'flood-2027-03'
+    """
+    if not NAME_PATTERN.match(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a drill id ([A-Za-z0-9][A-Za-z0-9_.-]*)")
+    return text
 
 
 def is_exercise_topic(topic: str) -> bool:

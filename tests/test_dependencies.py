@@ -28,11 +28,12 @@ def _names(requirements: list[str]) -> set[str]:
     return {re.split(r"[<>=!~\[; ]", req, maxsplit=1)[0].lower().replace("_", "-") for req in requirements}
 
 
-def _module_level_imports(path) -> set[str]:
-    """Top-level names of modules imported when ``path`` is loaded (not inside functions)."""
+def _imports(path, inside_functions: bool = False) -> set[str]:
+    """Top-level names of the modules ``path`` imports when it is loaded, or anywhere (also inside
+    functions) with ``inside_functions``."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     found: set[str] = set()
-    for node in tree.body:
+    for node in ast.walk(tree) if inside_functions else tree.body:
         if isinstance(node, ast.Import):
             found |= {alias.name.split(".")[0] for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
@@ -49,7 +50,7 @@ def test_every_module_level_third_party_import_is_a_runtime_dependency():
             where = str(path.relative_to(REPO_ROOT))
             if where in TEST_ONLY:
                 continue
-            for module in _module_level_imports(path):
+            for module in _imports(path):
                 if module in sys.stdlib_module_names or module in RUNTIME_PACKAGES or module == "__future__":
                     continue
                 if where in OPTIONAL.get(module, ()):
@@ -96,20 +97,9 @@ def test_plots_without_matplotlib_name_the_extra():
     assert "riverwatch[plots]" in done.stdout, done.stderr[-2000:]
 
 
-def _all_imports(path) -> set[str]:
-    """Top-level names of every module ``path`` imports, at load time or inside functions."""
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            found |= {alias.name.split(".")[0] for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            found.add(node.module.split(".")[0])
-    return found
-
-
 def test_every_runtime_dependency_is_imported_by_runtime_code():
     """A plain ``pip install`` (and the worker image) installs nothing the code never imports."""
-    imported = set().union(*(_all_imports(path) for package in RUNTIME_PACKAGES
+    imported = set().union(*(_imports(path, inside_functions=True) for package in RUNTIME_PACKAGES
                              for path in (REPO_ROOT / package).rglob("*.py")))
     distributions = packages_distributions()
     used = {dist.lower().replace("_", "-") for module in imported for dist in distributions.get(module, [module])}

@@ -25,7 +25,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from riverwatch.catalog import Catalog, load_catalog
-from riverwatch.contract import NAME_PATTERN
+from riverwatch.exercise_contract import drill_id
 from riverwatch.errors import ConfigError
 from riverwatch.influx import InfluxClient
 from riverwatch.settings import Settings
@@ -124,12 +124,6 @@ def run_review(args: argparse.Namespace) -> int:
     return 0
 
 
-def _drill_id(text: str) -> str:
-    if not NAME_PATTERN.match(text):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a drill id ([A-Za-z0-9][A-Za-z0-9_.-]*)")
-    return text
-
-
 def _client(settings: Settings) -> InfluxClient:
     s = settings.influx
     return InfluxClient(s.url, s.database, token=s.token.get_secret_value() if s.token else None,
@@ -150,6 +144,6 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--partner", help="only what concerns this partner, in its languages (default: every partner)")
     parser.add_argument("--notes", type=Path, help="operators' notes (markdown or text), archived with the report")
     parser.add_argument("--out", type=Path, required=True, help="folder of the report")
-    parser.add_argument("--drill", type=_drill_id, help="review joint drill ID (its exercise records) instead of the real incident")
+    parser.add_argument("--drill", type=drill_id, help="review joint drill ID (its exercise records) instead of the real incident")
     parser.add_argument("--config", type=Path, help="settings file")
     parser.set_defaults(func=run_review)

@@ -23,7 +23,7 @@ import orjson
 from riverwatch import storage
 from riverwatch.catalog import Catalog
 from riverwatch.exercise_contract import EXERCISE_MEASUREMENT_PREFIX
-from riverwatch.influx import InfluxClient, quote_ident
+from riverwatch.influx import InfluxClient, quote_ident, quote_literal
 from riverwatch.model import LEVEL_NAMES
 
 from application.review.timeline import Row, StationData, Timeline
@@ -46,7 +46,7 @@ def read_timeline(client: InfluxClient, catalog: Catalog, from_ns: int, to_ns: i
     """
     where = f"time >= {int(from_ns)} AND time <= {int(to_ns)}"
     if drill is not None:
-        where += f" AND \"drill\" = '{drill}'"
+        where += f' AND "drill" = {quote_literal(drill)}'
     timeline = Timeline(from_ns, to_ns, shares={p.id: list(p.shares_with) for p in catalog.partners})
     readings = _select(client, _name(storage.READING, drill), '"value", "qc"', where, '"partner", "station", "quantity"')
     scores = _select(client, _name(storage.SCORE, drill), "*", where, '"partner", "station", "quantity"')

@@ -17,18 +17,17 @@ import time
 import uuid
 from dataclasses import replace
 
-import orjson
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from riverwatch.ack_contract import ack_topic
 from riverwatch.catalog import load_catalog
 from riverwatch.influx import InfluxClient
 from riverwatch.settings import REPO_ROOT, Settings
 
 from tests.helpers import wait_until
 
+from application.demo import acknowledge_open_warnings
 from application.review.cli import write_review
 from dashboards.alerting import alert_rules
 from dashboards.build import to_dict
@@ -78,24 +77,6 @@ def _publish_scenario(host: str, port: int, start_s: float) -> int:
         client.loop_stop()
 
 
-def _acknowledge_open_warnings(services, service) -> None:
-    """An operator of each partner acknowledges every open warning over MQTT, through the worker."""
-    open_ids = [(e.partner, e.id) for e in service.pipeline.open_warnings()]
-    assert open_ids, "the scenario leaves warnings open to acknowledge"
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"dash-op-{uuid.uuid4().hex[:8]}",
-                         protocol=mqtt.MQTTv5)
-    client.connect(services.mqtt_host, services.mqtt_port)
-    client.loop_start()
-    try:
-        for partner, warning_id in open_ids:
-            body = orjson.dumps({"by": f"op-{partner}", "role": "operator", "action": "gauge watched"})
-            client.publish(ack_topic(partner, warning_id), body, qos=1).wait_for_publish(10)
-    finally:
-        client.disconnect()
-        client.loop_stop()
-    assert wait_until(lambda: service.acks.accepted == len(open_ids)) and service.wait_idle(30)
-
-
 @pytest.fixture(scope="module")
 def pipeline_db(services, tmp_path_factory):
     """A database filled by the real ingest pipeline (dropped afterwards)."""
@@ -118,7 +99,8 @@ def pipeline_db(services, tmp_path_factory):
         assert service.wait_idle(60)
         time.sleep(1.2)  # at least two summary intervals: station_state and pipeline rows
         assert wait_until(lambda: service.acks.reminders > 0, 10)  # an open warning re-announced
-        _acknowledge_open_warnings(services, service)
+        acks_sent = acknowledge_open_warnings(settings, service)  # operators acknowledge, through the worker
+        assert acks_sent > 0 and service.acks.accepted == acks_sent
     finally:
         service.stop()
     write_review(client, CATALOG, int((time.time() - 2 * DAY_S) * 1e9), time.time_ns(), tmp / "review")
