@@ -15,19 +15,15 @@ Examples
 
 from __future__ import annotations
 
+import os
+import secrets
+from pathlib import Path
+
 from riverwatch.catalog import Catalog
+from riverwatch.durable import tmp_path, write_atomic
 from riverwatch.errors import ConfigError
 from riverwatch.influx import InfluxClient, InfluxError, quote_ident, quote_literal
-
-
-def partner_database(database: str, partner: str) -> str:
-    """The database of ``partner``'s shared view."""
-    return f"{database}_{partner}"
-
-
-def reader_account(partner: str) -> str:
-    """The InfluxDB user ``partner``'s Grafana reads with."""
-    return f"reader.{partner}"
+from riverwatch.sharing import partner_database, reader_account
 
 
 def grant_statements(database: str, partner: str, password: str) -> list[str]:
@@ -69,3 +65,63 @@ def grant_partner_reads(admin: InfluxClient, catalog: Catalog, passwords: dict[s
         admin.query(grant, epoch=None)
         done.append(partner)
     return done
+
+
+def reader_passwords(catalog: Catalog, path: Path, rotate: bool = False) -> dict[str, str]:
+    """Each partner's reader password: kept from ``path`` (an env file) unless ``rotate``, else new.
+
+    >>> import tempfile
+    >>> from riverwatch.catalog import load_catalog
+    >>> path = Path(tempfile.mkdtemp()) / "readers.env"
+    >>> first = reader_passwords(load_catalog("catalog/demo.toml"), path)
+    >>> write_reader_passwords(path, first)
+    >>> reader_passwords(load_catalog("catalog/demo.toml"), path) == first, sorted(first)
+    (True, ['lacville', 'rivertown'])
+    """
+    kept = {} if rotate or not path.is_file() else _read_env(path)
+    return {p.id: kept.get(password_variable(p.id)) or secrets.token_urlsafe(24) for p in catalog.partners}
+
+
+def password_variable(partner: str) -> str:
+    """The environment variable Grafana's datasource of ``partner`` reads its password from."""
+    return f"INFLUX_READER_{partner.upper().replace('-', '_')}_PASSWORD"
+
+
+def write_reader_passwords(path: Path, passwords: dict[str, str]) -> None:
+    """Write ``passwords`` as an env file readable by its owner only."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = "".join(f"{password_variable(p)}={pw}\n" for p, pw in passwords.items())
+    os.close(os.open(tmp_path(path), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))  # never readable by others
+    write_atomic(path, text.encode())
+
+
+def _read_env(path: Path) -> dict[str, str]:
+    pairs = (line.split("=", 1) for line in path.read_text(encoding="utf-8").splitlines() if "=" in line)
+    return {key.strip(): value.strip() for key, value in pairs}
+
+
+def token_variable(partner: str) -> str:
+    """The environment variable Grafana reads ``partner``'s InfluxDB 2.x/3.x read token from."""
+    return f"INFLUX_TOKEN_{partner.upper().replace('-', '_')}"
+
+
+def influx2_commands(catalog: Catalog, database: str, org: str) -> list[str]:
+    """The ``influx`` CLI commands that give each partner, on InfluxDB 2.x, what :func:`grant_partner_reads`
+    gives on 1.x: a bucket, its v1 mapping (DBRP) to ``<database>_<partner>``, and a token that may
+    read that bucket only (printed by ``influx auth create``; Grafana reads it from ``INFLUX_TOKEN_<PARTNER>``).
+
+    >>> from riverwatch.catalog import load_catalog
+    >>> print("\\n".join(influx2_commands(load_catalog("catalog/demo.toml"), "riverwatch", "rw")[:3]))
+    influx bucket create --org rw --name riverwatch_rivertown
+    influx v1 dbrp create --org rw --db riverwatch_rivertown --rp autogen --default --bucket-id "$(influx bucket list --org rw --name riverwatch_rivertown --hide-headers | cut -f1)"
+    influx auth create --org rw --description reader.rivertown --read-bucket "$(influx bucket list --org rw --name riverwatch_rivertown --hide-headers | cut -f1)"  # -> INFLUX_TOKEN_RIVERTOWN
+    """
+    out = []
+    for partner in (p.id for p in catalog.partners):
+        bucket = partner_database(database, partner)
+        bucket_id = f'"$(influx bucket list --org {org} --name {bucket} --hide-headers | cut -f1)"'
+        out += [f"influx bucket create --org {org} --name {bucket}",
+                f"influx v1 dbrp create --org {org} --db {bucket} --rp autogen --default --bucket-id {bucket_id}",
+                f"influx auth create --org {org} --description {reader_account(partner)} --read-bucket {bucket_id}"
+                f"  # -> {token_variable(partner)}"]
+    return out

@@ -8,6 +8,8 @@ Everything runs on this machine, in this run, against one Mosquitto and one Infl
                 the sustained rate; latency (stored, warning) at half the sustained rate; overload
                 (2x sustained) then drain: stored must equal acknowledged
 3. workers      two workers on a shared subscription (``mqtt.shared_group``)
+3b. sharing     one worker without partner views, then with views and two partners sharing everything
+                aggregated (``ingest/share_sink.py``): the sustained rate may fall at most 20 %
 4. nodered      Node-RED (installed into ``bench/.node-red/`` with npm), plain and batch flows
 5. memory       state per station-quantity (10,000 stations)
 6. profile      the pure hot path, timed and profiled with pyinstrument
@@ -41,7 +43,7 @@ from bench.steps import StepCounter, ladder, run_step, sustained
 from bench.targets import REPO, NodeRedTarget, RiverwatchTarget, available_default_detectors, install_node_red
 from bench.workload import make_workload, write_catalog
 
-PARTS = ("ceiling", "riverwatch", "workers", "nodered", "memory", "profile", "evaluate")
+PARTS = ("ceiling", "riverwatch", "workers", "sharing", "nodered", "memory", "profile", "evaluate")
 
 FULL = dict(ceiling_n=150_000, window_s=15.0, rates=[5_000, 10_000, 15_000, 20_000, 30_000, 40_000, 60_000, 80_000],
             nodered_plain=[5_000, 10_000, 15_000, 20_000], nodered_batch=[10_000, 20_000, 30_000, 40_000, 60_000],
@@ -136,6 +138,9 @@ def _check_targets(res: dict) -> dict:
             best_nr = max((t.get("sustained") or {}).get("offered_readings_per_s") or 0 for t in nr)
             checks["≥ Node-RED's best variant"] = {"met": (best_rw or 0) >= best_nr,
                                                   "detail": f"{best_rw:,.0f} vs {best_nr:,.0f}"}
+    fall = (res.get("sharing") or {}).get("fall")
+    if fall is not None:
+        checks["sharing views cost ≤ 20 % of the sustained rate"] = {"met": fall <= 0.2, "detail": f"{100 * fall:.0f} %"}
     mem = res.get("memory")
     if mem:
         per = mem["tracemalloc_bytes_per_station_quantity"]
@@ -145,8 +150,8 @@ def _check_targets(res: dict) -> dict:
 
 
 def _riverwatch(res, urls, tmp, catalog, wl, counter, cfg, aux, warnings, n_workers, skip_extra=False,
-                start_rates=None) -> dict:
-    target = RiverwatchTarget(urls, catalog, tmp, n_workers)
+                start_rates=None, views=True, variant="") -> dict:
+    target = RiverwatchTarget(urls, catalog, tmp, n_workers, views=views, variant=variant)
     entry = {"name": target.name, "kind": "riverwatch", **target.describe()}
     common = dict(n_stations=len(wl.load), n_alarm=len(wl.alarms), rpm=wl.readings_per_message,
                   warnings=warnings, drain_timeout_s=cfg["drain_timeout_s"], aux_pids=aux)
@@ -189,6 +194,24 @@ def _riverwatch(res, urls, tmp, catalog, wl, counter, cfg, aux, warnings, n_work
     finally:
         target.stop()
     return entry
+
+
+def _sharing(res, urls, tmp, wl, counter, cfg, aux, warnings) -> dict:
+    """The sharing sink's cost: one worker without partner views, then with views and two partners
+    sharing everything aggregated (``bench.workload.sharing_toml``), on the same finer ladder."""
+    one = next(((t.get("sustained") or {}).get("offered_readings_per_s") for t in res["targets"]
+                if t["kind"] == "riverwatch" and t["workers"] == 1), None)
+    rates = [round(one * f, -2) for f in (0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.25)] if one else cfg["rates"]
+    plain, shared = write_catalog(wl, tmp / "catalog-plain.toml"), write_catalog(wl, tmp / "catalog-shared.toml", True)
+    out = {}
+    for key, catalog, views in (("without_views", plain, False), ("views_two_partners_aggregated", shared, True)):
+        entry = _riverwatch(res, urls, tmp, catalog, wl, counter, cfg, aux, warnings, 1, skip_extra=True,
+                            start_rates=rates, views=views, variant=key.replace("_", "-"))
+        out[key] = {"sustained": entry.get("sustained"), "steps": entry.get("steps"), "error": entry.get("error")}
+    base, with_views = ((out[k]["sustained"] or {}).get("offered_readings_per_s") for k in out)
+    out["fall"] = round(1 - with_views / base, 3) if base and with_views else None
+    log(f"bench: sharing: sustained {base} readings/s without views, {with_views} with; fall {out['fall']}")
+    return out
 
 
 def _node_red(res, urls, tmp, wl, counter, cfg, aux) -> list[dict]:
@@ -274,6 +297,8 @@ def main(argv: list[str] | None = None) -> int:
                 rates = [r for r in cfg["rates"] if one is None or r >= one] or cfg["rates"]
                 res["targets"].append(_riverwatch(res, urls, tmp, catalog, wl, counter, cfg, aux, warnings, 2,
                                                   skip_extra=True, start_rates=rates))
+            if "sharing" not in args.skip:
+                res["sharing"] = _sharing(res, urls, tmp, wl, counter, cfg, aux, warnings)
             if "nodered" not in args.skip:
                 res["targets"] += _node_red(res, urls, tmp, wl, counter, cfg, aux)
         finally:

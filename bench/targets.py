@@ -81,14 +81,16 @@ class RiverwatchTarget:
     kind = "riverwatch"
 
     def __init__(self, urls: ServiceUrls, catalog: Path, workdir: Path, n_workers: int = 1,
-                 database: str | None = None, detectors: list[str] | None = None) -> None:
+                 database: str | None = None, detectors: list[str] | None = None, views: bool = True,
+                 variant: str = "") -> None:
         self.urls = urls
         self.catalog = catalog
-        self.workdir = Path(workdir) / f"riverwatch-{n_workers}w"
+        self.workdir = Path(workdir) / f"riverwatch-{n_workers}w{variant}"
         self.n_workers = n_workers
-        self.database = database or f"bench_rw_{n_workers}w"
+        self.database = database or f"bench_rw_{n_workers}w{variant.replace('-', '_')}"
         self.detectors = detectors if detectors is not None else available_default_detectors()[0]
-        self.name = f"riverwatch, {n_workers} worker{'s' if n_workers > 1 else ''}"
+        self.views = views
+        self.name = f"riverwatch, {n_workers} worker{'s' if n_workers > 1 else ''}{variant and f' ({variant})'}"
         self.procs: list[subprocess.Popen] = []
         self.logs: list[Path] = []
 
@@ -101,7 +103,8 @@ class RiverwatchTarget:
                 f'[mqtt]\nhost = "{self.urls.mqtt_host}"\nport = {self.urls.mqtt_port}\n'
                 f'client_id = "bench-worker-{i}"\nsession_expiry_s = 600\n{shared}\n'
                 f'[influx]\nurl = "{self.urls.influx_url}"\ndatabase = "{self.database}"\n\n'
-                f'[ingest]\nspool_dir = "{wdir / "spool"}"\ndetectors = [{detectors}]\n')
+                f'[ingest]\nspool_dir = "{wdir / "spool"}"\ndetectors = [{detectors}]\n\n'
+                f'[sharing]\nviews = {"true" if self.views else "false"}\n')
         path = wdir / "riverwatch.toml"
         path.write_text(text)
         return path
@@ -141,7 +144,7 @@ class RiverwatchTarget:
 
     def describe(self) -> dict:
         """What was run."""
-        return {"kind": self.kind, "workers": self.n_workers, "detectors": self.detectors,
+        return {"kind": self.kind, "workers": self.n_workers, "detectors": self.detectors, "views": self.views,
                 "database": self.database, "command": "python -m application.cli run --config <generated>"}
 
 

@@ -222,6 +222,32 @@ TEXTS: dict[str, dict[str, str]] = {
     "column.detail": {"en": "detail", "de": "Detail", "fr": "détail"},
     "column.topic": {"en": "topic", "de": "Topic", "fr": "topic"},
     "column.rejects": {"en": "rejects", "de": "Zurückweisungen", "fr": "rejets"},
+    "column.to": {"en": "shared with", "de": "geteilt mit", "fr": "partagé avec"},
+    "column.owner": {"en": "data of", "de": "Daten von", "fr": "données de"},
+    "column.agreement": {"en": "agreement", "de": "Vereinbarung", "fr": "accord"},
+    "column.points": {"en": "points", "de": "Punkte", "fr": "points"},
+    "column.from": {"en": "from", "de": "von", "fr": "du"},
+    "column.until": {"en": "until", "de": "bis", "fr": "au"},
+    "column.delay_s": {"en": "delay (s)", "de": "Verzögerung (s)", "fr": "délai (s)"},
+    "panel.shared": {"en": "Shared with partners (points)", "de": "Mit Partnern geteilt (Punkte)",
+                     "fr": "Partagé avec les partenaires (points)"},
+    "panel.shared.description": {
+        "en": "Points the sharing sink wrote into each partner's own database, per agreement: what the partner's "
+              "dashboards can see. 'own' is the partner's own data.",
+        "de": "Punkte, die die Teilungsstufe in die eigene Datenbank jedes Partners schrieb, je Vereinbarung: was "
+              "die Dashboards des Partners sehen. „own“ sind die eigenen Daten des Partners.",
+        "fr": "Points écrits par le partage dans la base de chaque partenaire, par accord : ce que ses tableaux de "
+              "bord peuvent voir. « own » : les propres données du partenaire."},
+    "panel.sharing_audit": {"en": "What was shared, with whom, under which agreement",
+                            "de": "Was mit wem unter welcher Vereinbarung geteilt wurde",
+                            "fr": "Ce qui a été partagé, avec qui, sous quel accord"},
+    "panel.sharing_audit.description": {
+        "en": "The sharing audit (measurement sharing_audit): every copy into a partner's database, the span of "
+              "data it covered (from, until) and the agreement's delay.",
+        "de": "Das Teilungsprotokoll (Messung sharing_audit): jede Kopie in die Datenbank eines Partners, der "
+              "abgedeckte Datenzeitraum (von, bis) und die Verzögerung der Vereinbarung.",
+        "fr": "Le journal du partage (mesure sharing_audit) : chaque copie dans la base d'un partenaire, la période "
+              "de données couverte (du, au) et le délai de l'accord."},
     # station kinds and quantities (English labels as in riverwatch.units)
     "kind.river_gauge": {"en": "river gauge", "de": "Pegel", "fr": "station hydrométrique"},
     "kind.water_quality": {"en": "water quality", "de": "Wasserqualität", "fr": "qualité de l'eau"},

@@ -13,7 +13,7 @@ Examples
 --------
 >>> model = pipeline_health()
 >>> model.uid, len(model.panels)
-('rw-pipeline', 14)
+('rw-pipeline', 16)
 >>> from dashboards.audience import Audience
 >>> french = pipeline_health(Audience("lacville", "Lacville", "fr", "Europe/Paris"))
 >>> french.uid, french.panels[0].title
@@ -70,6 +70,14 @@ OVERLOAD_DROPPED = (f'SELECT sum("overload_dropped") AS "QoS 0 dropped" FROM "{P
                     'GROUP BY time($__interval), "worker" fill(none)')
 RECENT_REJECTS = (f'SELECT "partner", "reason", "detail", "topic" FROM "{REJECT}" WHERE $timeFilter '
                   'ORDER BY time DESC LIMIT 100')
+
+#: The sharing sink's audit (ingest/share_sink.py: one point per copy into a partner's database).
+AUDIT = "sharing_audit"
+SHARED_POINTS = (f'SELECT sum("points") FROM "{AUDIT}" WHERE $timeFilter '
+                 'GROUP BY time($__interval), "to", "agreement" fill(none)')
+AUDIT_TABLE = (f'SELECT "to", "owner", "agreement", "kind", "points", "from_ns" / 1000000 AS "from", '
+               f'"to_ns" / 1000000 AS "until", "delay_s" FROM "{AUDIT}" WHERE $timeFilter ORDER BY time DESC LIMIT 200')
+AUDIT_COLUMNS = ("to", "owner", "agreement", "kind", "points", "from", "until", "delay_s")
 
 CONNECTION_STATES = ((0, "disconnected", "red"), (1, "connected", "green"))
 #: Reject table columns (Grafana adds ``Time`` to the second frame).
@@ -141,4 +149,24 @@ def history_panels(lang: str, partner: str | None) -> list:
               transformations=[transformation("organize", {"renameByName": headers(REJECT_COLUMNS, lang)})]),
         timeseries(t("panel.backlog"), backlog, Cell(0, 28, 24, 8), decimals=0, minimum=0,
                    description=t("panel.backlog.description")),
+        *sharing_panels(lang, partner),
+    ]
+
+
+def sharing_panels(lang: str, partner: str | None) -> list:
+    """The sharing audit: points shared per partner and agreement, and the latest copies (``partner``'s
+    copy shows what was shared with it and what of its data was shared)."""
+    t = partial(text, lang=lang)
+    mine = (f' AND ("to" = \'{partner}\' OR "owner" = \'{partner}\')' if partner else "")
+    points = SHARED_POINTS.replace(" WHERE $timeFilter", f" WHERE $timeFilter{mine}")
+    audit = AUDIT_TABLE.replace(" WHERE $timeFilter", f" WHERE $timeFilter{mine}")
+    return [
+        timeseries(t("panel.shared"), [influx(points, alias="$tag_to · $tag_agreement")], Cell(0, 36, 10, 8),
+                   bars=True, decimals=0, minimum=0, description=t("panel.shared.description")),
+        table(t("panel.sharing_audit"), [influx(audit, table=True)], Cell(10, 36, 14, 8),
+              description=t("panel.sharing_audit.description"), lang=lang,
+              transformations=[
+                  transformation("convertFieldType", {"conversions": [
+                      {"targetField": name, "destinationType": "time"} for name in ("from", "until")]}),
+                  transformation("organize", {"renameByName": headers(AUDIT_COLUMNS, lang)})]),
     ]

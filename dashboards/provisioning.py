@@ -29,12 +29,16 @@ Examples
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 
 import yaml
 
+from grafana_foundation_sdk.models.dashboard import DataSourceRef
+
 from riverwatch.catalog import Catalog, load_catalog
 from riverwatch.settings import Settings
+from riverwatch.sharing import partner_database, reader_account
 from dashboards.alerting import ORG_ID, alert_rules, rule_file
 from dashboards.audience import SHARED, Audience, audiences
 from dashboards.build import to_json
@@ -119,14 +123,66 @@ def folder_permissions(catalog: Catalog) -> dict[str, list[dict]]:
 
 def boards(settings: Settings, catalog: Catalog | None = None) -> list[Board]:
     """Every riverwatch dashboard with its folder, in a fixed order: the shared set, then per
-    partner one set per catalog language (:func:`dashboards.audience.audiences`)."""
+    partner one set per catalog language (:func:`dashboards.audience.audiences`), reading the
+    partner's own datasource (:func:`partner_datasource`) when ``sharing.views`` is on."""
     catalog = catalog or load_catalog(settings.catalog)
     detectors = list(settings.ingest.detectors)
     result = [Board(shared_folder(), model) for model in board_set(catalog, detectors, SHARED)]
     for audience in audiences(catalog):
         folder = partner_folder(catalog, audience.partner)
-        result += [Board(folder, model) for model in board_set(catalog, detectors, audience)]
+        models = board_set(catalog, detectors, audience)
+        if settings.sharing.views:
+            models = [retarget(model, partner_datasource_uid(audience.partner)) for model in models]
+        result += [Board(folder, model) for model in models]
     return result
+
+
+def retarget(model: object, uid: str) -> object:
+    """``model`` with every reference to the main datasource pointing at ``uid`` instead (in place).
+
+    >>> from dashboards.influxql import datasource_ref
+    >>> retarget([datasource_ref()], "riverwatch-influxdb-lacville")[0].uid
+    'riverwatch-influxdb-lacville'
+    """
+    if isinstance(model, DataSourceRef):
+        if model.uid == DATASOURCE_UID:
+            model.uid = uid
+    elif isinstance(model, (list, tuple)):
+        for item in model:
+            retarget(item, uid)
+    elif isinstance(model, dict):
+        if model.get("uid") == DATASOURCE_UID and model.get("type") == DATASOURCE_TYPE:
+            model["uid"] = uid
+        for item in model.values():
+            retarget(item, uid)
+    elif type(model).__module__.startswith(("grafana_foundation_sdk", "dashboards.")) and not isinstance(model, Enum):
+        for item in vars(model).values():
+            retarget(item, uid)
+    return model
+
+
+def partner_datasource_uid(partner: str) -> str:
+    """The uid of ``partner``'s datasource (Grafana uids: at most 40 characters)."""
+    return f"{DATASOURCE_UID}-{partner}"[:40]
+
+
+def partner_datasource(settings: Settings, partner: str) -> dict:
+    """``partner``'s datasource: its own database (its view, :mod:`ingest.share_sink`), read with its
+    read-only user ``reader.<partner>`` (InfluxDB 1.x, password from ``$INFLUX_READER_<PARTNER>_PASSWORD``)
+    or its read token (2.x/3.x, ``$INFLUX_TOKEN_<PARTNER>``).
+
+    >>> ds = partner_datasource(Settings(), "lacville")
+    >>> ds["uid"], ds["jsonData"]["dbName"], ds["user"], ds["secureJsonData"]["password"]
+    ('riverwatch-influxdb-lacville', 'riverwatch_lacville', 'reader.lacville', '${INFLUX_READER_LACVILLE_PASSWORD}')
+    """
+    env = partner.upper().replace("-", "_")  # application.partner_access.token_variable / password_variable
+    ds = datasource(settings)
+    ds.update(name=f"{DATASOURCE_NAME} ({partner})", uid=partner_datasource_uid(partner), isDefault=False,
+              user=reader_account(partner))
+    ds["jsonData"] = {**ds["jsonData"], "dbName": partner_database(settings.influx.database, partner)}
+    ds["secureJsonData"] = {"httpHeaderValue1": f"Token ${{INFLUX_TOKEN_{env}}}",
+                            "password": f"${{INFLUX_READER_{env}_PASSWORD}}"}
+    return ds
 
 
 def board_set(catalog: Catalog, detectors: list[str], audience: Audience) -> list:
@@ -156,9 +212,11 @@ def datasource(settings: Settings) -> dict:
     return ds
 
 
-def datasources_file(settings: Settings) -> dict:
-    """``provisioning/datasources/riverwatch.yaml``."""
-    return {"apiVersion": 1, "datasources": [datasource(settings)]}
+def datasources_file(settings: Settings, catalog: Catalog | None = None) -> dict:
+    """``provisioning/datasources/riverwatch.yaml``: the main datasource, and each partner's."""
+    partners = [p.id for p in (catalog or load_catalog(settings.catalog)).partners] if settings.sharing.views else []
+    return {"apiVersion": 1, "datasources": [datasource(settings),
+                                             *(partner_datasource(settings, p) for p in partners)]}
 
 
 def dashboards_file() -> dict:
@@ -238,7 +296,7 @@ def write_all(settings: Settings, out: str | Path, catalog: Catalog | None = Non
 
     for board in boards(settings, catalog):
         put(out / "dashboards" / board.folder.title / f"{board.uid}.json", to_json(board.model))
-    put(out / "provisioning" / "datasources" / "riverwatch.yaml", _yaml(datasources_file(settings)))
+    put(out / "provisioning" / "datasources" / "riverwatch.yaml", _yaml(datasources_file(settings, catalog)))
     put(out / "provisioning" / "dashboards" / "riverwatch.yaml", _yaml(dashboards_file()))
     put(out / "provisioning" / "alerting" / "riverwatch-rules.yaml", _yaml(alerting_file()))
     put(out / "provisioning" / "alerting" / "riverwatch-contacts.yaml",

@@ -18,6 +18,7 @@ True
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +27,8 @@ from riverwatch.errors import ConfigError, SinkError
 from riverwatch.settings import Settings
 from dashboards.alerting import alert_rules
 from dashboards.build import to_dict
-from dashboards.provisioning import boards, datasource, folder_permissions, folders, shared_folder
+from dashboards.provisioning import (boards, datasource, folder_permissions, folders, partner_datasource,
+                                     partner_datasource_uid, shared_folder)
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +67,21 @@ def datasource_payload(settings: Settings) -> dict:
     return ds
 
 
+def partner_payload(settings: Settings, partner: str) -> dict:
+    """A partner's datasource for the API, its secret from the environment the provisioned file names
+    (``INFLUX_READER_<PARTNER>_PASSWORD`` with a user, ``INFLUX_TOKEN_<PARTNER>`` with a token)."""
+    ds = partner_datasource(settings, partner)
+    secure = {}
+    for key, ref in ds["secureJsonData"].items():
+        value = os.environ.get(ref.split("${", 1)[1].rstrip("}"))
+        if value is not None:
+            secure[key] = f"Token {value}" if key == "httpHeaderValue1" else value
+    if "httpHeaderValue1" not in secure:
+        ds["jsonData"].pop("httpHeaderName1", None)
+    ds["secureJsonData"] = secure
+    return ds
+
+
 def plan(settings: Settings, catalog: Catalog | None = None) -> list[Step]:
     """Every payload to publish, in order: folders, their permissions, datasource, dashboards,
     alert rules."""
@@ -73,6 +90,9 @@ def plan(settings: Settings, catalog: Catalog | None = None) -> list[Step]:
     steps += [Step("folder_permissions", uid, {"items": items})
               for uid, items in folder_permissions(catalog).items()]
     steps.append(Step("datasource", datasource(settings)["uid"], datasource_payload(settings)))
+    if settings.sharing.views:
+        steps += [Step("datasource", partner_datasource_uid(p.id), partner_payload(settings, p.id))
+                  for p in catalog.partners]
     for board in boards(settings, catalog):
         payload = {"dashboard": to_dict(board.model), "folderUid": board.folder.uid, "overwrite": True,
                    "message": "published by riverwatch"}

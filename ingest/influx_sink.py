@@ -197,6 +197,13 @@ class InfluxSink:
         """Batches handed to the writer and not yet durable."""
         return self._pending
 
+    def durable_watermark(self) -> tuple[int, int]:
+        """``(lines added, lines in InfluxDB)``: every line added before the first figure was read is
+        in InfluxDB once the second reaches it; the second is -1 while the spool holds anything
+        (spooled lines are durable but not yet queryable). Any thread."""
+        added, done = self.counters.lines_added, self.counters.lines_done
+        return added, (done if self.spool.bytes == 0 else -1)
+
     @property
     def influx_down(self) -> bool:
         """True while batches go to the spool instead of InfluxDB."""

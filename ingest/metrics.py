@@ -121,6 +121,12 @@ class SnapshotCollector:
                       snap.points_skipped)
         yield counter("checkpoint_parts_reset", "checkpoint parts (a detector, a QC stream, the warning book …) "
                       "that did not load on start and started fresh", snap.checkpoint_parts_reset)
+        yield counter("sharing_points", "points the sharing sink wrote into partners' databases", snap.sharing_points)
+        yield counter("sharing_errors", "sharing passes that failed (their windows stay pending)", snap.sharing_errors)
+        yield gauge("sharing_pending_windows", "windows marked for a partner's view and not shared yet",
+                    snap.sharing_pending_windows)
+        yield gauge("sharing_oldest_due_seconds", "how long the oldest window shared in the last pass had been due",
+                    snap.sharing_oldest_due_s)
         yield gauge("uptime_seconds", "seconds since the worker started", snap.uptime_s)
 
 

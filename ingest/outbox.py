@@ -46,12 +46,17 @@ class Outbox:
         Called with each :class:`~riverwatch.model.WarningEvent` once it is published.
     follow
         Also called with each event, before ``on_warning`` (the worker's acknowledgement desk).
+    written
+        Called with ``(event, time of its line)`` once its ``warning`` line is handed to the sink
+        (the sharing sink marks the window).
     """
 
     def __init__(self, catalog: Catalog, stats: Stats, sink: InfluxSink, publisher: MqttPublisher,
                  alerts: AlertRenderer, on_warning: Callable[[WarningEvent], None] | None = None,
-                 follow: Callable[[WarningEvent], None] | None = None) -> None:
+                 follow: Callable[[WarningEvent], None] | None = None,
+                 written: Callable[[WarningEvent, int], None] | None = None) -> None:
         self.follow = follow
+        self.written = written
         self.catalog = catalog
         self.stats = stats
         self.sink = sink
@@ -87,9 +92,10 @@ class Outbox:
         """Write and publish warning events; True when there were any."""
         if not events:
             return False
-        lines = []
+        lines, times = [], []
         for event in events:
-            lines.append(warning_line(event, self.catalog, self.alerts.line_time(event), time.time_ns()))
+            times.append(self.alerts.line_time(event))
+            lines.append(warning_line(event, self.catalog, times[-1], time.time_ns()))
             self._publish(event)
             if self.follow is not None:
                 self.follow(event)
@@ -99,6 +105,9 @@ class Outbox:
                 except Exception:
                     log.exception("on_warning callback failed")
         self.sink.add(lines)
+        if self.written is not None:
+            for event, time_ns in zip(events, times):
+                self.written(event, time_ns)
         return True
 
     def _publish(self, event: WarningEvent) -> None:

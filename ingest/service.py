@@ -67,6 +67,7 @@ from ingest.metrics import Metrics
 from ingest.mqtt_publisher import MqttPublisher
 from ingest.outbox import Outbox
 from ingest.pipeline import Pipeline
+from ingest.share_sink import ShareSink
 from ingest.spool import Spool
 from ingest.stats import Stats, StatsSnapshot
 from ingest.summary import Summary
@@ -128,15 +129,17 @@ class Service:
         self.consumer = Consumer(settings.mqtt, self.flow.enqueue, stations=self.shard_stations, hold=self.flow.full,
                                  acks_and_drills=True)
         self.publisher = MqttPublisher(self.consumer.client)
-        self.acks = AckDesk(AckBook(catalog, settings.acks.remind_after_s), lambda line: self.sink.add([line]),
-                            self.publisher.notice)
+        self.share = ShareSink(settings, catalog, self.sink.durable_watermark)
+        self.acks = AckDesk(AckBook(catalog, settings.acks.remind_after_s), self._write_ack, self.publisher.notice)
         self.ack_queue = AckQueue()
         self.exercises = Exercises(catalog, settings, self.sink, self.consumer.client, specs)
         self.feed = AlertFeed()
         self.feed_server: FeedServer | None = None
         self.alerts = AlertRenderer(catalog, self.feed)
         self.outbox = Outbox(catalog, self.stats, self.sink, self.publisher, self.alerts, on_warning,
-                             follow=lambda event: self.acks.observe(event, time.time()))
+                             follow=lambda event: self.acks.observe(event, time.time()),
+                             written=lambda event, t: self.share.note_warning(event.partner, event.station,
+                                                                              event.hazard, t))
         self.checkpoints = checkpoint.Checkpoints(self.checkpoint_path, self.validator, self.pipeline, catalog,
                                                   self.stats)
         self._stopping = threading.Event()
@@ -160,6 +163,7 @@ class Service:
         restore_alerts(self.alerts, self.sink.client, self.pipeline.open_warnings(), self.checkpoint_path.is_file())
         restore_acks(self.acks.book, self.sink.client, self.pipeline.open_warnings())
         self.sink.start()
+        self.share.start()
         self._stopping.clear()
         self._stop_deadline = float("inf")
         self._tick_at = time.monotonic()
@@ -201,6 +205,7 @@ class Service:
         self.commits.sink_stopping = True
         self.sink.stop(max(1.0, self._stop_deadline - time.monotonic()))
         self.consumer.stop()
+        self.share.stop(max(1.0, min(10.0, self._stop_deadline - time.monotonic())))
         self.metrics.close()
         if self.feed_server is not None:
             self.feed_server.stop()
@@ -280,6 +285,7 @@ class Service:
     def stats_snapshot(self) -> StatsSnapshot:
         """Every figure of the worker now (any thread): what metrics and the log summary read."""
         stats, flow, sink, spool, consumer = self.stats, self.flow, self.sink, self.spool, self.consumer
+        share = self.share.counters
         counters = sink.counters
         return StatsSnapshot(
             worker=self.worker, received=stats.received, accepted=stats.accepted, rejected=stats.rejected,
@@ -300,7 +306,9 @@ class Service:
             spool_corrupt_records=spool.corrupt_records, mqtt_connected=consumer.connected.is_set(),
             mqtt_reconnects=consumer.reconnects, mqtt_disconnects=consumer.disconnects,
             mqtt_acks_dropped=consumer.acks_dropped, mqtt_idle_s=consumer.idle_s(), mqtt_holds=consumer.holds,
-            watchdog_trips=self.watchdog.trips, checkpoint_parts_reset=self.checkpoints.parts_reset)
+            watchdog_trips=self.watchdog.trips, checkpoint_parts_reset=self.checkpoints.parts_reset,
+            sharing_points=share.points_shared, sharing_errors=share.errors,
+            sharing_pending_windows=share.pending_windows, sharing_oldest_due_s=share.oldest_due_s)
 
     # ------------------------------------------------------------------ processing thread
 
@@ -379,10 +387,12 @@ class Service:
                 token = (mid, qos, len(obs.values), generation)
                 if events:
                     self.sink.add(lines)
+                    self.share.note_readings(obs.partner, obs.station, obs.time_ns)
                     self.outbox.warnings(events)
                     self.commits.commit(token)
                 else:
                     self.sink.add(lines, token)
+                    self.share.note_readings(obs.partner, obs.station, obs.time_ns)
         except DecodeError as exc:
             try:
                 self.outbox.reject(exc, topic, payload, arrival, (mid, qos, 0, generation))
@@ -413,6 +423,11 @@ class Service:
         if self.shard_stations is None or warning_station(topic) in self.shard_stations:
             self.acks.on_message(topic, payload, time.time())
         self.sink.add([], token)
+
+    def _write_ack(self, line: str) -> None:
+        """An ``ack`` line to the sink, and its window marked for the partners' views."""
+        self.sink.add([line])
+        self.share.note_ack(line)
 
     def _summary(self, final: bool = False) -> None:
         self.summary.write(self.stats_snapshot(), self.pipeline.open_warnings(), self.pipeline.qc.suspect_stations(),

@@ -91,3 +91,8 @@ class StatsSnapshot:
     watchdog_trips: int = 0
     # checkpoint
     checkpoint_parts_reset: int = 0
+    # sharing sink (ingest/share_sink.py)
+    sharing_points: int = 0
+    sharing_errors: int = 0
+    sharing_pending_windows: int = 0
+    sharing_oldest_due_s: float = 0.0

@@ -224,6 +224,22 @@ class AckSettings(BaseModel):
                                          "none: the pages take no acknowledgements")
 
 
+class SharingSettings(BaseModel):
+    """The sharing sink (``[sharing]``): each partner's view in its own database (``ingest/share_sink.py``).
+
+    What goes where is the catalog's agreements (``[[sharing]]``); these say how the worker does it.
+    """
+
+    model_config = _SECTION
+
+    views: bool = Field(True, description="write each partner's view into <influx.database>_<partner>")
+    interval_s: float = Field(2.0, gt=0, description="seconds between passes over the windows that are due")
+    raw_window_s: int = Field(10, ge=1, le=3600, description="raw data is copied per window of this many seconds, "
+                              "once it has closed")
+    restart_horizon_s: float = Field(3600.0, ge=0, description="on start, windows this far back (beyond each "
+                                     "agreement's window and delay) are shared again: what a crash left undone")
+
+
 class Settings(BaseSettings):
     """Everything riverwatch can be told; see ``riverwatch.sample.toml`` for the annotated file."""
 
@@ -240,6 +256,7 @@ class Settings(BaseSettings):
     feed: FeedSettings = Field(default_factory=FeedSettings)
     lifecycle: LifecycleSettings = Field(default_factory=LifecycleSettings)
     acks: AckSettings = Field(default_factory=AckSettings)
+    sharing: SharingSettings = Field(default_factory=SharingSettings)
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings],

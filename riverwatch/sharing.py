@@ -90,6 +90,24 @@ class SharingPolicy(BaseModel):
         return self.warnings and (ALL in self.hazards or hazard in self.hazards)
 
 
+def partner_database(database: str, partner: str) -> str:
+    """The database holding ``partner``'s view (its own data and what others share with it).
+
+    >>> partner_database("riverwatch", "lacville")
+    'riverwatch_lacville'
+    """
+    return f"{database}_{partner}"
+
+
+def reader_account(partner: str) -> str:
+    """The read-only InfluxDB user ``partner``'s Grafana reads its view with.
+
+    >>> reader_account("lacville")
+    'reader.lacville'
+    """
+    return f"reader.{partner}"
+
+
 def legacy_policy(owner: str, to: str) -> SharingPolicy:
     """What ``shares_with`` has always meant: raw, everything, no delay."""
     return SharingPolicy.model_validate({"from": owner, "to": to, "agreement": "shares_with",

@@ -68,6 +68,9 @@ def influx(services: ServiceUrls) -> InfluxClient:
     finally:
         try:
             client.drop_database()
+            for row in client.query_rows("SHOW DATABASES", epoch=None):  # the partners' views (ingest/share_sink.py)
+                if row["name"].startswith(client.database + "_"):
+                    client.query(f'DROP DATABASE "{row["name"]}"', epoch=None)
         finally:
             client.close()
 

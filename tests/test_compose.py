@@ -26,6 +26,7 @@ import yaml
 from application.services import find_binary, free_port
 from riverwatch.errors import ServiceError
 from riverwatch.settings import Settings
+from riverwatch.catalog import load_catalog
 
 REPO = Path(__file__).resolve().parents[1]
 COMPOSE_FILE = REPO / "docker-compose.yml"
@@ -463,3 +464,15 @@ def test_grafana_has_every_variable_the_alerting_files_interpolate(compose, monk
     text = (tmp_path / "provisioning/alerting/riverwatch-contacts.yaml").read_text()
     wanted = set(re.findall(r"\$\{(\w+)\}", text))
     assert wanted and wanted <= set(compose["services"]["grafana"]["environment"])
+
+
+def test_grafana_has_every_partner_datasource_token_and_they_name_the_catalogs_partners(compose, monkeypatch, tmp_path):
+    from dashboards.provisioning import write_all
+
+    settings = clean_settings(monkeypatch, REPO / "deploy" / "riverwatch.toml")
+    write_all(settings, tmp_path)
+    text = (tmp_path / "provisioning/datasources/riverwatch.yaml").read_text()
+    tokens = {name for name in re.findall(r"\$\{(\w+)\}", text) if name.startswith("INFLUX_TOKEN")}
+    catalog = load_catalog(settings.catalog)
+    assert tokens == {"INFLUX_TOKEN", *(f"INFLUX_TOKEN_{p.id.upper()}" for p in catalog.partners)}
+    assert tokens <= set(compose["services"]["grafana"]["environment"])

@@ -77,10 +77,12 @@ def test_pipeline_dashboard_in_the_partners_language_shows_only_its_rejects():
     assert broker["fieldConfig"]["defaults"]["mappings"][0]["options"]["1"]["text"] == "connecté"
     ours = [t["query"] for p in doc["panels"] for t in p["targets"]]
     theirs = [t["query"] for p in shared["panels"] for t in p["targets"]]
-    assert len(ours) == len(theirs) == 17
+    assert len(ours) == len(theirs) == 19
     for mine, shared_query in zip(ours, theirs):
         if 'FROM "reject"' in mine:  # a partner sees its own rejects only ...
             assert "\"partner\" = 'lacville'" in mine
+        elif 'FROM "sharing_audit"' in mine:  # ... what it shared and what was shared with it ...
+            assert "(\"to\" = 'lacville' OR \"owner\" = 'lacville')" in mine
         else:  # ... and the same workers as everyone: they serve every partner
             assert mine == shared_query
 

@@ -34,6 +34,8 @@ from dashboards.build import to_dict
 from dashboards.evaluation_sink import write_evaluation
 from dashboards.provisioning import boards
 from dashboards.queries import annotation_queries, interpolate, panel_queries, variable_queries
+from ingest.share_sink import ShareSink
+from riverwatch.sharing import partner_database
 
 ingest_service = pytest.importorskip("ingest.service")
 simulate = pytest.importorskip("devices.simulate")
@@ -107,11 +109,17 @@ def pipeline_db(services, tmp_path_factory):
     for detector in DETECTORS:
         write_evaluation(client, {"precision": 0.9, "recall": 0.8, "f1": 0.847, "lead_time_median_minutes": 42.0,
                                   "false_warnings_per_day": 0.1, "nab_standard": 61.5}, detector, "demo-all")
+    share = ShareSink(settings, CATALOG, lambda: (0, 0))  # the worker's next pass: the review and evaluations
+    share.mark_restart()
+    share.run_pass()
+    share.close()
     try:
         yield client, Settings(influx={"url": services.influx_url, "database": database},
                                ingest={"detectors": DETECTORS})
     finally:
         client.drop_database()
+        for partner in CATALOG.partners:
+            client.query(f'DROP DATABASE "{partner_database(database, partner.id)}"', epoch=None)
         client.close()
 
 
@@ -136,6 +144,7 @@ def _variables(doc: dict, station: tuple[str, str]) -> dict[str, str]:
 
 
 def _all_queries(settings: Settings):
+    """(where, InfluxQL, the partner whose view the board reads or None for the main database)."""
     for board in boards(settings, CATALOG):
         doc = to_dict(board.model)
         partner_const = next((v["query"] for v in doc["templating"].get("list", []) if v["type"] == "constant"), None)
@@ -147,12 +156,20 @@ def _all_queries(settings: Settings):
                 if partner_const and station[0] != partner_const:
                     station = next((st.partner, st.id) for st in CATALOG.stations
                                    if st.partner == partner_const and st.id.split("-")[0] == station[1].split("-")[0])
-                yield f"{doc['uid']}: {query.where}", interpolate(query.influxql, _variables(doc, station))
+                view = next((p.id for p in CATALOG.partners if f"-{p.id}" in doc["uid"]), None)
+                yield f"{doc['uid']}: {query.where}", interpolate(query.influxql, _variables(doc, station)), view
 
 
 def test_every_dashboard_query_returns_rows(pipeline_db):
+    """Shared boards against the main database, each partner's against its own view (the sharing sink's)."""
     client, settings = pipeline_db
-    results = {where: client.query_rows(q) for where, q in _all_queries(settings)}
+    views = {p.id: InfluxClient(client.url, partner_database(client.database, p.id)) for p in CATALOG.partners}
+    try:
+        results = {where: (views[partner] if partner else client).query_rows(q)
+                   for where, q, partner in _all_queries(settings)}
+    finally:
+        for view in views.values():
+            view.close()
     empty = [where for where, rows in results.items() if not rows]
     assert not empty, f"{len(empty)} of {len(results)} queries returned nothing: {empty}"
     panels_run: dict[str, set[str]] = {}
