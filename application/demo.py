@@ -22,7 +22,8 @@ from application import services
 from riverwatch.catalog import Catalog, load_catalog
 from riverwatch.contract import format_time
 from riverwatch.errors import ServiceError
-from riverwatch.influx import InfluxClient
+from riverwatch.influx import InfluxClient, quote_ident
+from riverwatch.sharing import partner_database
 from riverwatch.model import WarningEvent
 from riverwatch.settings import Settings
 from riverwatch.storage import READING
@@ -168,6 +169,8 @@ def play(args: argparse.Namespace) -> DemoResult:
                           token=settings.influx.token.get_secret_value() if settings.influx.token else None)
     if local:
         influx.drop_database()
+        for partner in catalog.partners:  # the partners' views (ingest/share_sink.py) start afresh too
+            influx.query(f"DROP DATABASE {quote_ident(partner_database(influx.database, partner.id))}", epoch=None)
     influx.create_database()
 
     sim_s = scenario_duration(args.scenario, catalog)
@@ -201,6 +204,7 @@ def play(args: argparse.Namespace) -> DemoResult:
     stored = _count_stored(influx)
     _write_dashboards(settings, catalog, state / "dashboards")
     _summary(report, service, stored, warnings, state)
+    _shared(influx)
     _review(influx, catalog, start_s, state / "review")
     influx.close()
     if local and not args.keep_services:
@@ -257,6 +261,18 @@ def _review(influx: InfluxClient, catalog: Catalog, start_s: float, out: Path) -
 def _count_stored(influx: InfluxClient) -> int:
     rows = influx.query_rows(f'SELECT COUNT("value") AS n FROM "{READING}"')
     return int(rows[0]["n"]) if rows else 0
+
+
+def _shared(influx: InfluxClient) -> None:
+    """What the sharing sink wrote into each partner's own database, per agreement (its audit)."""
+    series = influx.query('SELECT sum("points") AS "points" FROM "sharing_audit" GROUP BY "to", "agreement"')
+    per_partner: dict[str, list[str]] = {}
+    for s in series:
+        tags = s.get("tags", {})
+        per_partner.setdefault(tags.get("to", "?"), []).append(f"{tags.get('agreement')} {s['values'][0][1]}")
+    for partner, parts in sorted(per_partner.items()):
+        print(f"  shared     {partner}'s view ({partner_database(influx.database, partner)}): points by agreement: "
+              f"{', '.join(sorted(parts))}")
 
 
 def _write_dashboards(settings: Settings, catalog: Catalog, out: Path) -> None:

@@ -22,7 +22,10 @@ def test_storm_is_warned_downstream_before_the_scripted_peak(demo_env, tmp_path,
                               state_dir=tmp_path, keep_services=True)
     result = demo.play(args)
     assert result.ok and result.accepted > 0
-    assert "every accepted reading is stored exactly once" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "every accepted reading is stored exactly once" in out
+    assert f"rivertown's view ({demo_env.database}_rivertown): points by agreement: own " in out
+    assert "shares_with" in out  # the demo catalog's partners share everything raw with each other
     downstream = [ev for ev in result.warnings.events
                   if ev.station == "gauge-lacville" and ev.hazard == "flood" and ev.public]
     assert downstream, "no public flood warning at the downstream gauge"
