@@ -141,16 +141,30 @@ def window_start(time_ns: int, window_s: int) -> int:
     return time_ns - time_ns % width
 
 
-def spans(starts: Iterable[int], window_s: int) -> list[tuple[int, int]]:
-    """Adjacent window starts merged into ``[from, to)`` spans, oldest first.
+#: Marked windows this close (in windows) are copied by one query, the unmarked ones between them
+#: again (idempotent): a backlog of sparse readings then costs a query per hour, not per reading.
+SPAN_GAP_WINDOWS = 30
+#: The most windows one query covers (bounds the rows a copy holds in memory).
+SPAN_MAX_WINDOWS = 360
 
-    >>> spans([120_000_000_000, 0, 60_000_000_000, 300_000_000_000], 60)
-    [(0, 180000000000), (300000000000, 360000000000)]
+
+def spans(starts: Iterable[int], window_s: int, gap: int = SPAN_GAP_WINDOWS,
+          most: int = SPAN_MAX_WINDOWS) -> list[tuple[int, int]]:
+    """Window starts merged into ``[from, to)`` spans, oldest first: windows at most ``gap`` windows
+    apart share a span, and a span covers at most ``most`` windows.
+
+    >>> minute = 60_000_000_000
+    >>> spans([2 * minute, 0, minute, 300 * minute], 60)
+    [(0, 180000000000), (18000000000000, 18060000000000)]
+    >>> spans([0, 5 * minute], 60, gap=2)
+    [(0, 60000000000), (300000000000, 360000000000)]
+    >>> spans(range(0, 10 * minute, minute), 60, most=4)[:2]
+    [(0, 240000000000), (240000000000, 480000000000)]
     """
     width = window_s * 1_000_000_000
     out: list[list[int]] = []
     for start in sorted(set(starts)):
-        if out and out[-1][1] == start:
+        if out and start - out[-1][1] <= (gap - 1) * width and start + width - out[-1][0] <= most * width:
             out[-1][1] = start + width
         else:
             out.append([start, start + width])

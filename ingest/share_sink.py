@@ -17,7 +17,8 @@ No loss, no duplicates: a copy is a pure function of the main database over whol
 InfluxDB keeps one point per series and time, so sharing a window again writes the same points.
 Late data marks its window again; a failed copy keeps its marks; on start every window of the last
 ``sharing.restart_horizon_s`` (plus each agreement's window and delay) is shared again, and marks
-still pending at a clean stop are saved in ``<state_dir>/sharing/pending.json``.
+still pending at a clean stop are saved in ``<state_dir>/sharing/pending.json`` (a stop does not
+wait for copies: they resume after the next start).
 
 Examples
 --------
@@ -175,9 +176,9 @@ class ShareSink:
         self._waiting.append((0, marks))
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Stop the sharer: its last pass (bounded by ``timeout``) shares what is due, then it saves
-        what is still pending. A sharer stuck on InfluxDB longer is left to die with the process; the
-        restart horizon shares its windows on the next start."""
+        """Stop the sharer: a pass in progress ends within ``timeout``, then it saves what is still
+        pending for the next start. A sharer stuck on InfluxDB longer is left to die with the process;
+        the restart horizon shares its windows on the next start."""
         if self._thread is None:
             return
         self._deadline = time.monotonic() + 0.8 * timeout
@@ -197,8 +198,7 @@ class ShareSink:
     def _loop(self) -> None:
         while not self._stop.wait(self.settings.sharing.interval_s):
             self._pass()
-        self._pass()  # the last one, until the stop's deadline
-        try:
+        try:  # what is left is shared after the next start: a stop does not wait for copies
             self._save_pending()
         except OSError:
             log.exception("sharing: saving the pending windows failed; the next start shares the restart horizon")

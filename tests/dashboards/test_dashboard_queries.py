@@ -109,7 +109,10 @@ def pipeline_db(services, tmp_path_factory):
     for detector in DETECTORS:
         write_evaluation(client, {"precision": 0.9, "recall": 0.8, "f1": 0.847, "lead_time_median_minutes": 42.0,
                                   "false_warnings_per_day": 0.1, "nab_standard": 61.5}, detector, "demo-all")
-    share = ShareSink(settings, CATALOG, lambda: (0, 0))  # the worker's next pass: the review and evaluations
+    # the worker's next passes, once the last raw window has closed: what the stop left pending, the
+    # review and the evaluations
+    later = int(settings.sharing.raw_window_s * 1e9)
+    share = ShareSink(settings, CATALOG, lambda: (0, 0), clock_ns=lambda: time.time_ns() + later)
     share.mark_restart()
     share.run_pass()
     share.close()
