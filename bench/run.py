@@ -201,7 +201,7 @@ def _sharing(res, urls, tmp, wl, counter, cfg, aux, warnings) -> dict:
     sharing everything aggregated (``bench.workload.sharing_toml``), on the same finer ladder."""
     one = next(((t.get("sustained") or {}).get("offered_readings_per_s") for t in res["targets"]
                 if t["kind"] == "riverwatch" and t["workers"] == 1), None)
-    rates = [round(one * f, -2) for f in (0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.25)] if one else cfg["rates"]
+    rates = [round(one * f, -2) for f in (0.8, 1.0, 1.15, 1.3, 1.5, 1.75, 2.0)] if one else cfg["rates"]
     plain, shared = write_catalog(wl, tmp / "catalog-plain.toml"), write_catalog(wl, tmp / "catalog-shared.toml", True)
     out = {}
     for key, catalog, views in (("without_views", plain, False), ("views_two_partners_aggregated", shared, True)):
@@ -210,7 +210,15 @@ def _sharing(res, urls, tmp, wl, counter, cfg, aux, warnings) -> dict:
         out[key] = {"sustained": entry.get("sustained"), "steps": entry.get("steps"), "error": entry.get("error")}
     base, with_views = ((out[k]["sustained"] or {}).get("offered_readings_per_s") for k in out)
     out["fall"] = round(1 - with_views / base, 3) if base and with_views else None
-    log(f"bench: sharing: sustained {base} readings/s without views, {with_views} with; fall {out['fall']}")
+    # the worker's CPU per reading over the steps both kept up with: the cost even where both keep up
+    both = [(a, b) for a, b in zip(out["without_views"]["steps"] or [], out["views_two_partners_aggregated"]["steps"]
+                                   or []) if a.get("kept_up") and b.get("kept_up")]
+    cpu = [(a["worker_cpu_us_per_reading"], b["worker_cpu_us_per_reading"]) for a, b in both
+           if a.get("worker_cpu_us_per_reading") and b.get("worker_cpu_us_per_reading")]
+    out["worker_cpu_us_per_reading"] = ({"without_views": round(sum(a for a, _ in cpu) / len(cpu), 1),
+                                         "with_views": round(sum(b for _, b in cpu) / len(cpu), 1)} if cpu else None)
+    log(f"bench: sharing: sustained {base} readings/s without views, {with_views} with; fall {out['fall']}; "
+        f"worker CPU per reading {out['worker_cpu_us_per_reading']}")
     return out
 
 

@@ -28,6 +28,8 @@ import socket
 import threading
 from urllib.parse import urlencode, urlsplit
 
+import orjson
+
 from riverwatch.errors import ConfigError, SinkError
 
 __all__ = [
@@ -295,7 +297,7 @@ class InfluxClient:
         if status != 200:
             self._raise_for("query", status, data, resp)
         try:
-            doc = json.loads(data)
+            doc = orjson.loads(data)  # several times faster than json on large results
         except ValueError as exc:
             raise InfluxUnavailableError(f"InfluxDB query answered non-JSON: {data[:200]!r}", status) from exc
         if doc.get("error"):
