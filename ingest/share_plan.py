@@ -228,6 +228,37 @@ def aggregate_types(route: Route) -> dict[str, str]:
     return {name: "integer" if fn == "count" else "float" for name, fn in fields.items()}
 
 
+#: Scores in a partner's own view: one point per stream and this many seconds.
+SCORE_WINDOW_S = 60
+
+
+def widen(span: tuple[int, int], window_s: int) -> tuple[int, int]:
+    """``span`` out to whole windows of ``window_s``.
+
+    >>> widen((70_000_000_000, 130_000_000_000), 60)
+    (60000000000, 180000000000)
+    """
+    width = window_s * 1_000_000_000
+    return span[0] - span[0] % width, -(-span[1] // width) * width
+
+
+def score_query(owner: str, span: tuple[int, int], field_types: Mapping[str, str]) -> tuple[str, dict[str, str]]:
+    """The InfluxQL of ``owner``'s scores per :data:`SCORE_WINDOW_S`, and the types of its fields: the
+    mean of each float (a score), the highest of each integer (a level).
+
+    >>> q, types = score_query("up", (0, 60_000_000_000), {"rate_of_rise": "float", "rate_of_rise_level": "integer"})
+    >>> print(q)
+    SELECT mean("rate_of_rise") AS "rate_of_rise", max("rate_of_rise_level") AS "rate_of_rise_level" FROM "score" WHERE "partner" = 'up' AND time >= 0 AND time < 60000000000 GROUP BY time(60s), * fill(none)
+    >>> types
+    {'rate_of_rise': 'float', 'rate_of_rise_level': 'integer'}
+    """
+    numeric = {f: t for f, t in sorted(field_types.items()) if t in ("float", "integer")}
+    select = ", ".join(f'{"max" if t == "integer" else "mean"}({quote_ident(f)}) AS {quote_ident(f)}'
+                       for f, t in numeric.items())
+    return (f"SELECT {select} FROM {quote_ident(SCORE)} WHERE {quote_ident('partner')} = {quote_literal(owner)} "
+            f"AND time >= {span[0]} AND time < {span[1]} GROUP BY time({SCORE_WINDOW_S}s), * fill(none)", numeric)
+
+
 def series_lines(series: list[dict], field_types: Mapping[str, str], extra_tags: Mapping[str, str] | None = None,
                  drop: frozenset[str] = frozenset(), rename: Mapping[str, str] | None = None) -> list[str]:
     """Line protocol for query ``series`` (``GROUP BY`` tags in ``tags``, ``time`` in ns).

@@ -47,9 +47,9 @@ from riverwatch.errors import SinkError
 from riverwatch.influx import InfluxClient, InfluxError, quote_ident
 from riverwatch.settings import Settings
 
-from ingest.share_plan import (ACK, FOLLOWED, READING, RECENT, RECENT_DAYS, RECENT_EVERY_S, SCORE, WARNING,
-                               WINDOW_TAG, Route, aggregate_query, aggregate_types, build_routes, copy_query,
-                               follow_query, series_lines, spans, window_start)
+from ingest.share_plan import (ACK, FOLLOWED, READING, RECENT, RECENT_DAYS, RECENT_EVERY_S, SCORE, SCORE_WINDOW_S,
+                               WARNING, WINDOW_TAG, Route, aggregate_query, aggregate_types, build_routes,
+                               copy_query, follow_query, score_query, series_lines, spans, widen, window_start)
 
 log = logging.getLogger(__name__)
 
@@ -296,7 +296,7 @@ class ShareSink:
         """Copy one span of one route's kind; raises (marks kept) when InfluxDB fails."""
         lines = self._lines(route, kind, span)
         if kind == READING and not route.aggregated and route.owner == route.to:
-            lines += self._lines(route, SCORE, span)
+            lines += self._score_lines(route, span)
         client = self._clients[route.database]
         for at in range(0, len(lines), WRITE_CHUNK):
             client.write("\n".join(lines[at:at + WRITE_CHUNK]))
@@ -309,6 +309,17 @@ class ShareSink:
                 {"points": len(lines), "from_ns": span[0], "to_ns": span[1], "delay_s": float(route.delay_s),
                  "aggregated": route.aggregated and kind == READING}, now + self._audit_seq % 1000))
         return len(lines)
+
+    def _score_lines(self, route: Route, span: tuple[int, int]) -> list[str]:
+        """The owner's detector scores over ``span`` per :data:`~ingest.share_plan.SCORE_WINDOW_S`: the
+        mean of each score, the highest of each level (what the Detectors dashboard plots), so a view
+        holds a point a minute per stream, not one per reading. The span is widened to whole windows,
+        each computed from everything stored in it (a later copy of the window completes it)."""
+        types = self._field_types(SCORE)
+        if not types:
+            return []
+        query, out_types = score_query(route.owner, widen(span, SCORE_WINDOW_S), types)
+        return series_lines(self.main.query(query), out_types)
 
     def _lines(self, route: Route, kind: str, span: tuple[int, int]) -> list[str]:
         if kind == READING and route.aggregated:

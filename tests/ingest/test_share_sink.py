@@ -179,3 +179,19 @@ def test_nothing_is_shared_while_the_main_sink_still_spools(services, influx, tm
         assert sink.counters.pending_windows == 0
     finally:
         sink.close()
+
+
+def test_the_owners_view_holds_its_scores_per_minute_mean_score_and_highest_level(share, services, influx):
+    second = 1_000_000_000
+    score = "score,partner=rivertown,station=gauge-hochtal,quantity=water_level rate_of_rise={s},rate_of_rise_level={lv}i {t}"
+    influx.write("\n".join([score.format(s=0.2, lv=0, t=T0), score.format(s=0.6, lv=2, t=T0 + 20 * second),
+                            score.format(s=0.4, lv=1, t=T0 + 70 * second)]
+                           + readings("rivertown", "gauge-hochtal", "water_level", [(T0, 1.0), (T0 + 70 * second, 1.1)])))
+    sink = share(with_sharing(AGREEMENT), Clock(T0 + HOUR_NS))
+    sink.note_readings("rivertown", "gauge-hochtal", T0)
+    sink.note_readings("rivertown", "gauge-hochtal", T0 + 70 * second)
+    sink.run_pass()
+    with view(services, influx, "rivertown") as own:
+        rows = own.query_rows('SELECT "rate_of_rise", "rate_of_rise_level" FROM "score"')
+    assert [(r["time"], round(r["rate_of_rise"], 9), r["rate_of_rise_level"]) for r in rows] == [
+        (T0, 0.4, 2), (T0 + 60 * second, 0.4, 1)]
