@@ -4,8 +4,8 @@ Shared by the plain evaluation (:mod:`evaluation.cli`) and cross-validation (:mo
 
 Examples
 --------
->>> default_detectors("nab")
-['adaptive_anomaly']
+>>> default_detectors("nab"), default_detectors("csv")
+(['anomaly_ensemble'], ['adaptive_anomaly'])
 >>> "rate_of_rise" in default_detectors("usgs")
 True
 """
@@ -29,8 +29,12 @@ DEFAULT_HAZARDS = {"nab": ("anomaly",), "csv": ("anomaly",), "usgs": ("flood",),
 LIFECYCLE_FORMATS = ("qld",)
 
 def default_detectors(fmt: str) -> list[str]:
-    """``adaptive_anomaly`` for generic series; the registered detectors of the hazard otherwise."""
-    if fmt in ("nab", "csv"):
+    """``anomaly_ensemble`` for NAB (cross-validated by category it beats ``adaptive_anomaly`` alone: 65.96
+    against 63.81 on the real series, docs/detectors.md), ``adaptive_anomaly`` for generic series; the
+    registered detectors of the hazard otherwise."""
+    if fmt == "nab":
+        return ["anomaly_ensemble"]
+    if fmt == "csv":
         return ["adaptive_anomaly"]
     hazards = DEFAULT_HAZARDS[fmt]
     names = sorted(name for name, spec in registry().items() if spec.hazard in hazards)
