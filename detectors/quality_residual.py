@@ -39,7 +39,9 @@ residuals; when ``k`` quantities at least halfway to the advisory score are *ris
 ahead may raise the level by one at once, before the crossing. One quantity rising alone does not
 (tried: it doubled 2018's false warnings, slow single-quantity drifts). Options, off by default
 (they cost false warnings on GECCO): ``agree_quantities`` departing at once, or ``k`` whose
-geometric-mean ``|z|`` reaches ``quick_ratio`` advisory scores, need no persistence.
+geometric-mean ``|z|`` reaches ``quick_ratio`` advisory scores, need no persistence, unless
+all of them are flow-sensitive (``explained``): turbidity and conductivity jumping together on one
+reading is as often a hydraulic change (resuspension, a source-water switch) as an event.
 
 While the station is alarmed the baselines are frozen, so an event does not teach itself away; an
 alarm that lasts ``relearn_s`` is taken as a new normal (a level shift): the baselines restart
@@ -81,7 +83,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from detectors.base import Finding, register
 from detectors.stats.cleaning import clamp, value_of
-from detectors.stats.early_signs import TREND_READINGS, EarlyGate, geometric_mean, projected
+from detectors.stats.early_signs import TREND_READINGS, EarlyGate, geometric_mean, not_only, projected
 from detectors.stats.gates import Gated
 from detectors.stats.regression import TwoRegressorFit
 from detectors.stats.residual_track import BLIP_DAYS, ResidualTrack
@@ -134,7 +136,7 @@ class Params(BaseModel):
     agree_quantities, quick_ratio
         Early signs that waive persistence (0: off): this many quantities departing together at
         once (at least ``k`` to mean anything), or ``k`` quantities whose geometric-mean ``|z|``
-        reaches ``quick_ratio`` advisory scores.
+        reaches ``quick_ratio`` advisory scores; one of them not ``explained`` by flow.
     context, explained, context_s
         Flows whose change explains departures of the ``explained`` quantities during the change
         and ``context_s`` after it (``context_s`` 0: no flow context).
@@ -310,9 +312,11 @@ class QualityResidual(Gated):
         """Early signs (see the module docstring): sets the gate's ``urgent`` level, returns the level
         called for (a trend raises it by one; the readings it rests on are its persistence)."""
         th = self.levels[0]
-        if self.agree and len(ordered) >= self.agree and ordered[self.agree - 1][0] >= th:
+        if self.agree and len(ordered) >= self.agree and ordered[self.agree - 1][0] >= th \
+                and not_only(ordered[:self.agree], self.explained):
             self.gate.urgent = up
-        elif self.quick and together >= th and geometric_mean(ordered[:self.k]) >= self.quick * th:
+        elif self.quick and together >= th and geometric_mean(ordered[:self.k]) >= self.quick * th \
+                and not_only(ordered[:self.k], self.explained):
             self.gate.urgent = up
         if self.horizon > 0 and together >= 0.5 * th:
             tracks, half = self.tracks, 0.5 * th

@@ -3,8 +3,8 @@
 These findings have hazard ``sensor``: they become maintenance notices, never public warnings.
 Each check yields a ratio ``r`` (≥ 1 means flagged); the score is the worst check, mapped so that
 its integer part is the level: ``r`` below 1 stays below 1, a flagged check scores
-``severity + min(0.99, (r − 1) / 10)`` with severity 1 (advisory) for dropouts, stuck values and
-drift, 2 (watch) for spikes and implausible rates, 3 (warning) for impossible values.
+``severity + min(0.99, (r − 1) / 10)`` with severity 1 (advisory) for dropouts, stuck values,
+drift, noise and clusters, 2 (watch) for spikes and implausible rates, 3 (warning) for impossible values.
 
 Checks (per quantity stream, a few floats of state):
 
@@ -12,22 +12,25 @@ Checks (per quantity stream, a few floats of state):
   negative turbidity …); such values are not learnt.
 - **spike**: the previous reading departed by ≥ ``spike_k`` difference scales (and ≥ ``spike_rel``
   = 15 % of the value) from the median of the three readings before it, and this one came back
-  (flagged at the return; :mod:`detectors.stats.spike`). For :data:`PROPORTIONAL` quantities the
-  scale is at least a relative one times the level. (The size gate was half the value: most
-  labelled spikes of river sondes — 55 → 70 → 55 mg/L TSS, twenty noise scales — went unflagged.)
+  (flagged at the return, also when it overshot where the stream was after a one-reading
+  departure; :mod:`detectors.stats.spike`). For :data:`PROPORTIONAL` quantities the scale is at
+  least a relative one times the level. No spike is judged from readings at the bottom of the
+  plausible range (a blip there comes back by itself); a spike on the first reading after a gap is
+  judged at ``gap_spike_factor`` × the scale (the record was cut around it). The scales learn no
+  change across a gap.
+- **cluster**: ``cluster_n`` excursions of ≥ ``cluster_k`` *calm* scales within ``cluster_window``
+  readings and ``cluster_window_s`` — spikes that widened the scale the next is judged by
+  (:mod:`detectors.stats.spike_cluster`).
 - **rate**: the same excursion (came straight back, ≥ ``spike_k`` scales) with the catalog's
   ``max_rate_per_hour`` × ``rate_factor`` in place of the relative size: the jump and the return
   were both faster than the water can change (flagged at the return). A fast change that
-  *persists* is no sensor evidence: a first flush or a plume lifts turbidity by hundreds of NTU
-  within minutes and keeps it there, a flash flood lifts the stage; the hazard detectors judge
-  such a change, and the warning lifecycle weighs it against the station's other quantities.
+  *persists* (a first flush, a flash flood) is the hazard detectors' business, not a fault.
 - Quantities that come in bursts (``spike_exempt``: rain per interval, wind gusts) skip spike
   and rate: one reading far above its neighbours is their nature, not a fault.
 - **stuck**: the same value ``stuck_after`` times (catalog) over at least ``stuck_min_s``, and for
-  longer than the stream's own pace explains: at one quantisation step (smallest non-zero change
-  seen) per longest recent hold (``hold_ref``, halving every ``stuck_memory_s``), the river would
-  have moved ``stuck_steps`` steps. A slow recession at 1 cm resolution holds each value for hours;
-  a continuous sensor holds for one interval, so a frozen one is flagged as before.
+  longer than the stream's own pace explains: at one quantisation step per longest recent hold
+  (``hold_ref``, halving every ``stuck_memory_s``) the river would have moved ``stuck_steps`` steps
+  (a slow recession at 1 cm resolution holds each value for hours).
 - **dry_probe** (conductivity, turbidity): the probe in air or fouled, conductivity collapsing
   towards zero together with turbidity collapsing or flat (:mod:`detectors.stats.dry_probe`).
 - **drift**: a steady, one-directional ramp (consistent signs, constant slope) over ≥ ``drift_n``
@@ -35,22 +38,16 @@ Checks (per quantity stream, a few floats of state):
   kept while it was not trending — a natural recovery returns into that range, a drift leaves it.
   Drift (fouling, calibration) is slow, so a step is one reading but at least ``drift_min_s`` /
   ``drift_n`` seconds (30 min): the ramp must last ≥ ``drift_min_s`` (a day) whatever the reporting
-  interval. Counted in readings, 48 steps were 1.6 h at 2-minute readings — a flood's rising limb,
-  which is the flood detectors' business, not a sensor fault.
+  interval (48 readings were a flood's rising limb at 2-minute readings).
 - **dropout** (only with ``flag_dropouts``): a gap longer than ``gap_factor`` × the longest regular
   interval seen lately, flagged at the first reading after it. Off by default: that reading is good
   data, and live silence is the warning lifecycle's stale-stream business (``stale_after_s``).
 - Lasting faults (:data:`LASTING`) hold their flag while the ratio stays ≥ ``release`` (hysteresis).
 - **noise**: the sensor turned erratic — the short-run roughness (EWMA over ``noise_n`` readings)
   reached ``noise_factor`` × its long-run level (EWMA over ``noise_slow_n`` readings) — a fouled or
-  loose probe. Roughness is how far the second difference *reverses* (the smaller of two
-  consecutive second differences of opposite sign): noise reverses all the time, a rise or a
-  recession, however steep or curved, does not. For flow-driven quantities (:data:`PROPORTIONAL`)
-  the error grows with the magnitude (a sonde's 2–5 % of the value), so their roughness is a
-  fraction of the *current* level — the smallest of the three readings, but never less than the
-  stream's usual magnitude (the 20th percentile of |v|, tracked by sign so that an event hardly
-  lifts it): a plume sixty times the usual turbidity carries sixty times its noise; below the usual
-  magnitude the noise is the sensor's own, so clear water or low flow does not look erratic.
+  loose probe. Roughness is how far the second difference *reverses* (a rise or a recession,
+  however curved, does not). For :data:`PROPORTIONAL` quantities (a sonde's 2–5 % of the value) it
+  is a fraction of the current level, at least the usual magnitude (20th percentile of |v|).
 
 Examples
 --------
@@ -81,6 +78,7 @@ from detectors.stats.fault_scores import (DRY_QUANTITIES, FAULTS, LASTING, PROPO
                                           SEVERITY, fault_of as _fault_of, impossible_ratio,
                                           score as _score, worse as _worse)
 from detectors.stats.spike import Spike
+from detectors.stats.spike_cluster import SpikeCluster
 from detectors.stats.gates import Gated, LevelGate
 from riverwatch.catalog import Station
 from riverwatch.units import QUANTITIES
@@ -112,6 +110,11 @@ class Params(BaseModel):
     dry_abs: float = Field(10.0, ge=0)
     dry_frac: float = Field(0.05, ge=0, le=1)
     collapse_frac: float = Field(0.2, ge=0, le=1)
+    cluster_k: float = Field(6.0, gt=0)
+    cluster_n: int = Field(3, ge=2)
+    cluster_window: int = Field(12, ge=2)
+    cluster_window_s: float = Field(6 * 3600.0, gt=0)
+    gap_spike_factor: float = Field(0.5, gt=0, le=1)
 
 
 class SensorFault(Gated):
@@ -123,10 +126,12 @@ class SensorFault(Gated):
                  "sign", "fast", "slow", "env_lo", "env_hi", "gaps", "gate", "_cache", "_memo", "_fault",
                  "noise_a", "noise_b", "noise_factor", "rough_fast", "rough_slow", "proportional", "mag",
                  "drift_step_s", "drift_t", "drift_v", "drift_k", "dd", "bursty", "dscale_rel",
-                 "quantum", "hold_ref", "stuck_steps", "stuck_mem", "dry", "flag_gaps", "spike", "release", "lasting")
+                 "quantum", "hold_ref", "stuck_steps", "stuck_mem", "dry", "flag_gaps", "spike", "release",
+                 "lasting", "cluster", "gap_spike", "_cl")
     slot_defaults = {"quantum": math.inf, "hold_ref": 0.0, "stuck_steps": Params().stuck_steps,
                      "stuck_mem": Params().stuck_memory_s, "dry": None, "flag_gaps": Params().flag_dropouts,
-                     "spike": None, "release": Params().release, "lasting": frozenset()}
+                     "spike": None, "release": Params().release, "lasting": frozenset(), "cluster": None,
+                     "gap_spike": Params().gap_spike_factor, "_cl": None}
 
     def __init__(self, quantity: str, plausible, max_rate: float | None, stuck_after: int,
                  params: Params) -> None:
@@ -142,11 +147,14 @@ class SensorFault(Gated):
         self.res = RESOLUTION.get(quantity, 1e-6)
         self.k, self.ret = params.spike_k, params.spike_return
         self.spike = Spike(params.spike_k, params.spike_return, params.spike_rel)
+        self.gap_spike, self._cl = params.gap_spike_factor, None  # _cl: the cluster check's last inputs
+        self.cluster = _cluster(params)
         self.rate_factor = params.rate_factor
         self.stuck_min_s = params.stuck_min_s
         self.stuck_steps, self.stuck_mem = params.stuck_steps, params.stuck_memory_s
         self.quantum, self.hold_ref = math.inf, 0.0
-        self.dry = DryProbe(params.dry_abs, params.dry_frac, params.collapse_frac) if quantity in DRY_QUANTITIES else None
+        self.dry = DryProbe(params.dry_abs, params.dry_frac, params.collapse_frac) \
+            if quantity in DRY_QUANTITIES else None
         self.drift_n, self.drift_scales = params.drift_n, params.drift_scales
         self.drift_step_s = params.drift_min_s / params.drift_n
         self.drift_t = self.drift_v = math.nan
@@ -192,6 +200,10 @@ class SensorFault(Gated):
             worst = _worse(worst, self._excursion(dt, d2, v, scale))
             if ready:
                 worst = _worse(worst, ("spike", self._spike_ratio(v, scale), self.v1))
+                if self.cluster is not None and self.n * self.a > 1.0:
+                    args = self._cl = (v, self._cluster_args(v))
+                    if args[1][0] or self.cluster.events:
+                        worst = _worse(worst, ("cluster", self.cluster.ratio(t, *args[1]), self.v1))
         if not self.stuck_ok and v == self.v1 and self.stuck_after:
             held = t - self.same_t
             if held >= self.stuck_min_s:
@@ -229,11 +241,24 @@ class SensorFault(Gated):
         return worst
 
     def _spike_ratio(self, v: float, scale: float) -> float:
-        """The spike check (:class:`detectors.stats.spike.Spike`) with the noise scale of the
-        excursion (relative to the level for a :data:`PROPORTIONAL` quantity) (pure)."""
+        """The spike check (:class:`detectors.stats.spike.Spike`) with the excursion's noise scale
+        (relative to the level for a :data:`PROPORTIONAL` quantity); none at the floor (pure)."""
+        if self.spike.at_floor(self.lo + self.res):
+            return 0.0
         if self.proportional:
             scale = max(scale, self.dscale_rel * self._level(min(abs(v), abs(self.spike.reference()))))
+        if self.dt_typ and self.t1 - self.t2 > self.gap_factor * self.dt_typ:
+            scale *= self.gap_spike  # the reading after a gap: the record was cut around it
         return self.spike.ratio(v, scale, self.res)
+
+    def _cluster_args(self, v: float) -> tuple[float, float, float, float]:
+        """:class:`SpikeCluster`'s inputs for ``v``: jump (none at the floor), size, noise level, res."""
+        jump = self.spike.excursion(v)
+        if not jump or self.spike.at_floor(self.lo + self.res):
+            return 0.0, 0.0, 0.0, self.res
+        r = self.spike.reference()
+        level = self._level(min(abs(v), abs(r))) if self.proportional else 0.0
+        return jump, max(abs(r), abs(v)), level, self.res
 
     def _measure(self, x):
         v = value_of(x, self.quantity)
@@ -260,16 +285,22 @@ class SensorFault(Gated):
         self.lasting = frozenset({self._fault[0]}) & LASTING if self.gate.current else frozenset()
         if self.dry is not None:
             self.dry.learn(x)
+        if self.cluster is not None and self.n * self.a > 1.0:  # once the scales have settled
+            cl = self._cl
+            self.cluster.learn(t, self.dscale, self.dscale_rel if self.proportional else 0.0,
+                               *(cl[1] if cl is not None and cl[0] == v else self._cluster_args(v)))
+            self._cl = None
         self.spike.learn(v)
         a = self.a
         if self.n:
             dt = t - self.t1
             d = v - self.v1
-            scale = max(self.dscale, self.res)
-            ad = min(abs(d), 4.0 * scale) if self.n > 4 else abs(d)
-            self.dscale += (a if self.n > 4 else 1.0 / self.n) * (ad - self.dscale)
-            if self.proportional:
-                self._learn_relative_scale(d, min(abs(v), abs(self.v1)))
+            if not (self.dt_typ and dt > self.gap_factor * self.dt_typ):  # no change across a gap
+                scale = max(self.dscale, self.res)
+                ad = min(abs(d), 4.0 * scale) if self.n > 4 else abs(d)
+                self.dscale += (a if self.n > 4 else 1.0 / self.n) * (ad - self.dscale)
+                if self.proportional:
+                    self._learn_relative_scale(d, min(abs(v), abs(self.v1)))
             # dt_typ: the longest regular interval lately (slowly forgotten); a gap is not learnt
             # unless gaps of that length keep coming (a new reporting interval)
             if not self.dt_typ or dt <= self.gap_factor * self.dt_typ or self.gaps >= 1:
@@ -397,6 +428,8 @@ class SensorFault(Gated):
         if "spike" in missing:  # before the median reference: the spike check starts from v2, v1
             self.spike = Spike(Params().spike_k, Params().spike_return, Params().spike_rel)
             self.spike.v2, self.spike.v1 = self.v2, self.v1
+        if "cluster" in missing:  # a checkpoint from before the cluster check: starts afresh
+            self.cluster = _cluster(Params())
         if "bursty" in missing:  # a checkpoint from before the spike exemption
             self.bursty = self.quantity in Params().spike_exempt
         if "dry" in missing and self.quantity in DRY_QUANTITIES:
@@ -407,6 +440,10 @@ class SensorFault(Gated):
                 unit = self._level(abs(self.v1) if math.isnan(self.mag) else 0.0)
                 self.rough_fast, self.rough_slow = self.rough_fast / unit, self.rough_slow / unit
                 self.dscale_rel = self.dscale / unit
+
+
+def _cluster(p: Params) -> SpikeCluster:
+    return SpikeCluster(p.cluster_k, p.spike_rel, p.cluster_n, p.cluster_window, p.cluster_window_s)
 
 
 @register("sensor_fault", params=Params, hazard="sensor")

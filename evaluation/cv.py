@@ -39,7 +39,7 @@ from tqdm import tqdm
 from evaluation import datasets
 from evaluation.folds import Fold, Piece, make_folds, training
 from evaluation.replay import ReplayResult
-from evaluation.scorers import scorer_for
+from evaluation.scorers import GECCO_F1_FLOOR, GECCO_LEAD_MINUTES, scorer_for
 from evaluation.search import DEFAULT_CAPS, Candidate, candidates, grid_for
 from riverwatch.errors import ConfigError
 
@@ -188,7 +188,9 @@ def objective_text(fmt: str, cap: float | None) -> str:
     """The objective, in words."""
     return {"nab": "NAB standard score (threshold chosen with the settings on the training folds)",
             "usgs": f"waves warned, then median lead, with false warnings/day <= {cap}",
-            "qld": f"fault runs flagged, with false sensor flags/day <= {cap}"}.get(
+            "qld": f"fault runs flagged, with false sensor flags/day <= {cap}",
+            "gecco": f"event F1 (ranked: false warnings/day <= {cap} first, then F1 >= {GECCO_F1_FLOOR:g}, then "
+                     f"median lead >= {GECCO_LEAD_MINUTES:g} min, then F1, median lead, fewer false warnings)"}.get(
         fmt, "event F1, then fewer false warnings/day")
 
 

@@ -74,6 +74,18 @@ def geometric_mean(departures: Sequence[tuple[float, int, float]]) -> float:
     return product ** (1.0 / len(departures))
 
 
+def not_only(departures: Sequence[tuple[float, int, float]], flagged: Sequence[bool]) -> bool:
+    """Whether one of ``departures`` (``(|z|, index, z)``) is of a quantity not ``flagged`` (by index):
+    an early decision must not rest on flow-sensitive quantities alone (turbidity and conductivity
+    jump together at a hydraulic change as readily as at an event).
+
+    >>> flagged = (False, True, True)                 # e.g. chlorine; turbidity, conductivity
+    >>> not_only([(30.0, 1, 30.0), (12.0, 2, -12.0)], flagged), not_only([(30.0, 1, 30.0), (9.0, 0, 9.0)], flagged)
+    (False, True)
+    """
+    return any(not flagged[j] for _, j, _ in departures)
+
+
 class EarlyGate(LevelGate):
     """A :class:`~detectors.stats.gates.LevelGate` whose escalation can be let through at once:
     ``urgent`` (set for the reading in hand, not saved) is the highest level that needs no

@@ -19,12 +19,12 @@ from __future__ import annotations
 from detectors.stats.cleaning import clamp
 from detectors.stats.dry_probe import COND, TURB
 
-FAULTS = ("none", "dropout", "stuck", "drift", "noise", "spike", "rate", "dry_probe", "impossible")
-SEVERITY = {"dropout": 1, "stuck": 1, "drift": 1, "noise": 1, "spike": 2, "rate": 2, "dry_probe": 2,
+FAULTS = ("none", "dropout", "stuck", "drift", "noise", "spike", "cluster", "rate", "dry_probe", "impossible")
+SEVERITY = {"dropout": 1, "stuck": 1, "drift": 1, "noise": 1, "spike": 2, "cluster": 1, "rate": 2, "dry_probe": 2,
             "impossible": 3}
 #: Faults of a state that lasts: once flagged, the flag holds while the ratio stays ≥ ``release``, so
 #: a flapping erratic sensor is one flag and a warning on it cannot slip out between two flags.
-LASTING = frozenset({"noise", "drift", "stuck", "dry_probe"})
+LASTING = frozenset({"noise", "drift", "stuck", "dry_probe", "cluster"})
 #: Smallest meaningful difference per quantity (sensor resolution), in the canonical unit.
 RESOLUTION = {"water_level": 0.002, "discharge": 0.01, "water_temperature": 0.05, "air_temperature": 0.05,
               "dew_point": 0.05, "relative_humidity": 0.5, "air_pressure": 0.1, "wind_speed": 0.1,

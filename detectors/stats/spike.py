@@ -9,6 +9,12 @@ The ratio is the smaller of ``jump / (k × scale)`` (the caller's noise scale) a
 max(|r|, |v|, res))`` (a least size relative to the value). A rise that persists (a flood, a
 plume) does not come back in one reading.
 
+The return may also overshoot where the stream was (314 → 786 → 26 mg/L), but only after a
+one-reading departure: a rise over two readings that a fall then undoes is a flood's first flush
+and dilution. :meth:`Spike.excursion` is the same shape without the size tests (the cluster check,
+:mod:`detectors.stats.spike_cluster`, counts them); :meth:`Spike.at_floor` says whether the readings
+it is measured from touch the bottom of the measuring range, where noise comes back by itself.
+
 >>> s = Spike(k=8.0, ret=0.5, rel=0.15)
 >>> for v in (55.0, 55.4, 54.7, 82.0, 55.2, 71.0):
 ...     s.learn(v)
@@ -43,11 +49,37 @@ class Spike(Slotted):
     def ratio(self, v: float, scale: float, res: float) -> float:
         """The last reading's departure if ``v`` came back (0 otherwise; pure): its jump over ``k`` ×
         the noise ``scale``, at most its jump over ``rel`` × the value (at least ``res``)."""
-        r = self.reference()
-        jump = min(abs(self.v1 - r), abs(self.v1 - v))
-        if not (self.v1 - r) * (self.v1 - v) > 0 or abs(v - r) > self.ret * jump:
+        jump = self.excursion(v)
+        if not jump:
             return 0.0
+        r = self.reference()
         return min(jump / (self.k * scale), jump / (self.rel * max(abs(r), abs(v), res)))
+
+    def excursion(self, v: float) -> float:
+        """The last reading's jump if ``v`` came back (the shape of :meth:`ratio`), else 0 (pure).
+
+        >>> s = Spike()
+        >>> for x in (5.0, 5.1, 4.9, 9.0):
+        ...     s.learn(x)
+        >>> s.excursion(5.0), s.excursion(8.5)
+        (4.0, 0.0)
+        """
+        r = self.reference()
+        up, down = self.v1 - r, self.v1 - v
+        if not up * down > 0:
+            return 0.0
+        jump = min(abs(up), abs(down))
+        back = (v - r) * (1.0 if up > 0 else -1.0)  # how far v stayed on the spike's side of r
+        if abs(back) <= self.ret * jump:
+            return jump
+        # overshoot (back past where the stream was): only after a one-reading departure, not a
+        # rise over two readings that a fall then undoes (a flood's first flush, then dilution)
+        return jump if back < 0 and abs(self.v2 - r) <= 0.25 * abs(up) else 0.0
+
+    def at_floor(self, floor: float) -> bool:
+        """Whether one of the readings the last is measured from (the three before it) lies at or
+        below ``floor`` (a NaN, too few readings, does not)."""
+        return min(self.v2, self.v3, self.v4) <= floor
 
     def learn(self, v: float) -> None:
         """Keep ``v`` as the last reading."""

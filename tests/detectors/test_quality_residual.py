@@ -276,3 +276,28 @@ def test_two_quantities_far_out_together_need_no_persistence_with_quick_ratio():
     near = {i: {"chlorine": 0.05, "ph": 0.05} for i in range(3000, 3020)}
     assert raises(far, params={"quick_ratio": 3}) == [3000]
     assert raises(near, params={"quick_ratio": 3}) == [3001]
+
+
+QUICK = {"agree_quantities": 3, "quick_ratio": 2}
+
+
+def test_a_step_in_two_quantities_is_warned_on_its_first_reading_with_the_early_decisions():
+    # failure mode: a step in two quantities was public one reading after it began (lead -1 min)
+    step = {i: {"redox": -40, "conductivity": 30} for i in range(3000, 3020)}
+    assert raises(step) == [3001]
+    assert raises(step, params=QUICK) == [3000]
+    assert raises({i: {"chlorine": 0.05, "chlorine_2": 0.04, "ph": 0.1} for i in range(3000, 3020)},
+                  params=QUICK) == [3000]
+
+
+def test_early_decisions_do_not_rest_on_turbidity_and_conductivity_alone():
+    # failure mode: with the early decisions on, one reading of turbidity and conductivity jumping
+    # together (a hydraulic change: resuspension, a source switch) was published at once
+    assert raises({3000: {"turbidity": 0.08, "conductivity": 30}}, params=QUICK) == []
+    lasting = {i: {"turbidity": 0.08, "conductivity": 30} for i in range(3000, 3020)}
+    assert raises(lasting, params=QUICK) == raises(lasting) == [3001]      # persistence, as before
+
+
+def test_early_decisions_leave_lone_blips_internal():
+    assert raises({3000: {"redox": 40}}, params=QUICK) == raises({3000: {"turbidity": 0.08}}, params=QUICK) == []
+    assert len(raises(blips("turbidity", 0.08), n=40000, params=QUICK)) <= 1

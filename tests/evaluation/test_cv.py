@@ -50,6 +50,33 @@ def test_usgs_cap_and_objective_order():
     assert q.key({"false_per_day": 0.01, "fault_recall": 0.5}) > q.key({"false_per_day": 0.3, "fault_recall": 1.0})
 
 
+def test_gecco_objective_is_the_utility_targets_in_order():
+    """Within the false-warning budget first; then F1 worth warning with; then warned in time; then F1."""
+    from evaluation.cv import objective_text
+
+    g = scorer_for("gecco", lead_window=1800.0, cap=0.3)
+    late = {"false_per_day": 0.10, "f1": 0.90, "lead_median_minutes": -1.0}     # best F1, one minute late
+    prompt = {"false_per_day": 0.25, "f1": 0.80, "lead_median_minutes": 0.0}    # in time, within budget
+    early = {**prompt, "f1": 0.70, "lead_median_minutes": 3.0}                 # in time, lower F1
+    noisy = {"false_per_day": 0.40, "f1": 0.95, "lead_median_minutes": 5.0}    # over budget
+    noisier = {**noisy, "false_per_day": 0.90}
+    weak = {"false_per_day": 0.05, "f1": 0.50, "lead_median_minutes": 10.0}    # in time, F1 below 0.6
+    silent = {"false_per_day": None, "f1": None, "lead_median_minutes": None}  # warned nothing
+    ranked = sorted([noisier, weak, late, early, noisy, prompt, silent], key=g.key, reverse=True)
+    assert ranked == [prompt, early, late, weak, silent, noisy, noisier]
+    # csv keeps its F1 objective; usgs its own
+    assert scorer_for("csv", lead_window=0.0).key(late) > scorer_for("csv", lead_window=0.0).key(prompt)
+    text = objective_text("gecco", 0.3)
+    assert "<= 0.3" in text and "F1 >= 0.6" in text and "lead >= 0" in text
+    assert objective_text("csv", None) == "event F1, then fewer false warnings/day"
+
+
+def test_gecco_budget_defaults_to_the_target():
+    from evaluation.search import DEFAULT_CAPS
+
+    assert DEFAULT_CAPS["gecco"] == 0.3
+
+
 def write_series(folder, offsets):
     folder.mkdir()
     for k, at in enumerate(offsets):
@@ -107,7 +134,7 @@ def test_nab_cv_on_two_categories(data_dir, tmp_path, capsys):
     if not (data_dir / "nab").is_dir():
         pytest.skip("no NAB data")
     assert main(["evaluate", str(data_dir / "nab"), "--format", "nab", "--categories", "realAdExchange,realTraffic",
-                 "--cv", "--grid", "adaptive_anomaly.hold=50,100", "--out", str(tmp_path), "--no-progress"]) == 0
+                 "--detector", "adaptive_anomaly", "--cv", "--grid", "adaptive_anomaly.hold=50,100", "--out", str(tmp_path), "--no-progress"]) == 0
     cv = json.loads((tmp_path / "summary.json").read_text())["cv"]
     assert [f["fold"] for f in cv["folds"]] == ["realAdExchange", "realTraffic"]
     assert all(f["held_out"]["threshold"] == f["training"]["threshold"] for f in cv["folds"])

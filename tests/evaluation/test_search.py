@@ -27,8 +27,10 @@ def test_evaluate_cv_of_one_detector_uses_that_detectors_default_grid(tmp_path, 
     assert main(["evaluate", *files, "--format", "gecco", "--detector", "quality_residual", "--cv",
                  "--out", str(tmp_path / "o"), "--no-progress"]) == 0
     cv = json.loads((tmp_path / "o" / "summary.json").read_text())["cv"]
-    assert [c["label"] for c in cv["candidates"]] == ["levels=[6,12,24,48]", "levels=[8,16,32,64]",
-                                                      "levels=[12,24,48,96]"]
+    labels = [c["label"] for c in cv["candidates"]]
+    assert len(labels) == 18 and labels[0] == "levels=[6,12,24,48] agree_quantities=0 quick_ratio=0"
+    assert labels[-1] == "levels=[12,24,48,96] agree_quantities=3 quick_ratio=3"
+    assert cv["cap"] == 0.3 and "lead >= 0" in cv["objective"]
     assert cv["pooled_held_out"]["events"] == 2
     assert "pooled held-out:" in capsys.readouterr().out
 

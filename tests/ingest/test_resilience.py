@@ -150,11 +150,23 @@ def broker_acked(info: mqtt.MQTTMessageInfo) -> bool:
 
 
 def stored(db: InfluxClient) -> tuple[int, set[tuple]]:
-    """(InfluxQL COUNT of all readings, the set of distinct (station, quantity, time) keys)."""
-    total = sum(int(r["count"]) for r in db.query_rows('SELECT count("value") FROM "reading"'))
-    rows = db.query_rows('SELECT "value" FROM "reading" GROUP BY "station", "quantity"')
+    """(InfluxQL COUNT of all readings, the set of distinct (station, quantity, time) keys).
+
+    Every point is one key (no duplicates) is checked when nothing was written between the count and
+    the rows (a count before and after agree); while writes still land, as in a polling wait, it is not.
+    """
+    def count() -> int:
+        return sum(int(r["count"]) for r in db.query_rows('SELECT count("value") FROM "reading"'))
+
+    for _ in range(10):
+        before = count()
+        rows = db.query_rows('SELECT "value" FROM "reading" GROUP BY "station", "quantity"')
+        total = count()
+        if before == total:
+            assert len(rows) == total
+            break
+        time.sleep(0.05)
     keys = {(r["station"], r["quantity"], r["time"]) for r in rows}
-    assert len(rows) == total
     return total, keys
 
 
