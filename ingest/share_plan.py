@@ -142,10 +142,10 @@ def window_start(time_ns: int, window_s: int) -> int:
 
 
 #: Marked windows this close (in windows) are copied by one query, the unmarked ones between them
-#: again (idempotent): a backlog of sparse readings then costs a query per hour, not per reading.
+#: again (idempotent): a backlog of sparse readings then costs a query per 10 minutes, not per reading.
 SPAN_GAP_WINDOWS = 30
 #: The most windows one query covers (bounds the rows a copy holds in memory).
-SPAN_MAX_WINDOWS = 360
+SPAN_MAX_WINDOWS = 60
 
 
 def spans(starts: Iterable[int], window_s: int, gap: int = SPAN_GAP_WINDOWS,

@@ -17,8 +17,8 @@ No loss, no duplicates: a copy is a pure function of the main database over whol
 InfluxDB keeps one point per series and time, so sharing a window again writes the same points.
 Late data marks its window again; a failed copy keeps its marks; on start every window of the last
 ``sharing.restart_horizon_s`` (plus each agreement's window and delay) is shared again, and marks
-still pending at a clean stop are saved in ``<state_dir>/sharing/pending.json`` (a stop does not
-wait for copies: they resume after the next start).
+still pending are saved in ``<state_dir>/sharing/pending.json`` every ``sharing.save_interval_s``
+and at a clean stop (a stop does not wait for copies: they resume after the next start).
 
 Examples
 --------
@@ -196,8 +196,15 @@ class ShareSink:
             client.close()
 
     def _loop(self) -> None:
+        save_at = time.monotonic() + self.settings.sharing.save_interval_s
         while not self._stop.wait(self.settings.sharing.interval_s):
             self._pass()
+            if time.monotonic() >= save_at:  # a crash then loses at most this much of the marks
+                save_at = time.monotonic() + self.settings.sharing.save_interval_s
+                try:
+                    self._save_pending()
+                except OSError:
+                    log.exception("sharing: saving the pending windows failed; the restart horizon covers them")
         try:  # what is left is shared after the next start: a stop does not wait for copies
             self._save_pending()
         except OSError:

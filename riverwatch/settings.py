@@ -236,8 +236,10 @@ class SharingSettings(BaseModel):
     interval_s: float = Field(2.0, gt=0, description="seconds between passes over the windows that are due")
     raw_window_s: int = Field(10, ge=1, le=3600, description="raw data is copied per window of this many seconds, "
                               "once it has closed")
-    restart_horizon_s: float = Field(3600.0, ge=0, description="on start, windows this far back (beyond each "
-                                     "agreement's window and delay) are shared again: what a crash left undone")
+    restart_horizon_s: float = Field(600.0, ge=0, description="on start, windows this far back (beyond each "
+                                     "agreement's window and delay) are shared again: what a crash left undone "
+                                     "since the pending windows were last saved (every save_interval_s)")
+    save_interval_s: float = Field(30.0, gt=0, description="seconds between saves of the pending windows")
 
 
 class Settings(BaseSettings):

@@ -153,7 +153,7 @@ def test_after_a_crash_the_restart_horizon_shares_what_the_lost_marks_would_have
     influx.write("\n".join(readings("rivertown", "gauge-hochtal", "water_level", [(T0, 1.0), (T0 + minute, 2.0)])))
     crashed = share(with_sharing(AGREEMENT), Clock(T0 + 10 * minute))
     crashed.note_readings("rivertown", "gauge-hochtal", T0)  # marked, never shared: the worker dies here
-    clock = Clock(T0 + 20 * minute)
+    clock = Clock(T0 + 5 * minute)  # back within the restart horizon (10 min)
     restarted = share(with_sharing(AGREEMENT), clock)
     restarted.mark_restart()
     restarted.run_pass()
@@ -195,3 +195,29 @@ def test_the_owners_view_holds_its_scores_per_minute_mean_score_and_highest_leve
         rows = own.query_rows('SELECT "rate_of_rise", "rate_of_rise_level" FROM "score"')
     assert [(r["time"], round(r["rate_of_rise"], 9), r["rate_of_rise_level"]) for r in rows] == [
         (T0, 0.4, 2), (T0 + 60 * second, 0.4, 1)]
+
+
+def test_pending_windows_are_saved_while_running_so_a_crash_loses_none_beyond_the_horizon(services, influx, tmp_path):
+    from tests.helpers import wait_until
+
+    influx.write(readings("rivertown", "gauge-hochtal", "water_level", [(T0, 1.0), (T0 + 1, 3.0)])[0])
+    settings = Settings(state_dir=tmp_path, influx={"url": services.influx_url, "database": influx.database},
+                        sharing={"interval_s": 0.05, "save_interval_s": 0.1, "restart_horizon_s": 0})
+    clock = Clock(T0 + 60_000_000_000)  # the window is not due yet: its mark stays pending
+    running = ShareSink(settings, with_sharing(AGREEMENT), lambda: (0, 0), clock_ns=clock)
+    running.start()
+    running.note_readings("rivertown", "gauge-hochtal", T0)
+    saved = tmp_path / "sharing" / "pending.json"
+    assert wait_until(lambda: saved.is_file() and "lacville" in saved.read_text(), timeout=10)
+    running._stop.set()  # the process dies here: no clean stop ...
+    running._thread.join(5)
+    running.close()
+    clock.now_ns = T0 + 2 * HOUR_NS  # ... and comes back later, with no restart horizon at all
+    restarted = ShareSink(settings, with_sharing(AGREEMENT), lambda: (0, 0), clock_ns=clock)
+    try:
+        restarted.mark_restart()
+        restarted.run_pass()
+    finally:
+        restarted.close()
+    with view(services, influx, "lacville") as lac:
+        assert [r["count"] for r in lac.query_rows('SELECT "count" FROM "reading"')] == [1]
