@@ -58,7 +58,6 @@ def _check(args: argparse.Namespace) -> int:
 def _grant_readers(args: argparse.Namespace) -> int:
     from application.partner_access import (grant_partner_reads, influx2_commands, reader_passwords,
                                             write_reader_passwords)
-    from riverwatch.influx import InfluxClient
 
     settings = Settings.load(args.config)
     catalog = load_checked_catalog(settings)
@@ -67,12 +66,10 @@ def _grant_readers(args: argparse.Namespace) -> int:
         return 0
     out = args.out or settings.state_dir / "secrets" / READERS_FILE
     passwords = reader_passwords(catalog, out, rotate=args.rotate)
-    influx = settings.influx
-    with InfluxClient(influx.url, influx.database, username=influx.username,
-                      password=influx.password.get_secret_value() if influx.password else None) as admin:
+    with settings.influx.client() as admin:
         done = grant_partner_reads(admin, catalog, passwords)
     write_reader_passwords(out, passwords)
-    print(f"readers      {', '.join(done)} (read-only, each on <{influx.database}>_<partner>)")
+    print(f"readers      {', '.join(done)} (read-only, each on <{settings.influx.database}>_<partner>)")
     print(f"passwords    {out} (for Grafana's environment: INFLUX_READER_<PARTNER>_PASSWORD)")
     return 0
 

@@ -19,11 +19,12 @@ import os
 import secrets
 from pathlib import Path
 
+from application.services import read_env_file
 from riverwatch.catalog import Catalog
 from riverwatch.durable import tmp_path, write_atomic
 from riverwatch.errors import ConfigError
 from riverwatch.influx import InfluxClient, InfluxError, quote_ident, quote_literal
-from riverwatch.sharing import partner_database, reader_account
+from riverwatch.sharing import partner_database, password_variable, reader_account, token_variable
 
 
 def grant_statements(database: str, partner: str, password: str) -> list[str]:
@@ -78,13 +79,8 @@ def reader_passwords(catalog: Catalog, path: Path, rotate: bool = False) -> dict
     >>> reader_passwords(load_catalog("catalog/demo.toml"), path) == first, sorted(first)
     (True, ['lacville', 'rivertown'])
     """
-    kept = {} if rotate or not path.is_file() else _read_env(path)
+    kept = {} if rotate or not path.is_file() else read_env_file(path)
     return {p.id: kept.get(password_variable(p.id)) or secrets.token_urlsafe(24) for p in catalog.partners}
-
-
-def password_variable(partner: str) -> str:
-    """The environment variable Grafana's datasource of ``partner`` reads its password from."""
-    return f"INFLUX_READER_{partner.upper().replace('-', '_')}_PASSWORD"
 
 
 def write_reader_passwords(path: Path, passwords: dict[str, str]) -> None:
@@ -93,16 +89,6 @@ def write_reader_passwords(path: Path, passwords: dict[str, str]) -> None:
     text = "".join(f"{password_variable(p)}={pw}\n" for p, pw in passwords.items())
     os.close(os.open(tmp_path(path), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))  # never readable by others
     write_atomic(path, text.encode())
-
-
-def _read_env(path: Path) -> dict[str, str]:
-    pairs = (line.split("=", 1) for line in path.read_text(encoding="utf-8").splitlines() if "=" in line)
-    return {key.strip(): value.strip() for key, value in pairs}
-
-
-def token_variable(partner: str) -> str:
-    """The environment variable Grafana reads ``partner``'s InfluxDB 2.x/3.x read token from."""
-    return f"INFLUX_TOKEN_{partner.upper().replace('-', '_')}"
 
 
 def influx2_commands(catalog: Catalog, database: str, org: str) -> list[str]:

@@ -153,11 +153,22 @@ def load_service_env(state_dir: str | os.PathLike = ".riverwatch") -> dict[str, 
     """
     path = Path(state_dir) / "services.env"
     try:
-        text = path.read_text()
+        return read_env_file(path)
     except FileNotFoundError:
         raise ServiceError(f"{path} not found: bring the services up first (services_up)") from None
+
+
+def read_env_file(path: str | os.PathLike) -> dict[str, str]:
+    """``KEY=value`` lines of an env file (blank lines and ``#`` comments skipped).
+
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "x.env"
+    >>> _ = path.write_text("# a comment\\nA = 1\\n\\nB=x=y\\n")
+    >>> read_env_file(path)
+    {'A': '1', 'B': 'x=y'}
+    """
     env = {}
-    for line in text.splitlines():
+    for line in Path(path).read_text().splitlines():
         line = line.strip()
         if line and not line.startswith("#") and "=" in line:
             key, value = line.split("=", 1)

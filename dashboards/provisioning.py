@@ -38,7 +38,7 @@ from grafana_foundation_sdk.models.dashboard import DataSourceRef
 
 from riverwatch.catalog import Catalog, load_catalog
 from riverwatch.settings import Settings
-from riverwatch.sharing import partner_database, reader_account
+from riverwatch.sharing import partner_database, password_variable, reader_account, token_variable
 from dashboards.alerting import ORG_ID, alert_rules, rule_file
 from dashboards.audience import SHARED, Audience, audiences
 from dashboards.build import to_json
@@ -67,10 +67,11 @@ class Folder:
 
 @dataclass(frozen=True, slots=True)
 class Board:
-    """One dashboard and the folder it belongs in."""
+    """One dashboard, the folder it belongs in and the partner whose view it reads (None: the shared set)."""
 
     folder: Folder
     model: object
+    partner: str | None = None
 
     @property
     def uid(self) -> str:
@@ -133,7 +134,7 @@ def boards(settings: Settings, catalog: Catalog | None = None) -> list[Board]:
         models = board_set(catalog, detectors, audience)
         if settings.sharing.views:
             models = [retarget(model, partner_datasource_uid(audience.partner)) for model in models]
-        result += [Board(folder, model) for model in models]
+        result += [Board(folder, model, audience.partner) for model in models]
     return result
 
 
@@ -175,13 +176,12 @@ def partner_datasource(settings: Settings, partner: str) -> dict:
     >>> ds["uid"], ds["jsonData"]["dbName"], ds["user"], ds["secureJsonData"]["password"]
     ('riverwatch-influxdb-lacville', 'riverwatch_lacville', 'reader.lacville', '${INFLUX_READER_LACVILLE_PASSWORD}')
     """
-    env = partner.upper().replace("-", "_")  # application.partner_access.token_variable / password_variable
     ds = datasource(settings)
     ds.update(name=f"{DATASOURCE_NAME} ({partner})", uid=partner_datasource_uid(partner), isDefault=False,
               user=reader_account(partner))
     ds["jsonData"] = {**ds["jsonData"], "dbName": partner_database(settings.influx.database, partner)}
-    ds["secureJsonData"] = {"httpHeaderValue1": f"Token ${{INFLUX_TOKEN_{env}}}",
-                            "password": f"${{INFLUX_READER_{env}_PASSWORD}}"}
+    ds["secureJsonData"] = {"httpHeaderValue1": f"Token ${{{token_variable(partner)}}}",
+                            "password": f"${{{password_variable(partner)}}}"}
     return ds
 
 

@@ -25,6 +25,7 @@ from typing import Any
 from riverwatch.catalog import Catalog, load_catalog
 from riverwatch.errors import ConfigError, SinkError
 from riverwatch.settings import Settings
+from riverwatch.sharing import password_variable, token_variable
 from dashboards.alerting import alert_rules
 from dashboards.build import to_dict
 from dashboards.provisioning import (boards, datasource, folder_permissions, folders, partner_datasource,
@@ -71,11 +72,9 @@ def partner_payload(settings: Settings, partner: str) -> dict:
     """A partner's datasource for the API, its secret from the environment the provisioned file names
     (``INFLUX_READER_<PARTNER>_PASSWORD`` with a user, ``INFLUX_TOKEN_<PARTNER>`` with a token)."""
     ds = partner_datasource(settings, partner)
-    secure = {}
-    for key, ref in ds["secureJsonData"].items():
-        value = os.environ.get(ref.split("${", 1)[1].rstrip("}"))
-        if value is not None:
-            secure[key] = f"Token {value}" if key == "httpHeaderValue1" else value
+    token, password = os.environ.get(token_variable(partner)), os.environ.get(password_variable(partner))
+    secure = {**({"httpHeaderValue1": f"Token {token}"} if token is not None else {}),
+              **({"password": password} if password is not None else {})}
     if "httpHeaderValue1" not in secure:
         ds["jsonData"].pop("httpHeaderName1", None)
     ds["secureJsonData"] = secure

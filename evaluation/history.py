@@ -34,7 +34,7 @@ from tqdm import tqdm
 
 from detectors.base import get
 from early_warning.params import lifecycle_params
-from evaluation.history_query import client_for, public_url, read_chunk, read_warnings
+from evaluation.history_query import public_url, read_chunk, read_warnings
 from evaluation.history_replay import HistoryReplay
 from evaluation.history_report import FORMAT, draw_plots, print_history, summarise
 from evaluation.history_span import NS, Span, parse_duration, resolve_stations
@@ -72,7 +72,7 @@ def run(args: argparse.Namespace, lead_window_s: float) -> int:
     lifecycle = lifecycle_params(settings)
     span = Span.parse(args.since, args.until, args.warmup)
     chunks = span.chunks(int(round(parse_duration(args.chunk, "--chunk") * NS)))
-    client = client_for(settings)
+    client = settings.influx.client()
     try:
         production = read_warnings(client, stations, span)
         replay = HistoryReplay(catalog, stations, names, params, production, lifecycle)

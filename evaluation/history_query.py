@@ -20,7 +20,6 @@ from riverwatch.catalog import Station
 from riverwatch.errors import ConfigError
 from riverwatch.influx import InfluxClient, quote_literal, series_to_rows
 from riverwatch.model import QC
-from riverwatch.settings import Settings
 
 
 def station_clause(stations: Sequence[Station]) -> str:
@@ -115,11 +114,3 @@ def public_url(url: str) -> str:
     host = parts.hostname or ""
     netloc = f"{host}:{parts.port}" if parts.port else host
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
-
-
-def client_for(settings: Settings) -> InfluxClient:
-    """An InfluxDB client from the ``influx`` settings."""
-    s = settings.influx
-    return InfluxClient(s.url, s.database, token=s.token.get_secret_value() if s.token else None,
-                        username=s.username, password=s.password.get_secret_value() if s.password else None,
-                        timeout=s.timeout_s)

@@ -82,13 +82,18 @@ class AckDesk:
         Writes line protocol (e.g. ``InfluxClient.write``).
     publish
         ``publish(topic, payload)`` on the broker (not retained).
+    written
+        Called with ``(event, time of the line)`` once an ``ack`` line about ``event``'s warning (an
+        acknowledgement or a reminder) is written (the sharing sink marks the window).
     """
 
     def __init__(self, book: AckBook, write: Callable[[str], object],
-                 publish: Callable[[str, bytes], object]) -> None:
+                 publish: Callable[[str, bytes], object],
+                 written: Callable[[WarningEvent, int], None] | None = None) -> None:
         self.book = book
         self.write = write
         self.publish = publish
+        self.written = written or (lambda event, time_ns: None)
         self.accepted = 0
         self.refused: dict[str, int] = {}
         self.reminders = 0
@@ -110,6 +115,7 @@ class AckDesk:
         event = self.book.event(warning_id)
         self.write(ack_line(ack.warning_id, event.station, event.hazard, ack.partner, ack.role, ack.by, ack.after_s,
                             ack.comment, ack.action, int(t_s * _NS)))
+        self.written(event, int(t_s * _NS))
         body = {"type": "ack", **dataclasses.asdict(ack)}
         if not self.book.names_shared(event.partner):
             body["by"] = ""  # personal data: partners see the role and the partner, not the person
@@ -122,6 +128,7 @@ class AckDesk:
         due = self.book.reminders_due(t_s)
         for event in due:
             self.write(reminder_line(event, int(t_s * _NS), t_s - self.book.published_s(event.id)))
+            self.written(event, int(t_s * _NS))
             body = {"type": "reminder", "id": event.id, "level": event.level.name.lower(),
                     "since_ns": event.since_ns, "time_ns": int(t_s * _NS)}
             self.publish(warning_ack_topic(event.partner, event.station, event.hazard), orjson.dumps(body))

@@ -112,7 +112,7 @@ class InfluxSink:
         self.batch_lines, self.flush_interval_s = settings.batch_lines, settings.flush_interval_s
         self.max_messages = max(1, max_messages)
         self.counters = SinkCounters()
-        self.client = _client(settings)
+        self.client = settings.client()
         self._current = Batch()
         self._queue: queue.Queue[Batch | None] = queue.Queue()
         self._pending = 0          # batches handed over and not yet durable
@@ -358,7 +358,7 @@ class SpoolReplayer:
 
     def __init__(self, sink: InfluxSink) -> None:
         self.sink = sink
-        self.client = _client(sink.settings)
+        self.client = sink.settings.client()
 
     def run(self) -> None:
         """Replay until the sink stops, backing off while InfluxDB refuses."""
@@ -420,13 +420,6 @@ class SpoolReplayer:
             self.client.create_database()
         except SinkError:
             pass
-
-
-def _client(s: InfluxSettings) -> InfluxClient:
-    """An InfluxDB client for the ``influx`` settings."""
-    return InfluxClient(s.url, s.database, token=s.token.get_secret_value() if s.token else None,
-                        username=s.username, password=s.password.get_secret_value() if s.password else None,
-                        timeout=s.timeout_s)
 
 
 def _split_lines(text: str) -> list[str]:

@@ -62,7 +62,7 @@ from ingest.feed import AlertFeed, FeedServer
 from ingest.feed_restore import restore_alerts
 from ingest.flow import FlowControl
 from ingest.health import Health
-from ingest.influx_sink import InfluxSink, _client as influx_client
+from ingest.influx_sink import InfluxSink
 from ingest.metrics import Metrics
 from ingest.mqtt_publisher import MqttPublisher
 from ingest.outbox import Outbox
@@ -118,7 +118,7 @@ class Service:
         self.validator = Validator(catalog, settings.ingest, settings.mqtt.max_payload_bytes)
         self.pipeline = Pipeline(catalog, settings, specs=specs)
         self._tick_at = time.monotonic()  # the processing thread's last tick (liveness)
-        probe = influx_client(settings.influx.model_copy(update={"timeout_s": HEALTH_PING_TIMEOUT_S}))
+        probe = settings.influx.model_copy(update={"timeout_s": HEALTH_PING_TIMEOUT_S}).client()
         self.health = Health(self.stats_snapshot, probe.ping, settings.ingest.spool_max_bytes,
                              lambda: time.monotonic() - self._tick_at, lambda: self.consumer.last_failure)
         self.metrics = Metrics(self.stats_snapshot, self.health)
@@ -130,7 +130,8 @@ class Service:
                                  acks_and_drills=True)
         self.publisher = MqttPublisher(self.consumer.client)
         self.share = ShareSink(settings, catalog, self.sink.durable_watermark)
-        self.acks = AckDesk(AckBook(catalog, settings.acks.remind_after_s), self._write_ack, self.publisher.notice)
+        self.acks = AckDesk(AckBook(catalog, settings.acks.remind_after_s), lambda line: self.sink.add([line]),
+                            self.publisher.notice, written=self._shared(self.share.note_ack))
         self.ack_queue = AckQueue()
         self.exercises = Exercises(catalog, settings, self.sink, self.consumer.client, specs)
         self.feed = AlertFeed()
@@ -138,8 +139,7 @@ class Service:
         self.alerts = AlertRenderer(catalog, self.feed)
         self.outbox = Outbox(catalog, self.stats, self.sink, self.publisher, self.alerts, on_warning,
                              follow=lambda event: self.acks.observe(event, time.time()),
-                             written=lambda event, t: self.share.note_warning(event.partner, event.station,
-                                                                              event.hazard, t))
+                             written=self._shared(self.share.note_warning))
         self.checkpoints = checkpoint.Checkpoints(self.checkpoint_path, self.validator, self.pipeline, catalog,
                                                   self.stats)
         self._stopping = threading.Event()
@@ -387,12 +387,11 @@ class Service:
                 token = (mid, qos, len(obs.values), generation)
                 if events:
                     self.sink.add(lines)
-                    self.share.note_readings(obs.partner, obs.station, obs.time_ns)
                     self.outbox.warnings(events)
                     self.commits.commit(token)
                 else:
                     self.sink.add(lines, token)
-                    self.share.note_readings(obs.partner, obs.station, obs.time_ns)
+                self.share.note_readings(obs.partner, obs.station, obs.time_ns)  # after its lines
         except DecodeError as exc:
             try:
                 self.outbox.reject(exc, topic, payload, arrival, (mid, qos, 0, generation))
@@ -424,10 +423,10 @@ class Service:
             self.acks.on_message(topic, payload, time.time())
         self.sink.add([], token)
 
-    def _write_ack(self, line: str) -> None:
-        """An ``ack`` line to the sink, and its window marked for the partners' views."""
-        self.sink.add([line])
-        self.share.note_ack(line)
+    @staticmethod
+    def _shared(note: Callable[[str, str, str, int], None]) -> Callable[[WarningEvent, int], None]:
+        """A line about ``event``'s warning was handed to the sink: ``note`` its window for the partners' views."""
+        return lambda event, time_ns: note(event.partner, event.station, event.hazard, time_ns)
 
     def _summary(self, final: bool = False) -> None:
         self.summary.write(self.stats_snapshot(), self.pipeline.open_warnings(), self.pipeline.qc.suspect_stations(),

@@ -73,9 +73,8 @@ class Route:
     def due_ns(self, kind: str, start_ns: int) -> int:
         """When ``kind``'s window beginning at ``start_ns`` may be shared: once it closed, and for
         readings once the agreement's delay has passed too."""
-        if kind in (READING, SCORE):
-            return start_ns + self.window_s * 1_000_000_000 + int(self.delay_s * 1e9)
-        return start_ns + self.raw_window_s * 1_000_000_000
+        delay_ns = int(self.delay_s * 1e9) if kind in (READING, SCORE) else 0
+        return start_ns + self.width_s(kind) * 1_000_000_000 + delay_ns
 
 
 def _listed(values: list[str]) -> frozenset[str] | None:
@@ -260,10 +259,10 @@ def score_query(owner: str, span: tuple[int, int], field_types: Mapping[str, str
 
 
 def series_lines(series: list[dict], field_types: Mapping[str, str], extra_tags: Mapping[str, str] | None = None,
-                 drop: frozenset[str] = frozenset(), rename: Mapping[str, str] | None = None) -> list[str]:
+                 rename: Mapping[str, str] | None = None) -> list[str]:
     """Line protocol for query ``series`` (``GROUP BY`` tags in ``tags``, ``time`` in ns).
 
-    ``drop`` leaves fields out; ``rename`` maps a field to the value of a tag (the role for ``by``).
+    ``rename`` maps a field to the value of a tag (the role for ``by``).
     The tags are escaped once per series and each column gets its formatter once, so a row costs a
     join (a copy is the sharing sink's per-reading work).
 
@@ -278,7 +277,7 @@ def series_lines(series: list[dict], field_types: Mapping[str, str], extra_tags:
             f",{storage.key(k)}={storage.tag(v)}" for k, v in sorted(tags.items()) if v != "")
         fields = [(i, storage.key(col) + "=", _formatter(field_types.get(col, "float")),
                    tags.get(rename[col], "") if rename and col in rename else None)
-                  for i, col in enumerate(s["columns"]) if i and col not in drop]
+                  for i, col in enumerate(s["columns"]) if i]
         for row in s["values"]:
             text = ",".join(name + fmt(row[i] if fixed is None else fixed) for i, name, fmt, fixed in fields
                             if row[i] is not None)

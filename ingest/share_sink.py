@@ -44,7 +44,7 @@ from riverwatch import storage
 from riverwatch.catalog import Catalog
 from riverwatch.durable import write_atomic
 from riverwatch.errors import SinkError
-from riverwatch.influx import InfluxClient, InfluxError, quote_ident
+from riverwatch.influx import InfluxError, quote_ident
 from riverwatch.settings import Settings
 
 from ingest.share_plan import (ACK, FOLLOWED, READING, RECENT, RECENT_DAYS, RECENT_EVERY_S, SCORE, SCORE_WINDOW_S,
@@ -62,10 +62,10 @@ FIELD_TYPES_TTL_S = 60.0
 class ShareCounters:
     """What the sharer counts (its own thread writes them)."""
 
-    __slots__ = ("points_shared", "copies", "errors", "pending_windows", "oldest_due_s")
+    __slots__ = ("points_shared", "errors", "pending_windows", "oldest_due_s")
 
     def __init__(self) -> None:
-        self.points_shared = self.copies = self.errors = self.pending_windows = 0
+        self.points_shared = self.errors = self.pending_windows = 0
         self.oldest_due_s = 0.0
 
 
@@ -105,12 +105,8 @@ class ShareSink:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._path = Path(settings.state_dir) / "sharing" / PENDING_FILE
-        influx = settings.influx
-        auth = {"token": influx.token.get_secret_value() if influx.token else None, "username": influx.username,
-                "password": influx.password.get_secret_value() if influx.password else None,
-                "timeout": influx.timeout_s}
-        self.main = InfluxClient(influx.url, influx.database, **auth)
-        self._clients = {r.database: InfluxClient(influx.url, r.database, **auth) for r in self.routes}
+        self.main = settings.influx.client()
+        self._clients = {r.database: settings.influx.client(r.database) for r in self.routes}
         self._databases_ready = False
 
     def _index(self, kind: str) -> dict[tuple[str, str], tuple[tuple[int, int], ...]]:
@@ -134,13 +130,10 @@ class ShareSink:
         """A ``warning`` line of ``station`` at ``time_ns`` was handed to the main sink."""
         self._note(WARNING, partner, station, hazard, time_ns)
 
-    def note_ack(self, line: str) -> None:
-        """An ``ack`` line (acknowledgement or reminder) was handed to the main sink."""
-        head, time_text = line.split(" ", 1)[0], line.rsplit(" ", 1)[1]
-        tags = dict(part.split("=", 1) for part in head.split(",")[1:] if "=" in part)
-        station = self.catalog.by_id(tags.get("station", ""))
-        if station is not None:
-            self._note(ACK, station.partner, station.id, tags.get("hazard"), int(time_text))
+    def note_ack(self, partner: str, station: str, hazard: str, time_ns: int) -> None:
+        """An ``ack`` line (acknowledgement or reminder) about a warning of ``station`` was handed to the
+        main sink."""
+        self._note(ACK, partner, station, hazard, time_ns)
 
     def _note(self, kind: str, owner: str, station: str, hazard: str | None, time_ns: int) -> None:
         for i, r in enumerate(self.routes):
@@ -170,8 +163,7 @@ class ShareSink:
         for i, r in enumerate(self.routes):
             for kind in r.kinds:
                 width = r.width_s(kind)
-                back = int((self.settings.sharing.restart_horizon_s + width + r.delay_s) * 1e9)
-                first = window_start(now - back, width)
+                first = window_start(now - horizon - int((width + r.delay_s) * 1e9), width)
                 marks += [(i, kind, s) for s in range(first, now + 1, width * 1_000_000_000)]
         self._waiting.append((0, marks))
 
@@ -219,7 +211,7 @@ class ShareSink:
 
     def run_pass(self) -> int:
         """Share every due window whose data is durable; returns the points written."""
-        self._collect()
+        spool_empty = self._collect() >= 0
         if not self._databases_ready:
             self._create_databases()
         now = self.clock_ns()
@@ -239,15 +231,16 @@ class ShareSink:
                 starts.difference_update(range(span[0], span[1], width * 1_000_000_000))
             if not starts:
                 del self._pending[(i, kind)]
-        if self._waiting_empty_or_durable():
+        if spool_empty:
             written += self._follow(now)
         self._flush_audit()
         self.counters.pending_windows = sum(len(s) for s in self._pending.values())
         self.counters.oldest_due_s = (now - oldest) / 1e9
         return written
 
-    def _collect(self) -> None:
-        """Take the new marks; release those whose lines are durable (and the spool empty)."""
+    def _collect(self) -> int:
+        """Take the new marks; release those whose lines are durable (and the spool empty). Returns
+        the main sink's lines in InfluxDB (-1 while its spool holds anything)."""
         fresh = []
         pop = self._marks.popleft
         while True:
@@ -261,9 +254,7 @@ class ShareSink:
         while self._waiting and self._waiting[0][0] <= durable:
             for i, kind, start in self._waiting.popleft()[1]:
                 self._pending.setdefault((i, kind), set()).add(start)
-
-    def _waiting_empty_or_durable(self) -> bool:
-        return self.lines_durable()[1] >= 0
+        return durable
 
     def _follow(self, now: int) -> int:
         """Copy the followed measurements (:data:`~ingest.share_plan.FOLLOWED`) and the sharing audit
@@ -284,12 +275,16 @@ class ShareSink:
                 series = self.main.query(follow_query(measurement, route.to, span, AUDIT))
                 if series:
                     lines += series_lines(series, self._field_types(measurement, series))
-            client = self._clients[route.database]
-            for at in range(0, len(lines), WRITE_CHUNK):
-                client.write("\n".join(lines[at:at + WRITE_CHUNK]))
+            self._write(route.database, lines)
             self._cursor[i] = max(cursor, end)
             written += len(lines)
         return written
+
+    def _write(self, database: str, lines: list[str]) -> None:
+        """Write ``lines`` into a partner's database, in chunks; raises when InfluxDB fails."""
+        client = self._clients[database]
+        for at in range(0, len(lines), WRITE_CHUNK):
+            client.write("\n".join(lines[at:at + WRITE_CHUNK]))
 
     def _create_databases(self) -> None:
         try:
@@ -304,11 +299,8 @@ class ShareSink:
         lines = self._lines(route, kind, span)
         if kind == READING and not route.aggregated and route.owner == route.to:
             lines += self._score_lines(route, span)
-        client = self._clients[route.database]
-        for at in range(0, len(lines), WRITE_CHUNK):
-            client.write("\n".join(lines[at:at + WRITE_CHUNK]))
+        self._write(route.database, lines)
         self.counters.points_shared += len(lines)
-        self.counters.copies += 1
         if lines:
             self._audit_seq += 1
             self._audit.append(storage.line(

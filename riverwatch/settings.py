@@ -26,6 +26,7 @@ from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 from riverwatch.errors import ConfigError
+from riverwatch.influx import InfluxClient
 from riverwatch.model import Level
 
 DEFAULT_CONFIG = "riverwatch.toml"
@@ -69,6 +70,17 @@ class InfluxSettings(BaseModel):
     batch_lines: int = Field(5000, ge=1)
     flush_interval_s: float = Field(0.2, gt=0)
     timeout_s: float = Field(10.0, gt=0)
+
+    def client(self, database: str | None = None) -> InfluxClient:
+        """A client with these settings' URL, credentials and timeout, on ``database`` (default: theirs).
+
+        >>> InfluxSettings(url="http://influx:8086").client("rw_lacville").database
+        'rw_lacville'
+        """
+        return InfluxClient(self.url, database or self.database,
+                            token=self.token.get_secret_value() if self.token else None, username=self.username,
+                            password=self.password.get_secret_value() if self.password else None,
+                            timeout=self.timeout_s)
 
 
 class IngestSettings(BaseModel):

@@ -108,6 +108,20 @@ def reader_account(partner: str) -> str:
     return f"reader.{partner}"
 
 
+def password_variable(partner: str) -> str:
+    """The environment variable ``partner``'s Grafana datasource reads its reader's password from (1.x).
+
+    >>> password_variable("bad-town")
+    'INFLUX_READER_BAD_TOWN_PASSWORD'
+    """
+    return f"INFLUX_READER_{partner.upper().replace('-', '_')}_PASSWORD"
+
+
+def token_variable(partner: str) -> str:
+    """The environment variable ``partner``'s Grafana datasource reads its read token from (2.x/3.x)."""
+    return f"INFLUX_TOKEN_{partner.upper().replace('-', '_')}"
+
+
 def legacy_policy(owner: str, to: str) -> SharingPolicy:
     """What ``shares_with`` has always meant: raw, everything, no delay."""
     return SharingPolicy.model_validate({"from": owner, "to": to, "agreement": "shares_with",

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from typing import Callable
 
 import paho.mqtt.client as mqtt
@@ -19,6 +21,28 @@ def wait_until(predicate: Callable[[], object], timeout: float = 30.0, interval:
             return True
         time.sleep(interval)
     return bool(predicate())
+
+
+@contextlib.contextmanager
+def worker_starter(catalog) -> Iterator[Callable]:
+    """``start(settings)`` starts a connected ingest worker on ``catalog``; every one started is stopped
+    when the block ends."""
+    from ingest.service import Service
+
+    started = []
+
+    def start(settings) -> Service:
+        svc = Service(settings, catalog)
+        svc.start()
+        started.append(svc)
+        assert svc.wait_connected(10)
+        return svc
+
+    try:
+        yield start
+    finally:
+        for svc in started:
+            svc.stop()
 
 
 def require_binaries(*names: str) -> None:

@@ -107,7 +107,7 @@ def run_review(args: argparse.Namespace) -> int:
     """The ``review`` command: write the report and print where it is, with the main indicators."""
     settings = Settings.load(args.config)
     catalog = load_catalog(settings.catalog)
-    client = _client(settings)
+    client = settings.influx.client()
     try:
         indicators = write_review(client, catalog, args.from_ns, args.to_ns, args.out, args.partner, args.notes,
                                   args.drill)
@@ -122,13 +122,6 @@ def run_review(args: argparse.Namespace) -> int:
         print(f"  {x['partner']}/{x['station']} {x['quantity']} {x['level']}: lead before the crossing {lead}")
     print(f"  {args.out / 'report.html'}, report.json, timeline.csv")
     return 0
-
-
-def _client(settings: Settings) -> InfluxClient:
-    s = settings.influx
-    return InfluxClient(s.url, s.database, token=s.token.get_secret_value() if s.token else None,
-                        username=s.username, password=s.password.get_secret_value() if s.password else None,
-                        timeout=s.timeout_s)
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:

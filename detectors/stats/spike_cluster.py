@@ -59,8 +59,7 @@ class SpikeCluster(Slotted):
     def ratio(self, t: float, jump: float, size: float, level: float, res: float) -> float:
         """The cluster ratio if the current reading (at ``t``) ends an excursion of ``jump`` (0: none),
         with the excursions of the last ``window`` readings and ``window_s`` seconds (pure)."""
-        n = sum(1 for a, te in self.events if a + 1 < self.window and t - te <= self.window_s) if self.events else 0
-        n += self._big(jump, size, level, res)
+        n = len(self._recent(t)) + self._big(jump, size, level, res)
         return n / self.n_min if n else 0.0
 
     def learn(self, t: float, dscale: float, dscale_rel: float, jump: float, size: float, level: float,
@@ -71,6 +70,10 @@ class SpikeCluster(Slotted):
         if big or self.events:
             self.events = (((0, t),) if big else ()) + self._recent(t)
         if dscale > 0:
-            self.calm = dscale if dscale < self.calm else min(dscale, self.calm * self.up)
+            self.calm = self._follow(self.calm, dscale)
         if dscale_rel > 0:
-            self.calm_rel = dscale_rel if dscale_rel < self.calm_rel else min(dscale_rel, self.calm_rel * self.up)
+            self.calm_rel = self._follow(self.calm_rel, dscale_rel)
+
+    def _follow(self, calm: float, scale: float) -> float:
+        """The lower envelope of ``scale``: down with it at once, up by at most ``up`` a reading."""
+        return scale if scale < calm else min(scale, calm * self.up)

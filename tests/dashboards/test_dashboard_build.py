@@ -75,7 +75,7 @@ def test_round_trips_through_the_sdk(uid):
             theirs["target"] = ours["target"]
     assert back == doc
     targets = [t for p in panels(doc) for t in p.get("targets", [])]
-    partner = next((p.id for p in CATALOG.partners if f"-{p.id}" in uid), None)
+    partner = next(b.partner for b in BOARDS if b.uid == uid)
     source = partner_datasource_uid(partner) if partner else DATASOURCE_UID  # a partner's boards read its own view
     assert targets and all(t["rawQuery"] is True and t["datasource"]["uid"] == source for t in targets)
 

@@ -159,8 +159,8 @@ def _all_queries(settings: Settings):
                 if partner_const and station[0] != partner_const:
                     station = next((st.partner, st.id) for st in CATALOG.stations
                                    if st.partner == partner_const and st.id.split("-")[0] == station[1].split("-")[0])
-                view = next((p.id for p in CATALOG.partners if f"-{p.id}" in doc["uid"]), None)
-                yield f"{doc['uid']}: {query.where}", interpolate(query.influxql, _variables(doc, station)), view
+                yield (f"{doc['uid']}: {query.where}", interpolate(query.influxql, _variables(doc, station)),
+                       board.partner)
 
 
 def test_every_dashboard_query_returns_rows(pipeline_db):

@@ -16,7 +16,7 @@ from riverwatch.contract import data_topic, encode_json, warning_topic
 from application.services import restart_influxdb, stop_influxdb
 from riverwatch.settings import REPO_ROOT, Settings
 
-from tests.helpers import Publisher
+from tests.helpers import Publisher, worker_starter
 from tests.helpers import wait_until as _wait_until
 
 from ingest.checkpoint import read_checkpoint
@@ -63,18 +63,8 @@ def publisher(services):
 
 @pytest.fixture
 def service_factory(services, influx, tmp_path):
-    started: list[Service] = []
-
-    def start(**kwargs) -> Service:
-        svc = Service(make_settings(services, influx, tmp_path, **kwargs), CATALOG)
-        svc.start()
-        started.append(svc)
-        assert svc.wait_connected(10)
-        return svc
-
-    yield start
-    for svc in started:
-        svc.stop()
+    with worker_starter(CATALOG) as start:
+        yield lambda **kwargs: start(make_settings(services, influx, tmp_path, **kwargs))
 
 
 def gauge_payload(seq: int, t: float, level_ft: float = 5.0) -> bytes:

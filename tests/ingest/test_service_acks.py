@@ -25,7 +25,7 @@ from riverwatch.contract import data_topic, encode_json, warning_topic
 from riverwatch.settings import REPO_ROOT, Settings
 from riverwatch.storage import ACK, REJECT
 
-from tests.helpers import Publisher, wait_until
+from tests.helpers import Publisher, wait_until, worker_starter
 from tests.ingest.test_feed_pages import browser, chromium, screenshot  # noqa: F401 (fixture)
 
 from ingest.service import Service
@@ -75,18 +75,8 @@ def raise_flood_warning(services, svc: Service) -> str:
 @pytest.fixture
 def worker(services, influx, tmp_path):
     settings = make_settings(services, influx, tmp_path, free_port())
-    services_started: list[Service] = []
-
-    def start() -> Service:
-        svc = Service(settings, CATALOG)
-        svc.start()
-        services_started.append(svc)
-        assert svc.wait_connected(10)
-        return svc
-
-    yield start
-    for svc in services_started:
-        svc.stop()
+    with worker_starter(CATALOG) as start:
+        yield lambda: start(settings)
     pub = Publisher(services)  # the retained warning and CAP of this test go with it
     for topic in (warning_topic(*GAUGE, "flood"), f"rw/v1/{GAUGE[0]}/{GAUGE[1]}/cap/flood"):
         pub.client.publish(topic, b"", qos=1, retain=True).wait_for_publish(10)

@@ -44,9 +44,9 @@ class Clock:
 def share(services, influx, tmp_path):
     made = []
 
-    def make(catalog: Catalog, clock: Clock) -> ShareSink:
+    def make(catalog: Catalog, clock: Clock, lines_durable=lambda: (0, 0)) -> ShareSink:
         settings = Settings(state_dir=tmp_path / "state", influx={"url": services.influx_url, "database": influx.database})
-        sink = ShareSink(settings, catalog, lambda: (0, 0), clock_ns=clock)
+        sink = ShareSink(settings, catalog, lines_durable, clock_ns=clock)
         made.append(sink)
         return sink
 
@@ -135,7 +135,7 @@ def test_unshared_stations_and_hazards_stay_home_and_names_travel_only_by_agreem
     sink.note_warning("rivertown", "gauge-hochtal", "flood", t)
     sink.note_warning("rivertown", "gauge-hochtal", "heat", t)
     sink.note_warning("rivertown", "gauge-grenzbruecke", "flood", t)
-    sink.note_ack(ack_line("x", "gauge-hochtal", "flood", "lacville", "operator", "marie", 60.0, "", "seen", t))
+    sink.note_ack("rivertown", "gauge-hochtal", "flood", t)
     sink.run_pass()
     with view(services, influx, "lacville") as lac, view(services, influx, "rivertown") as own:
         assert [(r["station"], r["hazard"]) for r in lac.query_rows('SELECT "id", "station", "hazard" FROM "warning"')] \
@@ -166,19 +166,15 @@ def test_after_a_crash_the_restart_horizon_shares_what_the_lost_marks_would_have
         assert len(own.query_rows('SELECT "value" FROM "reading"')) == 2
 
 
-def test_nothing_is_shared_while_the_main_sink_still_spools(services, influx, tmp_path):
+def test_nothing_is_shared_while_the_main_sink_still_spools(share, influx):
     influx.write(readings("rivertown", "gauge-hochtal", "water_level", [(T0, 1.0)])[0])
     watermark = [(1, -1)]  # one line added; the spool is not empty
-    settings = Settings(state_dir=tmp_path, influx={"url": services.influx_url, "database": influx.database})
-    sink = ShareSink(settings, with_sharing(AGREEMENT), lambda: watermark[0], clock_ns=Clock(T0 + 3 * HOUR_NS))
-    try:
-        sink.note_readings("rivertown", "gauge-hochtal", T0)
-        assert sink.run_pass() == 0
-        watermark[0] = (1, 1)  # the spool was replayed
-        assert sink.run_pass() == 2  # lacville's aggregate and rivertown's own reading
-        assert sink.counters.pending_windows == 0
-    finally:
-        sink.close()
+    sink = share(with_sharing(AGREEMENT), Clock(T0 + 3 * HOUR_NS), lambda: watermark[0])
+    sink.note_readings("rivertown", "gauge-hochtal", T0)
+    assert sink.run_pass() == 0
+    watermark[0] = (1, 1)  # the spool was replayed
+    assert sink.run_pass() == 2  # lacville's aggregate and rivertown's own reading
+    assert sink.counters.pending_windows == 0
 
 
 def test_the_owners_view_holds_its_scores_per_minute_mean_score_and_highest_level(share, services, influx):
