@@ -344,8 +344,11 @@ class SensorFault(Gated):
 
     def _expected_steps(self, held: float) -> float:
         """The steps the stream would have moved in ``held`` seconds at its slowest recent pace: one
-        step per longest recent hold ``hold_ref`` (at least the reporting interval)."""
-        return held / max(self.hold_ref * 0.5 ** (held / self.stuck_mem), self.dt_typ, 1e-9)
+        step per longest recent hold ``hold_ref`` (at least the reporting interval). A stream that
+        has not changed once since it started has shown no pace: its hold is its own reference
+        (flagged after ``stuck_memory_s`` × log2(``stuck_steps``), 3.2 days by default)."""
+        ref = self.hold_ref if self.quantum < math.inf else max(self.hold_ref, held)
+        return held / max(ref * 0.5 ** (held / self.stuck_mem), self.dt_typ, 1e-9)
 
     def _learn_relative_scale(self, d: float, low: float) -> None:
         """``dscale_rel``: the robust difference scale of a :data:`PROPORTIONAL` quantity as a fraction

@@ -26,13 +26,13 @@ from typing import Any, Sequence
 import numpy as np
 
 from evaluation import datasets, history, nab_score
-from evaluation.corpus import default_detectors, load_series, replay_corpus
+from evaluation.corpus import default_detectors, load_paths, replay_corpus
 from evaluation.folds import event_item
 from evaluation.metrics import event_metrics, fault_metrics, rain_precursor
 from evaluation.report import write_results
 from evaluation.search import add_search_options
+from evaluation.visible_rise import summarise_visible
 from evaluation.replay import ReplayResult, split_params
-from riverwatch.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -107,14 +107,12 @@ def run(args: argparse.Namespace) -> int:
 
         return cv.run(args, lead_window)
     started = time.perf_counter()
-    args = _one_path(args)
     names = args.detector or default_detectors(args.format)
     params = split_params(names, args.param)
-    series = load_series(args)
+    series = load_paths(args)
+    args = _first_path(args)
     weather = [s for s in series if datasets.is_weather(s)]
     series = [s for s in series if not datasets.is_weather(s)]
-    if not series:
-        raise ConfigError(f"evaluate: no series found in {args.data}")
     results = replay_corpus(series, names, params, fmt=args.format, progress=not args.no_progress)
     summary = with_end_to_end(summarise(results, names, params, args, lead_window), started)
     write_results(results, args.out, args.format)
@@ -130,11 +128,9 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _one_path(args: argparse.Namespace) -> argparse.Namespace:
-    """``args`` with ``data`` as the one path the file formats take."""
-    if len(args.data) != 1:
-        raise ConfigError(f"evaluate: --format {args.format} takes one data path, not {len(args.data)}")
-    return argparse.Namespace(**{**vars(args), "data": Path(args.data[0])})
+def _first_path(args: argparse.Namespace) -> argparse.Namespace:
+    """``args`` with ``data`` as its first path (NAB's profiles are read there) and ``sources``, all of them."""
+    return argparse.Namespace(**{**vars(args), "data": Path(args.data[0]), "sources": [str(p) for p in args.data]})
 
 
 def nab_files(results: Sequence[ReplayResult]) -> list[nab_score.ScoredFile]:
@@ -154,7 +150,7 @@ def summarise(results: Sequence[ReplayResult], names: Sequence[str], params: dic
     seconds = sum(r.seconds for r in results)
     summary: dict[str, Any] = {key: getattr(metrics, key) for key in SUMMARY_KEYS}
     summary.update({
-        "format": args.format, "data": str(args.data), "detectors": list(names), "params": params,
+        "format": args.format, "data": ", ".join(args.sources), "detectors": list(names), "params": params,
         "series": len(results), "readings": readings, "replay_seconds": round(seconds, 3),
         "readings_per_s": round(readings / seconds) if seconds else None,
         "lead_window_minutes": lead_window / 60.0, "events": metrics.as_dict(),
@@ -189,6 +185,10 @@ def summarise(results: Sequence[ReplayResult], names: Sequence[str], params: dic
                     "false_warnings": one.false_warnings, "quiet": r.series.quiet,
                     "lead_times_minutes": [round(v, 1) for v in one.lead_times_minutes]})
     summary["per_series"] = per_series
+    if args.format == "usgs":
+        summary["visible_rise"] = summarise_visible([(r.series.t, r.series.columns["water_level"], e.reference)
+                                                     for r in results if "water_level" in r.series.columns
+                                                     for e in r.series.events])
     return summary
 
 
@@ -296,6 +296,10 @@ def print_summary(summary: dict) -> None:
     if "nab" in summary:
         print("NAB: " + "  ".join(f"{k}={v:.1f} (threshold {summary['nab_detail'][k]['threshold']:.4f})"
                                   for k, v in summary["nab"].items()))
+    if "visible_rise" in summary:
+        print("waves visible at the gauge before their crossing (the most a stage-only warning can lead by): "
+              + "  ".join(f"at {float(k.split('_')[1]):.0%} of the rise: median {fmt(v['median_minutes'])} min"
+                          for k, v in summary["visible_rise"].items()))
     if "rain_precursor" in summary:
         print_rain(summary["rain_precursor"])
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any, Sequence
 
 from tqdm import tqdm
@@ -27,6 +28,9 @@ DEFAULT_HAZARDS = {"nab": ("anomaly",), "csv": ("anomaly",), "usgs": ("flood",),
                    "qld": ("flood", "water_quality", "sensor")}
 #: Formats replayed through the warning lifecycle too (which warnings would be public).
 LIFECYCLE_FORMATS = ("qld",)
+#: Formats whose data may come as several paths, read as one corpus (Texas and UK floods together).
+MULTI_PATH_FORMATS = ("usgs", "gecco", "qld", "csv")
+
 
 def default_detectors(fmt: str) -> list[str]:
     """``anomaly_ensemble`` for NAB (cross-validated by category it beats ``adaptive_anomaly`` alone: 65.96
@@ -56,6 +60,26 @@ def load_series(args: argparse.Namespace) -> list[datasets.Series]:
     series = series[: args.limit] if args.limit else series
     kept = {s.category for s in series}
     return series + [s for s in weather if s.category in kept]
+
+
+def load_paths(args: argparse.Namespace) -> list[datasets.Series]:
+    """The series of every path in ``args.data`` (a list), as :func:`load_series` reads each.
+
+    >>> load_paths(argparse.Namespace(format="nab", data=["a", "b"]))
+    Traceback (most recent call last):
+    ...
+    riverwatch.errors.ConfigError: evaluate: --format nab takes one data path, not 2
+    """
+    from riverwatch.errors import ConfigError
+
+    if len(args.data) > 1 and args.format not in MULTI_PATH_FORMATS:
+        raise ConfigError(f"evaluate: --format {args.format} takes one data path, not {len(args.data)}")
+    series: list[datasets.Series] = []
+    for path in args.data:
+        series += load_series(argparse.Namespace(**{**vars(args), "data": Path(path)}))
+    if not any(not datasets.is_weather(s) for s in series):
+        raise ConfigError(f"evaluate: no series found in {', '.join(map(str, args.data))}")
+    return series
 
 
 

@@ -124,17 +124,9 @@ def cross_validate(series: Sequence[datasets.Series], names: Sequence[str], cand
 
 def load_corpus(args: argparse.Namespace) -> list[datasets.Series]:
     """The series of every ``args.data`` path (weather series left out: they are not scored here)."""
-    from evaluation.corpus import load_series
+    from evaluation.corpus import load_paths
 
-    if len(args.data) > 1 and args.format not in ("usgs", "gecco", "qld", "csv"):
-        raise ConfigError(f"evaluate: --format {args.format} takes one data path, not {len(args.data)}")
-    series = []
-    for path in args.data:
-        one = argparse.Namespace(**{**vars(args), "data": Path(path)})
-        series += [s for s in load_series(one) if not datasets.is_weather(s)]
-    if not series:
-        raise ConfigError(f"evaluate: no series found in {', '.join(map(str, args.data))}")
-    return series
+    return [s for s in load_paths(args) if not datasets.is_weather(s)]
 
 
 def setup(args: argparse.Namespace, lead_window: float, *, sample: int = 0, seed: int = 0):

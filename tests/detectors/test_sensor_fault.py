@@ -324,6 +324,22 @@ def test_a_stuck_sensor_on_a_1cm_gauge_is_still_flagged():
     assert "stuck" in out[len(values):] and set(out[:len(values)]) == {None}
 
 
+def test_a_gauge_that_starts_in_a_calm_spell_is_not_stuck():
+    # a low-flow gauge at 5-minute readings whose first 10 h hold one value (Onion Ck nr Driftwood,
+    # Halloween 2013): the stream has shown no pace yet, so its first hold is not judged by the
+    # reporting interval (before: "stuck" from the sixth hour on)
+    calm = [0.63] * int(10 * 3600 / 300)
+    moving = [round(0.63 + 0.01 * math.sin(i / 40.0), 2) for i in range(600)]
+    out = faults(GAUGE, "water_level", calm + moving, step_s=300.0)
+    assert set(out) == {None}, sum(o == "stuck" for o in out)
+
+
+def test_a_sensor_that_never_changes_is_still_flagged():
+    out = faults(GAUGE, "water_level", [0.63] * int(4 * 86400 / 900))
+    first = out.index("stuck")
+    assert 3.0 * 86400 <= first * 900.0 <= 3.5 * 86400 and set(out[first:]) == {"stuck"}
+
+
 @pytest.mark.parametrize("step_s, rise_d", [
     (900.0, 0.5), (1800.0, 0.5), (1800.0, 2.0),
     pytest.param(900.0, 2.0, marks=pytest.mark.xfail(

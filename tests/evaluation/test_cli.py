@@ -70,6 +70,21 @@ def test_usgs_subset(data_dir, tmp_path, capsys):
     assert summary["events"]["events"] > 0
 
 
+def test_texas_and_uk_floods_together_with_the_stage_only_bound(data_dir, tmp_path, capsys):
+    folders = [data_dir / "usgs-texas-floods", data_dir / "uk-ea-floods"]
+    if not all(f.is_dir() for f in folders):
+        pytest.skip("needs both flood sets")
+    out = run(capsys, *folders, "--format", "usgs", "--out", tmp_path, "--max-plots", "0")
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert (summary["events"]["events"], summary["recall"]) == (22, 1.0)
+    bound = summary["visible_rise"]
+    assert len(bound["fraction_0.1"]["minutes"]) == 22 and len(bound["fraction_0.05"]["minutes"]) == 22
+    # the warnings' median lead is at the bound: half the waves show at the gauge < 2 h before crossing
+    assert bound["fraction_0.1"]["median_minutes"] < 120 <= bound["fraction_0.05"]["median_minutes"]
+    assert summary["lead_time_median_minutes"] <= bound["fraction_0.1"]["median_minutes"] + 15
+    assert "the most a stage-only warning can lead by" in out
+
+
 def fixture_module():
     """test_datasets.py, for its synthetic folder writers (tests have no package to import from)."""
     import importlib.util
@@ -98,6 +113,7 @@ def test_usgs_rain_precursor_leaves_the_flood_figures_alone(tmp_path, capsys):
     for key in TIMING:
         summary.pop(key), bare.pop(key)
     assert summary == bare                                  # every flood figure, series and plot as before
+    assert len(summary["visible_rise"]["fraction_0.1"]["minutes"]) == 2     # one per wave
     assert (rain["detector"], rain["params"], rain["weather_series"]) == ("rainfall", "defaults", 2)
     assert (rain["waves"], rain["waves_with_weather"], rain["waves_with_rain_warning_24h"]) == (2, 1, 1)
     assert rain["quiet_rain_warnings"] == 1
@@ -170,8 +186,19 @@ def test_qld_data(data_dir, tmp_path, capsys):
     assert summary["false_sensor_flags_per_day"] <= 0.05
 
 
-def test_file_formats_take_one_path(tmp_path, capsys):
-    path = synthetic_csv(tmp_path / "s.csv")
-    assert main(["evaluate", str(path), str(path), "--format", "csv", "--out", str(tmp_path / "o"),
+def test_nab_takes_one_path(tmp_path, capsys):
+    assert main(["evaluate", str(tmp_path), str(tmp_path), "--format", "nab", "--out", str(tmp_path / "o"),
                  "--no-progress"]) == 2
     assert "one data path" in capsys.readouterr().err
+
+
+def test_several_paths_are_read_as_one_corpus(tmp_path, capsys):
+    # Texas and UK floods are two folders; one evaluation reads them together, as --cv does
+    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+    first, second = synthetic_csv(tmp_path / "a" / "s.csv"), synthetic_csv(tmp_path / "b" / "t.csv")
+    run(capsys, first, second, "--format", "csv", "--out", tmp_path / "o", "--param", "probation=300")
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert summary["series"] == 2 and summary["events"]["events"] == 2
+    assert summary["data"] == f"{first}, {second}"
+
+
