@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import socket
 
-from tests.ingest.test_overload import DelayProxy, _shut
+from tests.ingest.overload_kit import DelayProxy, _shut
 
 MODES = ("pass", "half_open", "http_503", "late", "trickle")
 ANSWER_503 = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 12\r\n"
