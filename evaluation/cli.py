@@ -261,8 +261,8 @@ def draw_plots(results: Sequence[ReplayResult], out: Path, summary: dict, max_pl
     for k in order[:max_plots]:
         r = results[k]
         path = out / "plots" / f"{r.series.category}__{r.series.name.removesuffix('.csv')}.png"
-        plot_replay(r, path, threshold=threshold, title=f"{rows[k]['series']} — {xlabel.split('(')[0]}: "
-                                                         f"{values[k]:.2f}")
+        plot_replay(r, path, threshold=threshold, waves=summary["format"] == "usgs",
+                    title=f"{rows[k]['series']} — {xlabel.split('(')[0]}: {values[k]:.2f}")
         drawn.append(str(path.relative_to(out)))
     if len(rows) > 1:
         drawn.append(str(plot_overview([row["series"] for row in rows], values, out / "plots" / "overview.png",

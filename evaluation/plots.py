@@ -20,6 +20,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from evaluation.replay import ReplayResult  # noqa: E402
+from evaluation.visible_rise import visible_minutes  # noqa: E402
 
 _MAX_PANELS = 4
 #: Quantities a replay plot draws at most (a water-quality station has nine: turbidity is the sixth).
@@ -59,9 +60,10 @@ def with_gaps(t: np.ndarray, *columns: np.ndarray, factor: float = 4.0) -> tuple
 
 
 def plot_replay(result: ReplayResult, path: Path, *, threshold: float | None = None, title: str = "",
-                dpi: int = 70) -> Path:
+                dpi: int = 70, waves: bool = False) -> Path:
     """Draw one series: its quantities (up to ten), event windows (red), warnings (orange; sensor
-    problems grey), labelled sensor-fault runs (grey bands on their quantity), the score."""
+    problems grey), labelled sensor-fault runs (grey bands on their quantity), the score; with
+    ``waves`` (floods), on the stage each wave's crossing and where it became visible at the gauge."""
     series = result.series
     quantities = list(series.columns)[:_MAX_REPLAY_PANELS]
     height = 1.6 if len(quantities) <= 4 else 1.1
@@ -86,8 +88,24 @@ def plot_replay(result: ReplayResult, path: Path, *, threshold: float | None = N
                        lw=0.8, alpha=0.9)
         ax.tick_params(labelsize=7)
     _shade_faults(dict(zip(quantities, axes[:, 0])), series)
+    if waves:
+        _mark_visible(dict(zip(quantities, axes[:, 0])), series)
     score_ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(score_ax.xaxis.get_major_locator()))
     return _save(fig, path, dpi, title=title or f"{series.category}/{series.name}", fontsize=9)
+
+
+def _mark_visible(axes: dict, series) -> None:
+    """On the stage panel, each wave's crossing (red, dashed) and where it became visible at the gauge
+    (green, dotted: 10 % of the rise, :mod:`evaluation.visible_rise`), the earliest a stage-only warning
+    could come."""
+    ax = axes.get("water_level")
+    if ax is None:
+        return
+    for ev in series.events:
+        minutes = visible_minutes(series.t, series.columns["water_level"], ev.reference, 0.1)
+        ax.axvline(_dates(np.array([ev.reference]))[0], color="tab:red", ls="--", lw=0.9)
+        if np.isfinite(minutes):
+            ax.axvline(_dates(np.array([ev.reference - 60.0 * minutes]))[0], color="tab:green", ls=":", lw=1.2)
 
 
 def _shade_faults(axes: dict, series) -> None:
