@@ -17,6 +17,9 @@ threshold serves every stream. Four steps per reading, all plain floats (a few �
    detection is the one that matters; the statistics keep re-learning meanwhile). The hold cannot
    swallow a later, different anomaly: once the episode that opened it has ended (likelihood z back
    below ``release``), a reading whose z exceeds that episode's peak by ``hold_margin`` scores again.
+   With ``routine`` on, an excursion at a time of day when one at least as strong happened on *each*
+   of the last two days (:mod:`detectors.stats.routine`) is a daily routine, not an anomaly: it scores
+   only if its z exceeds that usual peak by ``hold_margin`` too.
 
 With ``season`` on, a day/week profile (:mod:`detectors.stats.seasonal`) is learnt
 from ``x["t"]``; once it explains the variance clearly better than the plain level (residual variance
@@ -24,8 +27,7 @@ below ``season_ratio`` × the plain one), every feature is measured against the 
 time of day and week, in units of σ widened by how much wider than average the departures from the
 profile usually are at that time of day (a daily step sharper than the hourly slots is usual, not a
 surprise). A series without a daily pattern never switches the profile on and is judged as without it.
-Off by default: with the default grid, cross-validation chooses ``average`` worse with it on
-(docs/detectors.md).
+On by default (docs/detectors.md).
 
 All averages are bias-corrected while young (weight ``max(α, 1/n)``), so the detector is usable as
 soon as its probation ends. Missing or non-finite values score 0 and are not learned.
@@ -55,6 +57,7 @@ import math
 from pydantic import BaseModel, ConfigDict, Field
 
 from detectors.base import Finding, X, register
+from detectors.stats.routine import DailyRoutine
 from detectors.stats.seasonal import SeasonalProfile
 from riverwatch.catalog import Station
 from riverwatch.model import Level
@@ -84,6 +87,8 @@ class Params(BaseModel):
                          "explains the variance better than the plain level")
     season_ratio: float = Field(0.2, gt=0, lt=1, description="profile used once its residual variance "
                                 "is below this fraction of the plain one")
+    routine: bool = Field(True, description="an excursion no stronger (by hold_margin) than those at this "
+                          "time of day on each of the last two days is routine and scores 0")
     threshold: float = Field(0.5, gt=0, le=1, description="score of an ADVISORY (and of an alert)")
     watch: float = Field(0.9, gt=0, le=1, description="score of a WATCH")
 
@@ -98,10 +103,10 @@ class AdaptiveAnomaly(Slotted):
     __slots__ = ("quantity", "probation", "w_fast", "w_short", "w_long", "w_history", "hold", "threshold",
                  "watch", "n", "fast", "short_mean", "mean", "var", "feat_n", "feat_mean",
                  "feat_var", "ring", "ring_sum", "ring_pos", "last_alert", "_pending",
-                 "hold_margin", "release", "alert_peak", "episode", "profile", "settle_until")
+                 "hold_margin", "release", "alert_peak", "episode", "profile", "settle_until", "routine")
     transient_slots = frozenset({"_pending"})    # holds the reading in hand
     slot_defaults = {"_pending": None, "hold_margin": math.inf, "release": 1.0, "alert_peak": 0.0,
-                     "episode": False, "profile": None, "settle_until": 0}
+                     "episode": False, "profile": None, "settle_until": 0, "routine": None}
 
     def __init__(self, quantity: str, params: Params) -> None:
         self.quantity = quantity
@@ -122,6 +127,7 @@ class AdaptiveAnomaly(Slotted):
         self.episode = False
         self.profile = SeasonalProfile(ratio=params.season_ratio) if params.season else None
         self.settle_until = 0
+        self.routine = DailyRoutine() if params.routine else None
         self._pending: tuple | None = None
 
     # --- protocol ---------------------------------------------------------------------------
@@ -158,6 +164,9 @@ class AdaptiveAnomaly(Slotted):
             self.ring_sum += raw - self.ring[pos]
             self.ring[pos] = raw
             self.ring_pos = (pos + 1) % len(self.ring)
+        t = x.get("t")
+        if self.routine is not None and feats is not None and t is not None:
+            self.routine.learn(t, z)
         if score >= self.threshold:
             self.last_alert, self.alert_peak, self.episode = n - 1, z, True
         elif self.episode:                  # the episode that opened the hold: its peak, its end
@@ -166,7 +175,6 @@ class AdaptiveAnomaly(Slotted):
             if z < self.release:
                 self.episode = False
         profile = self.profile
-        t = x.get("t")
         if profile is not None and n > _WARM and t is not None:
             was = profile.active
             profile.learn(t, value + season, self.mean)     # the raw reading against the level
@@ -208,8 +216,8 @@ class AdaptiveAnomaly(Slotted):
         season = 0.0
         widen = 1.0
         profile = self.profile
+        t = x.get("t")
         if profile is not None and profile.active:
-            t = x.get("t")
             if t is not None:
                 season = profile.expect(t)
                 value -= season               # judged against the expected value for the time
@@ -219,11 +227,12 @@ class AdaptiveAnomaly(Slotted):
         if n < _WARM:
             step = (0.0, value, short_mean, 0.0, None, 0.0, season)
         else:
-            step = self._score(value, short_mean, n, season, widen)
+            step = self._score(value, short_mean, n, season, widen, t)
         self._pending = (x, step)
         return step
 
-    def _score(self, value: float, short_mean: float, n: int, season: float, widen: float = 1.0) -> tuple:
+    def _score(self, value: float, short_mean: float, n: int, season: float, widen: float = 1.0,
+               t: float | None = None) -> tuple:
         sd = math.sqrt(self.var * widen) + 1e-9 * (abs(self.mean) + 1.0)
         mean = self.mean
         feats = (min(abs(value - self.fast) / sd, _CAP), min(abs(short_mean - mean) / sd, _CAP),
@@ -235,7 +244,8 @@ class AdaptiveAnomaly(Slotted):
         z = (self.ring_sum - ring[self.ring_pos] + raw) / count
         if n < self.probation or z <= 0.0 or n < self.settle_until or (
                 n - self.last_alert < self.hold
-                and (self.episode or z < self.alert_peak + self.hold_margin)):
+                and (self.episode or z < self.alert_peak + self.hold_margin)) or (
+                self.routine is not None and t is not None and z < self.routine.usual_at(t) + self.hold_margin):
             return (0.0, value, short_mean, raw, feats, z, season)
         q = 0.5 * math.erfc(z / _SQRT2)
         score = min(1.0, -math.log10(max(q, _LOG_FLOOR)) / 10.0)
