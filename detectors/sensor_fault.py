@@ -17,7 +17,10 @@ Checks (per quantity stream, a few floats of state):
   least a relative one times the level. No spike is judged from readings at the bottom of the
   plausible range (a blip there comes back by itself); a spike on the first reading after a gap is
   judged at ``gap_spike_factor`` × the scale (the record was cut around it). The scales learn no
-  change across a gap.
+  change across a gap. A crest that a rise led up to and whose return came only after a gap is not
+  judged (the river had time to recede). For :data:`HYDROGRAPH` quantities (stage, discharge) the
+  jump must also beat the largest one-reading move the river itself kept lately
+  (:mod:`detectors.stats.river_moves`): a flashy catchment's pulses are as sharp as a spike.
 - **cluster**: ``cluster_n`` excursions of ≥ ``cluster_k`` *calm* scales within ``cluster_window``
   readings and ``cluster_window_s`` — spikes that widened the scale the next is judged by
   (:mod:`detectors.stats.spike_cluster`).
@@ -30,10 +33,14 @@ Checks (per quantity stream, a few floats of state):
 - **stuck**: the same value ``stuck_after`` times (catalog) over at least ``stuck_min_s``, and for
   longer than the stream's own pace explains: at one quantisation step per longest recent hold
   (``hold_ref``, halving every ``stuck_memory_s``) the river would have moved ``stuck_steps`` steps
-  (a slow recession at 1 cm resolution holds each value for hours).
+  (a slow recession at 1 cm resolution holds each value for hours). A recession slows as it goes:
+  when a hold set a new longest, the next may be longer again by the same factor (``hold_growth``,
+  at most ``hold_growth_max``), so the pace is one step per ``hold_ref`` × ``hold_growth``.
 - **dry_probe** (conductivity, turbidity): the probe in air or fouled, conductivity collapsing
   towards zero together with turbidity collapsing or flat (:mod:`detectors.stats.dry_probe`).
-- **drift**: a steady, one-directional ramp (consistent signs, constant slope) over ≥ ``drift_n``
+- **drift**: a steady, one-directional ramp (consistent signs, constant slope: the recent and the long
+  slope agree within 30 % and within the calm noise of one reading, about three standard errors of
+  their difference, so a flood's curved rise on a precise gauge is not straight) over ≥ ``drift_n``
   steps that has carried the value ≥ ``drift_scales`` noise scales beyond the range the stream
   kept while it was not trending — a natural recovery returns into that range, a drift leaves it.
   Drift (fouling, calibration) is slow, so a step is one reading but at least ``drift_min_s`` /
@@ -74,9 +81,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from detectors.base import Finding, register
 from detectors.stats.cleaning import value_of
 from detectors.stats.dry_probe import DryProbe
-from detectors.stats.fault_scores import (DRY_QUANTITIES, FAULTS, LASTING, PROPORTIONAL, RESOLUTION,  # noqa: F401
-                                          SEVERITY, fault_of as _fault_of, impossible_ratio,
+from detectors.stats.fault_scores import (DRY_QUANTITIES, FAULTS, HYDROGRAPH, LASTING, PROPORTIONAL,  # noqa: F401
+                                          RESOLUTION, SEVERITY, fault_of as _fault_of, impossible_ratio,
                                           score as _score, worse as _worse)
+from detectors.stats.river_moves import RiverMoves
 from detectors.stats.spike import Spike
 from detectors.stats.spike_cluster import SpikeCluster
 from detectors.stats.gates import Gated, LevelGate
@@ -115,6 +123,7 @@ class Params(BaseModel):
     cluster_window: int = Field(12, ge=2)
     cluster_window_s: float = Field(6 * 3600.0, gt=0)
     gap_spike_factor: float = Field(0.5, gt=0, le=1)
+    hold_growth_max: float = Field(2.0, ge=1)
 
 
 class SensorFault(Gated):
@@ -127,11 +136,12 @@ class SensorFault(Gated):
                  "noise_a", "noise_b", "noise_factor", "rough_fast", "rough_slow", "proportional", "mag",
                  "drift_step_s", "drift_t", "drift_v", "drift_k", "dd", "bursty", "dscale_rel",
                  "quantum", "hold_ref", "stuck_steps", "stuck_mem", "dry", "flag_gaps", "spike", "release",
-                 "lasting", "cluster", "gap_spike", "_cl")
+                 "lasting", "cluster", "gap_spike", "_cl", "moves", "hold_growth", "growth_max")
     slot_defaults = {"quantum": math.inf, "hold_ref": 0.0, "stuck_steps": Params().stuck_steps,
                      "stuck_mem": Params().stuck_memory_s, "dry": None, "flag_gaps": Params().flag_dropouts,
                      "spike": None, "release": Params().release, "lasting": frozenset(), "cluster": None,
-                     "gap_spike": Params().gap_spike_factor, "_cl": None}
+                     "gap_spike": Params().gap_spike_factor, "_cl": None, "moves": None, "hold_growth": 1.0,
+                     "growth_max": Params().hold_growth_max}
 
     def __init__(self, quantity: str, plausible, max_rate: float | None, stuck_after: int,
                  params: Params) -> None:
@@ -153,6 +163,8 @@ class SensorFault(Gated):
         self.stuck_min_s = params.stuck_min_s
         self.stuck_steps, self.stuck_mem = params.stuck_steps, params.stuck_memory_s
         self.quantum, self.hold_ref = math.inf, 0.0
+        self.hold_growth, self.growth_max = 1.0, params.hold_growth_max
+        self.moves = RiverMoves(params.tau_readings) if quantity in HYDROGRAPH else None
         self.dry = DryProbe(params.dry_abs, params.dry_frac, params.collapse_frac) \
             if quantity in DRY_QUANTITIES else None
         self.drift_n, self.drift_scales = params.drift_n, params.drift_scales
@@ -197,11 +209,15 @@ class SensorFault(Gated):
             expected = self.gap_factor * self.dt_typ
             worst = _worse(worst, ("dropout", dt / expected, v))
         if self.n >= 2 and dt > 0 and not self.bursty:
-            worst = _worse(worst, self._excursion(dt, d2, v, scale))
+            # a crest that a rise led up to, and a return only after a gap: the river had time to recede
+            across = self._after_gap(dt) and self.spike.continued()
+            if not across:
+                worst = _worse(worst, self._excursion(dt, d2, v, scale))
             if ready:
-                worst = _worse(worst, ("spike", self._spike_ratio(v, scale), self.v1))
+                if not across:
+                    worst = _worse(worst, ("spike", self._spike_ratio(v, scale), self.v1))
                 if self.cluster is not None and self.n * self.a > 1.0:
-                    args = self._cl = (v, self._cluster_args(v))
+                    args = self._cl = (v, self._cluster_args(v, across))
                     if args[1][0] or self.cluster.events:
                         worst = _worse(worst, ("cluster", self.cluster.ratio(t, *args[1]), self.v1))
         if not self.stuck_ok and v == self.v1 and self.stuck_after:
@@ -214,11 +230,18 @@ class SensorFault(Gated):
         if self.n >= 2 * self.drift_n and self.n >= 3 and self.rough_slow > 0:
             worst = _worse(worst, ("noise", self._noise_ratio(v), v))
         if self.drift_k + 1 >= 4 * self.drift_n and self.slow != 0 and abs(self.sign) >= 0.8:
-            steady = abs(self.fast - self.slow) <= 0.3 * abs(self.slow)
+            steady = abs(self.fast - self.slow) <= min(0.3 * abs(self.slow), self._reading_sd())
             beyond = max(self.env_lo - v, v - self.env_hi) / scale
             if steady and self.env_lo <= self.env_hi and beyond > 0:
                 worst = _worse(worst, ("drift", beyond / self.drift_scales, v))
         return worst
+
+    def _reading_sd(self) -> float:
+        """The standard deviation of a reading's noise in calm times (the cluster check's calm mean
+        absolute difference / 1.13, at least the rounding error of the resolution, res / √12): about
+        three standard errors of the difference between a straight ramp's recent and long slopes (pure)."""
+        calm = self.cluster.calm if self.cluster is not None else math.inf
+        return max(calm / 1.13 if calm < math.inf else max(self.dscale, self.res), self.res / math.sqrt(12.0))
 
     def _excursion(self, dt: float, d2: float, v: float, scale: float) -> tuple[str, float, float]:
         """Rate check of the previous reading, given the change ``d2`` (over ``dt``) to ``v``: an
@@ -233,7 +256,7 @@ class SensorFault(Gated):
             return worst
         if self.proportional:
             scale = max(scale, self.dscale_rel * self._level(min(abs(v), abs(self.v2))))
-        beyond_noise = jump / (self.k * scale)
+        beyond_noise = self._beyond_river(jump, jump / (self.k * scale))
         if self.max_rate:
             fastest = min(abs(d1) / (self.t1 - self.t2), abs(d2) / dt) * 3600.0
             too_fast = fastest / (self.rate_factor * self.max_rate)
@@ -249,12 +272,25 @@ class SensorFault(Gated):
             scale = max(scale, self.dscale_rel * self._level(min(abs(v), abs(self.spike.reference()))))
         if self.dt_typ and self.t1 - self.t2 > self.gap_factor * self.dt_typ:
             scale *= self.gap_spike  # the reading after a gap: the record was cut around it
-        return self.spike.ratio(v, scale, self.res)
+        r = self.spike.ratio(v, scale, self.res)
+        return self._beyond_river(self.spike.excursion(v), r) if r > 0 else r
 
-    def _cluster_args(self, v: float) -> tuple[float, float, float, float]:
-        """:class:`SpikeCluster`'s inputs for ``v``: jump (none at the floor), size, noise level, res."""
-        jump = self.spike.excursion(v)
-        if not jump or self.spike.at_floor(self.lo + self.res):
+    def _beyond_river(self, jump: float, ratio: float) -> float:
+        """``ratio``, at most ``jump`` over the largest one-reading move the river itself kept lately
+        (:class:`RiverMoves`, :data:`HYDROGRAPH` quantities): a flood's pulse is no spike."""
+        moved = self.moves.moved if self.moves is not None else 0.0
+        return min(ratio, jump / moved) if moved > 0 else ratio
+
+    def _after_gap(self, dt: float) -> bool:
+        """Whether an interval of ``dt`` seconds is a gap (longer than ``gap_factor`` × the usual)."""
+        return bool(self.dt_typ) and dt > self.gap_factor * self.dt_typ
+
+    def _cluster_args(self, v: float, across: bool) -> tuple[float, float, float, float]:
+        """:class:`SpikeCluster`'s inputs for ``v`` (``across``: it returns from a crest only after a
+        gap): jump (none at the floor, across a gap or within the river's own recent moves), size,
+        noise level, res."""
+        jump = 0.0 if across else self.spike.excursion(v)
+        if not jump or self.spike.at_floor(self.lo + self.res) or self._beyond_river(jump, 1.0) < 1.0:
             return 0.0, 0.0, 0.0, self.res
         r = self.spike.reference()
         level = self._level(min(abs(v), abs(r))) if self.proportional else 0.0
@@ -285,12 +321,16 @@ class SensorFault(Gated):
         self.lasting = frozenset({self._fault[0]}) & LASTING if self.gate.current else frozenset()
         if self.dry is not None:
             self.dry.learn(x)
+        after_gap = self.n > 0 and self._after_gap(t - self.t1)
+        across = after_gap and self.spike.continued()
         if self.cluster is not None and self.n * self.a > 1.0:  # once the scales have settled
             cl = self._cl
             self.cluster.learn(t, self.dscale, self.dscale_rel if self.proportional else 0.0,
-                               *(cl[1] if cl is not None and cl[0] == v else self._cluster_args(v)))
+                               *(cl[1] if cl is not None and cl[0] == v else self._cluster_args(v, across)))
             self._cl = None
         self.spike.learn(v)
+        if self.moves is not None:
+            self.moves.learn(v, after_gap or not self.n)
         a = self.a
         if self.n:
             dt = t - self.t1
@@ -340,14 +380,18 @@ class SensorFault(Gated):
             self.quantum = step
         if self.n + 1 >= self.warmup:
             self.res = max(RESOLUTION.get(self.quantity, 1e-6), self.quantum)
-        self.hold_ref = max(held, self.hold_ref * 0.5 ** (held / self.stuck_mem))
+        ref = self.hold_ref * 0.5 ** (held / self.stuck_mem)
+        if held > ref > 0:  # a new longest hold: the river slowed by held / ref
+            self.hold_growth = min(held / ref, self.growth_max)
+        self.hold_ref = max(held, ref)
 
     def _expected_steps(self, held: float) -> float:
         """The steps the stream would have moved in ``held`` seconds at its slowest recent pace: one
-        step per longest recent hold ``hold_ref`` (at least the reporting interval). A stream that
+        step per longest recent hold ``hold_ref`` × ``hold_growth`` (how much the last new longest hold
+        outgrew the one before: a recession slows as it goes; at least the reporting interval). A stream that
         has not changed once since it started has shown no pace: its hold is its own reference
         (flagged after ``stuck_memory_s`` × log2(``stuck_steps``), 3.2 days by default)."""
-        ref = self.hold_ref if self.quantum < math.inf else max(self.hold_ref, held)
+        ref = self.hold_ref * self.hold_growth if self.quantum < math.inf else max(self.hold_ref, held)
         return held / max(ref * 0.5 ** (held / self.stuck_mem), self.dt_typ, 1e-9)
 
     def _learn_relative_scale(self, d: float, low: float) -> None:
@@ -431,6 +475,8 @@ class SensorFault(Gated):
         if "spike" in missing:  # before the median reference: the spike check starts from v2, v1
             self.spike = Spike(Params().spike_k, Params().spike_return, Params().spike_rel)
             self.spike.v2, self.spike.v1 = self.v2, self.v1
+        if "moves" in missing and self.quantity in HYDROGRAPH:  # before the river's own moves: from now on
+            self.moves = RiverMoves(Params().tau_readings)
         if "cluster" in missing:  # a checkpoint from before the cluster check: starts afresh
             self.cluster = _cluster(Params())
         if "bursty" in missing:  # a checkpoint from before the spike exemption

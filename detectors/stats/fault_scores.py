@@ -36,6 +36,9 @@ DRY_QUANTITIES = frozenset({COND, TURB})
 #: measures their roughness as a fraction of the current level, at least the usual magnitude).
 PROPORTIONAL = frozenset({"water_level", "discharge", "turbidity", "conductivity", "chlorine",
                           "precipitation", "wind_speed"})
+#: Quantities that *are* the hydrograph: in a flood they move by themselves as far as a sensor spike
+#: (:mod:`detectors.stats.river_moves`), so a spike there must beat the river's own recent moves.
+HYDROGRAPH = frozenset({"water_level", "discharge"})
 
 
 def impossible_ratio(v: float, lo: float, hi: float) -> float:

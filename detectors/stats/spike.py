@@ -9,6 +9,10 @@ The ratio is the smaller of ``jump / (k × scale)`` (the caller's noise scale) a
 max(|r|, |v|, res))`` (a least size relative to the value). A rise that persists (a flood, a
 plume) does not come back in one reading.
 
+When the reading before the last also departed (a two-reading spike, 55 → 82 → 80 → 55), the two
+must agree within ``ret`` × the jump: a peak and the first reading of its recession (0.5 → 4.0 →
+11.2 → 8.5 → 3.9 m³/s, a flashy river's pulse) hold no level away from the stream.
+
 The return may also overshoot where the stream was (314 → 786 → 26 mg/L), but only after a
 one-reading departure: a rise over two readings that a fall then undoes is a flood's first flush
 and dilution. :meth:`Spike.excursion` is the same shape without the size tests (the cluster check,
@@ -69,12 +73,20 @@ class Spike(Slotted):
         if not up * down > 0:
             return 0.0
         jump = min(abs(up), abs(down))
-        back = (v - r) * (1.0 if up > 0 else -1.0)  # how far v stayed on the spike's side of r
+        side = 1.0 if up > 0 else -1.0
+        if (self.v2 - r) * side > self.ret * abs(up) and abs(self.v1 - self.v2) > self.ret * jump:
+            return 0.0  # two readings away that do not agree: a peak and its recession, not a spike
+        back = (v - r) * side  # how far v stayed on the spike's side of r
         if abs(back) <= self.ret * jump:
             return jump
         # overshoot (back past where the stream was): only after a one-reading departure, not a
         # rise over two readings that a fall then undoes (a flood's first flush, then dilution)
         return jump if back < 0 and abs(self.v2 - r) <= 0.25 * abs(up) else 0.0
+
+    def continued(self) -> bool:
+        """Whether the last reading went on the way the two before it went (``v3 < v2 < v1`` or the
+        reverse): the crest of a rise rather than a departure from where the stream was."""
+        return (self.v3 < self.v2 < self.v1) or (self.v3 > self.v2 > self.v1)
 
     def at_floor(self, floor: float) -> bool:
         """Whether one of the readings the last is measured from (the three before it) lies at or

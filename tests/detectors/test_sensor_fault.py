@@ -341,11 +341,11 @@ def test_a_sensor_that_never_changes_is_still_flagged():
 
 
 @pytest.mark.parametrize("step_s, rise_d", [
-    (900.0, 0.5), (1800.0, 0.5), (1800.0, 2.0),
-    pytest.param(900.0, 2.0, marks=pytest.mark.xfail(
-        strict=True, reason="drift check fires for 4 readings near the crest of a 2-day rise (open)"))])
+    (900.0, 0.5), (1800.0, 0.5), (1800.0, 2.0), (900.0, 2.0)])
 def test_a_rising_flood_at_1cm_resolution_is_never_flagged(step_s, rise_d):
-    # a 3 m flood wave rising over half a day or two out of a slow recession, its crest and recession
+    # a 3 m flood wave rising over half a day or two out of a slow recession, its crest and recession;
+    # at 15 minutes and two days the drift check fired for 4 readings near the crest: the recent and
+    # long slopes agreed within 30 %, though on a 1 cm gauge they differed by many standard errors
     out = faults(GAUGE, "water_level", cm_gauge(25, step_s, flood_at_d=12, rise_d=rise_d), step_s)
     assert set(out) == {None}, (step_s, rise_d, [o for o in out if o])
 
