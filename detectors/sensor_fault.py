@@ -88,6 +88,7 @@ from detectors.stats.river_moves import RiverMoves
 from detectors.stats.spike import Spike
 from detectors.stats.spike_cluster import SpikeCluster
 from detectors.stats.gates import Gated, LevelGate
+from detectors.stats.noise_scales import NoiseScales
 from riverwatch.catalog import Station
 from riverwatch.units import QUANTITIES
 
@@ -126,7 +127,7 @@ class Params(BaseModel):
     hold_growth_max: float = Field(2.0, ge=1)
 
 
-class SensorFault(Gated):
+class SensorFault(NoiseScales, Gated):
     """Fault detector for one quantity of one station (see the module docstring)."""
 
     __slots__ = ("quantity", "hazard", "lo", "hi", "max_rate", "stuck_after", "stuck_ok", "res", "k",
@@ -394,29 +395,6 @@ class SensorFault(Gated):
         ref = self.hold_ref * self.hold_growth if self.quantum < math.inf else max(self.hold_ref, held)
         return held / max(ref * 0.5 ** (held / self.stuck_mem), self.dt_typ, 1e-9)
 
-    def _learn_relative_scale(self, d: float, low: float) -> None:
-        """``dscale_rel``: the robust difference scale of a :data:`PROPORTIONAL` quantity as a fraction
-        of the level (:meth:`_level`) of the two readings, winsorised like ``dscale``."""
-        level = self._level(low)
-        scale = max(self.dscale_rel, self.res / level)
-        ad = min(abs(d) / level, 4.0 * scale) if self.n > 4 else abs(d) / level
-        self.dscale_rel += (self.a if self.n > 4 else 1.0 / self.n) * (ad - self.dscale_rel)
-
-    def _learn_magnitude(self, m: float) -> None:
-        """The usual magnitude ``mag``: the 20th percentile of |v|, tracked by sign in the log domain
-        (up by e^(w/4), down by e^(−w), never past the reading): a plume at sixty times the usual
-        turbidity lifts it no faster than a small rise (seven hours at 2-minute readings: 12 %).
-        """
-        m = max(m, self.res)
-        if math.isnan(self.mag):
-            self.mag = m
-            return
-        w = max(self.noise_b, 1.0 / self.n)
-        if m < self.mag:
-            self.mag = max(m, self.mag * math.exp(-w))
-        elif m > self.mag:
-            self.mag = min(m, self.mag * math.exp(0.25 * w))
-
     def _drift_step(self, t: float, v: float) -> None:
         """One step of the drift statistics: the change since the previous step."""
         d = v - self.drift_v
@@ -427,37 +405,6 @@ class SensorFault(Gated):
         self.fast += min(1.0, 4 * b) * (d - self.fast)
         self.slow += b * (d - self.slow)
         self.drift_t, self.drift_v = t, v
-
-    def _noise_ratio(self, v: float) -> float:
-        """The noise check's ratio if ``v`` came next: short-run roughness over ``noise_factor`` ×
-        the long-run roughness (pure)."""
-        fast = self.rough_fast + self.noise_a * (self._rough(v) - self.rough_fast)
-        return fast / (self.noise_factor * max(self.rough_slow, self._rough_floor()))
-
-    def _rough(self, v: float) -> float:
-        """How far the last three readings went back on themselves, winsorised at 6 × its long-run
-        level: the smaller of the two changes when they have opposite signs, else 0.
-
-        A rise or a recession, however curved, does not reverse: it is not roughness. For a
-        :data:`PROPORTIONAL` quantity it is a fraction of the level :meth:`_level` of the three
-        readings (noise relative to the value).
-        """
-        dd1, dd2 = self.dd, v - 2.0 * self.v1 + self.v2
-        r = min(-dd1, dd2) / 2.0 if dd1 < 0 < dd2 else min(dd1, -dd2) / 2.0 if dd2 < 0 < dd1 else 0.0
-        if self.proportional:
-            r /= self._level(min(abs(v), abs(self.v1), abs(self.v2)))
-        cap = 6.0 * max(self.rough_slow, self._rough_floor())
-        return r if self.rough_slow <= 0 or r < cap else cap
-
-    def _level(self, low: float) -> float:
-        """The level a :data:`PROPORTIONAL` quantity's roughness is a fraction of: the smallest of the
-        readings concerned, ``low``, but at least the usual magnitude (and the resolution)."""
-        return max(low, self.mag, self.res)
-
-    def _rough_floor(self) -> float:
-        """The smallest long-run roughness the noise check assumes: the sensor's resolution, as a
-        fraction of the usual magnitude for a :data:`PROPORTIONAL` quantity."""
-        return self.res / self._level(0.0) if self.proportional else self.res
 
     def evidence(self, x, score: float):
         """The fault found, the value it concerns and the check's ratio."""
