@@ -84,6 +84,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from detectors.base import Finding, register
 from detectors.stats.cleaning import clamp, value_of
 from detectors.stats.early_signs import TREND_READINGS, EarlyGate, geometric_mean, not_only, projected
+from detectors.stats.flow_context import FlowContext
 from detectors.stats.gates import Gated
 from detectors.stats.regression import TwoRegressorFit
 from detectors.stats.residual_track import BLIP_DAYS, ResidualTrack
@@ -176,7 +177,7 @@ class Params(BaseModel):
     quick_ratio: float = Field(0.0, ge=0)
 
 
-class QualityResidual(Gated):
+class QualityResidual(FlowContext, Gated):
     """Multivariate residual detector for one water-quality station (see the module docstring)."""
 
     __slots__ = ("quantities", "hazard", "tracks", "k", "single_ratio", "tau_s", "scale_tau_s", "levels",
@@ -224,31 +225,6 @@ class QualityResidual(Gated):
         self.blip_days, self.blip_t = 0.0, None
         self._deps = None
         self._up = 0
-
-    def flow_changed(self, x) -> bool:
-        """Whether a flow of ``x`` departs from its baseline as far as an event would."""
-        th = self.levels[0]
-        for q, tr in zip(self.context, self.context_tracks):
-            v = value_of(x, q)
-            if v is not None and tr.n >= self.warmup and abs(tr.z(v)) >= th:
-                return True
-        return False
-
-    def flow_departures(self, x) -> tuple[float, float]:
-        """Winsorised departures of the first two context flows from their baselines (0 when absent
-        or warming up)."""
-        out = [0.0, 0.0]
-        for k, (q, tr) in enumerate(zip(self.context[:2], self.context_tracks)):
-            v = value_of(x, q)
-            if v is not None and tr.n >= self.warmup:
-                out[k] = tr.departure(v)
-        return out[0], out[1]
-
-    def in_context(self, x) -> bool:
-        """A flow changes now or changed within ``context_s``: the explained quantities are expected."""
-        if self.context_s <= 0:
-            return False
-        return (value_of(x, "t") or 0.0) < self.context_until or self.flow_changed(x)
 
     def zscores(self, x) -> list[tuple[float, str, float]]:
         """``(|z|, quantity, value)`` of every warmed-up watched quantity present in ``x``."""
@@ -413,20 +389,6 @@ class QualityResidual(Gated):
         if not alarmed:
             fit.learn(t, f0, f1, r, self.explain_tau_s)
         return explained
-
-    def _learn_context(self, x, t: float) -> bool:
-        """Whether ``x`` is in flow context; extend the context on a flow change; learn the flows."""
-        if not self.context:
-            return False
-        changed = self.flow_changed(x) if self.context_s > 0 else False
-        context = changed or t < self.context_until
-        if changed:
-            self.context_until = t + self.context_s
-        for q, tr in zip(self.context, self.context_tracks):
-            v = value_of(x, q)
-            if v is not None:
-                tr.learn(t, v, self.tau_s, self.scale_tau_s)
-        return context
 
     def _upgrade(self, version: int, missing: frozenset[str]) -> None:
         self.gate = EarlyGate.of(self.gate)           # checkpoints from before early signs
