@@ -246,7 +246,7 @@ def plot_cv_folds(folds: Sequence[str], in_sample: Sequence[float | None], held_
                   dpi: int = 80) -> Path:
     """Per fold, the objective of the in-sample choice (grey) beside the held-out one (blue); the
     pooled figures as dashed lines."""
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.7 * len(folds) + 2.0), 3.6))
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.7 * len(folds) + 2.0) + 2.6, 3.6))
     x = np.arange(len(folds))
     nums = [np.nan if v is None else v for v in in_sample], [np.nan if v is None else v for v in held_out]
     ax.bar(x - 0.2, nums[0], width=0.4, color="tab:gray", label="in-sample choice")
@@ -257,7 +257,8 @@ def plot_cv_folds(folds: Sequence[str], in_sample: Sequence[float | None], held_
                 ax.axhline(v, color=color, ls="--", lw=1.0, label=f"{name}: {v:.3g}")
     ax.set_xticks(x, [f[:18] for f in folds], rotation=30, ha="right", fontsize=7)
     ax.set_ylabel(ylabel, fontsize=8)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))   # beside the bars, never over them
+    fig.subplots_adjust(right=0.68, bottom=0.25)
     return _save(fig, path, dpi, title="per fold: in-sample against held out", fontsize=9)
 
 
