@@ -17,6 +17,9 @@ threshold serves every stream. Four steps per reading, all plain floats (a few Â
    detection is the one that matters; the statistics keep re-learning meanwhile). The hold cannot
    swallow a later, different anomaly: once the episode that opened it has ended (likelihood z back
    below ``release``), a reading whose z exceeds that episode's peak by ``hold_margin`` scores again.
+   If a spike opened the episode (its own innovation past the z of an alert), a later reading outside
+   any spike's aftermath (from a spike until z is below ``release``) need only exceed the spike's own z
+   by ``hold_margin``: the z its aftermath (dragged forecast and short mean) added is no news.
    With ``routine`` on, an excursion at a time of day when one at least as strong happened on *each*
    of the last two days (:mod:`detectors.stats.routine`) is a daily routine, not an anomaly: it scores
    only if its z exceeds that usual peak by ``hold_margin`` too.
@@ -53,6 +56,7 @@ True
 from __future__ import annotations
 
 import math
+from statistics import NormalDist
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -103,10 +107,12 @@ class AdaptiveAnomaly(Slotted):
     __slots__ = ("quantity", "probation", "w_fast", "w_short", "w_long", "w_history", "hold", "threshold",
                  "watch", "n", "fast", "short_mean", "mean", "var", "feat_n", "feat_mean",
                  "feat_var", "ring", "ring_sum", "ring_pos", "last_alert", "_pending",
-                 "hold_margin", "release", "alert_peak", "episode", "profile", "settle_until", "routine")
+                 "hold_margin", "release", "alert_peak", "episode", "profile", "settle_until", "routine",
+                 "outlier_z", "spike_z", "echo")
     transient_slots = frozenset({"_pending"})    # holds the reading in hand
     slot_defaults = {"_pending": None, "hold_margin": math.inf, "release": 1.0, "alert_peak": 0.0,
-                     "episode": False, "profile": None, "settle_until": 0, "routine": None}
+                     "episode": False, "profile": None, "settle_until": 0, "routine": None,
+                     "outlier_z": math.inf, "spike_z": math.inf, "echo": False}
 
     def __init__(self, quantity: str, params: Params) -> None:
         self.quantity = quantity
@@ -128,6 +134,10 @@ class AdaptiveAnomaly(Slotted):
         self.profile = SeasonalProfile(ratio=params.season_ratio) if params.season else None
         self.settle_until = 0
         self.routine = DailyRoutine() if params.routine else None
+        # the z of an alert (score ``threshold``): a reading whose own innovation is past it is a spike
+        self.outlier_z = -NormalDist().inv_cdf(10.0 ** (-10.0 * params.threshold))
+        self.spike_z = math.inf         # z of the opening reading if the episode was opened by a spike
+        self.echo = False               # a spike's aftermath: from the spike until z is below ``release``
         self._pending: tuple | None = None
 
     # --- protocol ---------------------------------------------------------------------------
@@ -167,8 +177,14 @@ class AdaptiveAnomaly(Slotted):
         t = x.get("t")
         if self.routine is not None and feats is not None and t is not None:
             self.routine.learn(t, z)
+        spiky = self._spiky(feats)
+        if spiky:
+            self.echo = True
+        elif z < self.release:
+            self.echo = False
         if score >= self.threshold:
             self.last_alert, self.alert_peak, self.episode = n - 1, z, True
+            self.spike_z = z if spiky else math.inf
         elif self.episode:                  # the episode that opened the hold: its peak, its end
             if z > self.alert_peak:
                 self.alert_peak = z
@@ -242,14 +258,21 @@ class AdaptiveAnomaly(Slotted):
         ring = self.ring
         count = min(self.feat_n + 1, len(ring))
         z = (self.ring_sum - ring[self.ring_pos] + raw) / count
+        # after a spike's episode, a reading outside any spike's aftermath need only beat the spike itself,
+        # not its aftermath (the fast forecast and short mean it dragged raise the episode's z, not its news)
+        peak = self.alert_peak if self.echo or self._spiky(feats) else min(self.alert_peak, self.spike_z)
         if n < self.probation or z <= 0.0 or n < self.settle_until or (
                 n - self.last_alert < self.hold
-                and (self.episode or z < self.alert_peak + self.hold_margin)) or (
+                and (self.episode or z < peak + self.hold_margin)) or (
                 self.routine is not None and t is not None and z < self.routine.usual_at(t) + self.hold_margin):
             return (0.0, value, short_mean, raw, feats, z, season)
         q = 0.5 * math.erfc(z / _SQRT2)
         score = min(1.0, -math.log10(max(q, _LOG_FLOOR)) / 10.0)
         return (score, value, short_mean, raw, feats, z, season)
+
+    def _spiky(self, feats: tuple | None) -> bool:
+        """Whether the reading's own innovation is past the z of an alert."""
+        return feats is not None and feats[0] - self.feat_mean[0] > self.outlier_z * math.sqrt(self.feat_var[0])
 
 
 @register("adaptive_anomaly", params=Params, hazard="anomaly")

@@ -111,6 +111,18 @@ def test_hold_does_not_swallow_a_later_stronger_anomaly():
     assert s[2040:2100].max() >= 0.5     # on the old code: 0 (held)
 
 
+def test_a_spikes_aftermath_does_not_raise_the_bar_for_a_later_shift():
+    """Failure mode: a big spike's aftermath (dragged forecast and short mean) raised its episode's peak
+    above a level shift 40 readings later, so the hold swallowed the shift."""
+    v = noisy(1600, 2, sd=1.0)
+    v[500] += 30
+    v[540:] += 5
+    s = feed(build(probation=240), v)
+    assert s[500] >= 0.5
+    assert s[501:540].max() < 0.5        # the aftermath itself stays held
+    assert s[540:700].max() >= 0.5       # on the old code: 0 (held)
+
+
 def daily(n, seed=0, step=300.0, amp=5.0, sd=0.2, t0=1.6e9):
     t = t0 + step * np.arange(n)
     return 10.0 + amp * np.sin(2 * np.pi * t / 86400) + np.random.default_rng(seed).normal(0, sd, n)

@@ -1,6 +1,6 @@
-"""Failure modes of ``anomaly_ensemble`` reproduced but not fixed (#11): strict xfails, so a fix shows.
+"""Failure modes of ``anomaly_ensemble`` seen on NAB series held back from us (#11, docs/detectors.md).
 
-Both were seen on NAB series held back from us (docs/detectors.md); the fixes tried are measured there.
+Each is reproduced here; an open one is a strict xfail, so a fix shows (the spike's hold is fixed).
 """
 
 import numpy as np
@@ -42,8 +42,6 @@ def test_a_night_surge_in_a_weekday_weekend_pattern_is_flagged():
     assert any(start <= i < start + 48 for i in alert_rows(v, t))
 
 
-@pytest.mark.xfail(strict=True, reason="a spike's aftermath (short mean, features) keeps its episode "
-                   "open, the hold swallows the shift and the statistics absorb it (docs/detectors.md)")
 def test_a_level_shift_soon_after_a_spike_is_flagged():
     v = 10 + np.random.default_rng(2).normal(0, 1, 1600)
     v[500] += 30
