@@ -1,10 +1,10 @@
 """Failure modes of ``anomaly_ensemble`` seen on NAB series held back from us (#11, docs/detectors.md).
 
-Each is reproduced here; an open one is a strict xfail, so a fix shows (the spike's hold is fixed).
+Each is reproduced here; an open one is a strict xfail, so a fix shows (both are fixed: the spike's
+hold, and the weekday/weekend profile).
 """
 
 import numpy as np
-import pytest
 
 from detectors.base import example_station, get
 
@@ -33,8 +33,6 @@ def working_weeks(weeks=3, seed=5):
     return t, v
 
 
-@pytest.mark.xfail(strict=True, reason="additive hour + weekday profile cannot shape weekends: sigma "
-                   "stays as wide as the weekday/weekend mismatch and nothing clears (docs/detectors.md)")
 def test_a_night_surge_in_a_weekday_weekend_pattern_is_flagged():
     t, v = working_weeks()
     start = 15 * 288 + 24                               # Tuesday of week 3, 02:00-04:00: 10 x the noise
