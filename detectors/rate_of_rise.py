@@ -11,6 +11,15 @@ spike that comes back from warning. A rise across a *gap* (no reading for longer
 than ``gap_intervals`` of the station's usual interval: a gauge that went silent in the storm) is read the same way: how fast the river rose is unknown, so
 the rise since the last reading before the gap is taken as if it happened within ``jump_s``, for
 the first ``jump_s`` after the gauge is back; the recent low does not drift up over time nobody saw.
+A rise that happens **every day** is not a flood wave: a tidal reach rises with each flood tide, a
+snow-fed river with each afternoon's melt. A rate counts only when it is faster than
+``routine_factor`` × the lowest of the last ``routine_days`` days' peak rates
+(:class:`~detectors.stats.daily_peaks.DailyPeaks`; 0 until that many consecutive days are seen, and
+on rivers that rise fast on some days only): a surge that steepens the tide still warns, the tide
+itself does not. The factor allows for a routine that grows from day to day, as tides do from neaps
+to springs (up to about 1.6 × in three days where the S2 tide is 0.4 of the M2). It is a gate, not a
+subtraction: a river whose every-day rises stay under half the advisory rate (a wet week's rain
+bumps) is judged exactly as without it, so a flood after a wet week is not warned later.
 
 Examples
 --------
@@ -32,6 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from detectors.base import Finding, register
 from detectors.stats.cleaning import clamp, time_of, value_of
+from detectors.stats.daily_peaks import DailyPeaks
 from detectors.stats.gates import Gated, LevelGate
 from detectors.stats.levels import hazard_for
 from detectors.stats.trend import slope_agreement
@@ -70,6 +80,10 @@ class Params(BaseModel):
         The highest level a rate alone calls for.
     persist_readings, persist_s
         Persistence of a level (see level_threshold).
+    routine_days, routine_factor
+        A rise as fast as on each of the last ``routine_days`` days is routine (tides, daily melt):
+        a rate counts only above ``routine_factor`` × that rate (the factor allows for a routine
+        that grows from day to day, as tides do towards springs); 0 days = off.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -88,6 +102,8 @@ class Params(BaseModel):
     gap_intervals: float = Field(4.0, gt=1)
     persist_readings: int = Field(2, ge=1)
     persist_s: float = Field(0.0, ge=0)
+    routine_days: int = Field(3, ge=0, le=14)
+    routine_factor: float = Field(2.0, ge=1.0)
 
 
 class RateOfRise(Gated):
@@ -95,8 +111,10 @@ class RateOfRise(Gated):
 
     __slots__ = ("quantity", "hazard", "rates", "window", "min_points", "min_span_s", "min_agreement",
                  "max_level", "min_rise", "low_tau_s", "low", "low_t", "gate", "_cache",
-                 "_memo", "jump_s", "before_gap", "gap_intervals", "interval")
-    slot_defaults = {"before_gap": None, "gap_intervals": Params().gap_intervals, "interval": 0.0}
+                 "_memo", "jump_s", "before_gap", "gap_intervals", "interval", "daily",
+                 "routine_factor")
+    slot_defaults = {"before_gap": None, "gap_intervals": Params().gap_intervals, "interval": 0.0,
+                     "daily": None, "routine_factor": Params().routine_factor}
 
     def __init__(self, quantity: str, rates: tuple[float, ...], min_rise: float, params: Params) -> None:
         self.quantity = quantity
@@ -115,6 +133,8 @@ class RateOfRise(Gated):
         self.before_gap: tuple[float, float] | None = None   # (first time after a gap, value before it)
         self.gap_intervals = params.gap_intervals
         self.interval = 0.0                                   # usual seconds between readings (EWMA)
+        self.daily = DailyPeaks(params.routine_days)          # each day's peak rate, for the routine
+        self.routine_factor = params.routine_factor
         self.gate = LevelGate(params.persist_readings, params.persist_s)
         self._cache = (None, 0.0, 0)
         self._memo = None
@@ -128,8 +148,9 @@ class RateOfRise(Gated):
     def score_one(self, x) -> float:
         """Score ``x`` without learning it; 0.0 when the stream's quantity is absent."""
         t, v = self._tv(x)
-        m = self._measure_tv(t, v)
-        self._memo = ((t, v), m)
+        sl = self._slope_tv(t, v)
+        self._memo = ((t, v), sl)
+        m = self._judge(sl)
         if m is None:
             return 0.0
         score, up, hold = m
@@ -141,12 +162,16 @@ class RateOfRise(Gated):
         key = self._tv(x)
         t, v = key
         memo = self._memo
-        m = memo[1] if memo is not None and memo[0] == key else self._measure_tv(t, v)
+        sl = memo[1] if memo is not None and memo[0] == key else self._slope_tv(t, v)
         self._memo = None
+        m = self._judge(sl)
         if m is not None:
             score, up, hold = m
             self._cache = (t, score, int(self.gate.advance(t, up, hold)))
         self._commit_tv(t, v)
+        if sl is not None:
+            slope, agreement, _ = sl
+            self.daily.learn(t or 0.0, slope if agreement >= self.min_agreement else 0.0)
 
     def _slope(self, x) -> tuple[float, float, float] | None:
         """``(slope per hour, agreement, value)`` of the window plus ``x``; None when absent."""
@@ -194,11 +219,15 @@ class RateOfRise(Gated):
         return self._measure_tv(*self._tv(x))
 
     def _measure_tv(self, t: float, v: float | None):
-        m = self._slope_tv(t, v)
+        return self._judge(self._slope_tv(t, v))
+
+    def _judge(self, m: tuple[float, float, float] | None) -> tuple[float, int, int] | None:
+        """``(score, up, hold)`` of a slope from :meth:`_slope_tv` (0 when no faster than the routine allows)."""
         if m is None:
             return None
         slope, agreement, _ = m
-        if agreement < self.min_agreement or slope <= 0 or m[2] - self.low < self.min_rise:
+        if (agreement < self.min_agreement or slope <= 0 or m[2] - self.low < self.min_rise
+                or slope <= self.daily.routine() * self.routine_factor):
             return 0.0, 0, 0
         score = clamp(slope / self.rates[0])
         lvl = self._level_of(score)
@@ -232,6 +261,10 @@ class RateOfRise(Gated):
             seen = min(t - self.low_t, self.window.span_s)
             self.low += (1.0 - math.exp(-seen / self.low_tau_s)) * (v - self.low)
             self.low_t = t
+
+    def _upgrade(self, version: int, missing: frozenset[str]) -> None:
+        if self.daily is None:                # a checkpoint from before the daily routine
+            self.daily = DailyPeaks(Params().routine_days)
 
     def evidence(self, x, score: float) -> Finding:
         """The rate per hour, its threshold and the agreement of the trend."""

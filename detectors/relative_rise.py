@@ -26,7 +26,12 @@ raised, a level holds while ``z`` stays above ``hold_fraction`` of its threshold
 pauses on its way up keeps its warning. On the
 **recession** the warning is released once the excess has fallen to ``release_fraction`` of the
 episode's peak excess, and no level is raised again below the value it was released at until the
-river is back near its baseline: a receding flood's wiggles do not re-raise it. Levels
+river is back near its baseline: a receding flood's wiggles do not re-raise it. A rise the river
+makes **every day** (a tidal reach's flood tide, fast in an estuary, where the baseline is low
+water) raises nothing: the excess must be over ``routine_factor`` × the lowest of the last
+``routine_days`` days' rise within the day (:class:`~detectors.stats.daily_peaks.DailyPeaks`: a
+tide's range; about nothing on a river receding from a flood, so a second flood on its recession
+is raised as before). Levels
 ADVISORY, WATCH, WARNING follow ``z`` ≥ ``thresholds``; nothing is raised in the first ``warmup_s``
 of a stream (the station's history is not known yet). Discharge is judged in logarithms (a flood is
 a multiple of the usual flow); it is watched only at stations without a stage (``applies``).
@@ -58,6 +63,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from detectors.base import Finding, register
 from detectors.stats.baselines import DailyLow, DailyTypical
 from detectors.stats.cleaning import clamp, time_of, value_of
+from detectors.stats.daily_peaks import DailyPeaks
 from detectors.stats.gates import Gated, LevelGate
 from detectors.stats.trend import slope_agreement
 from riverwatch.catalog import Station
@@ -96,6 +102,9 @@ class Params(BaseModel):
         No level before the stream has been watched this long.
     persist_readings
         Readings a new level needs (see level_threshold).
+    routine_days, routine_factor
+        An excess no higher than ``routine_factor`` × the lowest of the last ``routine_days`` days'
+        rise within the day is reached every day (a tide) and raises nothing; 0 days = off.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -116,6 +125,8 @@ class Params(BaseModel):
     min_rise_z: float = Field(1.0, ge=0)
     warmup_s: float = Field(86400.0, ge=0)
     persist_readings: int = Field(2, ge=1)
+    routine_days: int = Field(3, ge=0, le=14)
+    routine_factor: float = Field(2.0, ge=1.0)
 
 
 class RelativeRise(Gated):
@@ -125,11 +136,12 @@ class RelativeRise(Gated):
                  "base_tau_s", "scale_tau_s", "clip", "floor", "min_agreement", "min_rise_z",
                  "warmup_s", "points", "t0", "t", "prev", "smooth", "base", "scale", "gate", "_cache", "_memo",
                  "steps_s", "sampled", "sampled_t", "lows", "typical", "release_fraction", "peak", "released_at",
-                 "raised_base", "_adv")
+                 "raised_base", "_adv", "routine", "routine_factor")
     transient_slots = frozenset({"_adv"})
     # A state written before these slots: the old baseline and scale (EWMA), no release, samples anew.
     slot_defaults = {"lows": None, "typical": None, "release_fraction": 0.0, "peak": None, "released_at": None,
-                     "raised_base": None, "_adv": None}
+                     "raised_base": None, "_adv": None, "routine": None,
+                     "routine_factor": Params().routine_factor}
 
     def __init__(self, quantity: str, floor: float, params: Params) -> None:
         self.quantity = quantity
@@ -163,6 +175,8 @@ class RelativeRise(Gated):
         self.released_at: float | None = None  # smoothed value the last warning was released at
         self.raised_base: tuple[float, float] | None = None  # (time, baseline) when the warning was raised
         self.gate = LevelGate(params.persist_readings, 0.0)
+        self.routine = DailyPeaks(params.routine_days)   # each day's peak excess (a tide's range)
+        self.routine_factor = params.routine_factor
         self._adv = None
         self._cache = (None, 0.0, 0)
         self._memo = None
@@ -215,9 +229,9 @@ class RelativeRise(Gated):
             return z, 0, 0
         hold = self._level_of(z / self.hold_fraction)
         up = self._level_of(z)
-        if up and not self._rising(smooth):
-            up = 0
         excess = smooth - base
+        if up and (not self._rising(smooth) or excess <= self.routine_factor * self.routine.routine()):
+            up = 0                                    # not rising, or no higher than every day
         if self.peak is not None and self.release_fraction and excess <= self.release_fraction * self.peak:
             up = hold = 0                             # the flood is receding: released
         if self.released_at is not None and smooth <= self.released_at:
@@ -265,6 +279,7 @@ class RelativeRise(Gated):
                     del self.sampled[k][: -(self.points - 1)]
                     self.sampled_t[k] = t
         self._track_episode(t, smooth, base)
+        self.routine.learn_rise(t, smooth)
         if self.lows is not None:
             self.lows.update(t, smooth)
         self.prev = (self.prev[-1], v) if self.prev else (v,)
@@ -272,7 +287,10 @@ class RelativeRise(Gated):
         self.smooth, self.base, self.t = smooth, base, t
 
     def _upgrade(self, version: int, missing: frozenset[str]) -> None:
-        """A state written before the time scales: sample anew at the default ones."""
+        """A state written before the time scales: sample anew at the default ones; before the
+        daily routine: start one."""
+        if self.routine is None:
+            self.routine = DailyPeaks(Params().routine_days)
         if "steps_s" in missing:
             self.steps_s = Params().steps_s
             self.sampled = [[self.smooth] for _ in self.steps_s]
