@@ -27,8 +27,9 @@ import numpy as np
 
 from evaluation import datasets, history, nab_score
 from evaluation.corpus import default_detectors, load_paths, replay_corpus
+from evaluation.fault_metrics import fault_metrics
 from evaluation.folds import event_item
-from evaluation.metrics import event_metrics, fault_metrics, rain_precursor
+from evaluation.metrics import event_metrics, rain_precursor
 from evaluation.report import write_results
 from evaluation.search import add_search_options
 from evaluation.visible_rise import summarise_visible

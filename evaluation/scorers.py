@@ -42,8 +42,9 @@ from typing import Any, Sequence
 import numpy as np
 
 from evaluation import datasets, nab_score
+from evaluation.fault_metrics import fault_metrics
 from evaluation.folds import Piece, event_item
-from evaluation.metrics import event_metrics, fault_metrics
+from evaluation.metrics import event_metrics
 from evaluation.replay import ReplayResult
 
 #: A replayed piece: the replay of its series and the window scored.
