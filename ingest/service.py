@@ -1,13 +1,13 @@
 """The running ingest service: MQTT in, validation, pipeline, InfluxDB and MQTT out.
 
-Threads: paho's network thread only enqueues (:mod:`ingest.flow`); one processing thread
-validates, runs the pipeline, publishes rejects and warnings (:mod:`ingest.outbox`) and hands lines
-to the :class:`~ingest.influx_sink.InfluxSink`; the sink's writer and replayer threads do the I/O
-and acknowledge each message once its lines are durable (:mod:`ingest.commit`). Every
-``ingest.summary_interval_s`` the service logs one summary line and writes the ``pipeline`` and
-``station_state`` measurements (:mod:`ingest.summary`); detector and warning state is checkpointed
-to ``<state_dir>/checkpoint/`` periodically and on shutdown, and restored on start
-(:mod:`ingest.checkpoint`).
+Threads: paho's network thread only enqueues (:mod:`ingest.flow`); one processing thread handles
+each message (:mod:`ingest.dispatch`): validates, runs the pipeline, publishes rejects and warnings
+(:mod:`ingest.outbox`) and hands lines to the :class:`~ingest.influx_sink.InfluxSink`; the sink's
+writer and replayer threads do the I/O and acknowledge each message once its lines are durable
+(:mod:`ingest.commit`). Every ``ingest.summary_interval_s`` the service logs one summary line and
+writes the ``pipeline`` and ``station_state`` measurements (:mod:`ingest.summary`); detector and
+warning state is checkpointed to ``<state_dir>/checkpoint/`` periodically and on shutdown, and
+restored on start (:mod:`ingest.checkpoint`).
 
 :class:`Service` wires these together and runs the processing loop:
 
@@ -45,10 +45,8 @@ from pathlib import Path
 
 from detectors.base import DetectorSpec
 from early_warning.acks import AckBook
-from riverwatch.ack_contract import is_ack_topic, warning_station
-from riverwatch.exercise_contract import is_exercise_topic
 from riverwatch.catalog import Catalog
-from riverwatch.errors import DecodeError, SinkError
+from riverwatch.errors import SinkError
 from riverwatch.model import WarningEvent
 from riverwatch.settings import Settings
 
@@ -57,7 +55,8 @@ from ingest.acks import AckDesk, AckQueue, HttpAcks, restore_acks
 from ingest.exercise import Exercises
 from ingest.alerts import AlertRenderer
 from ingest.commit import DRAIN_TIMEOUT_S, CommitProtocol
-from ingest.consumer import Consumer, Item, parse_shard, shard_stations
+from ingest.consumer import Consumer, parse_shard, shard_stations
+from ingest.dispatch import Dispatcher
 from ingest.feed import AlertFeed, FeedServer
 from ingest.feed_restore import restore_alerts
 from ingest.flow import FlowControl
@@ -147,7 +146,10 @@ class Service:
         self.commits = CommitProtocol(self.sink, self.consumer, self.checkpoints, self.stats, self._stopping)
         self.sink.on_durable = self.commits.durable
         self.summary = Summary(catalog, self.flow, self.sink, self.shard_stations)
-        self._last_seen = self.summary.last_seen  # (the hot path's shortcut)
+        self._last_seen = self.summary.last_seen
+        self.dispatcher = Dispatcher(self.stats, self.flow, self.validator, self.pipeline, self.sink, self.outbox,
+                                     self.commits, self.share, self.acks, self.exercises, self.shard_stations,
+                                     self._last_seen)
         self.watchdog = Watchdog(self.consumer, settings.ingest.watchdog_s)
         self._thread: threading.Thread | None = None
 
@@ -313,7 +315,7 @@ class Service:
     # ------------------------------------------------------------------ processing thread
 
     def _process_loop(self) -> None:
-        get, get_nowait, handle = self.flow.queue.get, self.flow.queue.get_nowait, self._handle
+        get, get_nowait, handle = self.flow.queue.get, self.flow.queue.get_nowait, self.dispatcher.handle
         next_tick = next_summary = time.monotonic()
         next_checkpoint = next_tick + self.checkpoint_interval_s
         summary_s = self.settings.ingest.summary_interval_s
@@ -361,68 +363,6 @@ class Service:
             self.stats.errors += 1
             log.exception("periodic work failed; ingestion goes on")
 
-    def _handle(self, item: Item) -> None:
-        topic, payload, mid, qos, arrival, generation = item
-        stats = self.stats
-        stats.received += 1
-        if topic[-5:] != "/data" and is_ack_topic(topic):
-            token = (mid, qos, 0, generation)
-            self._handle_aside(topic, token, lambda: self._acknowledgement(topic, payload, token))
-            return
-        if is_exercise_topic(topic):  # a drill: its own lane, never the real pipeline
-            token = (mid, qos, 0, generation)
-            self._handle_aside(topic, token, lambda: self.exercises.handle(topic, payload, arrival, token))
-            return
-        try:
-            obs = self.validator.validate(topic, payload, arrival)
-            if obs is None:
-                stats.status_messages += 1
-                self.sink.add([], (mid, qos, 0, generation))
-            else:
-                stats.accepted += 1
-                stats.readings_in += len(obs.values)
-                self._last_seen[(obs.partner, obs.station)] = arrival
-                lines: list[str] = []
-                events = self.pipeline.process(obs, lines)
-                token = (mid, qos, len(obs.values), generation)
-                if events:
-                    self.sink.add(lines)
-                    self.outbox.warnings(events)
-                    self.commits.commit(token)
-                else:
-                    self.sink.add(lines, token)
-                self.share.note_readings(obs.partner, obs.station, obs.time_ns)  # after its lines
-        except DecodeError as exc:
-            try:
-                self.outbox.reject(exc, topic, payload, arrival, (mid, qos, 0, generation))
-            except Exception:  # publishing or recording the reject failed: still never stop
-                stats.errors += 1
-                log.exception("recording the reject of a message from %.200s failed", topic)
-        except Exception:  # a poison message must not wedge the worker: count, ack, go on
-            stats.errors += 1
-            log.exception("internal error on a message from %.200s", topic)
-            self.sink.add([], (mid, qos, 0, generation))
-        finally:
-            self.flow.handled += 1
-
-    def _handle_aside(self, topic: str, token: tuple, handle: Callable[[], None]) -> None:
-        """A message beside the readings (an acknowledgement, a drill's reading): ``handle()`` adds its
-        token to the sink; a failure before that is logged, counted and acknowledged all the same."""
-        try:
-            handle()
-        except Exception:  # never stop ingesting over an acknowledgement or a drill
-            self.stats.errors += 1
-            log.exception("handling a message from %.200s failed", topic)
-            self.sink.add([], token)
-        finally:
-            self.flow.handled += 1
-
-    def _acknowledgement(self, topic: str, payload: bytes, token: tuple) -> None:
-        """An operator's acknowledgement to the desk (unless it is another shard's warning)."""
-        if self.shard_stations is None or warning_station(topic) in self.shard_stations:
-            self.acks.on_message(topic, payload, time.time())
-        self.sink.add([], token)
-
     @staticmethod
     def _shared(note: Callable[[str, str, str, int], None]) -> Callable[[WarningEvent, int], None]:
         """A line about ``event``'s warning was handed to the sink: ``note`` its window for the partners' views."""
@@ -443,7 +383,7 @@ class Service:
                 item = self.flow.queue.get_nowait()
             except queue.Empty:
                 break
-            self._handle(item)
+            self.dispatcher.handle(item)
         try:
             self.flow.report_overload(self.outbox, self.stats, final=True)
         except Exception:
