@@ -17,7 +17,9 @@ snow-fed river with each afternoon's melt. A rate counts only when it is faster 
 (:class:`~detectors.stats.daily_peaks.DailyPeaks`; 0 until that many consecutive days are seen, and
 on rivers that rise fast on some days only): a surge that steepens the tide still warns, the tide
 itself does not. The factor allows for a routine that grows from day to day, as tides do from neaps
-to springs (up to about 1.6 × in three days where the S2 tide is 0.4 of the M2). It is a gate, not a
+to springs (up to about 1.6 × in three days where the S2 tide is 0.4 of the M2). On a gauge found
+tidal (``tide_share``), the rate must also beat ``tide_factor`` × the third-fastest day of the last
+spring–neap cycle: where the gauge is dry at low water, springs can double in a day. It is a gate, not a
 subtraction: a river whose every-day rises stay under half the advisory rate (a wet week's rain
 bumps) is judged exactly as without it, so a flood after a wet week is not warned later.
 
@@ -41,9 +43,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from detectors.base import Finding, register
 from detectors.stats.cleaning import clamp, time_of, value_of
-from detectors.stats.daily_peaks import DailyPeaks
+from detectors.stats.daily_peaks import DailyPeaks, routine_bar
 from detectors.stats.gates import Gated, LevelGate
 from detectors.stats.levels import hazard_for
+from detectors.stats.tide_check import TideCheck
 from detectors.stats.trend import slope_agreement
 from detectors.stats.windows import Window, usual_interval
 from riverwatch.catalog import Station
@@ -84,6 +87,10 @@ class Params(BaseModel):
         A rise as fast as on each of the last ``routine_days`` days is routine (tides, daily melt):
         a rate counts only above ``routine_factor`` × that rate (the factor allows for a routine
         that grows from day to day, as tides do towards springs); 0 days = off.
+    tide_share, tide_factor
+        A gauge whose hourly changes follow the lunar tidal periods by at least ``tide_share``
+        (:class:`~detectors.stats.tide_check.TideCheck`) is tidal: a rate must also beat
+        ``tide_factor`` × the third-fastest day of the last spring–neap cycle.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -104,6 +111,8 @@ class Params(BaseModel):
     persist_s: float = Field(0.0, ge=0)
     routine_days: int = Field(3, ge=0, le=14)
     routine_factor: float = Field(2.0, ge=1.0)
+    tide_share: float = Field(0.1, gt=0)
+    tide_factor: float = Field(1.25, ge=1.0)
 
 
 class RateOfRise(Gated):
@@ -112,9 +121,10 @@ class RateOfRise(Gated):
     __slots__ = ("quantity", "hazard", "rates", "window", "min_points", "min_span_s", "min_agreement",
                  "max_level", "min_rise", "low_tau_s", "low", "low_t", "gate", "_cache",
                  "_memo", "jump_s", "before_gap", "gap_intervals", "interval", "daily",
-                 "routine_factor")
+                 "routine_factor", "tide", "tide_share", "tide_factor")
     slot_defaults = {"before_gap": None, "gap_intervals": Params().gap_intervals, "interval": 0.0,
-                     "daily": None, "routine_factor": Params().routine_factor}
+                     "daily": None, "routine_factor": Params().routine_factor, "tide": None,
+                     "tide_share": Params().tide_share, "tide_factor": Params().tide_factor}
 
     def __init__(self, quantity: str, rates: tuple[float, ...], min_rise: float, params: Params) -> None:
         self.quantity = quantity
@@ -135,6 +145,9 @@ class RateOfRise(Gated):
         self.interval = 0.0                                   # usual seconds between readings (EWMA)
         self.daily = DailyPeaks(params.routine_days)          # each day's peak rate, for the routine
         self.routine_factor = params.routine_factor
+        self.tide = TideCheck()                               # is this a tidal gauge?
+        self.tide_share = params.tide_share
+        self.tide_factor = params.tide_factor
         self.gate = LevelGate(params.persist_readings, params.persist_s)
         self._cache = (None, 0.0, 0)
         self._memo = None
@@ -172,6 +185,7 @@ class RateOfRise(Gated):
         if sl is not None:
             slope, agreement, _ = sl
             self.daily.learn(t or 0.0, slope if agreement >= self.min_agreement else 0.0)
+            self.tide.learn(t or 0.0, sl[2])
 
     def _slope(self, x) -> tuple[float, float, float] | None:
         """``(slope per hour, agreement, value)`` of the window plus ``x``; None when absent."""
@@ -227,11 +241,14 @@ class RateOfRise(Gated):
             return None
         slope, agreement, _ = m
         if (agreement < self.min_agreement or slope <= 0 or m[2] - self.low < self.min_rise
-                or slope <= self.daily.routine() * self.routine_factor):
+                or slope <= self._routine_bar()):
             return 0.0, 0, 0
         score = clamp(slope / self.rates[0])
         lvl = self._level_of(score)
         return score, lvl, lvl
+
+    def _routine_bar(self) -> float:
+        return routine_bar(self.daily, self.tide, self.routine_factor, self.tide_share, self.tide_factor)
 
     def _level_of(self, score: float) -> int:
         rate = score * self.rates[0]
@@ -265,6 +282,8 @@ class RateOfRise(Gated):
     def _upgrade(self, version: int, missing: frozenset[str]) -> None:
         if self.daily is None:                # a checkpoint from before the daily routine
             self.daily = DailyPeaks(Params().routine_days)
+        if self.tide is None:                 # or before the tide check
+            self.tide = TideCheck()
 
     def evidence(self, x, score: float) -> Finding:
         """The rate per hour, its threshold and the agreement of the trend."""

@@ -31,7 +31,8 @@ makes **every day** (a tidal reach's flood tide, fast in an estuary, where the b
 water) raises nothing: the excess must be over ``routine_factor`` × the lowest of the last
 ``routine_days`` days' rise within the day (:class:`~detectors.stats.daily_peaks.DailyPeaks`: a
 tide's range; about nothing on a river receding from a flood, so a second flood on its recession
-is raised as before). Levels
+is raised as before), and on a gauge found tidal ``tide_factor`` × the largest such rise of the last
+spring–neap cycle. Levels
 ADVISORY, WATCH, WARNING follow ``z`` ≥ ``thresholds``; nothing is raised in the first ``warmup_s``
 of a stream (the station's history is not known yet). Discharge is judged in logarithms (a flood is
 a multiple of the usual flow); it is watched only at stations without a stage (``applies``).
@@ -63,8 +64,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from detectors.base import Finding, register
 from detectors.stats.baselines import DailyLow, DailyTypical
 from detectors.stats.cleaning import clamp, time_of, value_of
-from detectors.stats.daily_peaks import DailyPeaks
+from detectors.stats.daily_peaks import DailyPeaks, routine_bar
 from detectors.stats.gates import Gated, LevelGate
+from detectors.stats.tide_check import TideCheck
 from detectors.stats.trend import slope_agreement
 from riverwatch.catalog import Station
 
@@ -105,6 +107,9 @@ class Params(BaseModel):
     routine_days, routine_factor
         An excess no higher than ``routine_factor`` × the lowest of the last ``routine_days`` days'
         rise within the day is reached every day (a tide) and raises nothing; 0 days = off.
+    tide_share, tide_factor
+        On a tidal gauge (see ``rate_of_rise``) the excess must also beat ``tide_factor`` × the
+        third-largest rise within a day of the last spring–neap cycle.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -127,6 +132,8 @@ class Params(BaseModel):
     persist_readings: int = Field(2, ge=1)
     routine_days: int = Field(3, ge=0, le=14)
     routine_factor: float = Field(2.0, ge=1.0)
+    tide_share: float = Field(0.1, gt=0)
+    tide_factor: float = Field(1.25, ge=1.0)
 
 
 class RelativeRise(Gated):
@@ -136,12 +143,14 @@ class RelativeRise(Gated):
                  "base_tau_s", "scale_tau_s", "clip", "floor", "min_agreement", "min_rise_z",
                  "warmup_s", "points", "t0", "t", "prev", "smooth", "base", "scale", "gate", "_cache", "_memo",
                  "steps_s", "sampled", "sampled_t", "lows", "typical", "release_fraction", "peak", "released_at",
-                 "raised_base", "_adv", "routine", "routine_factor")
+                 "raised_base", "_adv", "routine", "routine_factor",
+                 "tide", "tide_share", "tide_factor")
     transient_slots = frozenset({"_adv"})
     # A state written before these slots: the old baseline and scale (EWMA), no release, samples anew.
     slot_defaults = {"lows": None, "typical": None, "release_fraction": 0.0, "peak": None, "released_at": None,
                      "raised_base": None, "_adv": None, "routine": None,
-                     "routine_factor": Params().routine_factor}
+                     "routine_factor": Params().routine_factor, "tide": None,
+                     "tide_share": Params().tide_share, "tide_factor": Params().tide_factor}
 
     def __init__(self, quantity: str, floor: float, params: Params) -> None:
         self.quantity = quantity
@@ -177,6 +186,9 @@ class RelativeRise(Gated):
         self.gate = LevelGate(params.persist_readings, 0.0)
         self.routine = DailyPeaks(params.routine_days)   # each day's peak excess (a tide's range)
         self.routine_factor = params.routine_factor
+        self.tide = TideCheck()                          # is this a tidal gauge?
+        self.tide_share = params.tide_share
+        self.tide_factor = params.tide_factor
         self._adv = None
         self._cache = (None, 0.0, 0)
         self._memo = None
@@ -230,13 +242,16 @@ class RelativeRise(Gated):
         hold = self._level_of(z / self.hold_fraction)
         up = self._level_of(z)
         excess = smooth - base
-        if up and (not self._rising(smooth) or excess <= self.routine_factor * self.routine.routine()):
+        if up and (not self._rising(smooth) or excess <= self._routine_bar()):
             up = 0                                    # not rising, or no higher than every day
         if self.peak is not None and self.release_fraction and excess <= self.release_fraction * self.peak:
             up = hold = 0                             # the flood is receding: released
         if self.released_at is not None and smooth <= self.released_at:
             up = 0                                    # a receding flood's wiggle: not raised again
         return z, up, hold
+
+    def _routine_bar(self) -> float:
+        return routine_bar(self.routine, self.tide, self.routine_factor, self.tide_share, self.tide_factor)
 
     def _level_of(self, score: float) -> int:
         lvl = 0
@@ -280,6 +295,7 @@ class RelativeRise(Gated):
                     self.sampled_t[k] = t
         self._track_episode(t, smooth, base)
         self.routine.learn_rise(t, smooth)
+        self.tide.learn(t, smooth)
         if self.lows is not None:
             self.lows.update(t, smooth)
         self.prev = (self.prev[-1], v) if self.prev else (v,)
@@ -291,6 +307,8 @@ class RelativeRise(Gated):
         daily routine: start one."""
         if self.routine is None:
             self.routine = DailyPeaks(Params().routine_days)
+        if self.tide is None:
+            self.tide = TideCheck()
         if "steps_s" in missing:
             self.steps_s = Params().steps_s
             self.sampled = [[self.smooth] for _ in self.steps_s]

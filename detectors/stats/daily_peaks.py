@@ -9,6 +9,12 @@ and on a river that rises fast on some days only (one storm, or two on consecuti
 routine). Unlike :class:`~detectors.stats.routine.DailyRoutine` it ignores the time of day: the tide
 comes 50 minutes later each day.
 
+On a tidal gauge (:class:`~detectors.stats.tide_check.TideCheck`) three days say too little: from
+neaps to springs the range a gauge dry at low water sees can double in a day. There the bar is the
+third-highest peak of the last ``CYCLE_DAYS`` (a spring–neap cycle; springs last several days, a
+flood's fast rises one or two), :meth:`DailyPeaks.cycle_peak`, times a small factor for the month's
+stronger springs (:func:`routine_bar`).
+
 Examples
 --------
 >>> p = DailyPeaks(3)
@@ -16,7 +22,7 @@ Examples
 >>> for d in range(4):                  # a rise of 0.4 m/h every day, 0.1 m/h otherwise
 ...     for k in range(96):
 ...         p.learn(d * day + 900.0 * k, 0.4 if k in (20, 70) else 0.1)
->>> p.routine()
+>>> round(p.routine(), 3)                 # peaks are kept as 4-byte floats
 0.4
 >>> q = DailyPeaks(3)
 >>> for d in range(4):                  # one storm on day 2 only: no routine
@@ -38,30 +44,44 @@ As rises within each day: a tide's range recurs, a river receding from a flood r
 from __future__ import annotations
 
 import math
+from array import array
 
+from detectors.stats.tide_check import TideCheck
 from riverwatch.state import Slotted
 
 _DAY = 86400.0
+#: Days of peaks kept for a tidal gauge: a spring–neap cycle (14.8 days).
+CYCLE_DAYS = 30
+#: The peak of the cycle is its third-highest day, so one flood does not set the bar for 15 days.
+CYCLE_RANK = 3
 
 
 class DailyPeaks(Slotted):
     """Peak of a value on each of the last ``days`` complete days; ``routine`` is their minimum."""
 
-    __slots__ = ("days", "day", "today", "peaks", "low")
-    slot_defaults = {"low": math.inf}
+    __slots__ = ("days", "day", "today", "peaks", "low", "run")
+    slot_defaults = {"low": math.inf, "run": None}
 
     def __init__(self, days: int) -> None:
         self.days = days
         self.day = -1
         self.today = 0.0
-        self.peaks: list[float] = []          # complete consecutive days, oldest first
+        self.peaks = array("f")               # complete consecutive days, oldest first (4-byte floats)
         self.low = math.inf                   # today's lowest value (for learn_rise)
+        self.run = 0                          # how many of the last peaks are consecutive days
 
     def routine(self) -> float:
         """The rate reached on each of the last ``days`` complete days (0.0: nothing recurs)."""
-        if self.days <= 0 or len(self.peaks) < self.days:
+        if self.days <= 0 or self._run() < self.days:
             return 0.0
-        return min(self.peaks)
+        return min(self.peaks[-self.days:])
+
+    def cycle_peak(self) -> float:
+        """The ``CYCLE_RANK``-th highest peak of the last ``CYCLE_DAYS`` complete days (0.0 until
+        ``days`` are seen): springs last days, a flood's fast rises one or two."""
+        if self.days <= 0 or self._run() < self.days or len(self.peaks) < CYCLE_RANK:
+            return 0.0
+        return sorted(self.peaks)[-CYCLE_RANK]
 
     def learn(self, t: float, value: float) -> None:
         """Learn ``value`` observed at ``t`` (seconds)."""
@@ -70,6 +90,9 @@ class DailyPeaks(Slotted):
             self._new_day(day)
         if value > self.today:
             self.today = value
+
+    def _run(self) -> int:
+        return len(self.peaks) if self.run is None else self.run    # None: a state from before ``run``
 
     def learn_rise(self, t: float, value: float) -> None:
         """Learn ``value`` at ``t`` as a rise: the day's peak is its highest value above its lowest one
@@ -82,10 +105,28 @@ class DailyPeaks(Slotted):
 
     def _new_day(self, day: int) -> None:
         if day == self.day + 1:
-            self.peaks = (self.peaks + [self.today])[-self.days:] if self.days > 0 else []
-        elif day > self.day:                # a day or more without readings: start again
-            self.peaks = []
+            self.peaks.append(self.today)
+            del self.peaks[:-max(self.days, CYCLE_DAYS)]
+            self.run = self._run() + 1
+        elif day > self.day:                # a day or more without readings: the days start again
+            self.run = 0                    # (the cycle's peaks are kept: tides do not change)
         else:                               # the clock went back: keep the days, start today anew
             return
         self.day = day
         self.today = 0.0
+
+
+def routine_bar(daily: DailyPeaks, tide: TideCheck, factor: float, tide_share: float, tide_factor: float) -> float:
+    """What a rise must beat: ``factor`` × the routine, and on a tidal gauge (``tide_share``) also
+    ``tide_factor`` × the highest peak of the spring–neap cycle.
+
+    >>> d = DailyPeaks(3)
+    >>> for k in range(5):
+    ...     d.learn(86400.0 * k, [0.1, 0.2, 0.4, 0.8, 0.0][k])
+    >>> round(routine_bar(d, TideCheck(), 2.0, 0.1, 1.25), 3)      # not tidal: 2 × min(0.2, 0.4, 0.8)
+    0.4
+    """
+    bar = daily.routine() * factor
+    if tide.tidal(tide_share):
+        bar = max(bar, daily.cycle_peak() * tide_factor)
+    return bar

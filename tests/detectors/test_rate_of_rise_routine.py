@@ -16,6 +16,7 @@ import pytest
 from detectors import get
 from detectors.base import example_station
 from detectors.stats.daily_peaks import DailyPeaks
+from detectors.stats.tide_check import TideCheck
 from riverwatch.model import Level
 from tests.helpers import detector_levels
 
@@ -101,8 +102,10 @@ def test_a_wet_week_does_not_delay_a_flood():
 def test_a_checkpoint_from_before_the_routine_restores_with_one():
     det = get("rate_of_rise").build(STATION, "water_level")
     state = det.__getstate__()
-    del state["daily"], state["routine_factor"]
+    for slot in ("daily", "routine_factor", "tide", "tide_share", "tide_factor"):
+        del state[slot]
     again = type(det).__new__(type(det))
     again.__setstate__(state)
     assert isinstance(again.daily, DailyPeaks) and again.daily.routine() == 0.0
-    assert again.routine_factor == 2.0
+    assert isinstance(again.tide, TideCheck) and not again.tide.tidal(again.tide_share)
+    assert (again.routine_factor, again.tide_share, again.tide_factor) == (2.0, 0.1, 1.25)
