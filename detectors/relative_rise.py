@@ -315,7 +315,10 @@ class RelativeRise(Gated):
             self.sampled_t = [self.t for _ in self.steps_s]
 
     def _learn_scale(self, t: float, e: float) -> None:
-        """The typical excess learns ``e``, but not while a warning is raised."""
+        """The typical excess learns ``e``, but not while a warning is raised; after a day or more
+        without readings the typical from before the outage stands until two new days complete."""
+        if self.typical is not None and t - self.t > 86400.0:
+            self.typical.mark_outage()
         if self.gate.current:
             return
         if self.typical is not None:

@@ -204,6 +204,11 @@ class DailyLow(Slotted):
         first = day - self.days + 1
         return min([low for d, low in self.lows if d >= first] + [v])
 
+    def mark_outage(self) -> None:
+        """The stream was silent: the typical from before stands until two new days have completed
+        (a rise on the gauge's return is not judged by itself)."""
+        self.carry = True
+
     def update(self, t: float, v: float) -> None:
         """Count ``v`` observed at ``t`` (seconds); days older than the window are forgotten."""
         day = int(t // 86400.0)
@@ -229,14 +234,18 @@ class DailyTypical(Slotted):
     0.05
     >>> s.update(7 * 86400.0, 3.0); round(s.value(), 3)     # the day in progress does not count yet
     0.05
+    >>> s.mark_outage(); s.update(30 * 86400.0, 3.0); round(s.value(), 3)  # back after 3 silent weeks
+    0.05
     """
 
-    __slots__ = ("days", "sums", "done")
+    __slots__ = ("days", "sums", "done", "carry")
+    slot_defaults = {"carry": False}
 
     def __init__(self, days: int) -> None:
         self.days = max(int(days), 1)
         self.sums: list[tuple[int, float, int]] = []   # (UTC day number, sum, count), oldest first
         self.done: float | None = None                 # median of the completed days' means, once two are
+        self.carry = False                             # an outage: keep ``done`` until two new days complete
 
     def value(self, default: float = 0.0) -> float:
         """The median of the completed days' means (``default`` before any value)."""
@@ -245,6 +254,11 @@ class DailyTypical(Slotted):
         if not self.sums:
             return default
         return median(total / n for _, total, n in self.sums)
+
+    def mark_outage(self) -> None:
+        """The stream was silent: the typical from before stands until two new days have completed
+        (a rise on the gauge's return is not judged by itself)."""
+        self.carry = True
 
     def update(self, t: float, v: float) -> None:
         """Count ``v`` observed at ``t`` (seconds); days older than the window are forgotten."""
@@ -255,4 +269,7 @@ class DailyTypical(Slotted):
         elif not self.sums or day > self.sums[-1][0]:
             self.sums = [s for s in self.sums if s[0] > day - self.days] + [(day, v, 1)]
             done = self.sums[:-1]
-            self.done = median(total / n for _, total, n in done) if len(done) >= 2 else None
+            if len(done) >= 2:
+                self.done, self.carry = median(total / n for _, total, n in done), False
+            elif not self.carry:
+                self.done = None

@@ -152,6 +152,22 @@ def test_a_wet_week_of_diurnal_swings_and_rain_bumps_stays_quiet():
     assert set(run("relative_rise", stage)) == {Level.NONE}
 
 
+def test_a_flood_on_the_gauges_return_after_a_long_outage_is_judged_by_the_typical_from_before():
+    """Herbert site 5, 30 December 2021: the sonde was out of water for over a week, then the creek
+    rose 0.5 m in six hours. The typical excess had forgotten every day before the outage and was
+    learnt from the rise itself (3 cm → 25 cm), so nothing was raised."""
+    rng = random.Random(12)
+    before = [(i * STEP, 0.3 + 0.01 * math.sin(2 * math.pi * i * STEP / 86400) + rng.gauss(0, 0.003))
+              for i in range(int(10 * 86400 / STEP))]
+    back = 20 * 86400.0                                   # ten silent days
+    rise = [(back + i * STEP, 0.3 + min(0.5, 0.5 * i * STEP / (6 * 3600)) + rng.gauss(0, 0.003))
+            for i in range(int(2 * 86400 / STEP))]
+    det = get("relative_rise").build(NO_THRESHOLDS, "water_level")
+    out = detector_levels(det, [(1.8e9 + t, v) for t, v in before + rise])[len(before):]
+    first = next(i for i, lvl in enumerate(out) if lvl > Level.NONE)
+    assert first * STEP < 6 * 3600                        # during the rise
+
+
 def test_a_checkpoint_written_before_the_time_scales_restores_and_keeps_warning():
     det = get("relative_rise").build(NO_THRESHOLDS, "water_level")
     points = [(1.8e9 + i * STEP, 1.0 + 0.0075 * max(0, i - 300)) for i in range(400)]
