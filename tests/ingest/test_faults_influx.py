@@ -21,7 +21,7 @@ from riverwatch.settings import Settings
 
 from tests.helpers import wait_until
 from tests.ingest.fault_proxy import FaultProxy
-from tests.ingest.test_resilience import GAUGES, WAIT, WEATHER, CATALOG, StreamPublisher, interleaved, report, stored
+from tests.ingest.resilience_kit import GAUGES, WAIT, WEATHER, CATALOG, StreamPublisher, interleaved, report, stored
 
 from ingest.service import Service
 

@@ -17,8 +17,8 @@ from ingest.consumer import shard_stations
 
 from tests.helpers import wait_until
 from tests.ingest.test_faults_spool import worker_config
-from tests.ingest.test_resilience import (CATALOG, GAUGES, WAIT, WEATHER, StreamPublisher, WorkerProcess, interleaved,
-                                          report, stored)
+from tests.ingest.resilience_kit import (CATALOG, GAUGES, WAIT, WEATHER, StreamPublisher, WorkerProcess, interleaved,
+                                         report, stored)
 
 
 def test_two_sharded_workers_one_sigkilled_lose_and_double_nothing(services, influx, tmp_path):

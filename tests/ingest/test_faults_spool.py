@@ -20,8 +20,8 @@ from application.services import free_port
 
 from tests.helpers import wait_until
 from tests.ingest.fault_proxy import FaultProxy
-from tests.ingest.test_resilience import (GAUGES, WAIT, WEATHER, StreamPublisher, WorkerProcess, interleaved, report,
-                                          stored)
+from tests.ingest.resilience_kit import (GAUGES, WAIT, WEATHER, StreamPublisher, WorkerProcess, interleaved, report,
+                                         stored)
 
 
 def worker_config(path: Path, services, database: str, influx_url: str, tmp_path: Path, metrics_port: int,
