@@ -81,13 +81,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from detectors.base import Finding, register
 from detectors.stats.cleaning import value_of
 from detectors.stats.dry_probe import DryProbe
-from detectors.stats.fault_scores import (DRY_QUANTITIES, FAULTS, HYDROGRAPH, LASTING, PROPORTIONAL,  # noqa: F401
-                                          RESOLUTION, SEVERITY, fault_of as _fault_of, impossible_ratio,
+from detectors.stats.fault_scores import (DRY_QUANTITIES, FAULTS, HYDROGRAPH, LASTING, MULTIPLE_MIN,  # noqa: F401
+                                          PROPORTIONAL, RESOLUTION, SEVERITY, fault_of as _fault_of, impossible_ratio,
                                           score as _score, worse as _worse)
 from detectors.stats.river_moves import RiverMoves
 from detectors.stats.spike import Spike
 from detectors.stats.spike_cluster import SpikeCluster
 from detectors.stats.gates import Gated, LevelGate
+from detectors.stats.excursions import ExcursionChecks
 from detectors.stats.noise_scales import NoiseScales
 from riverwatch.catalog import Station
 from riverwatch.units import QUANTITIES
@@ -125,9 +126,10 @@ class Params(BaseModel):
     cluster_window_s: float = Field(6 * 3600.0, gt=0)
     gap_spike_factor: float = Field(0.5, gt=0, le=1)
     hold_growth_max: float = Field(2.0, ge=1)
+    spike_multiple: float = Field(3.0, ge=0)
 
 
-class SensorFault(NoiseScales, Gated):
+class SensorFault(ExcursionChecks, NoiseScales, Gated):
     """Fault detector for one quantity of one station (see the module docstring)."""
 
     __slots__ = ("quantity", "hazard", "lo", "hi", "max_rate", "stuck_after", "stuck_ok", "res", "k",
@@ -137,12 +139,14 @@ class SensorFault(NoiseScales, Gated):
                  "noise_a", "noise_b", "noise_factor", "rough_fast", "rough_slow", "proportional", "mag",
                  "drift_step_s", "drift_t", "drift_v", "drift_k", "dd", "bursty", "dscale_rel",
                  "quantum", "hold_ref", "stuck_steps", "stuck_mem", "dry", "flag_gaps", "spike", "release",
-                 "lasting", "cluster", "gap_spike", "_cl", "moves", "hold_growth", "growth_max")
+                 "lasting", "cluster", "gap_spike", "_cl", "moves", "hold_growth", "growth_max",
+                 "multiple", "multiple_min")
     slot_defaults = {"quantum": math.inf, "hold_ref": 0.0, "stuck_steps": Params().stuck_steps,
                      "stuck_mem": Params().stuck_memory_s, "dry": None, "flag_gaps": Params().flag_dropouts,
                      "spike": None, "release": Params().release, "lasting": frozenset(), "cluster": None,
                      "gap_spike": Params().gap_spike_factor, "_cl": None, "moves": None, "hold_growth": 1.0,
-                     "growth_max": Params().hold_growth_max}
+                     "growth_max": Params().hold_growth_max, "multiple": Params().spike_multiple,
+                     "multiple_min": math.inf}
 
     def __init__(self, quantity: str, plausible, max_rate: float | None, stuck_after: int,
                  params: Params) -> None:
@@ -159,6 +163,8 @@ class SensorFault(NoiseScales, Gated):
         self.k, self.ret = params.spike_k, params.spike_return
         self.spike = Spike(params.spike_k, params.spike_return, params.spike_rel)
         self.gap_spike, self._cl = params.gap_spike_factor, None  # _cl: the cluster check's last inputs
+        self.multiple = params.spike_multiple
+        self.multiple_min = MULTIPLE_MIN.get(quantity, math.inf) if params.spike_multiple else math.inf
         self.cluster = _cluster(params)
         self.rate_factor = params.rate_factor
         self.stuck_min_s = params.stuck_min_s
@@ -243,59 +249,6 @@ class SensorFault(NoiseScales, Gated):
         three standard errors of the difference between a straight ramp's recent and long slopes (pure)."""
         calm = self.cluster.calm if self.cluster is not None else math.inf
         return max(calm / 1.13 if calm < math.inf else max(self.dscale, self.res), self.res / math.sqrt(12.0))
-
-    def _excursion(self, dt: float, d2: float, v: float, scale: float) -> tuple[str, float, float]:
-        """Rate check of the previous reading, given the change ``d2`` (over ``dt``) to ``v``: an
-        excursion (opposite signs, ``v`` back within ``spike_return`` of the jump) faster than the
-        catalog's rate limit. For a :data:`PROPORTIONAL` quantity the noise scale is at least
-        ``dscale_rel`` × the neighbours' level (turbid water carries noise in proportion).
-        """
-        d1 = self.v1 - self.v2
-        jump = min(abs(d1), abs(d2))
-        worst = ("none", 0.0, self.v1)
-        if not (d1 * d2 < 0 and abs(v - self.v2) <= self.ret * jump):
-            return worst
-        if self.proportional:
-            scale = max(scale, self.dscale_rel * self._level(min(abs(v), abs(self.v2))))
-        beyond_noise = self._beyond_river(jump, jump / (self.k * scale))
-        if self.max_rate:
-            fastest = min(abs(d1) / (self.t1 - self.t2), abs(d2) / dt) * 3600.0
-            too_fast = fastest / (self.rate_factor * self.max_rate)
-            worst = _worse(worst, ("rate", min(beyond_noise, too_fast), self.v1))
-        return worst
-
-    def _spike_ratio(self, v: float, scale: float) -> float:
-        """The spike check (:class:`detectors.stats.spike.Spike`) with the excursion's noise scale
-        (relative to the level for a :data:`PROPORTIONAL` quantity); none at the floor (pure)."""
-        if self.spike.at_floor(self.lo + self.res):
-            return 0.0
-        if self.proportional:
-            scale = max(scale, self.dscale_rel * self._level(min(abs(v), abs(self.spike.reference()))))
-        if self.dt_typ and self.t1 - self.t2 > self.gap_factor * self.dt_typ:
-            scale *= self.gap_spike  # the reading after a gap: the record was cut around it
-        r = self.spike.ratio(v, scale, self.res)
-        return self._beyond_river(self.spike.excursion(v), r) if r > 0 else r
-
-    def _beyond_river(self, jump: float, ratio: float) -> float:
-        """``ratio``, at most ``jump`` over the largest one-reading move the river itself kept lately
-        (:class:`RiverMoves`, :data:`HYDROGRAPH` quantities): a flood's pulse is no spike."""
-        moved = self.moves.moved if self.moves is not None else 0.0
-        return min(ratio, jump / moved) if moved > 0 else ratio
-
-    def _after_gap(self, dt: float) -> bool:
-        """Whether an interval of ``dt`` seconds is a gap (longer than ``gap_factor`` × the usual)."""
-        return bool(self.dt_typ) and dt > self.gap_factor * self.dt_typ
-
-    def _cluster_args(self, v: float, across: bool) -> tuple[float, float, float, float]:
-        """:class:`SpikeCluster`'s inputs for ``v`` (``across``: it returns from a crest only after a
-        gap): jump (none at the floor, across a gap or within the river's own recent moves), size,
-        noise level, res."""
-        jump = 0.0 if across else self.spike.excursion(v)
-        if not jump or self.spike.at_floor(self.lo + self.res) or self._beyond_river(jump, 1.0) < 1.0:
-            return 0.0, 0.0, 0.0, self.res
-        r = self.spike.reference()
-        level = self._level(min(abs(v), abs(r))) if self.proportional else 0.0
-        return jump, max(abs(r), abs(v)), level, self.res
 
     def _measure(self, x):
         v = value_of(x, self.quantity)
@@ -428,6 +381,8 @@ class SensorFault(NoiseScales, Gated):
             self.cluster = _cluster(Params())
         if "bursty" in missing:  # a checkpoint from before the spike exemption
             self.bursty = self.quantity in Params().spike_exempt
+        if "multiple_min" in missing and self.multiple:
+            self.multiple_min = MULTIPLE_MIN.get(self.quantity, math.inf)
         if "dry" in missing and self.quantity in DRY_QUANTITIES:
             self.dry = DryProbe()
         if "dscale_rel" in missing:  # scales in units of the usual magnitude: fractions now

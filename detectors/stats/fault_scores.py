@@ -39,6 +39,12 @@ PROPORTIONAL = frozenset({"water_level", "discharge", "turbidity", "conductivity
 #: Quantities that *are* the hydrograph: in a flood they move by themselves as far as a sensor spike
 #: (:mod:`detectors.stats.river_moves`), so a spike there must beat the river's own recent moves.
 HYDROGRAPH = frozenset({"water_level", "discharge"})
+#: Quantities measured by light scattered from particles, and the least jump (canonical units) of a
+#: *multiple* spike: a reading ``spike_multiple`` × both where the stream was and where it came back
+#: is a bubble or debris on the optics whatever the stream's recent noise (natural turbidity does not
+#: triple for one reading and fall back). 5 NTU keeps drinking-water turbidity (< 1 NTU) and blips at
+#: the bottom of the range out.
+MULTIPLE_MIN = {TURB: 5.0}
 
 
 def impossible_ratio(v: float, lo: float, hi: float) -> float:

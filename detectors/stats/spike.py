@@ -83,6 +83,21 @@ class Spike(Slotted):
         # rise over two readings that a fall then undoes (a flood's first flush, then dilution)
         return jump if back < 0 and abs(self.v2 - r) <= 0.25 * abs(up) else 0.0
 
+    def multiple(self, v: float) -> float:
+        """How many times the last reading is above both where the stream was and ``v``, if ``v``
+        came back from it (an upward excursion), else 0 (pure).
+
+        >>> s = Spike()
+        >>> for x in (4.0, 4.5, 3.9, 15.3):
+        ...     s.learn(x)
+        >>> round(s.multiple(3.4), 2), s.multiple(15.0)
+        (3.83, 0.0)
+        """
+        if not self.excursion(v) or self.v1 < self.reference():
+            return 0.0
+        low = max(self.reference(), v)
+        return self.v1 / low if low > 0 else math.inf
+
     def continued(self) -> bool:
         """Whether the last reading went on the way the two before it went (``v3 < v2 < v1`` or the
         reverse): the crest of a rise rather than a departure from where the stream was."""
