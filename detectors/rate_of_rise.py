@@ -89,7 +89,8 @@ class Params(BaseModel):
         that grows from day to day, as tides do towards springs); 0 days = off.
     tide_share, tide_factor
         A gauge whose hourly changes follow the lunar tidal periods by at least ``tide_share``
-        (:class:`~detectors.stats.tide_check.TideCheck`) is tidal: a rate must also beat
+        (:class:`~detectors.stats.tide_check.TideCheck`), or that the catalog calls ``tidal``, is
+        tidal: a rate must also beat
         ``tide_factor`` × the third-fastest day of the last spring–neap cycle.
     """
 
@@ -121,12 +122,13 @@ class RateOfRise(Gated):
     __slots__ = ("quantity", "hazard", "rates", "window", "min_points", "min_span_s", "min_agreement",
                  "max_level", "min_rise", "low_tau_s", "low", "low_t", "gate", "_cache",
                  "_memo", "jump_s", "before_gap", "gap_intervals", "interval", "daily",
-                 "routine_factor", "tide", "tide_share", "tide_factor")
+                 "routine_factor", "tide", "tide_share", "tide_factor", "tidal")
     slot_defaults = {"before_gap": None, "gap_intervals": Params().gap_intervals, "interval": 0.0,
                      "daily": None, "routine_factor": Params().routine_factor, "tide": None,
-                     "tide_share": Params().tide_share, "tide_factor": Params().tide_factor}
+                     "tide_share": Params().tide_share, "tide_factor": Params().tide_factor, "tidal": None}
 
-    def __init__(self, quantity: str, rates: tuple[float, ...], min_rise: float, params: Params) -> None:
+    def __init__(self, quantity: str, rates: tuple[float, ...], min_rise: float, params: Params,
+                 tidal: bool | None = None) -> None:
         self.quantity = quantity
         self.hazard = hazard_for(quantity)
         self.rates = tuple(float(r) for r in rates)
@@ -148,6 +150,7 @@ class RateOfRise(Gated):
         self.tide = TideCheck()                               # is this a tidal gauge?
         self.tide_share = params.tide_share
         self.tide_factor = params.tide_factor
+        self.tidal = tidal                                    # the catalog's word, if it says
         self.gate = LevelGate(params.persist_readings, params.persist_s)
         self._cache = (None, 0.0, 0)
         self._memo = None
@@ -248,7 +251,8 @@ class RateOfRise(Gated):
         return score, lvl, lvl
 
     def _routine_bar(self) -> float:
-        return routine_bar(self.daily, self.tide, self.routine_factor, self.tide_share, self.tide_factor)
+        return routine_bar(self.daily, self.tide, self.routine_factor, self.tide_share, self.tide_factor,
+                           self.tidal)
 
     def _level_of(self, score: float) -> int:
         rate = score * self.rates[0]
@@ -328,4 +332,4 @@ def make(station: Station, quantity: str | None, params: Params) -> RateOfRise:
     """``rate_of_rise`` for ``quantity`` of ``station``."""
     q = quantity or "water_level"
     rates = rates_for(station, q, params)
-    return RateOfRise(q, rates, min_rise_for(station, q, params, rates), params)
+    return RateOfRise(q, rates, min_rise_for(station, q, params, rates), params, station.tidal)

@@ -144,15 +144,15 @@ class RelativeRise(Gated):
                  "warmup_s", "points", "t0", "t", "prev", "smooth", "base", "scale", "gate", "_cache", "_memo",
                  "steps_s", "sampled", "sampled_t", "lows", "typical", "release_fraction", "peak", "released_at",
                  "raised_base", "_adv", "routine", "routine_factor",
-                 "tide", "tide_share", "tide_factor")
+                 "tide", "tide_share", "tide_factor", "tidal")
     transient_slots = frozenset({"_adv"})
     # A state written before these slots: the old baseline and scale (EWMA), no release, samples anew.
     slot_defaults = {"lows": None, "typical": None, "release_fraction": 0.0, "peak": None, "released_at": None,
                      "raised_base": None, "_adv": None, "routine": None,
                      "routine_factor": Params().routine_factor, "tide": None,
-                     "tide_share": Params().tide_share, "tide_factor": Params().tide_factor}
+                     "tide_share": Params().tide_share, "tide_factor": Params().tide_factor, "tidal": None}
 
-    def __init__(self, quantity: str, floor: float, params: Params) -> None:
+    def __init__(self, quantity: str, floor: float, params: Params, tidal: bool | None = None) -> None:
         self.quantity = quantity
         self.hazard = "flood"
         self.log = quantity == "discharge"
@@ -189,6 +189,7 @@ class RelativeRise(Gated):
         self.tide = TideCheck()                          # is this a tidal gauge?
         self.tide_share = params.tide_share
         self.tide_factor = params.tide_factor
+        self.tidal = tidal                               # the catalog's word, if it says
         self._adv = None
         self._cache = (None, 0.0, 0)
         self._memo = None
@@ -251,7 +252,8 @@ class RelativeRise(Gated):
         return z, up, hold
 
     def _routine_bar(self) -> float:
-        return routine_bar(self.routine, self.tide, self.routine_factor, self.tide_share, self.tide_factor)
+        return routine_bar(self.routine, self.tide, self.routine_factor, self.tide_share, self.tide_factor,
+                           self.tidal)
 
     def _level_of(self, score: float) -> int:
         lvl = 0
@@ -374,4 +376,4 @@ def flood_stream(station: Station) -> list[str | None]:
 def make(station: Station, quantity: str | None, params: Params) -> RelativeRise:
     """``relative_rise`` for ``quantity`` of ``station``."""
     q = quantity or "water_level"
-    return RelativeRise(q, params.floor.get(q, DEFAULT_FLOOR.get(q, 0.03)), params)
+    return RelativeRise(q, params.floor.get(q, DEFAULT_FLOOR.get(q, 0.03)), params, station.tidal)

@@ -83,6 +83,8 @@ class Station(BaseModel):
     downstream: str | None = Field(default=None, description="the next station down the river: "
                                    "'<partner>/<station>', or the bare station id (ids are unique)")
     travel_time_min: float | None = Field(default=None, gt=0)
+    tidal: bool | None = Field(default=None, description="a tidal reach (true/false); unset: the flood "
+                               "detectors recognise it from the lunar periods after 15 days")
     commissioned: datetime = datetime(2000, 1, 1, tzinfo=timezone.utc)
     quantities: dict[str, QuantitySpec]
 

@@ -116,9 +116,10 @@ class DailyPeaks(Slotted):
         self.today = 0.0
 
 
-def routine_bar(daily: DailyPeaks, tide: TideCheck, factor: float, tide_share: float, tide_factor: float) -> float:
-    """What a rise must beat: ``factor`` × the routine, and on a tidal gauge (``tide_share``) also
-    ``tide_factor`` × the highest peak of the spring–neap cycle.
+def routine_bar(daily: DailyPeaks, tide: TideCheck, factor: float, tide_share: float, tide_factor: float,
+                tidal: bool | None = None) -> float:
+    """What a rise must beat: ``factor`` × the routine, and on a tidal gauge (``tidal`` from the
+    catalog, or unset and found by ``tide`` at ``tide_share``) also ``tide_factor`` × the cycle's peak.
 
     >>> d = DailyPeaks(3)
     >>> for k in range(5):
@@ -127,6 +128,6 @@ def routine_bar(daily: DailyPeaks, tide: TideCheck, factor: float, tide_share: f
     0.4
     """
     bar = daily.routine() * factor
-    if tide.tidal(tide_share):
+    if tide.tidal(tide_share) if tidal is None else tidal:
         bar = max(bar, daily.cycle_peak() * tide_factor)
     return bar

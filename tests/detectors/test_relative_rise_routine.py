@@ -18,6 +18,7 @@ import pytest
 
 from detectors import get
 from detectors.base import example_station
+from riverwatch.catalog import Station
 from riverwatch.model import Level
 from tests.helpers import detector_levels
 
@@ -36,11 +37,11 @@ def estuary(t: float, amplitude: float, s2: float, offset: float) -> float:
     return max(0.1, offset + x)
 
 
-def raises(values_at, days: float, step_s: float, **params) -> list[float]:
+def raises(values_at, days: float, step_s: float, station: Station = STATION, **params) -> list[float]:
     """Hours into the record at which relative_rise raised a warning (NONE → a level)."""
     rng = random.Random(0)
     ts = [T0 + i * step_s for i in range(int(days * 86400 / step_s))]
-    det = get("relative_rise").build(STATION, "water_level", params)
+    det = get("relative_rise").build(station, "water_level", params)
     levels = detector_levels(det, [(t, values_at(t) + rng.gauss(0, 0.003)) for t in ts])
     return [(ts[i] - T0) / HOUR for i in range(1, len(ts)) if levels[i] > Level.NONE >= levels[i - 1]]
 
@@ -94,3 +95,17 @@ def test_a_second_flood_on_the_recession_of_the_first_is_raised_as_before():
     now = raises(river, 10, 900.0)
     assert now == raises(river, 10, 900.0, routine_days=0)
     assert len(now) == 2 and 180 < now[1] < 184                     # the second flood, on its rise
+
+
+def test_a_gauge_the_catalog_calls_tidal_needs_no_fifteen_days():
+    """The catalog's ``tidal = true`` replaces the recognition: in the first springs (days 9–12 here)
+    one warning instead of six, as the routine still learns the springs; ``tidal = false`` keeps a
+    gauge a river whatever it looks like."""
+    tide = lambda t: estuary(t, 0.4, 0.5, -0.2)  # noqa: E731
+    unset = after_warmup(raises(tide, 30, 1800.0))
+    said = after_warmup(raises(tide, 30, 1800.0, station=Station.model_validate({**STATION.model_dump(),
+                                                                                "tidal": True})))
+    river = after_warmup(raises(tide, 30, 1800.0, station=Station.model_validate({**STATION.model_dump(),
+                                                                                 "tidal": False})))
+    assert len(unset) >= 5 and len(said) <= 1
+    assert len([h for h in river if h > 15 * 24]) > 0 == len([h for h in unset if h > 15 * 24])
