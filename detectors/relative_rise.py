@@ -31,8 +31,8 @@ makes **every day** (a tidal reach's flood tide, fast in an estuary, where the b
 water) raises nothing: the excess must be over ``routine_factor`` × the lowest of the last
 ``routine_days`` days' rise within the day (:class:`~detectors.stats.daily_peaks.DailyPeaks`: a
 tide's range; about nothing on a river receding from a flood, so a second flood on its recession
-is raised as before), and on a gauge found tidal ``tide_factor`` × the largest such rise of the last
-spring–neap cycle. Levels
+is raised as before), and on a tidal gauge ``tide_factor`` × the third-largest such rise of the
+last 30 days. Levels
 ADVISORY, WATCH, WARNING follow ``z`` ≥ ``thresholds``; nothing is raised in the first ``warmup_s``
 of a stream (the station's history is not known yet). Discharge is judged in logarithms (a flood is
 a multiple of the usual flow); it is watched only at stations without a stage (``applies``).
@@ -109,7 +109,7 @@ class Params(BaseModel):
         rise within the day is reached every day (a tide) and raises nothing; 0 days = off.
     tide_share, tide_factor
         On a tidal gauge (see ``rate_of_rise``) the excess must also beat ``tide_factor`` × the
-        third-largest rise within a day of the last spring–neap cycle.
+        third-largest rise within a day of the last 30 days (a lunar month).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")

@@ -10,10 +10,10 @@ routine). Unlike :class:`~detectors.stats.routine.DailyRoutine` it ignores the t
 comes 50 minutes later each day.
 
 On a tidal gauge (:class:`~detectors.stats.tide_check.TideCheck`) three days say too little: from
-neaps to springs the range a gauge dry at low water sees can double in a day. There the bar is the
-third-highest peak of the last ``CYCLE_DAYS`` (a spring–neap cycle; springs last several days, a
-flood's fast rises one or two), :meth:`DailyPeaks.cycle_peak`, times a small factor for the month's
-stronger springs (:func:`routine_bar`).
+neaps to springs the range a gauge dry at low water sees can double in a day, and springs alternate
+in strength over the month. There the bar is the third-highest peak of the last ``CYCLE_DAYS`` (a
+lunar month; springs last several days, a flood's fast rises one or two),
+:meth:`DailyPeaks.cycle_peak`, times a small factor for the stronger springs (:func:`routine_bar`).
 
 Examples
 --------
@@ -50,9 +50,10 @@ from detectors.stats.tide_check import TideCheck
 from riverwatch.state import Slotted
 
 _DAY = 86400.0
-#: Days of peaks kept for a tidal gauge: a spring–neap cycle (14.8 days).
+#: Days of peaks kept for a tidal gauge: a lunar month (two spring–neap cycles of 14.8 days, which
+#: alternate in strength).
 CYCLE_DAYS = 30
-#: The peak of the cycle is its third-highest day, so one flood does not set the bar for 15 days.
+#: The peak of the month is its third-highest day, so one flood does not set the bar for a month.
 CYCLE_RANK = 3
 
 
