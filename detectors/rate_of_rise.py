@@ -19,9 +19,10 @@ on rivers that rise fast on some days only): a surge that steepens the tide stil
 itself does not. The factor allows for a routine that grows from day to day, as tides do from neaps
 to springs (up to about 1.6 × in three days where the S2 tide is 0.4 of the M2). On a gauge found
 tidal (``tide_share``, or the catalog's ``tidal``), the rate must also beat ``tide_factor`` × the
-third-fastest day of the last 30: where the gauge is dry at low water, springs can double in a day. It is a gate, not a
-subtraction: a river whose every-day rises stay under half the advisory rate (a wet week's rain
-bumps) is judged exactly as without it, so a flood after a wet week is not warned later.
+third-fastest day of the last 30: where the gauge is dry at low water, springs can double in a day.
+It is a gate, not a subtraction: a river whose every-day rises stay under half the advisory rate (a
+wet week's rain bumps) is judged exactly as without it, so a flood after a wet week is not warned
+later.
 
 Examples
 --------
