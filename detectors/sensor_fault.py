@@ -140,13 +140,13 @@ class SensorFault(ExcursionChecks, NoiseScales, Gated):
                  "drift_step_s", "drift_t", "drift_v", "drift_k", "dd", "bursty", "dscale_rel",
                  "quantum", "hold_ref", "stuck_steps", "stuck_mem", "dry", "flag_gaps", "spike", "release",
                  "lasting", "cluster", "gap_spike", "_cl", "moves", "hold_growth", "growth_max",
-                 "multiple", "multiple_min")
+                 "multiple", "multiple_min", "rev")
     slot_defaults = {"quantum": math.inf, "hold_ref": 0.0, "stuck_steps": Params().stuck_steps,
                      "stuck_mem": Params().stuck_memory_s, "dry": None, "flag_gaps": Params().flag_dropouts,
                      "spike": None, "release": Params().release, "lasting": frozenset(), "cluster": None,
                      "gap_spike": Params().gap_spike_factor, "_cl": None, "moves": None, "hold_growth": 1.0,
                      "growth_max": Params().hold_growth_max, "multiple": Params().spike_multiple,
-                     "multiple_min": math.inf}
+                     "multiple_min": math.inf, "rev": 1.0}
 
     def __init__(self, quantity: str, plausible, max_rate: float | None, stuck_after: int,
                  params: Params) -> None:
@@ -194,6 +194,7 @@ class SensorFault(ExcursionChecks, NoiseScales, Gated):
         self.dscale_rel = 0.0
         self.mag = math.nan
         self.dd = 0.0
+        self.rev = 0.0            # how often the level went back on itself lately (EWMA)
         self.env_lo, self.env_hi = math.inf, -math.inf
         self.gate = LevelGate(1, 0.0)
         self._cache = (None, 0.0, 0)
@@ -307,6 +308,7 @@ class SensorFault(ExcursionChecks, NoiseScales, Gated):
                 if self.n >= 3:
                     self.rough_fast += self.noise_a * (r - self.rough_fast)
                     self.rough_slow += max(self.noise_b, 1.0 / (self.n - 2)) * (r - self.rough_slow)
+                self.rev += self.noise_a * (self._reversal(v) - self.rev)
                 self.dd = v - 2.0 * self.v1 + self.v2
             if t - self.drift_t >= self.drift_step_s:
                 self._drift_step(t, v)

@@ -25,6 +25,10 @@ import math
 
 from riverwatch.state import Slotted
 
+#: How often an erratic sensor's level goes back on itself: independent noise does so at two
+#: readings in three; the noise check counts in full from half that.
+NOISE_REVERSALS = 1.0 / 3.0
+
 
 class NoiseScales(Slotted):
     """Roughness and magnitude statistics, learnt and read on the detector's own slots."""
@@ -56,9 +60,18 @@ class NoiseScales(Slotted):
 
     def _noise_ratio(self, v: float) -> float:
         """The noise check's ratio if ``v`` came next: short-run roughness over ``noise_factor`` ×
-        the long-run roughness (pure)."""
+        the long-run roughness, in proportion while the level has gone back on itself less often
+        than :data:`NOISE_REVERSALS` lately (a recession recorded in stairs bends at every reading
+        but never rises: no erratic sensor) (pure)."""
         fast = self.rough_fast + self.noise_a * (self._rough(v) - self.rough_fast)
-        return fast / (self.noise_factor * max(self.rough_slow, self._rough_floor()))
+        rev = self.rev + self.noise_a * (self._reversal(v) - self.rev)
+        return fast / (self.noise_factor * max(self.rough_slow, self._rough_floor())) \
+            * min(1.0, rev / NOISE_REVERSALS)
+
+    def _reversal(self, v: float) -> float:
+        """1.0 if ``v`` went back on the last change (both more than the resolution), else 0.0."""
+        d1, d2 = self.v1 - self.v2, v - self.v1
+        return 1.0 if d1 * d2 < 0 and min(abs(d1), abs(d2)) > self.res else 0.0
 
     def _rough(self, v: float) -> float:
         """How far the last three readings went back on themselves, winsorised at 6 × its long-run

@@ -114,13 +114,22 @@ def staircase_recession(seed=9):
     return calm + [round(v, 3) for v in rise] + fall + [fall[-1]] * 50
 
 
-@pytest.mark.xfail(strict=True, reason="open: counting only reversals of the level breaks the noise "
-                   "check's long-run level on long floods with proportional noise (see the docs)")
 def test_a_recession_recorded_in_stairs_is_not_noise():
     # 08158810 (Oct 2015) and 08171300 (May 2015, inside a labelled flood): the falls alternate large
     # and small; the slope's second difference reverses at every reading, the level never does
     out = faults(GAUGE, "water_level", staircase_recession(), step_s=300.0)
     assert "noise" not in out, [(i, o) for i, o in enumerate(out) if o]
+
+
+def test_a_checkpoint_from_before_the_reversal_count_restores_counting_noise_in_full():
+    from detectors import get
+    from tests.detectors.test_sensor_fault import without
+    det = get("sensor_fault").build(GAUGE, "water_level")
+    for i, v in enumerate(staircase_recession()[:400]):
+        det.learn_one({"t": 1.8e9 + 300.0 * i, "water_level": v})
+    restored = type(det).__new__(type(det))
+    restored.__setstate__(without(det.__getstate__(), "rev"))
+    assert restored.rev == 1.0 and det.rev < 0.1
 
 
 def test_a_peak_and_the_first_reading_of_its_recession_are_not_a_two_reading_spike():
