@@ -58,9 +58,12 @@ class ExcursionChecks(Slotted):
         if self.dt_typ and self.t1 - self.t2 > self.gap_factor * self.dt_typ:
             scale *= self.gap_spike  # the reading after a gap: the record was cut around it
         r = self.spike.ratio(v, scale, self.res)
-        if self.spike.excursion(v) >= self.multiple_min:      # an optical artefact, whatever the noise
+        if not r > 0:                                         # no excursion
+            return r
+        jump = self.spike.excursion(v)
+        if jump >= self.multiple_min:                         # an optical artefact, whatever the noise
             r = max(r, self.spike.multiple(v) / self.multiple)
-        return self._beyond_river(self.spike.excursion(v), r) if r > 0 else r
+        return self._beyond_river(jump, r)
 
     def _beyond_river(self, jump: float, ratio: float) -> float:
         """``ratio``, at most ``jump`` over the largest one-reading move the river itself kept lately
