@@ -40,14 +40,13 @@ from __future__ import annotations
 
 import math
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from detectors.base import Finding, register
 from detectors.stats.cleaning import clamp, time_of, value_of
-from detectors.stats.daily_peaks import DailyPeaks, routine_bar
+from detectors.stats.daily_peaks import EveryDay, RoutineParams
 from detectors.stats.gates import Gated, LevelGate
 from detectors.stats.levels import hazard_for
-from detectors.stats.tide_check import TideCheck
 from detectors.stats.trend import slope_agreement
 from detectors.stats.windows import Window, usual_interval
 from riverwatch.catalog import Station
@@ -59,8 +58,8 @@ DEFAULT_RATES = {"water_level": (0.3, 0.6, 1.2, 2.4), "turbidity": (20.0, 50.0, 
 DEFAULT_MIN_RISE = {"water_level": 0.3, "turbidity": 20.0}
 
 
-class Params(BaseModel):
-    """Parameters of ``rate_of_rise``.
+class Params(RoutineParams):
+    """Parameters of ``rate_of_rise`` (with the every-day routine's, :class:`RoutineParams`).
 
     quantities
         Which quantities it watches (when the station measures them).
@@ -84,15 +83,6 @@ class Params(BaseModel):
         The highest level a rate alone calls for.
     persist_readings, persist_s
         Persistence of a level (see level_threshold).
-    routine_days, routine_factor
-        A rise as fast as on each of the last ``routine_days`` days is routine (tides, daily melt):
-        a rate counts only above ``routine_factor`` × that rate (the factor allows for a routine
-        that grows from day to day, as tides do towards springs); 0 days = off.
-    tide_share, tide_factor
-        A gauge whose hourly changes follow the lunar tidal periods by at least ``tide_share``
-        (:class:`~detectors.stats.tide_check.TideCheck`), or that the catalog calls ``tidal``, is
-        tidal: a rate must also beat
-        ``tide_factor`` × the third-fastest day of the last 30 (a lunar month).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -111,10 +101,6 @@ class Params(BaseModel):
     gap_intervals: float = Field(4.0, gt=1)
     persist_readings: int = Field(2, ge=1)
     persist_s: float = Field(0.0, ge=0)
-    routine_days: int = Field(3, ge=0, le=14)
-    routine_factor: float = Field(2.0, ge=1.0)
-    tide_share: float = Field(0.1, gt=0)
-    tide_factor: float = Field(1.25, ge=1.0)
 
 
 class RateOfRise(Gated):
@@ -122,11 +108,9 @@ class RateOfRise(Gated):
 
     __slots__ = ("quantity", "hazard", "rates", "window", "min_points", "min_span_s", "min_agreement",
                  "max_level", "min_rise", "low_tau_s", "low", "low_t", "gate", "_cache",
-                 "_memo", "jump_s", "before_gap", "gap_intervals", "interval", "daily",
-                 "routine_factor", "tide", "tide_share", "tide_factor", "tidal")
+                 "_memo", "jump_s", "before_gap", "gap_intervals", "interval", "every_day")
     slot_defaults = {"before_gap": None, "gap_intervals": Params().gap_intervals, "interval": 0.0,
-                     "daily": None, "routine_factor": Params().routine_factor, "tide": None,
-                     "tide_share": Params().tide_share, "tide_factor": Params().tide_factor, "tidal": None}
+                     "every_day": None}
 
     def __init__(self, quantity: str, rates: tuple[float, ...], min_rise: float, params: Params,
                  tidal: bool | None = None) -> None:
@@ -146,12 +130,7 @@ class RateOfRise(Gated):
         self.before_gap: tuple[float, float] | None = None   # (first time after a gap, value before it)
         self.gap_intervals = params.gap_intervals
         self.interval = 0.0                                   # usual seconds between readings (EWMA)
-        self.daily = DailyPeaks(params.routine_days)          # each day's peak rate, for the routine
-        self.routine_factor = params.routine_factor
-        self.tide = TideCheck()                               # is this a tidal gauge?
-        self.tide_share = params.tide_share
-        self.tide_factor = params.tide_factor
-        self.tidal = tidal                                    # the catalog's word, if it says
+        self.every_day = EveryDay(params, tidal)              # each day's peak rate; tidal?
         self.gate = LevelGate(params.persist_readings, params.persist_s)
         self._cache = (None, 0.0, 0)
         self._memo = None
@@ -187,9 +166,8 @@ class RateOfRise(Gated):
             self._cache = (t, score, int(self.gate.advance(t, up, hold)))
         self._commit_tv(t, v)
         if sl is not None:
-            slope, agreement, _ = sl
-            self.daily.learn(t or 0.0, slope if agreement >= self.min_agreement else 0.0)
-            self.tide.learn(t or 0.0, sl[2])
+            slope, agreement, level = sl
+            self.every_day.learn(t or 0.0, slope if agreement >= self.min_agreement else 0.0, level)
 
     def _slope(self, x) -> tuple[float, float, float] | None:
         """``(slope per hour, agreement, value)`` of the window plus ``x``; None when absent."""
@@ -245,15 +223,11 @@ class RateOfRise(Gated):
             return None
         slope, agreement, _ = m
         if (agreement < self.min_agreement or slope <= 0 or m[2] - self.low < self.min_rise
-                or slope <= self._routine_bar()):
+                or slope <= self.every_day.bar()):
             return 0.0, 0, 0
         score = clamp(slope / self.rates[0])
         lvl = self._level_of(score)
         return score, lvl, lvl
-
-    def _routine_bar(self) -> float:
-        return routine_bar(self.daily, self.tide, self.routine_factor, self.tide_share, self.tide_factor,
-                           self.tidal)
 
     def _level_of(self, score: float) -> int:
         rate = score * self.rates[0]
@@ -285,10 +259,8 @@ class RateOfRise(Gated):
             self.low_t = t
 
     def _upgrade(self, version: int, missing: frozenset[str]) -> None:
-        if self.daily is None:                # a checkpoint from before the daily routine
-            self.daily = DailyPeaks(Params().routine_days)
-        if self.tide is None:                 # or before the tide check
-            self.tide = TideCheck()
+        if self.every_day is None:            # a checkpoint from before the daily routine
+            self.every_day = EveryDay(Params())
 
     def evidence(self, x, score: float) -> Finding:
         """The rate per hour, its threshold and the agreement of the trend."""

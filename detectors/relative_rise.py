@@ -59,14 +59,13 @@ from __future__ import annotations
 
 import math
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from detectors.base import Finding, register
 from detectors.stats.baselines import DailyLow, DailyTypical
 from detectors.stats.cleaning import clamp, time_of, value_of
-from detectors.stats.daily_peaks import DailyPeaks, routine_bar
+from detectors.stats.daily_peaks import EveryDay, RoutineParams
 from detectors.stats.gates import Gated, LevelGate
-from detectors.stats.tide_check import TideCheck
 from detectors.stats.trend import slope_agreement
 from riverwatch.catalog import Station
 
@@ -76,8 +75,10 @@ WATCHED = ("water_level",)
 DEFAULT_FLOOR = {"water_level": 0.03, "discharge": 0.1}
 
 
-class Params(BaseModel):
-    """Parameters of ``relative_rise``.
+class Params(RoutineParams):
+    """Parameters of ``relative_rise`` (with the every-day routine's, :class:`RoutineParams`: the
+    excess must beat ``routine_factor`` × the routine's rise within a day, and on a tidal gauge
+    ``tide_factor`` × the month's third-largest).
 
     thresholds
         Excess over the baseline, in typical excesses, for ADVISORY, WATCH, WARNING.
@@ -104,12 +105,6 @@ class Params(BaseModel):
         No level before the stream has been watched this long.
     persist_readings
         Readings a new level needs (see level_threshold).
-    routine_days, routine_factor
-        An excess no higher than ``routine_factor`` × the lowest of the last ``routine_days`` days'
-        rise within the day is reached every day (a tide) and raises nothing; 0 days = off.
-    tide_share, tide_factor
-        On a tidal gauge (see ``rate_of_rise``) the excess must also beat ``tide_factor`` × the
-        third-largest rise within a day of the last 30 days (a lunar month).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -130,10 +125,6 @@ class Params(BaseModel):
     min_rise_z: float = Field(1.0, ge=0)
     warmup_s: float = Field(86400.0, ge=0)
     persist_readings: int = Field(2, ge=1)
-    routine_days: int = Field(3, ge=0, le=14)
-    routine_factor: float = Field(2.0, ge=1.0)
-    tide_share: float = Field(0.1, gt=0)
-    tide_factor: float = Field(1.25, ge=1.0)
 
 
 class RelativeRise(Gated):
@@ -143,14 +134,11 @@ class RelativeRise(Gated):
                  "base_tau_s", "scale_tau_s", "clip", "floor", "min_agreement", "min_rise_z",
                  "warmup_s", "points", "t0", "t", "prev", "smooth", "base", "scale", "gate", "_cache", "_memo",
                  "steps_s", "sampled", "sampled_t", "lows", "typical", "release_fraction", "peak", "released_at",
-                 "raised_base", "_adv", "routine", "routine_factor",
-                 "tide", "tide_share", "tide_factor", "tidal")
+                 "raised_base", "_adv", "every_day")
     transient_slots = frozenset({"_adv"})
     # A state written before these slots: the old baseline and scale (EWMA), no release, samples anew.
     slot_defaults = {"lows": None, "typical": None, "release_fraction": 0.0, "peak": None, "released_at": None,
-                     "raised_base": None, "_adv": None, "routine": None,
-                     "routine_factor": Params().routine_factor, "tide": None,
-                     "tide_share": Params().tide_share, "tide_factor": Params().tide_factor, "tidal": None}
+                     "raised_base": None, "_adv": None, "every_day": None}
 
     def __init__(self, quantity: str, floor: float, params: Params, tidal: bool | None = None) -> None:
         self.quantity = quantity
@@ -184,12 +172,7 @@ class RelativeRise(Gated):
         self.released_at: float | None = None  # smoothed value the last warning was released at
         self.raised_base: tuple[float, float] | None = None  # (time, baseline) when the warning was raised
         self.gate = LevelGate(params.persist_readings, 0.0)
-        self.routine = DailyPeaks(params.routine_days)   # each day's peak excess (a tide's range)
-        self.routine_factor = params.routine_factor
-        self.tide = TideCheck()                          # is this a tidal gauge?
-        self.tide_share = params.tide_share
-        self.tide_factor = params.tide_factor
-        self.tidal = tidal                               # the catalog's word, if it says
+        self.every_day = EveryDay(params, tidal)         # each day's rise (a tide's range); tidal?
         self._adv = None
         self._cache = (None, 0.0, 0)
         self._memo = None
@@ -243,17 +226,13 @@ class RelativeRise(Gated):
         hold = self._level_of(z / self.hold_fraction)
         up = self._level_of(z)
         excess = smooth - base
-        if up and (not self._rising(smooth) or excess <= self._routine_bar()):
+        if up and (not self._rising(smooth) or excess <= self.every_day.bar()):
             up = 0                                    # not rising, or no higher than every day
         if self.peak is not None and self.release_fraction and excess <= self.release_fraction * self.peak:
             up = hold = 0                             # the flood is receding: released
         if self.released_at is not None and smooth <= self.released_at:
             up = 0                                    # a receding flood's wiggle: not raised again
         return z, up, hold
-
-    def _routine_bar(self) -> float:
-        return routine_bar(self.routine, self.tide, self.routine_factor, self.tide_share, self.tide_factor,
-                           self.tidal)
 
     def _level_of(self, score: float) -> int:
         lvl = 0
@@ -296,8 +275,7 @@ class RelativeRise(Gated):
                     del self.sampled[k][: -(self.points - 1)]
                     self.sampled_t[k] = t
         self._track_episode(t, smooth, base)
-        self.routine.learn_rise(t, smooth)
-        self.tide.learn(t, smooth)
+        self.every_day.learn_rise(t, smooth)
         if self.lows is not None:
             self.lows.update(t, smooth)
         self.prev = (self.prev[-1], v) if self.prev else (v,)
@@ -307,10 +285,8 @@ class RelativeRise(Gated):
     def _upgrade(self, version: int, missing: frozenset[str]) -> None:
         """A state written before the time scales: sample anew at the default ones; before the
         daily routine: start one."""
-        if self.routine is None:
-            self.routine = DailyPeaks(Params().routine_days)
-        if self.tide is None:
-            self.tide = TideCheck()
+        if self.every_day is None:
+            self.every_day = EveryDay(Params())
         if "steps_s" in missing:
             self.steps_s = Params().steps_s
             self.sampled = [[self.smooth] for _ in self.steps_s]

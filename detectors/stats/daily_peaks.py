@@ -13,7 +13,7 @@ On a tidal gauge (:class:`~detectors.stats.tide_check.TideCheck`) three days say
 neaps to springs the range a gauge dry at low water sees can double in a day, and springs alternate
 in strength over the month. There the bar is the third-highest peak of the last ``CYCLE_DAYS`` (a
 lunar month; springs last several days, a flood's fast rises one or two),
-:meth:`DailyPeaks.cycle_peak`, times a small factor for the stronger springs (:func:`routine_bar`).
+:meth:`DailyPeaks.cycle_peak`, times a small factor for the stronger springs (:class:`EveryDay` bundles the two with the detector's factors).
 
 Examples
 --------
@@ -45,6 +45,8 @@ from __future__ import annotations
 
 import math
 from array import array
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from detectors.stats.tide_check import TideCheck
 from riverwatch.state import Slotted
@@ -117,18 +119,59 @@ class DailyPeaks(Slotted):
         self.today = 0.0
 
 
-def routine_bar(daily: DailyPeaks, tide: TideCheck, factor: float, tide_share: float, tide_factor: float,
-                tidal: bool | None = None) -> float:
-    """What a rise must beat: ``factor`` × the routine, and on a tidal gauge (``tidal`` from the
-    catalog, or unset and found by ``tide`` at ``tide_share``) also ``tide_factor`` × the cycle's peak.
+class RoutineParams(BaseModel):
+    """The every-day routine's parameters, shared by the flood detectors (``rate_of_rise``,
+    ``relative_rise``; see :class:`EveryDay`).
 
-    >>> d = DailyPeaks(3)
+    routine_days, routine_factor
+        A rise as fast or as high as on each of the last ``routine_days`` days is routine (tides,
+        daily melt): only one above ``routine_factor`` × that counts (the factor allows for a routine
+        that grows from day to day, as tides do towards springs); 0 days = off.
+    tide_share, tide_factor
+        A gauge whose hourly changes follow the lunar tidal periods by at least ``tide_share``
+        (:class:`~detectors.stats.tide_check.TideCheck`), or that the catalog calls ``tidal``, is
+        tidal: a rise must also beat ``tide_factor`` × the third-largest day of the last 30.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    routine_days: int = Field(3, ge=0, le=14)
+    routine_factor: float = Field(2.0, ge=1.0)
+    tide_share: float = Field(0.1, gt=0)
+    tide_factor: float = Field(1.25, ge=1.0)
+
+
+class EveryDay(Slotted):
+    """What a river does every day, and whether it is tidal: the bar a rise must beat.
+
+    >>> e = EveryDay(RoutineParams())
     >>> for k in range(5):
-    ...     d.learn(86400.0 * k, [0.1, 0.2, 0.4, 0.8, 0.0][k])
-    >>> round(routine_bar(d, TideCheck(), 2.0, 0.1, 1.25), 3)      # not tidal: 2 × min(0.2, 0.4, 0.8)
+    ...     e.learn(86400.0 * k, [0.1, 0.2, 0.4, 0.8, 0.0][k], 1.0)
+    >>> round(e.bar(), 3)                      # not tidal: 2 × min(0.2, 0.4, 0.8)
     0.4
     """
-    bar = daily.routine() * factor
-    if tide.tidal(tide_share) if tidal is None else tidal:
-        bar = max(bar, daily.cycle_peak() * tide_factor)
-    return bar
+
+    __slots__ = ("peaks", "tide", "factor", "tide_share", "tide_factor", "tidal")
+
+    def __init__(self, params: RoutineParams, tidal: bool | None = None) -> None:
+        self.peaks = DailyPeaks(params.routine_days)
+        self.tide = TideCheck()
+        self.factor, self.tide_share, self.tide_factor = params.routine_factor, params.tide_share, params.tide_factor
+        self.tidal = tidal                      # the catalog's word, if it says
+
+    def bar(self) -> float:
+        """``factor`` × the routine, and on a tidal gauge (the catalog's ``tidal``, or unset and found
+        by the tide check) also ``tide_factor`` × the cycle's peak."""
+        bar = self.peaks.routine() * self.factor
+        if self.tide.tidal(self.tide_share) if self.tidal is None else self.tidal:
+            bar = max(bar, self.peaks.cycle_peak() * self.tide_factor)
+        return bar
+
+    def learn(self, t: float, peak: float, level: float) -> None:
+        """Learn a reading at ``t``: ``peak`` for the day's peak (a rate), ``level`` for the tide check."""
+        self.peaks.learn(t, peak)
+        self.tide.learn(t, level)
+
+    def learn_rise(self, t: float, level: float) -> None:
+        """Learn ``level`` at ``t``, the day's peak being its rise within the day."""
+        self.peaks.learn_rise(t, level)
+        self.tide.learn(t, level)

@@ -102,10 +102,10 @@ def test_a_wet_week_does_not_delay_a_flood():
 def test_a_checkpoint_from_before_the_routine_restores_with_one():
     det = get("rate_of_rise").build(STATION, "water_level")
     state = det.__getstate__()
-    for slot in ("daily", "routine_factor", "tide", "tide_share", "tide_factor"):
-        del state[slot]
+    del state["every_day"]
     again = type(det).__new__(type(det))
     again.__setstate__(state)
-    assert isinstance(again.daily, DailyPeaks) and again.daily.routine() == 0.0
-    assert isinstance(again.tide, TideCheck) and not again.tide.tidal(again.tide_share)
-    assert (again.routine_factor, again.tide_share, again.tide_factor) == (2.0, 0.1, 1.25)
+    e = again.every_day
+    assert isinstance(e.peaks, DailyPeaks) and e.peaks.routine() == 0.0
+    assert isinstance(e.tide, TideCheck) and not e.tide.tidal(e.tide_share)
+    assert (e.factor, e.tide_share, e.tide_factor) == (2.0, 0.1, 1.25)
