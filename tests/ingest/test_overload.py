@@ -32,7 +32,7 @@ from tests.helpers import Publisher, wait_until
 from ingest.fastmqtt import FastClient
 from ingest.service import Service
 from tests.ingest.overload_kit import (CATALOG, MAX_QUEUE, QOS0_BURST, QOS0_STATION, QOS1_READINGS, QOS1_STATION, RECEIVE_MAXIMUM, WAIT,
-    check_client, make_settings, overloaded_count, publish_qos1, reading, stored)
+    backlog_bound, check_client, make_settings, overloaded_count, publish_qos1, reading, stored)
 
 
 def test_qos0_flood_is_dropped_and_counted_while_every_qos1_reading_is_stored(services, influx, tmp_path, fast_path):
@@ -79,7 +79,8 @@ def test_qos0_flood_is_dropped_and_counted_while_every_qos1_reading_is_stored(se
         assert stored_qos1 == QOS1_READINGS
         assert stored_qos0 + dropped == QOS0_BURST
         assert dropped >= QOS0_BURST - room
-        assert room <= svc.queue_max_depth <= MAX_QUEUE
+        # plain paho cannot hold its reads: Mosquitto may send QoS 1 past the receive maximum (overload_kit)
+        assert room <= svc.queue_max_depth <= backlog_bound(fast_path)
         assert svc.stats.rejected_by_reason == {"overloaded": dropped}
         assert svc.stats.readings_stored == stored_qos0 + stored_qos1
         assert overloaded_count(influx) == dropped
