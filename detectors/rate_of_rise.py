@@ -1,7 +1,9 @@
 """Rate of rise: a robust slope (Theil–Sen over the last readings) for flood waves and sudden jumps.
 
 The slope, in units per hour, of the last ``points`` readings within ``window_s`` is compared with
-the rates of each level. Rates default to fractions of the catalog's ``max_rate_per_hour`` and
+the rates of each level. A gauge read more often than every ``min_span_s`` / (``points`` − 2) (5 min)
+is thinned to that spacing, so the slope spans the same time at a reading a minute as at one a quarter
+hour (:class:`~detectors.stats.windows.Window`). Rates default to fractions of the catalog's ``max_rate_per_hour`` and
 otherwise to per-quantity defaults. The slope must be consistent (Kendall-like agreement of the
 pairwise slopes ≥ ``min_agreement``) and a rate alone never calls for more than ``max_level``.
 A sudden jump that the robust slope still discounts as one outlier (a flash flood rising a metre
@@ -48,7 +50,7 @@ from detectors.stats.daily_peaks import EveryDay, RoutineParams
 from detectors.stats.gates import Gated, LevelGate
 from detectors.stats.levels import hazard_for
 from detectors.stats.trend import slope_agreement
-from detectors.stats.windows import Window, usual_interval
+from detectors.stats.windows import Window, thinning_step, usual_interval
 from riverwatch.catalog import Station
 from riverwatch.model import Level
 
@@ -117,7 +119,8 @@ class RateOfRise(Gated):
         self.quantity = quantity
         self.hazard = hazard_for(quantity)
         self.rates = tuple(float(r) for r in rates)
-        self.window = Window(params.points - 1, params.window_s)
+        self.window = Window(params.points - 1, params.window_s,
+                             thinning_step(params.min_span_s, params.points - 1))
         self.min_points = params.min_points
         self.min_span_s = params.min_span_s
         self.min_agreement = params.min_agreement
@@ -200,9 +203,9 @@ class RateOfRise(Gated):
 
     def _gap_reference(self, t: float) -> float | None:
         """The value before the gap this reading ends (or that ended less than ``jump_s`` ago)."""
-        w = self.window
-        if w.ts and self._is_gap(t - w.ts[-1]):
-            return w.vs[-1]
+        last = self.window.last
+        if last is not None and self._is_gap(t - last[0]):
+            return last[1]
         if self.before_gap is not None and t - self.before_gap[0] <= self.jump_s:
             return self.before_gap[1]
         return None
@@ -245,10 +248,11 @@ class RateOfRise(Gated):
             return
         t = t or 0.0
         w = self.window
-        if w.ts and t > w.ts[-1]:
-            dt = t - w.ts[-1]
+        last = w.last
+        if last is not None and t > last[0]:
+            dt = t - last[0]
             if self.jump_s > 0 and self._is_gap(dt):
-                self.before_gap = (t, w.vs[-1])
+                self.before_gap = (t, last[1])
             self.interval = usual_interval(self.interval, dt, self._is_gap(dt))
         w.add(t, v)
         if v <= self.low:
@@ -261,6 +265,8 @@ class RateOfRise(Gated):
     def _upgrade(self, version: int, missing: frozenset[str]) -> None:
         if self.every_day is None:            # a checkpoint from before the daily routine
             self.every_day = EveryDay(Params())
+        if not self.window.step_s:            # ... or before the window was thinned
+            self.window.step_s = thinning_step(self.min_span_s, self.window.ts.maxlen)
 
     def evidence(self, x, score: float) -> Finding:
         """The rate per hour, its threshold and the agreement of the trend."""

@@ -1,6 +1,7 @@
 """Time to threshold: a short, robust trend forecast that warns *before* a stage is crossed.
 
-A Theil–Sen line through the last readings (within ``window_s``) is extrapolated; when the next
+A Theil–Sen line through the last readings (within ``window_s``; a gauge read more often than every
+5 min is thinned to that spacing, as in ``rate_of_rise``) is extrapolated; when the next
 catalog level not yet reached would be crossed within ``horizon_s``, and the trend is consistent
 (agreement ≥ ``min_agreement``) and steep enough (≥ ``min_rate_fraction`` of that threshold per
 hour), the detector reports that level with ``expected_at`` the forecast crossing time.
@@ -29,7 +30,7 @@ from detectors.stats.cleaning import value_of
 from detectors.stats.gates import Gated, LevelGate
 from detectors.stats.levels import catalog_levels, hazard_for
 from detectors.stats.trend import theil_sen
-from detectors.stats.windows import Window
+from detectors.stats.windows import Window, thinning_step
 from riverwatch.catalog import Station
 
 
@@ -76,7 +77,8 @@ class TimeToThreshold(Gated):
         self.sign = 1.0 if direction == "above" else -1.0
         self.levels = tuple((int(lvl), th) for lvl, th in levels)
         self.horizon_s = params.horizon_s
-        self.window = Window(params.points - 1, params.window_s)
+        self.window = Window(params.points - 1, params.window_s,
+                             thinning_step(params.min_span_s, params.points - 1))
         self.min_points = params.min_points
         self.min_span_s = params.min_span_s
         self.min_agreement = params.min_agreement
@@ -127,6 +129,10 @@ class TimeToThreshold(Gated):
         v = value_of(x, self.quantity)
         if v is not None:
             self.window.add(value_of(x, "t") or 0.0, v)
+
+    def _upgrade(self, version: int, missing: frozenset[str]) -> None:
+        if not self.window.step_s:            # a checkpoint from before the window was thinned
+            self.window.step_s = thinning_step(self.min_span_s, self.window.ts.maxlen)
 
     def evidence(self, x, score: float) -> Finding:
         """The level to be crossed, its threshold and the forecast crossing time."""

@@ -8,7 +8,11 @@ from riverwatch.state import Slotted
 
 
 class Window(Slotted):
-    """The last ``size`` ``(t, v)`` points of a stream within ``span_s`` seconds (two small deques).
+    """The last ``size`` ``(t, v)`` points of a stream within ``span_s`` seconds, at least ``step_s`` apart.
+
+    A stream read more often than ``step_s`` is thinned: a reading closer than that to the last point
+    kept is not stored (it is still the stream's :attr:`last` reading), so that ``size`` points span
+    the same time whether a gauge reports every minute or every quarter hour (see :func:`thinning_step`).
 
     Examples
     --------
@@ -17,18 +21,31 @@ class Window(Slotted):
     ...     w.add(t * 10.0, float(t))
     >>> w.points(50.0, 5.0)
     ([20.0, 30.0, 40.0, 50.0], [2.0, 3.0, 4.0, 5.0])
+    >>> w = Window(size=3, span_s=100.0, step_s=20.0)
+    >>> for t in range(5):
+    ...     w.add(t * 10.0, float(t))
+    >>> w.points(50.0, 5.0), w.last
+    (([0.0, 20.0, 40.0, 50.0], [0.0, 2.0, 4.0, 5.0]), (40.0, 4.0))
     """
 
-    __slots__ = ("ts", "vs", "span_s")
+    __slots__ = ("ts", "vs", "span_s", "step_s", "last")
+    slot_defaults = {"step_s": 0.0, "last": None}
 
-    def __init__(self, size: int, span_s: float) -> None:
+    def __init__(self, size: int, span_s: float, step_s: float = 0.0) -> None:
         self.ts: deque[float] = deque(maxlen=size)
         self.vs: deque[float] = deque(maxlen=size)
         self.span_s = span_s
+        self.step_s = step_s
+        self.last: tuple[float, float] | None = None   # the latest reading, stored or not
 
     def add(self, t: float, v: float) -> None:
-        """Append a point (a point not after the last one replaces nothing and is dropped)."""
-        if self.ts and t <= self.ts[-1]:
+        """Take a reading: the latest, and stored unless within ``step_s`` of the last point stored
+        (a reading not after the latest is dropped)."""
+        last = self.last
+        if last is not None and t <= last[0]:
+            return
+        self.last = (t, v)
+        if self.ts and t - self.ts[-1] < self.step_s:
             return
         self.ts.append(t)
         self.vs.append(v)
@@ -44,6 +61,20 @@ class Window(Slotted):
         ts.append(t)
         vs.append(v)
         return ts, vs
+
+    def _upgrade(self, version: int, missing: frozenset[str]) -> None:
+        if self.last is None and self.ts:       # a state from before thinning: its last point was the latest
+            self.last = (self.ts[-1], self.vs[-1])
+
+
+def thinning_step(min_span_s: float, size: int) -> float:
+    """The ``step_s`` at which ``size`` stored points and the reading in hand span ``min_span_s``
+    at any cadence; a stream read at least that far apart is never thinned.
+
+    >>> thinning_step(1200.0, 5)     # 5 points and the reading in hand: 20 min at 5 min or faster
+    300.0
+    """
+    return min_span_s / (size - 1) if size > 1 else 0.0
 
 
 def usual_interval(interval: float, dt: float, gap: bool, alpha: float = 0.1) -> float:

@@ -43,6 +43,35 @@ def test_quiet_on_noisy_steady_river():
     assert set(levels(det, [1.2 + rng.gauss(0, 0.03) for _ in range(2000)])) == {Level.NONE}
 
 
+def first_warned_hour(name: str, step_s: float, noise: float, seed: int) -> float | None:
+    """Hour of the first level above NONE on a 48 h record of a wave cresting at 30 h, read every ``step_s``."""
+    rng = random.Random(seed)
+    hours = [i * step_s / 3600 for i in range(int(48 * 3600 / step_s))]
+    stage = [1.2 + 2.4 * math.exp(-((h - 30.0) / 4.0) ** 2) + rng.gauss(0, noise) for h in hours]
+    out = levels(get(name).build(HOCHTAL, "water_level"), stage, step_s=step_s)
+    return next((h for h, lvl in zip(hours, out) if lvl > Level.NONE), None)
+
+
+@pytest.mark.parametrize("name", ["rate_of_rise", "time_to_threshold"])
+@pytest.mark.parametrize("step_s", [60.0, 120.0, 180.0])
+def test_a_gauge_read_every_minute_or_two_is_warned_as_early_as_one_read_every_quarter_hour(name, step_s):
+    """Six readings a minute apart span five minutes, too short for a slope: both forecasting
+    detectors were blind at 1-2 minute readings (the stage crossing warned 1.5 h later). The window
+    now keeps points at least 5 minutes apart, so six of them span the same time at any cadence."""
+    quarter_hourly = first_warned_hour(name, 900.0, 0.01, seed=1)
+    first = first_warned_hour(name, step_s, 0.01, seed=1)
+    assert first is not None and first <= quarter_hourly
+    advisory_stage_reached = 30.0 - 4.0 * math.sqrt(math.log(2.4 / 0.8))    # 2.0 m at 25.8 h
+    assert first < advisory_stage_reached - 1.0
+
+
+def test_quiet_on_a_noisy_steady_river_read_every_minute():
+    det = get("rate_of_rise").build(HOCHTAL, "water_level")
+    rng = random.Random(8)
+    values = [1.2 + 0.04 * math.sin(2 * math.pi * i / 1440) + rng.gauss(0, 0.03) for i in range(3 * 1440)]
+    assert set(levels(det, values, step_s=60.0)) == {Level.NONE}
+
+
 def test_falling_river_is_not_a_rise():
     det = get("rate_of_rise").build(HOCHTAL, "water_level")
     assert set(levels(det, [3.0 - 0.01 * i for i in range(200)])) == {Level.NONE}
@@ -104,3 +133,16 @@ def test_a_checkpoint_from_before_gap_handling_restores():
     restored.__setstate__(old)
     after = feed(restored, [(3 + i / 4, v) for i, v in enumerate([1.2, 2.0, 2.4, 2.3])])
     assert max(after) >= Level.ADVISORY
+
+
+def test_a_checkpoint_from_before_the_window_was_thinned_restores_thinned():
+    det = get("rate_of_rise").build(HOCHTAL, "water_level")
+    feed(det, [(i / 60, 1.2) for i in range(60)])
+    window = det.window.__getstate__()
+    old_window = type(det.window).__new__(type(det.window))
+    old_window.__setstate__({k: v for k, v in window.items() if k not in ("step_s", "last")})
+    restored = type(det).__new__(type(det))
+    restored.__setstate__({**det.__getstate__(), "window": old_window})
+    assert restored.window.step_s == 300.0 and restored.window.last == (restored.window.ts[-1], 1.2)
+    rising = [(1 + i / 60, 1.2 + 0.8 * i / 60) for i in range(1, 60)]   # 0.8 m/h, read every minute
+    assert max(feed(restored, rising)) >= Level.ADVISORY
