@@ -4,8 +4,13 @@ Tests, in order (the worst flag wins):
 
 - **gross range**: outside the station quantity's ``plausible`` range → ``FAIL``;
 - **rate of change**: faster than ``max_rate_per_hour`` since the previous good value → ``SUSPECT``;
-- **flat line**: ``stuck_after`` identical consecutive values → ``SUSPECT``, twice as many → ``FAIL``
-  (not applied to quantities that are legitimately constant for long, like precipitation at 0).
+- **flat line**: ``stuck_after`` identical consecutive values over at least :data:`FLAT_LINE_MIN_S`
+  → ``SUSPECT``, never ``FAIL`` (not applied to quantities that are legitimately constant for long,
+  like precipitation at 0). A river at base flow or on a slow recession holds one value for hours at
+  1 cm resolution (a Texas creek read every 5 min held one for 20 h), so a flat line alone cannot
+  say a value is wrong: failing it withheld good readings from the detectors (27 % of Onion Creek's
+  in the Halloween 2013 record). Whether the *sensor* is stuck is the ``sensor_fault`` detector's
+  judgement, against the stream's resolution and its own pace.
 
 Readings older than the stream's last one (late, out of order) get the range test only.
 Missing data is not flagged here: it shows as ``last_seen_age_s`` in ``station_state``.
@@ -30,6 +35,9 @@ from riverwatch.model import QC, Observation, Reading
 
 #: Quantities whose flat line is normal (no rain for days), so the stuck test is skipped.
 FLAT_LINE_EXEMPT = frozenset({"precipitation"})
+#: A flat line is suspect only once it has lasted this long too (the catalog's ``stuck_after`` of 12
+#: readings was 3 h at quarter-hourly readings; at a reading a minute it was 12 minutes).
+FLAT_LINE_MIN_S = 3 * 3600.0
 
 _PASS, _SUSPECT, _FAIL = QC.PASS, QC.SUSPECT, QC.FAIL
 
@@ -38,7 +46,7 @@ class StreamQC:
     """Limits and state of one (station, quantity) stream."""
 
     __slots__ = ("lo", "hi", "max_rate_per_s", "stuck_after", "last_value", "last_time", "repeats",
-                 "last_flag")
+                 "last_flag", "same_since")
 
     def __init__(self, lo: float, hi: float, max_rate_per_hour: float | None, stuck_after: int) -> None:
         self.lo = lo
@@ -48,7 +56,16 @@ class StreamQC:
         self.last_value: float | None = None
         self.last_time = float("-inf")
         self.repeats = 0
+        self.same_since = float("-inf")  # time of the first reading of the current value
         self.last_flag = QC.NOT_EVALUATED
+
+    def __setstate__(self, state) -> None:
+        """Restore a checkpoint; one written before ``same_since`` starts the current hold now."""
+        slots = state[1] if isinstance(state, tuple) else state
+        for key, value in (slots or {}).items():
+            setattr(self, key, value)
+        if not hasattr(self, "same_since"):
+            self.same_since = self.last_time
 
     def check(self, time_s: float, value: float) -> QC:
         """Flag ``value`` at ``time_s`` and update the stream state."""
@@ -65,14 +82,12 @@ class StreamQC:
                 flag = _SUSPECT
             if value == last and self.stuck_after:
                 self.repeats += 1
-                if self.repeats >= 2 * self.stuck_after:
-                    flag = _FAIL
-                elif self.repeats >= self.stuck_after:
+                if self.repeats >= self.stuck_after and time_s - self.same_since >= FLAT_LINE_MIN_S:
                     flag = _SUSPECT
             else:
-                self.repeats = 1
+                self.repeats, self.same_since = 1, time_s
         else:
-            self.repeats = 1
+            self.repeats, self.same_since = 1, time_s
         self.last_value = value
         self.last_time = time_s
         self.last_flag = flag

@@ -31,14 +31,34 @@ def test_rate_of_change_is_suspect():
     assert qc.check(GAUGE, "discharge", 60.0, 900.0) is QC.PASS
 
 
-def test_stuck_value_is_suspect_then_fails():
+def test_a_flat_line_is_suspect_once_it_lasts_both_the_readings_and_three_hours_and_never_fails():
     qc = QualityControl(CATALOG)
     stuck_after = CATALOG.station(*GAUGE).quantities["water_level"].stuck_after
-    flags = [qc.check(GAUGE, "water_level", 60.0 * i, 1.5) for i in range(2 * stuck_after + 1)]
-    assert flags[: stuck_after - 1] == [QC.PASS] * (stuck_after - 1)
-    assert flags[stuck_after - 1] is QC.SUSPECT
-    assert flags[2 * stuck_after - 1] is QC.FAIL
-    assert qc.check(GAUGE, "water_level", 60.0 * 100, 1.51) is QC.PASS  # moving again
+    quarter_hourly = [qc.check(GAUGE, "water_level", 900.0 * i, 1.5) for i in range(200)]   # 50 h
+    assert quarter_hourly[: stuck_after] == [QC.PASS] * stuck_after                # 12 readings: 2.75 h
+    assert quarter_hourly[stuck_after] is QC.SUSPECT                               # 3 h
+    assert set(quarter_hourly[stuck_after:]) == {QC.SUSPECT}                       # never FAIL
+    assert qc.check(GAUGE, "water_level", 900.0 * 200, 1.51) is QC.PASS            # moving again
+
+
+def test_a_gauge_read_every_minute_holding_a_value_for_an_hour_is_not_suspect():
+    """At 1 cm and a reading a minute, a steady river repeats its value for tens of readings: 24 of
+    them (24 min) failed it, and a failed reading never reaches the detectors."""
+    qc = QualityControl(CATALOG)
+    flags = [qc.check(GAUGE, "water_level", 60.0 * i, 1.5 + 0.01 * (i // 60)) for i in range(6 * 60)]
+    assert set(flags) == {QC.PASS}
+
+
+def test_a_checkpoint_from_before_the_flat_line_duration_restores():
+    qc = QualityControl(CATALOG)
+    stream = qc.stream(GAUGE, "water_level")
+    for i in range(5):
+        qc.check(GAUGE, "water_level", 900.0 * i, 1.5)
+    state = stream.__getstate__()
+    old = (state[0], {k: v for k, v in state[1].items() if k != "same_since"})
+    restored = type(stream).__new__(type(stream))
+    restored.__setstate__(old)
+    assert restored.same_since == 900.0 * 4 and restored.check(900.0 * 5, 1.5) is QC.PASS
 
 
 def test_no_rain_for_hours_is_not_stuck():
