@@ -365,8 +365,11 @@ class SensorFault(ExcursionChecks, NoiseScales, Gated):
         """The fault found, the value it concerns and the check's ratio."""
         fault, ratio, concerned = self._fault if _score(*self._fault[:2]) == score else (
             _fault_of(score), score, value_of(x, self.quantity) or 0.0)
+        details = (("fault", fault), ("ratio", f"{ratio:.3g}"))
+        if fault == "stuck":        # since when: a warning already at its level then did not rest on the frozen value
+            details += (("frozen_since_s", f"{self.same_t:.3f}"),)
         return Finding("sensor_fault", "sensor", self.level(score), self.quantity, concerned, score,
-                       None, None, f"sensor.{fault}", (("fault", fault), ("ratio", f"{ratio:.3g}")))
+                       None, None, f"sensor.{fault}", details)
 
     def _upgrade(self, version: int, missing: frozenset[str]) -> None:
         """Convert a checkpoint written before later slots (:class:`riverwatch.state.Slotted`)."""

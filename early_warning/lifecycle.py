@@ -188,7 +188,7 @@ class WarningBook:
             if target:
                 events.append(self._open(w, target, driver, t_s))
         elif target > w.level:
-            w.level, w.level_since_s, w.quiet_since_s, w.driver = target, t_s, None, driver
+            w.level, w.level_since_s, w.quiet_since_s, w.driver, w.rose_s = target, t_s, None, driver, t_s
             self._publicity.refresh(w)
             events.append(self._event(w, "escalated", t_s))
         elif target < w.level:
@@ -220,7 +220,7 @@ class WarningBook:
     def _open(self, w: OpenWarning, level: int, driver: str, t_s: float) -> WarningEvent:
         p = self.params.times(w.hazard)
         reopen = w.cleared_at_s is not None and t_s - w.cleared_at_s <= p.flap_window_s and w.id
-        w.level, w.level_since_s, w.quiet_since_s, w.driver = level, t_s, None, driver
+        w.level, w.level_since_s, w.quiet_since_s, w.driver, w.rose_s = level, t_s, None, driver, t_s
         w.cleared_at_s = None
         if reopen:
             w.flaps += 1

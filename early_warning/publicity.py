@@ -17,6 +17,7 @@ Examples
 
 from __future__ import annotations
 
+from detectors.base import Finding
 from early_warning.params import PROPAGATION, LifecycleParams
 from early_warning.records import OpenWarning, own_level, quantities_of
 from riverwatch.catalog import Catalog
@@ -65,8 +66,14 @@ class Publicity:
         w.public, w.corroborating, w.held = public, corroborating, held
         return changed
 
-    def suspect(self, partner: str, station_id: str) -> frozenset[str]:
-        """Quantities of the station a sensor stream currently flags (dropouts aside)."""
+    def suspect(self, partner: str, station_id: str, rose_s: float | None = None) -> frozenset[str]:
+        """Quantities of the station a sensor stream currently flags (dropouts aside).
+
+        With ``rose_s`` (when a warning last went up), a sensor that froze no earlier than that is
+        not suspect *for that warning*: the warning rests on the readings before the freeze, and a
+        freeze, like a dropout, says nothing new about the values (a gauge pinned at the top of its
+        range at a flood's crest keeps the flood warning it had).
+        """
         out: set[str] = set()
         for hazard in self.params.private_hazards:
             w = self.warnings.get((partner, station_id, hazard))
@@ -75,6 +82,8 @@ class Publicity:
             for name, s in w.streams.items():
                 f = s.finding
                 if f is not None and dict(f.details).get("fault") in self.params.hold_exempt_faults:
+                    continue
+                if rose_s is not None and froze_since(f, rose_s):
                     continue
                 q = f.quantity if f is not None and f.quantity else name.partition(":")[2]
                 if q:
@@ -87,7 +96,7 @@ class Publicity:
             return ()
         evidence = quantities_of((n, s) for n, s in w.streams.items() if not n.startswith(PROPAGATION + ":"))
         if evidence:
-            suspect = self.suspect(w.partner, w.station)
+            suspect = self.suspect(w.partner, w.station, w.rose_s if w.open else None)
             if not suspect or not evidence <= suspect:
                 return ()
             held = tuple(sorted(evidence))
@@ -121,3 +130,19 @@ class Publicity:
             return False
         o = self.warnings.get((st.partner, st.id, hazard))
         return o is not None and o.open and not o.held
+
+
+def froze_since(finding: Finding | None, t_s: float) -> bool:
+    """Whether ``finding`` is a stuck sensor whose value froze at or after ``t_s``.
+
+    >>> from detectors.base import Finding
+    >>> from riverwatch.model import Level
+    >>> stuck = Finding("sensor_fault", "sensor", Level.ADVISORY, "water_level", 2.4, 1.0, None, None,
+    ...                 "sensor.stuck", (("fault", "stuck"), ("frozen_since_s", "1000.000")))
+    >>> froze_since(stuck, 1000.0), froze_since(stuck, 1000.5)
+    (True, False)
+    """
+    if finding is None:
+        return False
+    since = dict(finding.details).get("frozen_since_s")
+    return since is not None and float(since) >= t_s

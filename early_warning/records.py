@@ -34,7 +34,8 @@ class StreamLevel:
 @dataclass(slots=True)
 class OpenWarning:
     """The book's record of one station's hazard: open while ``level`` > 0, kept a while after it
-    cleared (a flap re-opens it under the same ``id``)."""
+    cleared (a flap re-opens it under the same ``id``); ``rose_s`` is when its level last went up
+    (raised, re-opened or escalated)."""
 
     partner: str
     station: str
@@ -53,6 +54,7 @@ class OpenWarning:
     driver: str = ""
     streams: dict[str, StreamLevel] = field(default_factory=dict)
     last: WarningEvent | None = None
+    rose_s: float = 0.0
 
     @property
     def open(self) -> bool:
@@ -129,7 +131,7 @@ def warning_to_json(w: OpenWarning) -> dict:
             "driver": w.driver,
             "streams": {name: {"level": s.level, "t_s": s.t_s, "read_s": s.read_s,
                                "finding": _finding_to_json(s.finding)} for name, s in w.streams.items()},
-            "last": _event_to_json(w.last)}
+            "last": _event_to_json(w.last), "rose_s": w.rose_s}
 
 
 def warning_from_json(d: dict) -> OpenWarning:
@@ -139,4 +141,4 @@ def warning_from_json(d: dict) -> OpenWarning:
                        tuple(d["corroborating"]), d["propagating"], tuple(d.get("held", ())), d["driver"],
                        {name: StreamLevel(s["level"], s["t_s"], _finding_from_json(s["finding"]), s["read_s"])
                         for name, s in d["streams"].items()},
-                       _event_from_json(d["last"]))
+                       _event_from_json(d["last"]), d.get("rose_s", d["level_since_s"]))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 
@@ -147,3 +148,49 @@ def test_pipeline_judges_a_reading_knowing_its_sensor_flags():
     assert sensor_events[0].time_ns == flood_events[0].time_ns  # the same reading
     assert flood_events and not [e for e in flood_events if e.public]
     assert all(dict(e.details).get("held_for_sensor") == "water_level" for e in flood_events)
+
+
+def frozen(since_s: float):
+    return lambda: Finding("sensor_fault", "sensor", Level.ADVISORY, "water_level", 3.2, 1.0, None, None,
+                           "sensor.stuck", (("fault", "stuck"), ("ratio", "1"), ("frozen_since_s", f"{since_s:.3f}")))
+
+
+def test_a_gauge_that_freezes_after_its_warning_rose_keeps_the_warning_public():
+    book = WarningBook(CATALOG, PARAMS)
+    assert at(HOCHTAL, book.update(HOCHTAL, "flood", LT, Level.WARNING, T0, flood(3)))[0].public
+    # six hours later the gauge has read the same value since T0 (pinned at the top of its range)
+    events = book.update(HOCHTAL, "sensor", SF, Level.ADVISORY, T0 + 6 * 3600, frozen(T0))
+    events += book.update(HOCHTAL, "flood", LT, Level.WARNING, T0 + 6 * 3600, flood(3))
+    assert not [e for e in at(HOCHTAL, events) if not e.public]
+    assert book.snapshot() == WarningBook.restore(CATALOG, json.loads(json.dumps(book.snapshot())),
+                                                  PARAMS).snapshot()
+
+
+def test_a_warning_that_rose_on_a_frozen_value_is_still_held():
+    book = WarningBook(CATALOG, PARAMS)
+    book.update(HOCHTAL, "flood", LT, Level.WATCH, T0, flood(2))
+    # frozen since T0 + 300 (a jump that stuck); the warning escalates on the frozen value
+    book.update(HOCHTAL, "sensor", SF, Level.ADVISORY, T0 + 600, frozen(T0 + 300))
+    events = book.update(HOCHTAL, "flood", LT, Level.WARNING, T0 + 900, flood(3))
+    assert [(e.state, e.public) for e in at(HOCHTAL, events)] == [("escalated", False)]
+    assert dict(at(HOCHTAL, events)[0].details)["held_for_sensor"] == "water_level"
+
+
+def test_a_flood_whose_gauge_is_pinned_at_the_crest_stays_public_through_the_pipeline():
+    """The gauge reads at most 3.2 m: the crest (3.9 m) is flat for 11 h, long enough to be flagged
+    stuck. The flood warning, public since the rise, was withdrawn at the crest; it now stays public."""
+    detectors = ["level_threshold", "rate_of_rise", "time_to_threshold", "sensor_fault"]
+    pipe = Pipeline(CATALOG, Settings(ingest={"detectors": detectors}))
+    events = []
+    for i in range(4 * 24 * 4):
+        h = i / 4
+        river = 1.2 + 2.7 * math.exp(-((h - 60.0) / 9.0) ** 2)
+        level = 3.2 if river >= 3.2 else round(river + 0.003 * math.sin(i), 3)
+        obs = Observation("rivertown", "gauge-hochtal", int((T0 + 900 * i) * 1e9), i + 1,
+                          (("water_level", level),))
+        events += pipe.process(obs, [])
+    stuck = [e for e in events if e.hazard == "sensor" and dict(e.details).get("fault") == "stuck"]
+    assert stuck, "the pinned crest is flagged stuck"
+    own = [e for e in events if e.hazard == "flood" and e.station == "gauge-hochtal"]
+    first_public = next(i for i, e in enumerate(own) if e.public)
+    assert all(e.public for e in own[first_public:] if e.state != "cleared")
