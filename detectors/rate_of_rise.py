@@ -13,12 +13,13 @@ spike that comes back from warning. A rise across a *gap* (no reading for longer
 than ``gap_intervals`` of the station's usual interval: a gauge that went silent in the storm) is read the same way: how fast the river rose is unknown, so
 the rise since the last reading before the gap is taken as if it happened within ``jump_s``, for
 the first ``jump_s`` after the gauge is back; the recent low does not drift up over time nobody saw.
-A rise that happens **every day** is not a flood wave: a tidal reach rises with each flood tide, a
-snow-fed river with each afternoon's melt. A rate counts only when it is faster than
-``routine_factor`` × the lowest of the last ``routine_days`` days' peak rates
-(:class:`~detectors.stats.daily_peaks.DailyPeaks`; 0 until that many consecutive days are seen, and
-on rivers that rise fast on some days only): a surge that steepens the tide still warns, the tide
-itself does not. The factor allows for a routine that grows from day to day, as tides do from neaps
+A rise that happens **on most days** is not a flood wave: a tidal reach rises with each flood tide, a
+snow-fed river with each afternoon's melt, a river below a hydropower dam with each weekday's release.
+A rate counts only when it is faster than ``routine_factor`` × the peak rate reached on
+``routine_of`` (4) of the last ``routine_days`` (7) days, so a weekend without releases does not
+make Monday's a flood (:class:`~detectors.stats.daily_peaks.DailyPeaks`; 0 until four consecutive
+days are seen, and on rivers that rise fast on some days only); on a tidal gauge, the peak of each of
+the last three days: a surge that steepens the tide still warns, the tide itself does not. The factor allows for a routine that grows from day to day, as tides do from neaps
 to springs (up to about 1.6 × in three days where the S2 tide is 0.4 of the M2). On a gauge found
 tidal (``tide_share``, or the catalog's ``tidal``), the rate must also beat ``tide_factor`` × the
 third-fastest day of the last 30: where the gauge is dry at low water, springs can double in a day.

@@ -28,8 +28,8 @@ pauses on its way up keeps its warning. On the
 episode's peak excess, and no level is raised again below the value it was released at until the
 river is back near its baseline: a receding flood's wiggles do not re-raise it. A rise the river
 makes **every day** (a tidal reach's flood tide, fast in an estuary, where the baseline is low
-water) raises nothing: the excess must be over ``routine_factor`` × the lowest of the last
-``routine_days`` days' rise within the day (:class:`~detectors.stats.daily_peaks.DailyPeaks`: a
+water) raises nothing: the excess must be over ``routine_factor`` × the rise within the day reached on
+``routine_of`` of the last ``routine_days`` days (:class:`~detectors.stats.daily_peaks.DailyPeaks`: a
 tide's range; about nothing on a river receding from a flood, so a second flood on its recession
 is raised as before), and on a tidal gauge ``tide_factor`` × the third-largest such rise of the
 last 30 days. Levels

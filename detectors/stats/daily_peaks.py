@@ -1,12 +1,13 @@
-"""What a river does every day: the lowest of the last few days' peak rates of rise.
+"""What a river does on most days: a peak rate of rise reached on most days of the last week.
 
 A tidal reach rises twice a day with the flood tide; a snow-fed river rises every afternoon with the
-melt. Judged against fixed rates alone, each of those rises is a flood wave. :class:`DailyPeaks`
-keeps the peak of a value (a rate of rise) on each of the last ``days`` complete calendar days;
-:meth:`DailyPeaks.routine` is the lowest of them: a rise at least that fast happened on *every* one
-of those days. It is 0 until ``days`` consecutive days have been seen, after a day without readings,
-and on a river that rises fast on some days only (one storm, or two on consecutive days, is not a
-routine). Unlike :class:`~detectors.stats.routine.DailyRoutine` it ignores the time of day: the tide
+melt; a river below a hydropower dam rises with each weekday's release and not at weekends. Judged
+against fixed rates alone, each of those rises is a flood wave. :class:`DailyPeaks` keeps the peak of
+a value (a rate of rise) on each complete calendar day; :meth:`DailyPeaks.routine` is the ``of``-th
+highest of the last ``days`` (by default the 4th of 7): a rise at least that fast happened on most
+days of the last week, so a weekend without releases does not make Monday's release a flood. It is
+0 until ``of`` consecutive days have been seen, after a day without readings, and on a river that
+rises fast on some days only (one storm, or three in a week, is not a routine). Unlike :class:`~detectors.stats.routine.DailyRoutine` it ignores the time of day: the tide
 comes 50 minutes later each day.
 
 On a tidal gauge (:class:`~detectors.stats.tide_check.TideCheck`) three days say too little: from
@@ -17,15 +18,15 @@ lunar month; springs last several days, a flood's fast rises one or two),
 
 Examples
 --------
->>> p = DailyPeaks(3)
+>>> p = DailyPeaks(7, 4)
 >>> day = 86400.0
->>> for d in range(4):                  # a rise of 0.4 m/h every day, 0.1 m/h otherwise
+>>> for d in range(5):                  # a rise of 0.4 m/h every day, 0.1 m/h otherwise
 ...     for k in range(96):
 ...         p.learn(d * day + 900.0 * k, 0.4 if k in (20, 70) else 0.1)
 >>> round(p.routine(), 3)                 # peaks are kept as 4-byte floats
 0.4
->>> q = DailyPeaks(3)
->>> for d in range(4):                  # one storm on day 2 only: no routine
+>>> q = DailyPeaks(7, 4)
+>>> for d in range(5):                  # one storm on day 2 only: no routine
 ...     for k in range(96):
 ...         q.learn(d * day + 900.0 * k, 0.9 if (d, k) == (2, 40) else 0.0)
 >>> q.routine()
@@ -33,7 +34,7 @@ Examples
 
 As rises within each day: a tide's range recurs, a river receding from a flood rises by nothing.
 
->>> r = DailyPeaks(3)
+>>> r = DailyPeaks(7, 4)
 >>> for d in range(4):
 ...     for k in range(96):
 ...         r.learn_rise(d * day + 900.0 * k, 2.0 - 0.005 * (96 * d + k))
@@ -57,34 +58,51 @@ _DAY = 86400.0
 CYCLE_DAYS = 30
 #: The peak of the month is its third-highest day, so one flood does not set the bar for a month.
 CYCLE_RANK = 3
+#: On a tidal gauge the routine is a rise on each of the last this many days: the tide's range
+#: changes from day to day (neaps to springs), so a week's middle day would hide a surge.
+TIDE_ROUTINE_DAYS = 3
 
 
 class DailyPeaks(Slotted):
-    """Peak of a value on each of the last ``days`` complete days; ``routine`` is their minimum."""
+    """Peak of a value on each complete day; ``routine`` is the ``of``-th highest of the last ``days``
+    (``of`` = ``days``: their minimum, a rise on every one of them)."""
 
-    __slots__ = ("days", "day", "today", "peaks", "low", "run")
-    slot_defaults = {"low": math.inf, "run": None}
+    __slots__ = ("days", "day", "today", "peaks", "low", "run", "of")
+    slot_defaults = {"low": math.inf, "run": None, "of": None}
 
-    def __init__(self, days: int) -> None:
+    def __init__(self, days: int, of: int | None = None) -> None:
         self.days = days
+        self.of = days if of is None else min(of, days)
         self.day = -1
         self.today = 0.0
         self.peaks = array("f")               # complete consecutive days, oldest first (4-byte floats)
         self.low = math.inf                   # today's lowest value (for learn_rise)
         self.run = 0                          # how many of the last peaks are consecutive days
 
-    def routine(self) -> float:
-        """The rate reached on each of the last ``days`` complete days (0.0: nothing recurs)."""
-        if self.days <= 0 or self._run() < self.days:
+    def routine(self, days: int | None = None, of: int | None = None) -> float:
+        """The rate reached on ``of`` of the last ``days`` complete consecutive days (0.0: nothing
+        recurs); by default this object's ``of`` and ``days``."""
+        days = self.days if days is None else days
+        of = self._of() if of is None else of
+        run = self._run()
+        if of <= 0 or run < of:
             return 0.0
-        return min(self.peaks[-self.days:])
+        return sorted(self.peaks[-min(run, days):])[-of]
 
     def cycle_peak(self) -> float:
         """The ``CYCLE_RANK``-th highest peak of the last ``CYCLE_DAYS`` complete days (0.0 until
-        ``days`` are seen): springs last days, a flood's fast rises one or two."""
-        if self.days <= 0 or self._run() < self.days or len(self.peaks) < CYCLE_RANK:
+        ``of`` consecutive days are seen): springs last days, a flood's fast rises one or two."""
+        of = self._of()
+        if of <= 0 or self._run() < of or len(self.peaks) < CYCLE_RANK:
             return 0.0
         return sorted(self.peaks)[-CYCLE_RANK]
+
+    def _of(self) -> int:
+        return self.days if self.of is None else self.of
+
+    def _upgrade(self, version: int, missing: frozenset[str]) -> None:
+        if "of" in missing and self.days == 3:   # a state from before ``of``, at the old default: the week's
+            self.days, self.of = 7, 4            # (the peaks are kept for 30 days, so the week is there)
 
     def learn(self, t: float, value: float) -> None:
         """Learn ``value`` observed at ``t`` (seconds)."""
@@ -123,10 +141,11 @@ class RoutineParams(BaseModel):
     """The every-day routine's parameters, shared by the flood detectors (``rate_of_rise``,
     ``relative_rise``; see :class:`EveryDay`).
 
-    routine_days, routine_factor
-        A rise as fast or as high as on each of the last ``routine_days`` days is routine (tides,
-        daily melt): only one above ``routine_factor`` × that counts (the factor allows for a routine
-        that grows from day to day, as tides do towards springs); 0 days = off.
+    routine_days, routine_of, routine_factor
+        A rise as fast or as high as on ``routine_of`` of the last ``routine_days`` days is routine
+        (tides, daily melt, weekday releases from a dam): only one above ``routine_factor`` × that
+        counts (the factor allows for a routine that grows from day to day, as tides do towards
+        springs); 0 = off. ``routine_of`` = ``routine_days`` asks for a rise on every one of them.
     tide_share, tide_factor
         A gauge whose hourly changes follow the lunar tidal periods by at least ``tide_share``
         (:class:`~detectors.stats.tide_check.TideCheck`), or that the catalog calls ``tidal``, is
@@ -134,7 +153,8 @@ class RoutineParams(BaseModel):
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
-    routine_days: int = Field(3, ge=0, le=14)
+    routine_days: int = Field(7, ge=0, le=14)
+    routine_of: int = Field(4, ge=0, le=14)
     routine_factor: float = Field(2.0, ge=1.0)
     tide_share: float = Field(0.1, gt=0)
     tide_factor: float = Field(1.25, ge=1.0)
@@ -146,25 +166,27 @@ class EveryDay(Slotted):
     >>> e = EveryDay(RoutineParams())
     >>> for k in range(5):
     ...     e.learn(86400.0 * k, [0.1, 0.2, 0.4, 0.8, 0.0][k], 1.0)
-    >>> round(e.bar(), 3)                      # not tidal: 2 × min(0.2, 0.4, 0.8)
-    0.4
+    >>> round(e.bar(), 3)                      # not tidal: 2 × the 4th highest of (0.1, 0.2, 0.4, 0.8)
+    0.2
     """
 
     __slots__ = ("peaks", "tide", "factor", "tide_share", "tide_factor", "tidal")
 
     def __init__(self, params: RoutineParams, tidal: bool | None = None) -> None:
-        self.peaks = DailyPeaks(params.routine_days)
+        self.peaks = DailyPeaks(params.routine_days, params.routine_of)
         self.tide = TideCheck()
         self.factor, self.tide_share, self.tide_factor = params.routine_factor, params.tide_share, params.tide_factor
         self.tidal = tidal                      # the catalog's word, if it says
 
     def bar(self) -> float:
-        """``factor`` × the routine, and on a tidal gauge (the catalog's ``tidal``, or unset and found
-        by the tide check) also ``tide_factor`` × the cycle's peak."""
-        bar = self.peaks.routine() * self.factor
-        if self.tide.tidal(self.tide_share) if self.tidal is None else self.tidal:
-            bar = max(bar, self.peaks.cycle_peak() * self.tide_factor)
-        return bar
+        """``factor`` × the routine; on a tidal gauge (the catalog's ``tidal``, or unset and found by
+        the tide check) the routine of the last :data:`TIDE_ROUTINE_DAYS` days, and at least
+        ``tide_factor`` × the cycle's peak."""
+        peaks = self.peaks
+        if not (self.tide.tidal(self.tide_share) if self.tidal is None else self.tidal):
+            return peaks.routine() * self.factor
+        days = min(peaks.days, TIDE_ROUTINE_DAYS) if peaks.days else 0
+        return max(peaks.routine(days, days) * self.factor, peaks.cycle_peak() * self.tide_factor)
 
     def learn(self, t: float, peak: float, level: float) -> None:
         """Learn a reading at ``t``: ``peak`` for the day's peak (a rate), ``level`` for the tide check."""
