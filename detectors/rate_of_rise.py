@@ -267,7 +267,7 @@ class RateOfRise(Gated):
         if self.every_day is None:            # a checkpoint from before the daily routine
             self.every_day = EveryDay(Params())
         if not self.window.step_s:            # ... or before the window was thinned
-            self.window.step_s = thinning_step(self.min_span_s, self.window.ts.maxlen)
+            self.window.step_s = thinning_step(self.min_span_s, self.window.size)
 
     def evidence(self, x, score: float) -> Finding:
         """The rate per hour, its threshold and the agreement of the trend."""

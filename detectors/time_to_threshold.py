@@ -132,7 +132,7 @@ class TimeToThreshold(Gated):
 
     def _upgrade(self, version: int, missing: frozenset[str]) -> None:
         if not self.window.step_s:            # a checkpoint from before the window was thinned
-            self.window.step_s = thinning_step(self.min_span_s, self.window.ts.maxlen)
+            self.window.step_s = thinning_step(self.min_span_s, self.window.size)
 
     def evidence(self, x, score: float) -> Finding:
         """The level to be crossed, its threshold and the forecast crossing time."""

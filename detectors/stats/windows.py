@@ -28,12 +28,13 @@ class Window(Slotted):
     (([0.0, 20.0, 40.0, 50.0], [0.0, 2.0, 4.0, 5.0]), (40.0, 4.0))
     """
 
-    __slots__ = ("ts", "vs", "span_s", "step_s", "last")
-    slot_defaults = {"step_s": 0.0, "last": None}
+    __slots__ = ("ts", "vs", "span_s", "step_s", "last", "size")
+    slot_defaults = {"step_s": 0.0, "last": None, "size": None}
 
     def __init__(self, size: int, span_s: float, step_s: float = 0.0) -> None:
-        self.ts: deque[float] = deque(maxlen=size)
-        self.vs: deque[float] = deque(maxlen=size)
+        self.size = size
+        self.ts: list[float] = []             # plain lists: a deque costs 760 B of heap even when empty
+        self.vs: list[float] = []
         self.span_s = span_s
         self.step_s = step_s
         self.last: tuple[float, float] | None = None   # the latest reading, stored or not
@@ -45,10 +46,13 @@ class Window(Slotted):
         if last is not None and t <= last[0]:
             return
         self.last = (t, v)
-        if self.ts and t - self.ts[-1] < self.step_s:
+        ts, vs = self.ts, self.vs
+        if ts and t - ts[-1] < self.step_s:
             return
-        self.ts.append(t)
-        self.vs.append(v)
+        ts.append(t)
+        vs.append(v)
+        if len(ts) > self.size:
+            del ts[0], vs[0]
 
     def points(self, t: float, v: float) -> tuple[list[float], list[float]]:
         """The stored points within ``span_s`` before ``t``, plus ``(t, v)`` itself."""
@@ -63,6 +67,9 @@ class Window(Slotted):
         return ts, vs
 
     def _upgrade(self, version: int, missing: frozenset[str]) -> None:
+        if isinstance(self.ts, deque):           # a state from before the lists: its size was the deques'
+            self.size = self.ts.maxlen
+            self.ts, self.vs = list(self.ts), list(self.vs)
         if self.last is None and self.ts:       # a state from before thinning: its last point was the latest
             self.last = (self.ts[-1], self.vs[-1])
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import pickle
 import random
 from pathlib import Path
 
@@ -146,3 +147,18 @@ def test_a_checkpoint_from_before_the_window_was_thinned_restores_thinned():
     assert restored.window.step_s == 300.0 and restored.window.last == (restored.window.ts[-1], 1.2)
     rising = [(1 + i / 60, 1.2 + 0.8 * i / 60) for i in range(1, 60)]   # 0.8 m/h, read every minute
     assert max(feed(restored, rising)) >= Level.ADVISORY
+
+
+def test_a_checkpoint_whose_window_kept_deques_restores_into_lists():
+    from collections import deque
+    det = get("rate_of_rise").build(HOCHTAL, "water_level")
+    feed(det, [(i / 4, 1.2) for i in range(12)])
+    w = det.window
+    old_window = type(w).__new__(type(w))
+    old_window.__setstate__({"ts": deque(w.ts, maxlen=5), "vs": deque(w.vs, maxlen=5), "span_s": w.span_s})
+    twin = pickle.loads(pickle.dumps(det))                 # shares no state with det
+    restored = type(det).__new__(type(det))
+    restored.__setstate__({**twin.__getstate__(), "window": old_window})
+    assert (restored.window.size, restored.window.ts, restored.window.step_s) == (5, w.ts, 300.0)
+    after = feed(restored, [(3 + i / 4, v) for i, v in enumerate([1.2, 2.0, 2.4, 2.3])])
+    assert after == feed(det, [(3 + i / 4, v) for i, v in enumerate([1.2, 2.0, 2.4, 2.3])])
