@@ -93,7 +93,8 @@ class IngestSettings(BaseModel):
     summary_interval_s: float = Field(5.0, gt=0)
     spool_dir: Path = Path(".riverwatch/spool")
     spool_max_bytes: int = Field(1 << 30, ge=1 << 20)
-    detectors: list[str] = Field(default_factory=lambda: ["level_threshold", "rate_of_rise", "relative_rise", "rainfall"])
+    detectors: list[str] = Field(default_factory=lambda: ["level_threshold", "rate_of_rise", "relative_rise",
+                                                          "time_to_threshold", "rainfall"])
     detector_params: dict[str, dict] = Field(default_factory=dict)
     publish_scores: bool = True
     shard: str | None = Field(None, pattern=r"^\d+/[1-9]\d*$",
