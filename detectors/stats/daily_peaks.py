@@ -91,9 +91,10 @@ class DailyPeaks(Slotted):
 
     def cycle_peak(self) -> float:
         """The ``CYCLE_RANK``-th highest peak of the last ``CYCLE_DAYS`` complete days (0.0 until
-        ``of`` consecutive days are seen): springs last days, a flood's fast rises one or two."""
-        of = self._of()
-        if of <= 0 or self._run() < of or len(self.peaks) < CYCLE_RANK:
+        :data:`TIDE_ROUTINE_DAYS` consecutive days are seen, as the tidal routine): springs last
+        days, a flood's fast rises one or two."""
+        need = min(self._of(), TIDE_ROUTINE_DAYS)
+        if need <= 0 or self._run() < need or len(self.peaks) < CYCLE_RANK:
             return 0.0
         return sorted(self.peaks)[-CYCLE_RANK]
 
