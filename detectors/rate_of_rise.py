@@ -51,7 +51,7 @@ from detectors.stats.daily_peaks import EveryDay, RoutineParams
 from detectors.stats.gates import Gated, LevelGate
 from detectors.stats.levels import hazard_for
 from detectors.stats.trend import slope_agreement
-from detectors.stats.windows import Window, thinning_step, usual_interval
+from detectors.stats.windows import Window, usual_interval
 from riverwatch.catalog import Station
 from riverwatch.model import Level
 
@@ -120,8 +120,7 @@ class RateOfRise(Gated):
         self.quantity = quantity
         self.hazard = hazard_for(quantity)
         self.rates = tuple(float(r) for r in rates)
-        self.window = Window(params.points - 1, params.window_s,
-                             thinning_step(params.min_span_s, params.points - 1))
+        self.window = Window.for_trend(params.points, params.window_s, params.min_span_s)
         self.min_points = params.min_points
         self.min_span_s = params.min_span_s
         self.min_agreement = params.min_agreement
@@ -266,8 +265,7 @@ class RateOfRise(Gated):
     def _upgrade(self, version: int, missing: frozenset[str]) -> None:
         if self.every_day is None:            # a checkpoint from before the daily routine
             self.every_day = EveryDay(Params())
-        if not self.window.step_s:            # ... or before the window was thinned
-            self.window.step_s = thinning_step(self.min_span_s, self.window.size)
+        self.window.thin_for(self.min_span_s)   # ... or before the window was thinned
 
     def evidence(self, x, score: float) -> Finding:
         """The rate per hour, its threshold and the agreement of the trend."""

@@ -30,7 +30,7 @@ from detectors.stats.cleaning import value_of
 from detectors.stats.gates import Gated, LevelGate
 from detectors.stats.levels import catalog_levels, hazard_for
 from detectors.stats.trend import theil_sen
-from detectors.stats.windows import Window, thinning_step
+from detectors.stats.windows import Window
 from riverwatch.catalog import Station
 
 
@@ -77,8 +77,7 @@ class TimeToThreshold(Gated):
         self.sign = 1.0 if direction == "above" else -1.0
         self.levels = tuple((int(lvl), th) for lvl, th in levels)
         self.horizon_s = params.horizon_s
-        self.window = Window(params.points - 1, params.window_s,
-                             thinning_step(params.min_span_s, params.points - 1))
+        self.window = Window.for_trend(params.points, params.window_s, params.min_span_s)
         self.min_points = params.min_points
         self.min_span_s = params.min_span_s
         self.min_agreement = params.min_agreement
@@ -131,8 +130,7 @@ class TimeToThreshold(Gated):
             self.window.add(value_of(x, "t") or 0.0, v)
 
     def _upgrade(self, version: int, missing: frozenset[str]) -> None:
-        if not self.window.step_s:            # a checkpoint from before the window was thinned
-            self.window.step_s = thinning_step(self.min_span_s, self.window.size)
+        self.window.thin_for(self.min_span_s)   # a checkpoint from before the window was thinned
 
     def evidence(self, x, score: float) -> Finding:
         """The level to be crossed, its threshold and the forecast crossing time."""

@@ -54,6 +54,21 @@ class Window(Slotted):
         if len(ts) > self.size:
             del ts[0], vs[0]
 
+    @classmethod
+    def for_trend(cls, points: int, window_s: float, min_span_s: float) -> Window:
+        """The window of a trend through ``points`` readings (the one in hand included) within
+        ``window_s``, thinned so that they span ``min_span_s`` at any cadence.
+
+        >>> Window.for_trend(6, 7200.0, 1200.0).step_s
+        300.0
+        """
+        return cls(points - 1, window_s, thinning_step(min_span_s, points - 1))
+
+    def thin_for(self, min_span_s: float) -> None:
+        """Thin a window restored from before thinning (``step_s`` 0) as :meth:`for_trend` would."""
+        if not self.step_s:
+            self.step_s = thinning_step(min_span_s, self.size)
+
     def points(self, t: float, v: float) -> tuple[list[float], list[float]]:
         """The stored points within ``span_s`` before ``t``, plus ``(t, v)`` itself."""
         lo = t - self.span_s
