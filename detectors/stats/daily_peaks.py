@@ -68,7 +68,7 @@ class DailyPeaks(Slotted):
     (``of`` = ``days``: their minimum, a rise on every one of them)."""
 
     __slots__ = ("days", "day", "today", "peaks", "low", "run", "of")
-    slot_defaults = {"low": math.inf, "run": None, "of": None}
+    slot_defaults = {"low": math.inf, "run": None}
 
     def __init__(self, days: int, of: int | None = None) -> None:
         self.days = days
@@ -83,7 +83,7 @@ class DailyPeaks(Slotted):
         """The rate reached on ``of`` of the last ``days`` complete consecutive days (0.0: nothing
         recurs); by default this object's ``of`` and ``days``."""
         days = self.days if days is None else days
-        of = self._of() if of is None else of
+        of = self.of if of is None else of
         run = self._run()
         if of <= 0 or run < of:
             return 0.0
@@ -93,17 +93,18 @@ class DailyPeaks(Slotted):
         """The ``CYCLE_RANK``-th highest peak of the last ``CYCLE_DAYS`` complete days (0.0 until
         :data:`TIDE_ROUTINE_DAYS` consecutive days are seen, as the tidal routine): springs last
         days, a flood's fast rises one or two."""
-        need = min(self._of(), TIDE_ROUTINE_DAYS)
+        need = min(self.of, TIDE_ROUTINE_DAYS)
         if need <= 0 or self._run() < need or len(self.peaks) < CYCLE_RANK:
             return 0.0
         return sorted(self.peaks)[-CYCLE_RANK]
 
-    def _of(self) -> int:
-        return self.days if self.of is None else self.of
-
     def _upgrade(self, version: int, missing: frozenset[str]) -> None:
-        if "of" in missing and self.days == 3:   # a state from before ``of``, at the old default: the week's
+        if "of" not in missing:
+            return
+        if self.days == 3:                       # a state from before ``of``, at the old default: the week's
             self.days, self.of = 7, 4            # (the peaks are kept for 30 days, so the week is there)
+        else:                                    # ... or set otherwise: a rise on every one of its days
+            self.of = self.days
 
     def learn(self, t: float, value: float) -> None:
         """Learn ``value`` observed at ``t`` (seconds)."""
