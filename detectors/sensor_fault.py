@@ -55,6 +55,9 @@ Checks (per quantity stream, a few floats of state):
   loose probe. Roughness is how far the second difference *reverses* (a rise or a recession,
   however curved, does not). For :data:`PROPORTIONAL` quantities (a sonde's 2–5 % of the value) it
   is a fraction of the current level, at least the usual magnitude (20th percentile of |v|).
+- A water level (:data:`ON_A_DATUM`) is sized from its datum, not from zero: a gauge that reports
+  metres above sea level is judged like one that reports its stage
+  (:func:`detectors.stats.fault_scores.datum_of`).
 
 Examples
 --------
@@ -82,8 +85,8 @@ from detectors.base import Finding, register
 from detectors.stats.cleaning import value_of
 from detectors.stats.dry_probe import DryProbe
 from detectors.stats.fault_scores import (DRY_QUANTITIES, FAULTS, HYDROGRAPH, LASTING, MULTIPLE_MIN,  # noqa: F401
-                                          PROPORTIONAL, RESOLUTION, SEVERITY, fault_of as _fault_of, impossible_ratio,
-                                          score as _score, worse as _worse)
+                                          ON_A_DATUM, PROPORTIONAL, RESOLUTION, SEVERITY, fault_of as _fault_of,
+                                          impossible_ratio, score as _score, worse as _worse)
 from detectors.stats.river_moves import RiverMoves
 from detectors.stats.spike import Spike
 from detectors.stats.spike_cluster import SpikeCluster
@@ -140,13 +143,13 @@ class SensorFault(ExcursionChecks, NoiseScales, Gated):
                  "drift_step_s", "drift_t", "drift_v", "drift_k", "dd", "bursty", "dscale_rel",
                  "quantum", "hold_ref", "stuck_steps", "stuck_mem", "dry", "flag_gaps", "spike", "release",
                  "lasting", "cluster", "gap_spike", "_cl", "moves", "hold_growth", "growth_max",
-                 "multiple", "multiple_min", "rev")
+                 "multiple", "multiple_min", "rev", "floor", "datum")
     slot_defaults = {"quantum": math.inf, "hold_ref": 0.0, "stuck_steps": Params().stuck_steps,
                      "stuck_mem": Params().stuck_memory_s, "dry": None, "flag_gaps": Params().flag_dropouts,
                      "spike": None, "release": Params().release, "lasting": frozenset(), "cluster": None,
                      "gap_spike": Params().gap_spike_factor, "_cl": None, "moves": None, "hold_growth": 1.0,
                      "growth_max": Params().hold_growth_max, "multiple": Params().spike_multiple,
-                     "multiple_min": math.inf, "rev": 1.0}
+                     "multiple_min": math.inf, "rev": 1.0, "floor": math.nan, "datum": 0.0}
 
     def __init__(self, quantity: str, plausible, max_rate: float | None, stuck_after: int,
                  params: Params) -> None:
@@ -193,6 +196,7 @@ class SensorFault(ExcursionChecks, NoiseScales, Gated):
         self.proportional = quantity in PROPORTIONAL
         self.dscale_rel = 0.0
         self.mag = math.nan
+        self.floor, self.datum = math.nan, 0.0  # the lowest level held; what sizes are taken from
         self.dd = 0.0
         self.rev = 0.0            # how often the level went back on itself lately (EWMA)
         self.env_lo, self.env_hi = math.inf, -math.inf
@@ -273,6 +277,8 @@ class SensorFault(ExcursionChecks, NoiseScales, Gated):
         t = value_of(x, "t") or 0.0
         if self.n and t <= self.t1:
             return
+        if self.quantity in ON_A_DATUM:  # first, so this reading is sized from the datum it sets
+            self._learn_floor(max(u for u in (v, self.v1, self.v2) if u == u))  # held over 3 readings
         self.lasting = frozenset({self._fault[0]}) & LASTING if self.gate.current else frozenset()
         if self.dry is not None:
             self.dry.learn(x)
@@ -295,7 +301,7 @@ class SensorFault(ExcursionChecks, NoiseScales, Gated):
                 ad = min(abs(d), 4.0 * scale) if self.n > 4 else abs(d)
                 self.dscale += (a if self.n > 4 else 1.0 / self.n) * (ad - self.dscale)
                 if self.proportional:
-                    self._learn_relative_scale(d, min(abs(v), abs(self.v1)))
+                    self._learn_relative_scale(d, min(self._size(v), self._size(self.v1)))
             # dt_typ: the longest regular interval lately (slowly forgotten); a gap is not learnt
             # unless gaps of that length keep coming (a new reporting interval)
             if not self.dt_typ or dt <= self.gap_factor * self.dt_typ or self.gaps >= 1:
@@ -323,7 +329,7 @@ class SensorFault(ExcursionChecks, NoiseScales, Gated):
             self.same_n, self.same_t = 1, t
             self.drift_t, self.drift_v = t, v
         if self.proportional:
-            self._learn_magnitude(abs(v))
+            self._learn_magnitude(self._size(v))
         self.t2, self.v2, self.t1, self.v1 = self.t1, self.v1, t, v
         self.n += 1
 

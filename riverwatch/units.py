@@ -60,7 +60,7 @@ _CELSIUS = {"degC": (1.0, 0.0), "°C": (1.0, 0.0), "C": (1.0, 0.0), "Cel": (1.0,
 
 QUANTITIES: dict[str, Quantity] = {q.name: q for q in (
     Quantity("water_level", "m", {"m": (1.0, 0.0), "cm": (0.01, 0.0), "mm": (0.001, 0.0),
-                                  "ft": (_FT, 0.0)}, (-10.0, 100.0), "River stage"),
+                                  "ft": (_FT, 0.0)}, (-450.0, 6500.0), "River stage"),
     Quantity("discharge", "m3/s", {"m3/s": (1.0, 0.0), "m^3/s": (1.0, 0.0), "L/s": (0.001, 0.0), "l/s": (0.001, 0.0),
                                    "cfs": (_FT ** 3, 0.0), "ft3/s": (_FT ** 3, 0.0)},
              (0.0, 1.0e6), "Discharge"),

@@ -4,7 +4,7 @@
 own: it reads the detector's slots ``spike``, ``moves``, ``v1``, ``v2``, ``t1``, ``t2``, ``ret``,
 ``k``, ``max_rate``, ``rate_factor``, ``proportional``, ``dscale_rel``, ``dt_typ``, ``gap_factor``,
 ``gap_spike``, ``multiple``, ``multiple_min``, ``lo`` and ``res``, and the noise scales'
-``_level``). An *excursion* is a reading that the next one leaves again, back towards where the
+``_level`` and ``_size``). An *excursion* is a reading that the next one leaves again, back towards where the
 stream was (:mod:`detectors.stats.spike`); these methods judge it against the stream's noise, the
 river's own recent moves (:mod:`detectors.stats.river_moves`), the catalog's rate limit and, for an
 optical quantity, how many times the stream it is (``spike_multiple``).
@@ -40,7 +40,7 @@ class ExcursionChecks(Slotted):
         if not (d1 * d2 < 0 and abs(v - self.v2) <= self.ret * jump):
             return worst
         if self.proportional:
-            scale = max(scale, self.dscale_rel * self._level(min(abs(v), abs(self.v2))))
+            scale = max(scale, self.dscale_rel * self._level(min(self._size(v), self._size(self.v2))))
         beyond_noise = self._beyond_river(jump, jump / (self.k * scale))
         if self.max_rate:
             fastest = min(abs(d1) / (self.t1 - self.t2), abs(d2) / dt) * 3600.0
@@ -54,10 +54,10 @@ class ExcursionChecks(Slotted):
         if self.spike.at_floor(self.lo + self.res):
             return 0.0
         if self.proportional:
-            scale = max(scale, self.dscale_rel * self._level(min(abs(v), abs(self.spike.reference()))))
+            scale = max(scale, self.dscale_rel * self._level(min(self._size(v), self._size(self.spike.reference()))))
         if self.dt_typ and self.t1 - self.t2 > self.gap_factor * self.dt_typ:
             scale *= self.gap_spike  # the reading after a gap: the record was cut around it
-        r = self.spike.ratio(v, scale, self.res)
+        r = self.spike.ratio(v, scale, self.res, self.datum)
         if not r > 0:                                         # no excursion
             return r
         jump = self.spike.excursion(v)
@@ -83,5 +83,5 @@ class ExcursionChecks(Slotted):
         if not jump or self.spike.at_floor(self.lo + self.res) or self._beyond_river(jump, 1.0) < 1.0:
             return 0.0, 0.0, 0.0, self.res
         r = self.spike.reference()
-        level = self._level(min(abs(v), abs(r))) if self.proportional else 0.0
-        return jump, max(abs(r), abs(v)), level, self.res
+        level = self._level(min(self._size(v), self._size(r))) if self.proportional else 0.0
+        return jump, max(self._size(r), self._size(v)), level, self.res

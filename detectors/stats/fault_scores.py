@@ -45,6 +45,26 @@ HYDROGRAPH = frozenset({"water_level", "discharge"})
 #: triple for one reading and fall back). 5 NTU keeps drinking-water turbidity (< 1 NTU) and blips at
 #: the bottom of the range out.
 MULTIPLE_MIN = {TURB: 5.0}
+#: Quantities read from an arbitrary datum (a gauge's zero, a national height datum or sea level):
+#: their size, for the relative checks, is measured from the datum :func:`datum_of` sets.
+ON_A_DATUM = frozenset({"water_level"})
+#: How high (m) the lowest held level is taken to stand above the datum at most: a stage over its
+#: gauge's zero at low flow is usually less (0.3–2 m on most of our gauges), a height above sea
+#: level far more, and that excess says nothing about the river.
+BASE_STAGE_MAX = 1.5
+
+
+def datum_of(floor: float) -> float:
+    """The datum a level is sized from, given its lowest held level ``floor``: the floor less
+    ``min(|floor|, BASE_STAGE_MAX)``. A stage that keeps within 1.5 m of its gauge's zero is sized as
+    before, from 0; on any other datum the low-flow level is sized as 1.5 m plus the rise above it.
+
+    >>> datum_of(0.45), datum_of(102.3), datum_of(-4.7)
+    (0.0, 100.8, -6.2)
+    """
+    if not floor == floor:
+        return 0.0
+    return floor - min(abs(floor), BASE_STAGE_MAX)
 
 
 def impossible_ratio(v: float, lo: float, hi: float) -> float:

@@ -3,13 +3,15 @@
 :class:`NoiseScales` is a mixin of :class:`detectors.sensor_fault.SensorFault` (no state of its
 own: it reads and updates the detector's slots ``rough_fast``, ``rough_slow``, ``mag``, ``dscale_rel``,
 ``dd``, ``v1``, ``v2``, ``res``, ``n``, ``a``, ``noise_a``, ``noise_b``, ``noise_factor`` and
-``proportional``). For a :data:`detectors.stats.fault_scores.PROPORTIONAL` quantity (stage,
-discharge, turbidity …) noise is measured relative to the level, so a river in flood is not noisy
-merely because its numbers are larger.
+``proportional``, ``floor`` and ``datum``). For a :data:`detectors.stats.fault_scores.PROPORTIONAL`
+quantity (stage, discharge, turbidity …) noise is measured relative to the level, so a river in flood
+is not noisy merely because its numbers are larger. A level on a datum
+(:data:`detectors.stats.fault_scores.ON_A_DATUM`) is sized from its datum (:meth:`NoiseScales._size`),
+so a gauge that reports metres above sea level is judged as one that reports its stage.
 
 >>> class Stream(NoiseScales):
 ...     def __init__(self):
-...         self.proportional, self.res, self.mag = False, 0.01, 1.0
+...         self.proportional, self.res, self.mag, self.datum = False, 0.01, 1.0, 0.0
 ...         self.rough_slow, self.dd, self.v1, self.v2 = 0.0, 0.0, 1.0, 1.0
 >>> s = Stream()
 >>> s.dd = 0.2                    # the last three readings bent upwards (curvature +0.2)
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import math
 
+from detectors.stats.fault_scores import datum_of
 from riverwatch.state import Slotted
 
 #: How often an erratic sensor's level goes back on itself: independent noise does so at two
@@ -42,6 +45,19 @@ class NoiseScales(Slotted):
         scale = max(self.dscale_rel, self.res / level)
         ad = min(abs(d) / level, 4.0 * scale) if self.n > 4 else abs(d) / level
         self.dscale_rel += (self.a if self.n > 4 else 1.0 / self.n) * (ad - self.dscale_rel)
+
+    def _size(self, v: float) -> float:
+        """How large ``v`` is for the relative checks: ``|v − datum|`` (``datum`` is 0 but for a
+        level on a datum, see :meth:`_learn_floor`)."""
+        return abs(v - self.datum)
+
+    def _learn_floor(self, held: float) -> None:
+        """``floor``, the lowest level ``held`` over three readings (a one- or two-reading dip does
+        not move it), and the ``datum`` sizes are taken from
+        (:func:`detectors.stats.fault_scores.datum_of`)."""
+        if not held >= self.floor:
+            self.floor = held
+            self.datum = datum_of(held)
 
     def _learn_magnitude(self, m: float) -> None:
         """The usual magnitude ``mag``: the 20th percentile of |v|, tracked by sign in the log domain
@@ -84,7 +100,7 @@ class NoiseScales(Slotted):
         dd1, dd2 = self.dd, v - 2.0 * self.v1 + self.v2
         r = min(-dd1, dd2) / 2.0 if dd1 < 0 < dd2 else min(dd1, -dd2) / 2.0 if dd2 < 0 < dd1 else 0.0
         if self.proportional:
-            r /= self._level(min(abs(v), abs(self.v1), abs(self.v2)))
+            r /= self._level(min(self._size(v), self._size(self.v1), self._size(self.v2)))
         cap = 6.0 * max(self.rough_slow, self._rough_floor())
         return r if self.rough_slow <= 0 or r < cap else cap
 

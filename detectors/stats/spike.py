@@ -6,7 +6,7 @@ was, not from the first spike, and one spike among the three does not move the r
 previous reading ``v1`` departed from the reference ``r``; the current reading ``v`` came back when it
 lies on the other side of ``v1`` and ``|v − r| ≤ ret × jump``, ``jump = min(|v1 − r|, |v1 − v|)``.
 The ratio is the smaller of ``jump / (k × scale)`` (the caller's noise scale) and ``jump / (rel ×
-max(|r|, |v|, res))`` (a least size relative to the value). A rise that persists (a flood, a
+max(|r|, |v|, res))`` (a least size relative to the value; a level is sized from its datum). A rise that persists (a flood, a
 plume) does not come back in one reading.
 
 When the reading before the last also departed (a two-reading spike, 55 → 82 → 80 → 55), the two
@@ -50,14 +50,15 @@ class Spike(Slotted):
             return self.v2
         return sorted((self.v2, self.v3, self.v4))[1]
 
-    def ratio(self, v: float, scale: float, res: float) -> float:
+    def ratio(self, v: float, scale: float, res: float, datum: float = 0.0) -> float:
         """The last reading's departure if ``v`` came back (0 otherwise; pure): its jump over ``k`` ×
-        the noise ``scale``, at most its jump over ``rel`` × the value (at least ``res``)."""
+        the noise ``scale``, at most its jump over ``rel`` × the value above ``datum`` (at least
+        ``res``)."""
         jump = self.excursion(v)
         if not jump:
             return 0.0
         r = self.reference()
-        return min(jump / (self.k * scale), jump / (self.rel * max(abs(r), abs(v), res)))
+        return min(jump / (self.k * scale), jump / (self.rel * max(abs(r - datum), abs(v - datum), res)))
 
     def excursion(self, v: float) -> float:
         """The last reading's jump if ``v`` came back (the shape of :meth:`ratio`), else 0 (pure).

@@ -16,10 +16,20 @@ WX = ("rivertown", "wx-rivertown")
 def test_gross_range_fails_outside_plausible():
     qc = QualityControl(CATALOG)
     assert qc.check(GAUGE, "water_level", 0.0, 1.0) is QC.PASS
-    assert qc.check(GAUGE, "water_level", 600.0, 150.0) is QC.FAIL
-    assert qc.check(GAUGE, "water_level", 1200.0, -11.0) is QC.FAIL
+    assert qc.check(GAUGE, "water_level", 600.0, 9999.0) is QC.FAIL     # a logger's "no data"
+    assert qc.check(GAUGE, "water_level", 1200.0, -9999.0) is QC.FAIL
     # a failed value does not become the reference for the next rate check
     assert qc.check(GAUGE, "water_level", 1800.0, 1.01) is QC.PASS
+
+
+def test_a_level_reported_above_sea_level_passes():
+    # many agencies publish water level on a height datum, not the gauge's zero (before: the
+    # plausible range ended at 100 m, so every reading of such a gauge failed)
+    qc = QualityControl(CATALOG)
+    for i, level in enumerate((245.31, 245.32, 245.30)):
+        assert qc.check(GAUGE, "water_level", 900.0 * i, level) is QC.PASS
+    below_sea_level = QualityControl(CATALOG)                            # the Caspian's shore
+    assert below_sea_level.check(GAUGE, "water_level", 0.0, -28.4) is QC.PASS
 
 
 def test_rate_of_change_is_suspect():
