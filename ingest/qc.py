@@ -24,7 +24,7 @@ Examples
 'PASS'
 >>> qc.check(key, "water_level", 60.0, 2.0).name   # +1 m in a minute, max 1.5 m/h
 'SUSPECT'
->>> qc.check(key, "water_level", 120.0, 500.0).name
+>>> qc.check(key, "water_level", 120.0, 9999.0).name  # a logger's "no data" code
 'FAIL'
 """
 

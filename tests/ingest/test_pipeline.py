@@ -32,12 +32,12 @@ def run(pipe: Pipeline, levels, start: int = 0):
 
 def test_reading_and_score_lines():
     pipe = Pipeline(CATALOG, Settings(ingest={"detectors": ["level_threshold"]}))
-    lines, _ = run(pipe, [1.0, 500.0])
+    lines, _ = run(pipe, [1.0, 9999.0])                 # a logger's "no data" code
     readings = [line for line in lines if line.startswith("reading,")]
     scores = [line for line in lines if line.startswith("score,")]
     assert len(readings) == 6
     assert readings[3].startswith("reading,partner=rivertown,station=gauge-hochtal,quantity=water_level,"
-                                  "kind=river_gauge value=500.0,qc=4i,seq=1i ")
+                                  "kind=river_gauge value=9999.0,qc=4i,seq=1i ")
     # the FAILed value is left out of x, so level_threshold scores only the first message
     assert len(scores) == 1 and "level_threshold=" in scores[0] and "level_threshold_level=0i" in scores[0]
     assert pipe.counters.readings_failed == 1
