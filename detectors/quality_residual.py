@@ -3,7 +3,8 @@
 Per watched quantity (chlorine, a second chlorine sensor, pH, redox, conductivity, turbidity,
 temperature) the detector keeps a short EWMA baseline (time constant ``tau_s``) and a slow robust
 scale (EWMA of the winsorised absolute residual, time constant ``scale_tau_s``, floored at the
-quantity's quantisation noise ``floor``). The residual ``z = (x − baseline) / scale`` of each
+quantity's quantisation noise: ``FLOOR``, or the sensor's own step over √12 once seen, whichever is
+larger). The residual ``z = (x − baseline) / scale`` of each
 quantity is computed before learning; the score is the ``k``-th largest ``|z|`` (several
 quantities depart together), or the largest ``|z|`` divided by ``single_ratio`` when one quantity
 departs far (a lone huge departure still counts, a lone small one does not).
@@ -93,7 +94,8 @@ from riverwatch.catalog import Station
 
 WATCHED = ("chlorine", "chlorine_2", "ph", "redox", "conductivity", "turbidity", "water_temperature")
 #: Quantisation-noise floor of the residual scale per quantity (canonical units): about a third of
-#: a typical drinking-water sensor's step (step/√12), so a one-step flicker is never an event.
+#: a typical drinking-water sensor's step (step/√12), so a one-step flicker is never an event. A
+#: coarser sensor's own step raises it (:class:`detectors.stats.residual_track.ResidualTrack`).
 FLOOR = {"chlorine": 0.003, "chlorine_2": 0.0003, "ph": 0.003, "redox": 0.3, "conductivity": 0.3,
          "turbidity": 0.0003, "water_temperature": 0.03, "dissolved_oxygen": 0.03,
          "discharge": 8e-5, "discharge_2": 8e-5}

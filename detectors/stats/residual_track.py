@@ -10,14 +10,23 @@ import math
 
 from riverwatch.state import Slotted
 
+SQRT12 = math.sqrt(12.0)
 #: Largest rise of the log tail factor from one reading (a gap or sparse sampling cannot jump it).
 TAIL_STEP = 0.1
 #: Days of blip history kept at full weight: past that, blip counts and the days they cover halve.
 BLIP_DAYS = 30.0
+#: Changes of value seen before the sensor's own step lifts the floor: a step, rounded at ``step``,
+#: carries noise of ``step``/√12, and the first few changes may all be an event's.
+QUANTUM_AFTER = 5
 
 
 class ResidualTrack(Slotted):
     """Baseline, residual scale and tail factor of one quantity (seven floats and a count).
+
+    The scale is floored at ``floor``: the configured ``least``, or the quantisation noise of the
+    sensor's own step (the smallest change of value seen, ``quantum``, over √12) once
+    :data:`QUANTUM_AFTER` changes are in, whichever is larger. A coarser sensor than the one the
+    floors were set for then flickers by one step without it being evidence.
 
     ``tail`` (≥ 1) divides ``|z|`` before scoring: a streaming estimate of the quantity's recent
     high quantile of ``|z|`` in units of a reference ``|z|`` (:meth:`tail_step`), 1 while the
@@ -25,13 +34,16 @@ class ResidualTrack(Slotted):
     and applied only once the readings they come from are known not to lead into an alarm.
     """
 
-    __slots__ = ("floor", "mean", "scale", "t", "n", "tail", "pending", "prev", "run", "blips", "recent")
+    __slots__ = ("floor", "mean", "scale", "t", "n", "tail", "pending", "prev", "run", "blips", "recent",
+                 "least", "last", "quantum", "changes")
     slot_defaults = {"tail": 1.0, "pending": 0.0, "prev": 0.0,   # added with the tail factor
                      "run": 0, "blips": (),                       # added with blips
-                     "recent": ()}                                # added with early signs
+                     "recent": (),                                # added with early signs
+                     "least": None, "last": math.nan, "quantum": math.inf, "changes": 0}  # the sensor's step
 
     def __init__(self, floor: float) -> None:
-        self.floor = floor
+        self.floor = self.least = floor
+        self.last, self.quantum, self.changes = math.nan, math.inf, 0
         self.mean = self.scale = self.t = 0.0
         self.n = 0
         self.tail = 1.0
@@ -39,6 +51,10 @@ class ResidualTrack(Slotted):
         self.run = 0              # readings of the current lone run (negative: corroborated run)
         self.blips = ()           # counts of lone runs of 1, 2, … readings (see ``need``)
         self.recent = ()          # signed z of the last few readings, oldest first (see ``remember``)
+
+    def _upgrade(self, version: int, missing: frozenset[str]) -> None:
+        if "least" in missing:  # a state from before the sensor's own step: its floor was the configured one
+            self.least = self.floor
 
     def need(self, least: int, most: int, days: float, rate: float) -> int:
         """Readings a lone departure must last: the shortest run length from ``least`` (at most
@@ -119,6 +135,7 @@ class ResidualTrack(Slotted):
 
     def learn(self, t: float, v: float, tau_s: float, scale_tau_s: float, explained: float = 0.0) -> None:
         """Learn ``v``; ``explained`` is the part of its departure the flows explain (not noise)."""
+        self.learn_step(v)
         if not self.n:
             self.mean, self.t, self.n = v, t, 1
             return
@@ -131,6 +148,25 @@ class ResidualTrack(Slotted):
         self.mean += (1.0 - math.exp(-dt / tau_s)) * (lim if d > lim else -lim if d < -lim else d)
         self.t = t
         self.n += 1
+
+    def learn_step(self, v: float) -> None:
+        """The sensor's step: the smallest change of value seen, and the floor it sets.
+
+        >>> tr = ResidualTrack(0.003)
+        >>> for i in range(40):
+        ...     tr.learn_step(0.15 + 0.05 * (i % 2))     # a chlorine sensor reading in 0.05 mg/L
+        >>> round(tr.quantum, 3), round(tr.floor, 4)
+        (0.05, 0.0144)
+        """
+        change = abs(v - self.last)
+        self.last = v
+        if not change > 1e-9 * abs(v):                   # the same value, or the first one
+            return
+        self.changes += 1
+        if change < self.quantum:
+            self.quantum = change
+        if self.changes >= QUANTUM_AFTER:
+            self.floor = max(self.least, self.quantum / SQRT12)
 
     def restart(self, t: float, v: float) -> None:
         self.mean, self.t = v, t

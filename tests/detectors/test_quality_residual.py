@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 
 import pytest
@@ -301,3 +302,38 @@ def test_early_decisions_do_not_rest_on_turbidity_and_conductivity_alone():
 def test_early_decisions_leave_lone_blips_internal():
     assert raises({3000: {"redox": 40}}, params=QUICK) == raises({3000: {"turbidity": 0.08}}, params=QUICK) == []
     assert len(raises(blips("turbidity", 0.08), n=40000, params=QUICK)) <= 1
+
+
+#: A coarser sensor than the floors were set for: chlorine in 0.05 mg/L, pH in 0.05, redox and
+#: conductivity in 5 units, turbidity and the second chlorine in 0.005.
+COARSE = {"chlorine": 0.05, "chlorine_2": 0.005, "ph": 0.05, "redox": 5.0, "conductivity": 5.0, "turbidity": 0.005}
+
+
+def coarse_reading(i, rng, shift=None):
+    """Drinking water drifting slowly through the day, read by the coarse sensor: the values hold for
+    hours, then step by one step as the drift crosses it."""
+    day, night = math.sin(2 * math.pi * i / 1440), math.cos(2 * math.pi * i / 1440)
+    true = {"chlorine": 0.2 + 0.04 * day + rng.gauss(0, 0.002), "chlorine_2": 0.18 + 0.004 * day + rng.gauss(0, 3e-4),
+            "ph": 8.3 + 0.04 * night + rng.gauss(0, 0.002), "redox": 750 + 4 * day + rng.gauss(0, 0.2),
+            "conductivity": 230 + 4 * night + rng.gauss(0, 0.2), "turbidity": 0.01 + abs(rng.gauss(0, 5e-4))}
+    for q, d in (shift or {}).items():
+        true[q] += d
+    return {"t": 1.8e9 + 60.0 * i, **{q: round(round(v / COARSE[q]) * COARSE[q], 6) for q, v in true.items()}}
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_coarse_sensor_stepping_by_one_step_is_no_event(seed):
+    # the floors are a third of a fine sensor's step; before, a coarse sensor's one-step moves were
+    # 16 scales: 10-11 warnings a seed from the second day on (GECCO re-read at 5 x its steps: 1.2 and
+    # 2.8 false warnings a day). The sensor's own step now lifts its floor once it has been seen.
+    rng = random.Random(seed)
+    xs = [coarse_reading(i, rng) for i in range(4 * 1440)]
+    assert [i for i in raised_at(get("quality_residual").build(WQ, None), xs) if i >= 1440] == []
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_an_event_on_a_coarse_sensor_is_still_raised_at_once(seed):
+    rng = random.Random(seed)
+    event = {i: {"chlorine": 0.15, "chlorine_2": 0.03} for i in range(5000, 5030)}
+    xs = [coarse_reading(i, rng, event.get(i)) for i in range(4 * 1440)]
+    assert [i for i in raised_at(get("quality_residual").build(WQ, None), xs) if i >= 1440] == [5001]
