@@ -126,11 +126,13 @@ class Params(BaseModel):
         Readings of a quantity before it is scored.
     persist_readings
         Consecutive readings a new level needs.
-    single_readings, blip_rate, blip_max
+    single_readings, blip_rate, blip_max, blip_max_s
         A departure of one quantity alone (not corroborated by another) reaches a public level
         only after it has lasted ``single_readings`` consecutive readings, and longer when the
-        quantity's own blips (uncorroborated runs shorter than ``blip_max`` readings) that long
-        have been more frequent than ``blip_rate`` a day (see *Blips* in the module docstring).
+        quantity's own blips (uncorroborated runs shorter than ``blip_max`` readings and lasting at
+        most ``blip_max_s`` seconds at the usual interval) that long have been more frequent than
+        ``blip_rate`` a day (see *Blips* in the module docstring). A blip is a few minutes'
+        flicker at any cadence: at 5-minute readings a 20-minute event is not one.
     trend_horizon
         Early sign: readings ahead each residual's robust trend (Theil–Sen over the last
         :data:`~detectors.stats.early_signs.TREND_READINGS` readings, when they agree and rise
@@ -174,6 +176,7 @@ class Params(BaseModel):
     tail_ratio: float = Field(2.0, gt=0)
     blip_rate: float = Field(0.05, gt=0)
     blip_max: int = Field(6, ge=2, le=16)
+    blip_max_s: float = Field(360.0, gt=0)
     trend_horizon: float = Field(2.0, ge=0)
     agree_quantities: int = Field(0, ge=0)
     quick_ratio: float = Field(0.0, ge=0)
@@ -186,10 +189,11 @@ class QualityResidual(FlowContext, Gated):
                  "hold_s", "relearn_s", "warmup", "alarm_since", "last_high", "gate", "_cache", "_memo",
                  "context", "context_tracks", "explained", "context_s", "context_until", "explain_tau_s",
                  "fit", "fit_index", "_none", "tail", "tail_block", "single_readings", "blip_rate", "blip_max",
-                 "horizon", "blip_days", "blip_t", "_deps", "_up", "agree", "quick")
+                 "horizon", "blip_days", "blip_t", "_deps", "_up", "agree", "quick", "blip_s", "dt_typ")
     #: Added with blips and trends (checkpoints from before load with these).
     slot_defaults = {"single_readings": 2, "blip_rate": 0.05, "blip_max": 6, "horizon": 0.0, "blip_days": 0.0,
-                     "blip_t": None, "_deps": None, "_up": 0, "agree": 0, "quick": 0.0}
+                     "blip_t": None, "_deps": None, "_up": 0, "agree": 0, "quick": 0.0,
+                     "blip_s": math.inf, "dt_typ": 0.0}   # added with blips bounded in time
     transient_slots = frozenset({"_deps", "_up"})
 
     def __init__(self, quantities: tuple[str, ...], params: Params, context: tuple[str, ...] = ()) -> None:
@@ -225,6 +229,7 @@ class QualityResidual(FlowContext, Gated):
         self.agree = params.agree_quantities
         self.quick = params.quick_ratio
         self.blip_days, self.blip_t = 0.0, None
+        self.blip_s, self.dt_typ = params.blip_max_s, 0.0   # dt_typ: the usual interval between readings
         self._deps = None
         self._up = 0
 
@@ -346,6 +351,9 @@ class QualityResidual(FlowContext, Gated):
         lone = th * self.single_ratio
         corroborated = sum(1 for az, _, _ in deps if az >= th) >= self.k
         tracks, most = self.tracks, self.blip_max
+        if self.blip_t is not None and t > self.blip_t:
+            self._learn_interval(t - self.blip_t)
+        longest = min(most, int(self.blip_s // self.dt_typ) + 1) if self.dt_typ > 0 else most
         for az, i, z in deps:
             tr = tracks[i]
             run = tr.run
@@ -353,7 +361,7 @@ class QualityResidual(FlowContext, Gated):
                 n = abs(run) + 1
                 tr.run = -n if corroborated or run < 0 else n
             elif run:
-                if 0 < run < most:
+                if 0 < run < longest:
                     tr.count_blip(run, most)
                 tr.run = 0
             tr.remember(z, TREND_READINGS - 1)
@@ -364,6 +372,11 @@ class QualityResidual(FlowContext, Gated):
                 for tr in tracks:
                     tr.blips = tuple((c + 1) // 2 for c in tr.blips)
         self.blip_t = t
+
+    def _learn_interval(self, dt: float) -> None:
+        """``dt_typ``, the usual interval between readings: the shortest lately, rising by at most
+        1 % a reading (a gap is not the cadence; a slower cadence is taken on within 200 readings)."""
+        self.dt_typ = dt if not self.dt_typ or dt < self.dt_typ else min(dt, 1.01 * self.dt_typ)
 
     def _settle_tails(self, t: float, alarmed: bool) -> None:
         """Blocks of ``hold_s``: an alarm drops the tail steps of its block and the block before;
