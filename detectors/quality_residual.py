@@ -193,7 +193,7 @@ class QualityResidual(FlowContext, Gated):
     #: Added with blips and trends (checkpoints from before load with these).
     slot_defaults = {"single_readings": 2, "blip_rate": 0.05, "blip_max": 6, "horizon": 0.0, "blip_days": 0.0,
                      "blip_t": None, "_deps": None, "_up": 0, "agree": 0, "quick": 0.0,
-                     "blip_s": math.inf, "dt_typ": 0.0}   # added with blips bounded in time
+                     "blip_s": Params().blip_max_s, "dt_typ": 0.0}   # added with blips bounded in time
     transient_slots = frozenset({"_deps", "_up"})
 
     def __init__(self, quantities: tuple[str, ...], params: Params, context: tuple[str, ...] = ()) -> None:

@@ -6,8 +6,8 @@ was, not from the first spike, and one spike among the three does not move the r
 previous reading ``v1`` departed from the reference ``r``; the current reading ``v`` came back when it
 lies on the other side of ``v1`` and ``|v − r| ≤ ret × jump``, ``jump = min(|v1 − r|, |v1 − v|)``.
 The ratio is the smaller of ``jump / (k × scale)`` (the caller's noise scale) and ``jump / (rel ×
-max(|r|, |v|, res))`` (a least size relative to the value; a level is sized from its datum). A rise that persists (a flood, a
-plume) does not come back in one reading.
+max(|r|, |v|, res))`` (a least size relative to the value; a level is sized from its datum). A rise
+that persists (a flood, a plume) does not come back in one reading.
 
 When the reading before the last also departed (a two-reading spike, 55 → 82 → 80 → 55), the two
 must agree within ``ret`` × the jump: a peak and the first reading of its recession (0.5 → 4.0 →

@@ -188,15 +188,23 @@ def test_checkpoints_from_before_early_signs_still_load_and_score():
         det.learn_one(x)
     old = copy.deepcopy(det).__getstate__()
     old["gate"] = LevelGate(2, 0.0)                      # as saved before early signs
+    for later in ("blip_s", "dt_typ"):                   # and before blips were bounded in time
+        old.pop(later)
     tracks = []
+    newer = {"recent", "least", "last", "quantum", "changes"}  # early signs, the sensor's own step
     for tr in old["tracks"]:
-        state = {k: v for k, v in tr.__getstate__().items() if k != "recent"} | {"z1": 0.0, "z2": 0.0}
+        state = {k: v for k, v in tr.__getstate__().items() if k not in newer} | {"z1": 0.0, "z2": 0.0}
         tracks.append(ResidualTrack.__new__(ResidualTrack))
         tracks[-1].__setstate__(state)
     old["tracks"] = tuple(tracks)
     restored = type(det).__new__(type(det))
     restored.__setstate__(old)
-    x = reading(300, rng, {"chlorine": 0.05, "chlorine_2": 0.04})
+    assert restored.tracks[0].least == restored.tracks[0].floor
+    for i in range(300, 310):                            # learns on: intervals, blips, steps
+        x = reading(i, rng)
+        restored.score_one(x)
+        restored.learn_one(x)
+    x = reading(310, rng, {"chlorine": 0.05, "chlorine_2": 0.04})
     assert restored.score_one(x) > 8 and restored.gate.readings == 2
 
 

@@ -64,3 +64,16 @@ def test_the_datum_follows_the_lowest_level_held_not_a_dip():
     for i, v in enumerate([0.62, 0.55, 0.58, 0.61]):
         gauge_zero.learn_one({"t": 1.8e9 + 900.0 * i, "water_level": v})
     assert gauge_zero.datum == 0.0                        # a stage above the gauge's zero: as before
+
+
+def test_a_checkpoint_from_before_the_datum_restores_and_learns_it():
+    det = get("sensor_fault").build(GAUGE, "water_level", None)
+    for i in range(50):
+        det.learn_one({"t": 1.8e9 + 900.0 * i, "water_level": 245.6})
+    old = {k: v for k, v in det.__getstate__().items() if k not in ("floor", "datum")}
+    restored = type(det).__new__(type(det))
+    restored.__setstate__(old)
+    assert restored.datum == 0.0                          # sized from zero, as it was saved
+    for i in range(50, 53):
+        restored.learn_one({"t": 1.8e9 + 900.0 * i, "water_level": 245.6})
+    assert restored.datum == pytest.approx(245.6 - BASE_STAGE_MAX)
