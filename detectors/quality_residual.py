@@ -89,6 +89,7 @@ from detectors.stats.flow_context import FlowContext
 from detectors.stats.gates import Gated
 from detectors.stats.regression import TwoRegressorFit
 from detectors.stats.residual_track import BLIP_DAYS, ResidualTrack
+from detectors.stats.windows import shortest_interval
 from detectors.water_quality_event import departure_finding, streams_for
 from riverwatch.catalog import Station
 
@@ -352,7 +353,7 @@ class QualityResidual(FlowContext, Gated):
         corroborated = sum(1 for az, _, _ in deps if az >= th) >= self.k
         tracks, most = self.tracks, self.blip_max
         if self.blip_t is not None and t > self.blip_t:
-            self._learn_interval(t - self.blip_t)
+            self.dt_typ = shortest_interval(self.dt_typ, t - self.blip_t)
         longest = min(most, int(self.blip_s // self.dt_typ) + 1) if self.dt_typ > 0 else most
         for az, i, z in deps:
             tr = tracks[i]
@@ -372,11 +373,6 @@ class QualityResidual(FlowContext, Gated):
                 for tr in tracks:
                     tr.blips = tuple((c + 1) // 2 for c in tr.blips)
         self.blip_t = t
-
-    def _learn_interval(self, dt: float) -> None:
-        """``dt_typ``, the usual interval between readings: the shortest lately, rising by at most
-        1 % a reading (a gap is not the cadence; a slower cadence is taken on within 200 readings)."""
-        self.dt_typ = dt if not self.dt_typ or dt < self.dt_typ else min(dt, 1.01 * self.dt_typ)
 
     def _settle_tails(self, t: float, alarmed: bool) -> None:
         """Blocks of ``hold_s``: an alarm drops the tail steps of its block and the block before;
