@@ -36,6 +36,10 @@ Checks (per quantity stream, a few floats of state):
   (a slow recession at 1 cm resolution holds each value for hours). A recession slows as it goes:
   when a hold set a new longest, the next may be longer again by the same factor (``hold_growth``,
   at most ``hold_growth_max``), so the pace is one step per ``hold_ref`` × ``hold_growth``.
+  Turbidity and conductivity on a sonde that also reads the water level must also have held while
+  the river moved ``stuck_steps`` × further than it did during their holds lately
+  (:mod:`detectors.stats.hold_river`): a coarse sensor on a calm stream holds for days, a frozen one
+  does not follow the river.
 - **dry_probe** (conductivity, turbidity): the probe in air or fouled, conductivity collapsing
   towards zero together with turbidity collapsing or flat (:mod:`detectors.stats.dry_probe`).
 - **drift**: a steady, one-directional ramp (consistent signs, constant slope: the recent and the long
@@ -43,6 +47,8 @@ Checks (per quantity stream, a few floats of state):
   their difference, so a flood's curved rise on a precise gauge is not straight) over ≥ ``drift_n``
   steps that has carried the value ≥ ``drift_scales`` noise scales beyond the range the stream
   kept while it was not trending — a natural recovery returns into that range, a drift leaves it.
+  A stage or discharge ramping by more than ``DRIFT_MAX_PER_DAY`` (5 %) of its size a day is a slow
+  flood, not a drift: a sensor that fouls or settles does not move that fast.
   Drift (fouling, calibration) is slow, so a step is one reading but at least ``drift_min_s`` /
   ``drift_n`` seconds (30 min): the ramp must last ≥ ``drift_min_s`` (a day) whatever the reporting
   interval (48 readings were a flood's rising limb at 2-minute readings).
@@ -84,9 +90,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from detectors.base import Finding, register
 from detectors.stats.cleaning import value_of
 from detectors.stats.dry_probe import DryProbe
-from detectors.stats.fault_scores import (DRY_QUANTITIES, FAULTS, HYDROGRAPH, LASTING, MULTIPLE_MIN,  # noqa: F401
-                                          ON_A_DATUM, PROPORTIONAL, RESOLUTION, SEVERITY, fault_of as _fault_of,
+from detectors.stats.fault_scores import (DRIFT_MAX_PER_DAY, DRY_QUANTITIES, FAULTS,  # noqa: F401
+                                          FOLLOW_THE_RIVER, HYDROGRAPH, LASTING, MULTIPLE_MIN, ON_A_DATUM,
+                                          PROPORTIONAL, RESOLUTION, SEVERITY, fault_of as _fault_of,
                                           impossible_ratio, score as _score, worse as _worse)
+from detectors.stats.hold_river import RiverDuringHold
 from detectors.stats.river_moves import RiverMoves
 from detectors.stats.spike import Spike
 from detectors.stats.spike_cluster import SpikeCluster
@@ -143,13 +151,13 @@ class SensorFault(ExcursionChecks, NoiseScales, Gated):
                  "drift_step_s", "drift_t", "drift_v", "drift_k", "dd", "bursty", "dscale_rel",
                  "quantum", "hold_ref", "stuck_steps", "stuck_mem", "dry", "flag_gaps", "spike", "release",
                  "lasting", "cluster", "gap_spike", "_cl", "moves", "hold_growth", "growth_max",
-                 "multiple", "multiple_min", "rev", "floor", "datum")
+                 "multiple", "multiple_min", "rev", "floor", "datum", "river")
     slot_defaults = {"quantum": math.inf, "hold_ref": 0.0, "stuck_steps": Params().stuck_steps,
                      "stuck_mem": Params().stuck_memory_s, "dry": None, "flag_gaps": Params().flag_dropouts,
                      "spike": None, "release": Params().release, "lasting": frozenset(), "cluster": None,
                      "gap_spike": Params().gap_spike_factor, "_cl": None, "moves": None, "hold_growth": 1.0,
                      "growth_max": Params().hold_growth_max, "multiple": Params().spike_multiple,
-                     "multiple_min": math.inf, "rev": 1.0, "floor": math.nan, "datum": 0.0}
+                     "multiple_min": math.inf, "rev": 1.0, "floor": math.nan, "datum": 0.0, "river": None}
 
     def __init__(self, quantity: str, plausible, max_rate: float | None, stuck_after: int,
                  params: Params) -> None:
@@ -175,6 +183,7 @@ class SensorFault(ExcursionChecks, NoiseScales, Gated):
         self.quantum, self.hold_ref = math.inf, 0.0
         self.hold_growth, self.growth_max = 1.0, params.hold_growth_max
         self.moves = RiverMoves(params.tau_readings) if quantity in HYDROGRAPH else None
+        self.river = RiverDuringHold() if quantity in FOLLOW_THE_RIVER else None
         self.dry = DryProbe(params.dry_abs, params.dry_frac, params.collapse_frac) \
             if quantity in DRY_QUANTITIES else None
         self.drift_n, self.drift_scales = params.drift_n, params.drift_scales
@@ -235,8 +244,9 @@ class SensorFault(ExcursionChecks, NoiseScales, Gated):
         if not self.stuck_ok and v == self.v1 and self.stuck_after:
             held = t - self.same_t
             if held >= self.stuck_min_s:
-                worst = _worse(worst, ("stuck", min((self.same_n + 1) / self.stuck_after,
-                                                     self._expected_steps(held) / self.stuck_steps), v))
+                ratio = min((self.same_n + 1) / self.stuck_after, self._expected_steps(held) / self.stuck_steps)
+                moved = self.river.ratio(value_of(x, "water_level"), self.stuck_steps) if self.river else None
+                worst = _worse(worst, ("stuck", ratio if moved is None else min(ratio, moved), v))
         if self.dry is not None:
             worst = _worse(worst, ("dry_probe", self.dry.ratio(x), v))
         if self.n >= 2 * self.drift_n and self.n >= 3 and self.rough_slow > 0:
@@ -244,9 +254,17 @@ class SensorFault(ExcursionChecks, NoiseScales, Gated):
         if self.drift_k + 1 >= 4 * self.drift_n and self.slow != 0 and abs(self.sign) >= 0.8:
             steady = abs(self.fast - self.slow) <= min(0.3 * abs(self.slow), self._reading_sd())
             beyond = max(self.env_lo - v, v - self.env_hi) / scale
-            if steady and self.env_lo <= self.env_hi and beyond > 0:
+            if steady and self.env_lo <= self.env_hi and beyond > 0 and not self._river_pace(v):
                 worst = _worse(worst, ("drift", beyond / self.drift_scales, v))
         return worst
+
+    def _river_pace(self, v: float) -> bool:
+        """Whether the ramp is too fast for a drift of a hydrograph quantity: over
+        :data:`DRIFT_MAX_PER_DAY` of its size a day, the pace of a slow flood, not of a fouled or
+        settling sensor (pure)."""
+        if self.quantity not in HYDROGRAPH:
+            return False
+        return abs(self.slow) * 86400.0 / max(self.dt_typ, self.drift_step_s) > DRIFT_MAX_PER_DAY * self._size(v)
 
     def _reading_sd(self) -> float:
         """The standard deviation of a reading's noise in calm times (the cluster check's calm mean
@@ -328,6 +346,8 @@ class SensorFault(ExcursionChecks, NoiseScales, Gated):
         else:
             self.same_n, self.same_t = 1, t
             self.drift_t, self.drift_v = t, v
+        if self.river is not None:
+            self.river.learn(value_of(x, "water_level"), self.same_n == 1)
         if self.proportional:
             self._learn_magnitude(self._size(v))
         self.t2, self.v2, self.t1, self.v1 = self.t1, self.v1, t, v
@@ -396,6 +416,8 @@ class SensorFault(ExcursionChecks, NoiseScales, Gated):
             self.multiple_min = MULTIPLE_MIN.get(self.quantity, math.inf)
         if "dry" in missing and self.quantity in DRY_QUANTITIES:
             self.dry = DryProbe()
+        if "river" in missing and self.quantity in FOLLOW_THE_RIVER:  # the river during holds: from now on
+            self.river = RiverDuringHold()
         if "dscale_rel" in missing:  # scales in units of the usual magnitude: fractions now
             self.dscale_rel = 0.0
             if self.proportional:

@@ -32,6 +32,10 @@ RESOLUTION = {"water_level": 0.002, "discharge": 0.01, "water_temperature": 0.05
               "chlorine": 0.005, "dissolved_oxygen": 0.05, "battery": 0.01}
 #: Quantities that carry the dry/fouled-probe check (:mod:`detectors.stats.dry_probe`).
 DRY_QUANTITIES = frozenset({COND, TURB})
+#: Quantities that follow the flow (sediment is carried, solutes diluted): on a sonde that reads the
+#: water level too, a hold counts as "stuck" only if the river moved while it held
+#: (:mod:`detectors.stats.hold_river`).
+FOLLOW_THE_RIVER = frozenset({COND, TURB})
 #: Quantities on a ratio scale whose measurement noise grows with the value (the noise check
 #: measures their roughness as a fraction of the current level, at least the usual magnitude).
 PROPORTIONAL = frozenset({"water_level", "discharge", "turbidity", "conductivity", "chlorine",
@@ -45,6 +49,10 @@ HYDROGRAPH = frozenset({"water_level", "discharge"})
 #: triple for one reading and fall back). 5 NTU keeps drinking-water turbidity (< 1 NTU) and blips at
 #: the bottom of the range out.
 MULTIPLE_MIN = {TURB: 5.0}
+#: The fastest a hydrograph quantity (stage, discharge) drifts, as a fraction of its size a day: a
+#: fouled, silted or settling sensor moves millimetres to centimetres a day; a steady ramp faster
+#: than this is the river (a lowland flood rises a few centimetres an hour for days).
+DRIFT_MAX_PER_DAY = 0.05
 #: Quantities read from an arbitrary datum (a gauge's zero, a national height datum or sea level):
 #: their size, for the relative checks, is measured from the datum :func:`datum_of` sets.
 ON_A_DATUM = frozenset({"water_level"})

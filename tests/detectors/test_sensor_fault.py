@@ -136,10 +136,12 @@ def test_flash_flood_curvature_at_coarse_readings_is_not_noise():
 
 
 def test_slow_drift_at_short_intervals_is_flagged():
-    # 1 m over two days at 2-minute readings: per reading far below the noise, per 30 min above it
-    calm = noisy(3 * 720, 1.4, 0.004, seed=4)
-    ramp = [v + i / 1440.0 for i, v in enumerate(noisy(1440, 1.4, 0.004, seed=5))]
-    out = faults(GAUGE, "water_level", calm + ramp, step_s=120.0)
+    # a fouling turbidity probe, 5 → 10 NTU over two days at 2-minute readings: per reading far
+    # below the noise, per 30 min above it (this test once drifted a water level 1 m in two days:
+    # that is a slow flood, see test_sensor_fault_gauges.py)
+    calm = noisy(3 * 720, 5.0, 0.02, seed=4)
+    ramp = [v + 5.0 * i / 1440.0 for i, v in enumerate(noisy(1440, 5.0, 0.02, seed=5))]
+    out = faults(WQ, "turbidity", calm + ramp, step_s=120.0)
     assert "drift" in out[len(calm):] and "drift" not in out[:len(calm)]
 
 

@@ -10,7 +10,7 @@ import random
 
 import pytest
 
-from tests.detectors.test_sensor_fault import GAUGE, faults
+from tests.detectors.test_sensor_fault import GAUGE, HALF_HOUR, faults
 
 QUARTER = 900.0
 
@@ -164,3 +164,41 @@ def test_a_checkpoint_from_before_the_river_moves_and_hold_growth_restores():
         restored.learn_one(x)
         out.append(restored.level(s))
     assert not any(out)
+
+
+# -- a slow flood is not a drifting sensor (issue #11, 2026-12-07) -----------------------------
+
+def slow_flood(step_s, rise_m, rise_days, base=1.0, noise=0.002, seed=21):
+    """Stage of a lowland river: three calm days at ``base``, then a steady rise of ``rise_m`` over
+    ``rise_days`` (a few cm an hour), a day's crest and a slower fall."""
+    rng = random.Random(seed)
+    per_day = 86400.0 / step_s
+    calm = [base + rng.gauss(0, noise) for _ in range(int(3 * per_day))]
+    n_rise = int(rise_days * per_day)
+    rise = [base + rise_m * i / n_rise + rng.gauss(0, noise) for i in range(n_rise)]
+    crest = [base + rise_m + rng.gauss(0, noise) for _ in range(int(per_day))]
+    fall = [base + rise_m * (1 - i / (2 * n_rise)) + rng.gauss(0, noise) for i in range(2 * n_rise)]
+    return [round(v, 3) for v in calm + rise + crest + fall], len(calm)
+
+
+@pytest.mark.parametrize("step_s, rise_m, rise_days", [
+    (1800.0, 0.65, 1.0), (1800.0, 1.3, 2.0), (120.0, 1.0, 2.0), (900.0, 1.5, 4.0)])
+def test_a_slow_flood_rise_is_no_drift(step_s, rise_m, rise_days):
+    # Herbert site 4, 2 July 2021: the level rose 1.24 → 1.57 m at 1.4 cm an hour, steady enough for
+    # the drift check, whose flag held back the flood's public warning for 10 hours. A sensor that
+    # fouls or settles moves mm to cm a day; this is the river (before: "drift" in every case)
+    stage, n_calm = slow_flood(step_s, rise_m, rise_days)
+    out = faults(GAUGE, "water_level", stage, step_s)
+    assert "drift" not in out, (step_s, out.index("drift") - n_calm)
+    flow = rating([v + 0.5 for v in stage])
+    assert "drift" not in faults(GAUGE, "discharge", flow, step_s)
+
+
+def test_a_level_sensor_drifting_four_centimetres_a_day_is_still_flagged():
+    # under 5 % of a 1 m stage a day (the check needs the ramp to beat the noise: at 1 mm of noise
+    # or 2 cm a day it saw no drift before either)
+    rng = random.Random(22)
+    calm = [1.0 + rng.gauss(0, 0.0003) for _ in range(5 * 48)]
+    ramp = [1.0 + 0.04 * i / 48 + rng.gauss(0, 0.0003) for i in range(6 * 48)]
+    out = faults(GAUGE, "water_level", calm + ramp, HALF_HOUR)
+    assert "drift" in out[len(calm):] and "drift" not in out[:len(calm)]
