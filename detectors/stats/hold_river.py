@@ -28,10 +28,11 @@ from __future__ import annotations
 
 import math
 
+from detectors.stats.fault_scores import RESOLUTION
 from riverwatch.state import Slotted
 
-#: The finest water-level step a sonde reports (m): the least reference.
-LEVEL_RESOLUTION = 0.002
+#: The least reference: the water level's resolution (m).
+LEVEL_RESOLUTION = RESOLUTION["water_level"]
 #: The reference halves over this many changes of the value.
 HALF_LIFE_HOLDS = 20
 
@@ -52,18 +53,19 @@ class RiverDuringHold(Slotted):
             moved = self.hi - self.lo
             self.ref = max(self.ref * 0.5 ** (1.0 / HALF_LIFE_HOLDS), moved if moved == moved else 0.0)
             self.lo = self.hi = math.nan
-        if level is None:
-            return
-        if self.lo != self.lo:
-            self.lo = self.hi = level
-        else:
-            self.lo, self.hi = min(self.lo, level), max(self.hi, level)
+        self.lo, self.hi = self._span(level)
 
     def ratio(self, level: float | None, steps: float) -> float | None:
         """The level's range over the hold, with ``level`` now, in ``steps`` references (pure)."""
-        lo, hi = self.lo, self.hi
-        if level is not None:
-            lo, hi = (min(lo, level), max(hi, level)) if lo == lo else (level, level)
+        lo, hi = self._span(level)
         if lo != lo:
             return None
         return (hi - lo) / (steps * max(self.ref, LEVEL_RESOLUTION))
+
+    def _span(self, level: float | None) -> tuple[float, float]:
+        """The level's range over the hold with ``level`` taken in (pure)."""
+        if level is None:
+            return self.lo, self.hi
+        if self.lo != self.lo:
+            return level, level
+        return min(self.lo, level), max(self.hi, level)

@@ -10,7 +10,7 @@ import random
 from detectors import get
 from detectors.stats.hold_river import RiverDuringHold
 
-from tests.detectors.test_sensor_fault import WQ, noisy, without
+from tests.detectors.test_sensor_fault import WQ, faults, noisy, without
 
 STEP = 5760.0   # Sandy Creek's 1.6-hour readings
 
@@ -33,16 +33,8 @@ def calm_sonde(seed, days=120):
 
 def stuck_flags(times, values, levels, quantity="turbidity"):
     """The readings flagged "stuck" when ``levels`` (or no level, if None) come with each reading."""
-    det = get("sensor_fault").build(WQ, quantity)
-    out = []
-    for i, (t, v) in enumerate(zip(times, values)):
-        x = {"t": t, quantity: v}
-        if levels is not None:
-            x["water_level"] = levels[i]
-        s = det.score_one(x)
-        det.learn_one(x)
-        out.append(det.level(s) > 0 and dict(det.evidence(x, s).details)["fault"] == "stuck")
-    return out
+    along = None if levels is None else [{"water_level": lv} for lv in levels]
+    return [f == "stuck" for f in faults(WQ, quantity, values, times=times, along=along)]
 
 
 def test_a_coarse_sensor_on_a_calm_stream_is_not_stuck_while_the_river_holds_still():

@@ -18,12 +18,14 @@ GAUGE = CATALOG.station("rivertown", "gauge-hochtal")
 HALF_HOUR = 1800.0
 
 
-def faults(station, quantity, values, step_s=900.0, times=None, params=None):
+def faults(station, quantity, values, step_s=900.0, times=None, params=None, along=None):
+    """The fault named at each reading of ``values`` (None: not flagged); ``along``: other readings
+    of the same station sent with each one (a list of dicts)."""
     det = get("sensor_fault").build(station, quantity, params)
     out = []
     times = times or [1.8e9 + i * step_s for i in range(len(values))]
-    for t, v in zip(times, values):
-        x = {"t": t, quantity: v}
+    for i, (t, v) in enumerate(zip(times, values)):
+        x = {"t": t, quantity: v, **(along[i] if along else {})}
         s = det.score_one(x)
         det.learn_one(x)
         lvl = det.level(s)
