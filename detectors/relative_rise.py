@@ -4,7 +4,11 @@ A slow lowland flood (a few cm per hour for days) never clears ``rate_of_rise``'
 gauge without catalog levels has nothing for ``level_threshold`` or ``time_to_threshold`` to cross.
 This detector asks instead how unusual the river's height is *for this station*:
 
-- the reading is de-spiked (median of the last three) and lightly smoothed (``smooth_tau_s``);
+- the reading is de-spiked (median of the last three) and lightly smoothed (``smooth_tau_s``); at a
+  gauge read less often than every ``despike_interval_s`` (45 min) the median would lag a rise by
+  a whole reading (an hour at hourly readings), so there the score sees the reading itself while
+  what is learnt stays de-spiked: a lone spike raises one reading's score, which the persistence
+  keeps out;
 - the **low-flow baseline** is the lowest smoothed value of the last ``base_days`` calendar days
   (:class:`~detectors.stats.baselines.DailyLow`): it does not creep up during a rise that lasts days
   (with ``base_days`` = 0, an EWMA falling with ``fall_tau_s`` and rising with ``base_tau_s``);
@@ -21,7 +25,11 @@ This detector asks instead how unusual the river's height is *for this station*:
 A level is *raised* only while the rise is also **sustained**, at one of the time scales
 ``steps_s``: the smoothed value sampled every step (15 min for a fast wave, an hour, 4 h for a
 lowland river rising a few cm an hour for days) over the last ``points`` samples rises
-consistently (agreement ≥ ``min_agreement``) by at least ``min_rise_z`` typical excesses. Once
+consistently (agreement ≥ ``min_agreement``) by at least ``min_rise_z`` typical excesses. A step
+shorter than the gauge's interval samples every reading, so it keeps only the samples within
+(``points`` − 1) steps' time, at least two: at 1.5-hour readings the 15-minute scale would
+otherwise span 7.5 h, and a second rise on a recession would not look sustained until past its
+crest. Once
 raised, a level holds while ``z`` stays above ``hold_fraction`` of its threshold, so a flood that
 pauses on its way up keeps its warning. On the
 **recession** the warning is released once the excess has fallen to ``release_fraction`` of the
@@ -67,6 +75,7 @@ from detectors.stats.cleaning import clamp, time_of, value_of
 from detectors.stats.daily_peaks import EveryDay, RoutineParams
 from detectors.stats.gates import Gated, LevelGate
 from detectors.stats.trend import slope_agreement
+from detectors.stats.windows import shortest_interval
 from riverwatch.catalog import Station
 
 #: The quantities watched, first present wins (see ``flood_stream``).
@@ -105,6 +114,9 @@ class Params(RoutineParams):
         No level before the stream has been watched this long.
     persist_readings
         Readings a new level needs (see level_threshold).
+    despike_interval_s
+        Readings further apart than this (the shortest interval lately) are scored as they come:
+        between the half-hour and the hour, so a half-hourly gauge that misses readings stays de-spiked.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -125,6 +137,7 @@ class Params(RoutineParams):
     min_rise_z: float = Field(1.0, ge=0)
     warmup_s: float = Field(86400.0, ge=0)
     persist_readings: int = Field(2, ge=1)
+    despike_interval_s: float = Field(2700.0, gt=0)
 
 
 class RelativeRise(Gated):
@@ -134,11 +147,12 @@ class RelativeRise(Gated):
                  "base_tau_s", "scale_tau_s", "clip", "floor", "min_agreement", "min_rise_z",
                  "warmup_s", "points", "t0", "t", "prev", "smooth", "base", "scale", "gate", "_cache", "_memo",
                  "steps_s", "sampled", "sampled_t", "lows", "typical", "release_fraction", "peak", "released_at",
-                 "raised_base", "_adv", "every_day")
+                 "raised_base", "_adv", "every_day", "despike_interval_s", "cadence")
     transient_slots = frozenset({"_adv"})
     # A state written before these slots: the old baseline and scale (EWMA), no release, samples anew.
     slot_defaults = {"lows": None, "typical": None, "release_fraction": 0.0, "peak": None, "released_at": None,
-                     "raised_base": None, "_adv": None, "every_day": None}
+                     "raised_base": None, "_adv": None, "every_day": None,
+                     "despike_interval_s": Params().despike_interval_s, "cadence": 0.0}
 
     def __init__(self, quantity: str, floor: float, params: Params, tidal: bool | None = None) -> None:
         self.quantity = quantity
@@ -159,6 +173,8 @@ class RelativeRise(Gated):
         self.t0: float | None = None        # first reading's time
         self.t = 0.0                        # last reading's time
         self.prev: tuple[float, ...] = ()   # the last two (transformed) readings, for the median
+        self.cadence = 0.0                  # seconds between readings (the shortest lately)
+        self.despike_interval_s = params.despike_interval_s
         self.smooth = 0.0
         self.base = 0.0
         self.scale = floor
@@ -185,7 +201,8 @@ class RelativeRise(Gated):
         return math.log(max(v, 1e-3))
 
     def _advance(self, t: float, v: float) -> tuple[float, float, float]:
-        """``(smooth, base, despiked)`` after reading ``v`` at ``t`` (not committed; the last answer is
+        """``(smooth, base, now)`` after reading ``v`` at ``t``: the smoothed de-spiked value learnt, the
+        baseline, and the smoothed value the score sees (see :meth:`_advance_anew`; not committed; the last answer is
         kept until the reading is learnt, which asks again)."""
         hit = self._adv
         if hit is not None and hit[0] == t and hit[1] == v:
@@ -204,7 +221,12 @@ class RelativeRise(Gated):
         if self.t0 is None:
             return m, m, m
         dt = max(t - self.t, 0.0)
-        smooth = self.smooth + (1.0 - math.exp(-dt / self.smooth_tau_s)) * (m - self.smooth)
+        a = 1.0 - math.exp(-dt / self.smooth_tau_s)
+        smooth = self.smooth + a * (m - self.smooth)
+        # Read less often than every despike_interval_s, the median would lag a rise by a whole
+        # reading: the score sees the reading itself, what is learnt stays de-spiked (so a lone
+        # spike raises one reading's score, and the persistence keeps it out).
+        now = self.smooth + a * (v - self.smooth) if self.cadence > self.despike_interval_s else smooth
         if self.lows is not None:
             base = self.lows.value(t, smooth)
         else:
@@ -212,14 +234,14 @@ class RelativeRise(Gated):
             base = self.base + (1.0 - math.exp(-dt / tau)) * (smooth - self.base)
         if self.raised_base is not None and t - self.raised_base[0] < self._memory_s():
             base = min(base, self.raised_base[1])  # a raised warning: judged against the low before it
-        return smooth, base, m
+        return smooth, base, now
 
     def _measure(self, x):
         v = self._value(x)
         if v is None:
             return None
         t = time_of(x)
-        smooth, base, _ = self._advance(t, v)
+        _, base, smooth = self._advance(t, v)          # smooth: the value the score sees
         z = clamp(max(smooth - base, 0.0) / self.scale)
         if self.t0 is None or t - self.t0 < self.warmup_s:
             return z, 0, 0
@@ -242,8 +264,16 @@ class RelativeRise(Gated):
         return lvl
 
     def _rising(self, smooth: float) -> bool:
-        """Whether the samples of one of the steps and ``smooth`` now rise consistently (see the module)."""
-        return any(self._rising_in(samples, smooth) for samples in self.sampled)
+        """Whether the samples of one of the steps and ``smooth`` (what the score sees) now rise
+        consistently (see the module)."""
+        return any(self._rising_in(samples[-self._samples_within(step):], smooth)
+                   for samples, step in zip(self.sampled, self.steps_s))
+
+    def _samples_within(self, step: float) -> int:
+        """How many samples of ``step`` the rise test takes: ``points`` − 1, or at a cadence slower than
+        ``step`` as many as fit in (``points`` − 1) steps' time, at least two."""
+        n = self.points - 1
+        return n if self.cadence <= step else max(2, min(n, int(n * step / self.cadence)))
 
     def _rising_in(self, samples: list[float], smooth: float) -> bool:
         """Whether ``samples`` and ``smooth`` rise consistently by ≥ ``min_rise_z`` typical excesses."""
@@ -262,7 +292,9 @@ class RelativeRise(Gated):
         t = time_of(x)
         if self.t0 is not None and t < self.t:
             return                                    # out of order: dropped
-        smooth, base, m = self._advance(t, v)
+        smooth, base, now = self._advance(t, v)
+        if self.t0 is not None and t > self.t:
+            self.cadence = shortest_interval(self.cadence, t - self.t)
         if self.t0 is None:
             self.t0 = t
             self.sampled = [[smooth] for _ in self.steps_s]
@@ -271,7 +303,7 @@ class RelativeRise(Gated):
             self._learn_scale(t, max(smooth - base, 0.0))
             for k, step in enumerate(self.steps_s):
                 if t - self.sampled_t[k] >= step:
-                    self.sampled[k].append(smooth)
+                    self.sampled[k].append(now)
                     del self.sampled[k][: -(self.points - 1)]
                     self.sampled_t[k] = t
         self._track_episode(t, smooth, base)

@@ -72,6 +72,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--limit", type=int, default=0, help="replay only the first N series")
     p.add_argument("--lead-window", type=float, default=None,
                    help="minutes before an event a warning still counts (default per format)")
+    p.add_argument("--every", default="0", metavar="DURATION",
+                   help="replay as a gauge reporting at most every DURATION (30m, 1h) would have sent it; "
+                        "events keep their times")
     p.add_argument("--max-plots", type=int, default=8, help="series plots to draw (worst and best)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     h = p.add_argument_group("influx (replay a station's own history)")

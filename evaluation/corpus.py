@@ -21,7 +21,9 @@ from tqdm import tqdm
 
 from detectors.base import registry
 from evaluation import datasets, nab_score
+from evaluation.history_span import parse_duration
 from evaluation.replay import ReplayResult, replay
+from evaluation.series import thinned
 
 #: Hazards scored per format when no ``--detector`` is given (sensor problems are never warnings).
 DEFAULT_HAZARDS = {"nab": ("anomaly",), "csv": ("anomaly",), "usgs": ("flood",), "gecco": ("water_quality",),
@@ -63,7 +65,8 @@ def load_series(args: argparse.Namespace) -> list[datasets.Series]:
 
 
 def load_paths(args: argparse.Namespace) -> list[datasets.Series]:
-    """The series of every path in ``args.data`` (a list), as :func:`load_series` reads each.
+    """The series of every path in ``args.data`` (a list), as :func:`load_series` reads each, thinned to
+    a reading at most every ``args.every`` (a duration such as ``1h``; see :func:`~evaluation.series.thinned`).
 
     >>> load_paths(argparse.Namespace(format="nab", data=["a", "b"]))
     Traceback (most recent call last):
@@ -72,6 +75,7 @@ def load_paths(args: argparse.Namespace) -> list[datasets.Series]:
     """
     from riverwatch.errors import ConfigError
 
+    every = parse_duration(getattr(args, "every", None) or "0", "--every")   # a reading at most this often
     if len(args.data) > 1 and args.format not in MULTI_PATH_FORMATS:
         raise ConfigError(f"evaluate: --format {args.format} takes one data path, not {len(args.data)}")
     series: list[datasets.Series] = []
@@ -79,7 +83,7 @@ def load_paths(args: argparse.Namespace) -> list[datasets.Series]:
         series += load_series(argparse.Namespace(**{**vars(args), "data": Path(path)}))
     if not any(not datasets.is_weather(s) for s in series):
         raise ConfigError(f"evaluate: no series found in {', '.join(map(str, args.data))}")
-    return series
+    return [thinned(s, every) for s in series] if every else series
 
 
 

@@ -153,3 +153,37 @@ def sorted_columns(t: list[float], columns: dict[str, list[float]], labels: list
     cols = {k: np.asarray(v, dtype=float)[order] for k, v in columns.items()}
     labs = None if labels is None else np.asarray(labels, dtype=bool)[order]
     return tt, cols, labs
+
+
+def thinned(series: Series, seconds: float) -> Series:
+    """``series`` as a gauge sending a reading at most every ``seconds`` would have sent it: each
+    reading kept is the first one at least ``seconds`` after the last kept. Events keep their times
+    (lead is still measured from the recorded crossing); fault runs keep the rows left inside them
+    (a run left with none is dropped); per-row arrays in ``meta`` are thinned alike.
+
+    >>> s = Series("s", "c", synthetic_station("s", ["water_level"]), np.arange(0.0, 3600.0, 900.0),
+    ...            {"water_level": np.array([1.0, 2.0, 3.0, 4.0])},
+    ...            meta={"faults": (FaultRun("water_level", "A", 1, 1), FaultRun("water_level", "B", 2, 3))})
+    >>> t = thinned(s, 1800.0)
+    >>> t.t.tolist(), t.columns["water_level"].tolist(), t.meta["faults"]
+    ([0.0, 1800.0], [1.0, 3.0], (FaultRun(quantity='water_level', kind='B', first=1, last=1),))
+    """
+    keep, last = [], -math.inf
+    for i, ti in enumerate(series.t):
+        if ti - last >= seconds:
+            keep.append(i)
+            last = ti
+    rows = np.asarray(keep, dtype=int)
+    meta = {k: v[rows] if isinstance(v, np.ndarray) and len(v) == len(series.t) else v
+            for k, v in series.meta.items()}
+    if "faults" in meta:
+        kept = (_thinned_run(f, rows) for f in meta["faults"])
+        meta["faults"] = tuple(f for f in kept if f is not None)
+    return Series(series.name, series.category, series.station, series.t[rows],
+                  {q: v[rows] for q, v in series.columns.items()}, series.events, series.quiet, meta)
+
+
+def _thinned_run(run: FaultRun, rows: np.ndarray) -> FaultRun | None:
+    """``run`` on the kept ``rows`` (their new indices), or None when none of its rows is kept."""
+    inside = np.flatnonzero((rows >= run.first) & (rows <= run.last))
+    return FaultRun(run.quantity, run.kind, int(inside[0]), int(inside[-1])) if len(inside) else None

@@ -85,6 +85,30 @@ def test_texas_and_uk_floods_together_with_the_stage_only_bound(data_dir, tmp_pa
     assert "the most a stage-only warning can lead by" in out
 
 
+def test_every_replays_a_gauge_read_less_often(tmp_path, capsys):
+    (tmp_path / "data").mkdir()
+    folder = fixture_module().write_usgs_with_weather(tmp_path / "data")
+    run(capsys, folder, "--format", "usgs", "--out", tmp_path / "all", "--max-plots", "0")
+    run(capsys, folder, "--format", "usgs", "--out", tmp_path / "hourly", "--max-plots", "0", "--every", "1h")
+    every, hourly = (json.loads((tmp_path / d / "summary.json").read_text()) for d in ("all", "hourly"))
+    assert hourly["readings"] == every["readings"] // 2       # its readings are half-hourly
+    assert hourly["events"]["events"] == every["events"]["events"]      # the waves are the same
+    assert main(["evaluate", str(folder), "--format", "usgs", "--out", str(tmp_path / "x"), "--every", "hourly",
+                 "--no-progress"]) == 2
+    assert "--every" in capsys.readouterr().err
+
+
+def test_texas_and_uk_floods_read_hourly(data_dir, tmp_path, capsys):
+    folders = [data_dir / "usgs-texas-floods", data_dir / "uk-ea-floods"]
+    if not all(f.is_dir() for f in folders):
+        pytest.skip("needs both flood sets")
+    run(capsys, *folders, "--format", "usgs", "--out", tmp_path, "--max-plots", "0", "--every", "1h")
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    # the four waves missed are the San Antonio River's pulses above half-rise for one or two hours
+    assert summary["events"]["events"] == 22 and summary["events"]["detected"] >= 18
+    assert summary["events"]["quiet_warnings"] == 0 and summary["false_warnings_per_day"] <= 0.15
+
+
 def fixture_module():
     """test_datasets.py, for its synthetic folder writers (tests have no package to import from)."""
     import importlib.util
