@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import math
+import sys
 from pathlib import Path
 from typing import Iterable
 
@@ -84,6 +85,10 @@ def _usgs_event(file: Path, summary: dict) -> list[Series]:
         cols = {q: rec[q] for q, _ in _USGS_COLUMNS.values()}
         t, arrays, labels = sorted_columns(rec["t"], cols, rec["label"])
         arrays = {q: v for q, v in arrays.items() if np.isfinite(v).any()}
+        if not arrays:
+            print(f"evaluate: {file.name}: station {sid} has no stage or discharge readings; left out",
+                  file=sys.stderr)
+            continue
         info = summary.get((event_name, sid), {})
         evs = list(events_from_labels(t, labels))
         crossing = info.get("first_crossing_utc", "").strip()

@@ -76,6 +76,17 @@ def test_usgs_units_events_and_quiet(tmp_path):
     assert quiet_s.quiet and not flood_s.quiet and "water_level" not in quiet_s.columns
 
 
+def test_a_usgs_station_without_readings_is_left_out_with_a_note(tmp_path, capsys):
+    head = "time_local_usgs,time_utc,station_id,station_name,gage_height_ft,discharge_cfs,event_name,rise_label\n"
+    rows = [f"x,2013-10-31T0{h}:00:00Z,1,\"A\",{10 + h},,Flood,0" for h in range(4)]
+    rows += [f"x,2013-10-31T0{h}:00:00Z,2,\"B\",,,Flood,0" for h in range(4)]   # neither stage nor discharge
+    (tmp_path / "flood.csv").write_text(head + "\n".join(rows) + "\n")
+    (tmp_path / "station_event_summary.csv").write_text("event,station_id,significant_rise,first_crossing_utc\n")
+    series = datasets.load("usgs", tmp_path, weather=False)
+    assert [s.name for s in series] == ["1.csv"]
+    assert "station 2 has no stage or discharge readings; left out" in capsys.readouterr().err
+
+
 START = "2020-06-01T00:00:00"
 USGS_HEAD = "time_local_usgs,time_utc,station_id,station_name,gage_height_ft,discharge_cfs,event_name,rise_label\n"
 ISD_HEAD = "date,precip_1hr_mm,precip_mm,source,station_id,temp_c,timestamp\n"
