@@ -73,7 +73,7 @@ def bench_harness(n: int) -> float:
     """Readings per second of a replay through a no-op detector (registered in this process only)."""
     registry()
     register("_bench_noop", params=_NoParams, hazard="anomaly",
-             applies=lambda station: ["water_level"])(lambda station, quantity, params: _Noop())
+             applies=lambda station, params=None: ["water_level"])(lambda station, quantity, params: _Noop())
     return bench_replay(["_bench_noop"], n)["_bench_noop"]
 
 

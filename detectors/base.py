@@ -16,7 +16,8 @@ A new detector is one file, ``detectors/<name>.py``::
     @register("name", params=Params, hazard="flood")
     def make(station: Station, quantity: str | None, params: Params) -> Detector: ...
 
-plus ``applies`` (which streams of a station it watches) and its test; the core is not edited.
+plus ``applies(station, params)`` (which streams of a station it watches with those parameters)
+and its test; the core is not edited.
 The detector keeps its state in the ``__slots__`` of a :class:`riverwatch.state.Slotted` subclass,
 so checkpoints are versioned (the contract tests check it, nested helpers included).
 :func:`registry` finds it by importing every top-level module of this package (subpackages such
@@ -84,7 +85,7 @@ class Finding:
 
 
 Factory = Callable[[Station, "str | None", Any], Detector]
-Applies = Callable[[Station], "list[str | None]"]
+Applies = Callable[[Station, Any], "list[str | None]"]   # (station, parsed params) -> streams
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +98,14 @@ class DetectorSpec:
     hazard: str
     applies: Applies
     skip_checks: frozenset[str] = frozenset()
+
+    def streams(self, station: Station, params: Mapping | BaseModel | None = None) -> list[str | None]:
+        """The streams it watches at ``station`` with ``params`` (defaults when None).
+
+        >>> get("rate_of_rise").streams(example_station(["water_level", "turbidity"]), {"quantities": ["water_level"]})
+        ['water_level']
+        """
+        return self.applies(station, self.parse_params(params))
 
     def build(self, station: Station, quantity: str | None, params: Mapping | BaseModel | None = None
               ) -> Detector:
@@ -118,7 +127,7 @@ class DetectorSpec:
 _REGISTRY: dict[str, DetectorSpec] = {}
 
 
-def all_quantities(station: Station) -> list[str | None]:
+def all_quantities(station: Station, params: Any = None) -> list[str | None]:
     """Default ``applies``: one stream per quantity the station measures."""
     return list(station.quantities)
 

@@ -59,7 +59,7 @@ class Params(BaseModel):
 OWNED_ELSEWHERE = frozenset({"precipitation"})
 
 
-def with_levels(station: Station) -> list[str | None]:
+def with_levels(station: Station, params: Params | None = None) -> list[str | None]:
     """Streams of ``level_threshold``: the quantities the catalog gives thresholds for (but
     :data:`OWNED_ELSEWHERE`)."""
     return [q for q, spec in station.quantities.items() if spec.levels and q not in OWNED_ELSEWHERE]

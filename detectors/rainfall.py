@@ -362,7 +362,7 @@ class Rainfall(Slotted):
                        None, "rainfall", details)
 
 
-def measures_precipitation(station: Station) -> list[str | None]:
+def measures_precipitation(station: Station, params: Params | None = None) -> list[str | None]:
     """Streams of ``rainfall``: the station's precipitation, when it measures it."""
     return [QUANTITY] if QUANTITY in station.quantities else []
 

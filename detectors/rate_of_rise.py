@@ -279,9 +279,9 @@ class RateOfRise(Gated):
                                         ("agreement", f"{agreement:.2f}"), ("rise", f"{rise:.4g}")))
 
 
-def watched(station: Station) -> list[str | None]:
-    """Streams of ``rate_of_rise``: the station's quantities among ``Params().quantities``."""
-    return [q for q in Params().quantities if q in station.quantities]
+def watched(station: Station, params: Params | None = None) -> list[str | None]:
+    """Streams of ``rate_of_rise``: the station's quantities among ``quantities``."""
+    return [q for q in (params or Params()).quantities if q in station.quantities]
 
 
 def rates_for(station: Station, quantity: str, params: Params) -> tuple[float, ...]:

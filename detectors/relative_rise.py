@@ -78,7 +78,8 @@ from detectors.stats.trend import slope_agreement
 from detectors.stats.windows import shortest_interval
 from riverwatch.catalog import Station
 
-#: The quantities watched, first present wins (see ``flood_stream``).
+#: The quantities watched by default, first present wins (see ``flood_stream``; discharge is not:
+#: see ``quantities`` in :class:`Params`).
 WATCHED = ("water_level",)
 #: Least typical excess (canonical units: m of stage, natural log of discharge).
 DEFAULT_FLOOR = {"water_level": 0.03, "discharge": 0.1}
@@ -114,6 +115,9 @@ class Params(RoutineParams):
         No level before the stream has been watched this long.
     persist_readings
         Readings a new level needs (see level_threshold).
+    quantities
+        Quantities watched, the first the station measures wins: ``["water_level", "discharge"]``
+        also watches a gauge that reports discharge only (not by default: docs/detectors.md).
     despike_interval_s
         Readings further apart than this (the shortest interval lately) are scored as they come:
         between the half-hour and the hour, so a half-hourly gauge that misses readings stays de-spiked.
@@ -138,6 +142,7 @@ class Params(RoutineParams):
     warmup_s: float = Field(86400.0, ge=0)
     persist_readings: int = Field(2, ge=1)
     despike_interval_s: float = Field(2700.0, gt=0)
+    quantities: tuple[str, ...] = WATCHED
 
 
 class RelativeRise(Gated):
@@ -370,10 +375,11 @@ class RelativeRise(Gated):
                                                ("log", str(self.log).lower())))
 
 
-def flood_stream(station: Station) -> list[str | None]:
-    """Streams of ``relative_rise``: the stage, or the discharge at a station without one, when the
-    catalog gives it no levels (thresholds are level_threshold's and time_to_threshold's)."""
-    for q in WATCHED:
+def flood_stream(station: Station, params: Params | None = None) -> list[str | None]:
+    """Streams of ``relative_rise``: the first of ``quantities`` the station measures (the stage; with
+    ``discharge`` added, the discharge at a station without a stage), when the catalog gives it no
+    levels (thresholds are level_threshold's and time_to_threshold's)."""
+    for q in (params or Params()).quantities:
         spec = station.quantities.get(q)
         if spec is not None:
             return [] if spec.levels else [q]

@@ -143,9 +143,9 @@ class TimeToThreshold(Gated):
                        "time_to_threshold", (("horizon_s", f"{self.horizon_s:g}"),))
 
 
-def forecastable(station: Station) -> list[str | None]:
-    """Streams of ``time_to_threshold``: watched quantities with catalog levels."""
-    return [q for q in Params().quantities if q in station.quantities and station.quantities[q].levels]
+def forecastable(station: Station, params: Params | None = None) -> list[str | None]:
+    """Streams of ``time_to_threshold``: watched quantities (``quantities``) with catalog levels."""
+    return [q for q in (params or Params()).quantities if q in station.quantities and station.quantities[q].levels]
 
 
 @register("time_to_threshold", params=Params, hazard="flood", applies=forecastable)

@@ -22,6 +22,8 @@ True
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from detectors.base import Finding, register
@@ -140,7 +142,7 @@ def streams_for(watched: tuple[str, ...]):
     """``applies`` for a station-wide detector: one stream per water-quality station measuring
     at least two of ``watched``."""
 
-    def applies(station: Station) -> list[str | None]:
+    def applies(station: Station, params: Any = None) -> list[str | None]:
         n = sum(1 for q in watched if q in station.quantities)
         return [None] if station.kind == "water_quality" and n >= 2 else []
 

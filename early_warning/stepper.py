@@ -107,7 +107,7 @@ class StationStepper:
         params = params or {}
         streams = []
         for spec in specs:
-            for quantity in spec.applies(station):
+            for quantity in spec.streams(station, params.get(spec.name)):
                 if quantity is not None and has is not None and not has(quantity):
                     continue
                 detector = restored(spec.name, quantity) if restored is not None else None

@@ -100,7 +100,7 @@ def stuck_high_spec():
                            None, None, "sensor.stuck", (("fault", "stuck"),))
 
     return DetectorSpec("stuck_check", lambda st, q, p: StuckHigh(), NoParams, "sensor",
-                        lambda st: ["water_level"])
+                        lambda st, p=None: ["water_level"])
 
 
 class Publisher:

@@ -48,7 +48,7 @@ class Recorder:
 
 def recorder_spec(calls, hazard="anomaly", fail=False, quantities=("water_level",)):
     return DetectorSpec("recorder", lambda st, q, p: Recorder(calls, fail), NoParams, hazard,
-                        lambda st: list(quantities))
+                        lambda st, p=None: list(quantities))
 
 
 def test_score_learn_level_then_the_book_with_evidence_after_learning():
@@ -99,3 +99,23 @@ def test_restored_detectors_are_continued():
     kept = Recorder([])
     stepper = StationStepper.build(HOCHTAL, [recorder_spec([])], restored=lambda name, q: kept)
     assert stepper.streams[0].detector is kept
+
+
+def streams_of(station, params):
+    specs = [get(n) for n in ("rate_of_rise", "time_to_threshold", "relative_rise")]
+    return sorted((ds.name, ds.quantity) for ds in StationStepper.build(station, specs, params).streams)
+
+
+def test_a_detectors_quantities_parameter_chooses_its_streams():
+    # Before, the streams came from the parameters' defaults: a configured ``quantities`` changed nothing.
+    from detectors.base import example_station
+
+    both = example_station({"water_level": {"levels": {"watch": 2.5}}, "turbidity": {}, "discharge": {"levels": {"watch": 90.0}}})
+    assert streams_of(both, {}) == [("rate_of_rise", "turbidity"), ("rate_of_rise", "water_level"),
+                                    ("time_to_threshold", "discharge"), ("time_to_threshold", "water_level")]
+    chosen = {"rate_of_rise": {"quantities": ["water_level"]}, "time_to_threshold": {"quantities": ["water_level"]}}
+    assert streams_of(both, chosen) == [("rate_of_rise", "water_level"), ("time_to_threshold", "water_level")]
+    flow_only = example_station(["discharge"])                     # no stage, no catalog levels
+    assert streams_of(flow_only, {}) == []                         # no flood detector watches it by default
+    watch_flow = {"relative_rise": {"quantities": ["water_level", "discharge"]}}
+    assert streams_of(flow_only, watch_flow) == [("relative_rise", "discharge")]

@@ -71,7 +71,7 @@ class Broken:
 
 
 def test_a_failing_detector_is_counted_not_fatal():
-    spec = DetectorSpec("broken", lambda st, q, p: Broken(), BrokenParams, "anomaly", lambda st: ["water_level"])
+    spec = DetectorSpec("broken", lambda st, q, p: Broken(), BrokenParams, "anomaly", lambda st, p=None: ["water_level"])
     pipe = Pipeline(CATALOG, Settings(), specs=[spec])
     lines, events = run(pipe, [1.0, 1.1])
     assert pipe.counters.detector_errors == 2 and len(lines) == 6 and events == []
