@@ -2,8 +2,9 @@
 
 Every candidate setting (:mod:`evaluation.search`) replays the whole corpus once. Then, for each
 fold (:mod:`evaluation.folds`), the candidate with the best objective (:mod:`evaluation.scorers`) on
-the *other* folds is chosen, with anything else fitted there (NAB's threshold), and scored on the
-left-out fold. The held-out figures of all folds are pooled. Beside them, the in-sample figure: the
+the *other* folds is chosen (of equal ones, the one changing fewest defaults), with anything else
+fitted there (NAB's threshold), and scored on the left-out fold. The held-out figures of all folds
+are pooled. Beside them, the in-sample figure: the
 best candidate on all the data, scored on all of it; the gap between the two is how much choosing on
 the data itself flatters the result.
 
@@ -95,6 +96,12 @@ def replay_all(series: Sequence[datasets.Series], names: Sequence[str], cands: S
     return out  # type: ignore[return-value]
 
 
+def ranked(scorer, cand: Candidate, figures: dict) -> tuple:
+    """``scorer``'s objective of ``figures``, higher is better; of equal ones, ``cand`` changing the
+    fewest defaults ranks first (a tie is no evidence to move)."""
+    return (*scorer.key(figures), -cand.changes)
+
+
 def cross_validate(series: Sequence[datasets.Series], names: Sequence[str], cands: Sequence[Candidate],
                    fmt: str, scorer, folds: Sequence[Fold] | None = None, progress: bool = False) -> CvResult:
     """Choose on the training folds, score on the left-out one; see the module doc."""
@@ -106,11 +113,11 @@ def cross_validate(series: Sequence[datasets.Series], names: Sequence[str], cand
 
     everything = tuple(p for f in folds for p in f.pieces)
     whole = {c.number: scorer.measure(parts(c, everything)) for c in cands}
-    best = max(cands, key=lambda c: scorer.key(whole[c.number][0]))
+    best = max(cands, key=lambda c: ranked(scorer, c, whole[c.number][0]))
     fitted = {(c.number, k): scorer.measure(parts(c, training(folds, k))) for c in cands for k in range(len(folds))}
     rows, held = [], []
     for k, fold in enumerate(folds):
-        chosen = max(cands, key=lambda c: scorer.key(fitted[(c.number, k)][0]))
+        chosen = max(cands, key=lambda c: ranked(scorer, c, fitted[(c.number, k)][0]))
         train, state = fitted[(chosen.number, k)]
         held.append((parts(chosen, fold.pieces), state))
         rows.append(FoldResult(fold, chosen, train, scorer.measure(*held[-1])[0],

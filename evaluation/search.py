@@ -58,6 +58,23 @@ class Candidate:
     params: dict[str, dict[str, Any]]
 
     @property
+    def changes(self) -> int:
+        """How many of its parameters differ from their detector's defaults: of candidates that score
+        the same, the one that moves the least is chosen (a tie is no evidence to move).
+
+        >>> Candidate(0, ("rate_of_rise.persist_readings=2",), {"rate_of_rise": {"persist_readings": 2}}).changes
+        0
+        """
+        from detectors.base import get
+
+        n = 0
+        for name, given in self.params.items():
+            spec = get(name)
+            chosen, default = spec.parse_params(given), spec.parse_params({})
+            n += sum(1 for key in given if getattr(chosen, key) != getattr(default, key))
+        return n
+
+    @property
     def label(self) -> str:
         """The options, short: ``hold=50 average=2`` (detector prefixes dropped unless two share a name)."""
         keys = [p.split("=", 1)[0] for p in self.pairs]

@@ -110,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
     points = [{"number": c.number, "label": c.label, "params": c.params, **cv._clean(f)}
               for c, f in zip(cands, result.per_candidate)]
     front = pareto_front(points)
-    best = max(range(len(cands)), key=lambda k: scorer.key(result.per_candidate[k]))
+    best = max(range(len(cands)), key=lambda k: cv.ranked(scorer, cands[k], result.per_candidate[k]))
     picked = best if args.pick is None else args.pick
     if not 0 <= picked < len(cands):
         raise ConfigError(f"option --pick: {picked} is not a point number (0 … {len(cands) - 1})")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from application.cli import main
-from evaluation.cv import cross_validate
+from evaluation.cv import cross_validate, ranked
 from evaluation.datasets import Event, Series, synthetic_station
 from evaluation.scorers import scorer_for
 from evaluation.search import candidates
@@ -34,10 +34,20 @@ def test_the_choice_is_made_on_the_training_folds_only():
     for k, f in enumerate(res.folds):
         on_training = {c.number: scorer.measure([(res.replays[c.number][p.index], p) for p in training(folds, k)])[0]
                        for c in cands}
-        assert f.chosen.number == max(cands, key=lambda c: scorer.key(on_training[c.number])).number
+        assert f.chosen.number == max(cands, key=lambda c: ranked(scorer, c, on_training[c.number])).number
         assert f.training == on_training[f.chosen.number]
         assert f.training["events"] == 2 and f.held_out["events"] == 1
     assert res.pooled["events"] == 3
+
+
+def test_of_candidates_that_score_the_same_the_one_nearest_the_defaults_is_chosen():
+    # hold 200 and 100 (the default) make the same warnings here; before, the first listed won the tie
+    cands = candidates(["adaptive_anomaly"], ["hold=200,100"], ["probation=300"])
+    series = [spiky("a", 900), spiky("b", 1000), spiky("c", 1100)]
+    res = cross_validate(series, ["adaptive_anomaly"], cands, "csv", scorer_for("csv", lead_window=0.0))
+    assert res.per_candidate[0] == res.per_candidate[1]                 # a tie on every fold
+    assert [f.chosen.label for f in res.folds] == ["hold=100"] * 3
+    assert res.best.label == "hold=100" and [c.changes for c in cands] == [2, 1]
 
 
 def test_usgs_cap_and_objective_order():
