@@ -2,7 +2,7 @@
 
 The reading is de-spiked by the median of the last three. At 15-minute readings that median lags a
 rise by a quarter hour; at hourly readings by an hour, on top of the hour the level gate's
-persistence already costs. Above ``despike_interval_s`` (30 min) between readings the reading itself
+persistence already costs. Above ``despike_interval_s`` (45 min) between readings the reading itself
 is scored (what is learnt stays de-spiked): a lone spike raises one reading's score, and the
 persistence keeps it out.
 """
