@@ -128,22 +128,33 @@ class WarningBook:
     def tick(self, t_s: float) -> list[WarningEvent]:
         """Time-based transitions at ``t_s``: stale streams, de-escalation and clears, expiry."""
         events: list[WarningEvent] = []
-        private = self.params.private_hazards
+        for partner, station_id in self._drop_stale_streams(t_s):
+            events += self._refresh_station(partner, station_id, t_s)
         for key, w in list(self._warnings.items()):
-            times = self.params.times(w.hazard)
-            stale = t_s - times.stale_after_s
-            for name, s in list(w.streams.items()):
-                if s.t_s < stale and not name.startswith(PROPAGATION + ":"):
-                    before = self._publicity.suspect(w.partner, w.station) if w.hazard in private else None
-                    self._drop_stream(w, name)
-                    if before is not None and self._publicity.suspect(w.partner, w.station) != before:
-                        events += self._refresh_station(w.partner, w.station, t_s)
             if w.open:
                 events += self._evaluate(w, t_s)
             elif (not w.streams and (w.cleared_at_s is None
-                                     or t_s - w.cleared_at_s > times.flap_window_s)):
+                                     or t_s - w.cleared_at_s > self.params.times(w.hazard).flap_window_s)):
                 del self._warnings[key]
         return events
+
+    def _drop_stale_streams(self, t_s: float) -> set[tuple[str, str]]:
+        """Drop every stream silent for ``stale_after_s``; the stations whose suspect quantities changed.
+
+        All are dropped before any warning is judged again: an outage silences a sensor flag and the
+        evidence it holds back together, and a flag gone stale says nothing about the sensor, so the
+        held warning must not be published on its way out.
+        """
+        suspect_before: dict[tuple[str, str], frozenset[str]] = {}
+        for w in list(self._warnings.values()):
+            stale = t_s - self.params.times(w.hazard).stale_after_s
+            names = [n for n, s in w.streams.items() if s.t_s < stale and not n.startswith(PROPAGATION + ":")]
+            if names and w.hazard in self.params.private_hazards:
+                key = (w.partner, w.station)
+                suspect_before.setdefault(key, self._publicity.suspect(*key))
+            for name in names:
+                self._drop_stream(w, name)
+        return {key for key, before in suspect_before.items() if self._publicity.suspect(*key) != before}
 
     def open_warnings(self) -> list[WarningEvent]:
         """The latest event of every open warning (public and maintenance)."""

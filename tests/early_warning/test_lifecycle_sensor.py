@@ -194,3 +194,18 @@ def test_a_flood_whose_gauge_is_pinned_at_the_crest_stays_public_through_the_pip
     own = [e for e in events if e.hazard == "flood" and e.station == "gauge-hochtal"]
     first_public = next(i for i, e in enumerate(own) if e.public)
     assert all(e.public for e in own[first_public:] if e.state != "cleared")
+
+
+def test_a_held_warning_stays_held_when_the_station_falls_silent():
+    """An outage longer than ``stale_after_s`` drops the flag and the evidence together: the flag
+    going stale says nothing about the sensor, so the warning must not go public on the way out."""
+    book = WarningBook(CATALOG, PARAMS)
+    events = book.update(HOCHTAL, "sensor", SF, Level.WATCH, T0, flag(2))
+    events += book.update(HOCHTAL, "flood", LT, Level.WATCH, T0, flood(2))
+    assert [(e.state, e.public) for e in at(HOCHTAL, events)] == [("raised", False)]
+    silent = PARAMS.times("flood").stale_after_s + 600
+    events = book.tick(T0 + silent)
+    for i in range(1, 8):
+        events += book.tick(T0 + silent + 300 * i)
+    assert at(HOCHTAL, events)[-1].state == "cleared"
+    assert not [e for e in events if e.public]
