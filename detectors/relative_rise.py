@@ -29,12 +29,16 @@ consistently (agreement ≥ ``min_agreement``) by at least ``min_rise_z`` typica
 shorter than the gauge's interval samples every reading, so it keeps only the samples within
 (``points`` − 1) steps' time, at least two: at 1.5-hour readings the 15-minute scale would
 otherwise span 7.5 h, and a second rise on a recession would not look sustained until past its
-crest. Once
+crest. Across a **gap** (a silence longer than ``gap_intervals`` readings and two steps) a time
+scale starts anew from the last value before it, and the de-spiking median does not reach across
+it: a rise nobody saw is not sustained, so a gauge back on a flood's recession is not warned, and
+one back on a rise is warned once it shows the river still rising. Once
 raised, a level holds while ``z`` stays above ``hold_fraction`` of its threshold, so a flood that
 pauses on its way up keeps its warning. On the
 **recession** the warning is released once the excess has fallen to ``release_fraction`` of the
-episode's peak excess, and no level is raised again below the value it was released at until the
-river is back near its baseline: a receding flood's wiggles do not re-raise it. A rise the river
+episode's peak excess, and no level is raised again below that line (or the value it was released
+at, if higher) until the river is back near its baseline: a receding flood's wiggles do not re-raise
+it, also when the gauge came back from an outage far down the recession. A rise the river
 makes **every day** (a tidal reach's flood tide, fast in an estuary, where the baseline is low
 water) raises nothing: the excess must be over ``routine_factor`` × the rise within the day reached on
 ``routine_of`` of the last ``routine_days`` days (:class:`~detectors.stats.daily_peaks.DailyPeaks`: a
@@ -121,6 +125,9 @@ class Params(RoutineParams):
     despike_interval_s
         Readings further apart than this (the shortest interval lately) are scored as they come:
         between the half-hour and the hour, so a half-hourly gauge that misses readings stays de-spiked.
+    gap_intervals
+        A silence longer than this many intervals (the shortest lately) and than two steps breaks a
+        step's samples: the rise test starts that step anew (as ``rate_of_rise``'s).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -142,6 +149,7 @@ class Params(RoutineParams):
     warmup_s: float = Field(86400.0, ge=0)
     persist_readings: int = Field(2, ge=1)
     despike_interval_s: float = Field(2700.0, gt=0)
+    gap_intervals: float = Field(4.0, gt=1)
     quantities: tuple[str, ...] = WATCHED
 
 
@@ -152,12 +160,13 @@ class RelativeRise(Gated):
                  "base_tau_s", "scale_tau_s", "clip", "floor", "min_agreement", "min_rise_z",
                  "warmup_s", "points", "t0", "t", "prev", "smooth", "base", "scale", "gate", "_cache", "_memo",
                  "steps_s", "sampled", "sampled_t", "lows", "typical", "release_fraction", "peak", "released_at",
-                 "raised_base", "_adv", "every_day", "despike_interval_s", "cadence")
+                 "raised_base", "_adv", "every_day", "despike_interval_s", "cadence", "gap_intervals")
     transient_slots = frozenset({"_adv"})
     # A state written before these slots: the old baseline and scale (EWMA), no release, samples anew.
     slot_defaults = {"lows": None, "typical": None, "release_fraction": 0.0, "peak": None, "released_at": None,
                      "raised_base": None, "_adv": None, "every_day": None,
-                     "despike_interval_s": Params().despike_interval_s, "cadence": 0.0}
+                     "despike_interval_s": Params().despike_interval_s, "cadence": 0.0,
+                     "gap_intervals": Params().gap_intervals}
 
     def __init__(self, quantity: str, floor: float, params: Params, tidal: bool | None = None) -> None:
         self.quantity = quantity
@@ -180,6 +189,7 @@ class RelativeRise(Gated):
         self.prev: tuple[float, ...] = ()   # the last two (transformed) readings, for the median
         self.cadence = 0.0                  # seconds between readings (the shortest lately)
         self.despike_interval_s = params.despike_interval_s
+        self.gap_intervals = params.gap_intervals
         self.smooth = 0.0
         self.base = 0.0
         self.scale = floor
@@ -218,7 +228,7 @@ class RelativeRise(Gated):
 
     def _advance_anew(self, t: float, v: float) -> tuple[float, float, float]:
         p = self.prev
-        if len(p) == 2:
+        if len(p) == 2 and self._unbroken(t, min(self.steps_s)):   # no median across a gap
             a, b = p
             m = a if (b <= a <= v or v <= a <= b) else b if (a <= b <= v or v <= b <= a) else v
         else:
@@ -253,7 +263,7 @@ class RelativeRise(Gated):
         hold = self._level_of(z / self.hold_fraction)
         up = self._level_of(z)
         excess = smooth - base
-        if up and (not self._rising(smooth) or excess <= self.every_day.bar()):
+        if up and (not self._rising(t, smooth) or excess <= self.every_day.bar()):
             up = 0                                    # not rising, or no higher than every day
         if self.peak is not None and self.release_fraction and excess <= self.release_fraction * self.peak:
             up = hold = 0                             # the flood is receding: released
@@ -268,11 +278,19 @@ class RelativeRise(Gated):
                 lvl = i + 1
         return lvl
 
-    def _rising(self, smooth: float) -> bool:
-        """Whether the samples of one of the steps and ``smooth`` (what the score sees) now rise
-        consistently (see the module)."""
-        return any(self._rising_in(samples[-self._samples_within(step):], smooth)
+    def _rising(self, t: float, smooth: float) -> bool:
+        """Whether the samples of one of the steps and ``smooth`` (what the score sees at ``t``) now
+        rise consistently (see the module); samples from before a silence do not count."""
+        return any(self._rising_in(samples[-self._samples_within(step):] if self._unbroken(t, step)
+                                   else [self.smooth], smooth)
                    for samples, step in zip(self.sampled, self.steps_s))
+
+    def _unbroken(self, t: float, step: float) -> bool:
+        """Whether the samples of ``step`` still chain to a reading at ``t``: the silence since the last
+        reading is no gap, at most two steps or ``gap_intervals`` readings. Across a longer one nobody
+        saw how the river moved: the step starts anew from the last value before the gap, so a
+        gauge back on a flood's recession has not risen, and one back on a rise must show it rising."""
+        return t - self.t <= max(2.0 * step, self.gap_intervals * self.cadence)
 
     def _samples_within(self, step: float) -> int:
         """How many samples of ``step`` the rise test takes: ``points`` − 1, or at a cadence slower than
@@ -298,8 +316,6 @@ class RelativeRise(Gated):
         if self.t0 is not None and t < self.t:
             return                                    # out of order: dropped
         smooth, base, now = self._advance(t, v)
-        if self.t0 is not None and t > self.t:
-            self.cadence = shortest_interval(self.cadence, t - self.t)
         if self.t0 is None:
             self.t0 = t
             self.sampled = [[smooth] for _ in self.steps_s]
@@ -307,10 +323,14 @@ class RelativeRise(Gated):
         else:
             self._learn_scale(t, max(smooth - base, 0.0))
             for k, step in enumerate(self.steps_s):
-                if t - self.sampled_t[k] >= step:
+                if not self._unbroken(t, step):
+                    self.sampled[k], self.sampled_t[k] = [self.smooth, now], t   # anew after a gap
+                elif t - self.sampled_t[k] >= step:
                     self.sampled[k].append(now)
                     del self.sampled[k][: -(self.points - 1)]
                     self.sampled_t[k] = t
+        if self.t0 != t and t > self.t:
+            self.cadence = shortest_interval(self.cadence, t - self.t)
         self._track_episode(t, smooth, base)
         self.every_day.learn_rise(t, smooth)
         if self.lows is not None:
@@ -352,15 +372,17 @@ class RelativeRise(Gated):
 
     def _track_episode(self, t: float, smooth: float, base: float) -> None:
         """The baseline and peak excess of the raised warning; where it was released (forgotten near
-        the baseline)."""
+        the baseline): no lower than the release line, also when a gauge comes back from an outage
+        far down the recession."""
         if self.gate.current:
             self.peak = max(self.peak or 0.0, smooth - base)
             self.released_at = None
             self.raised_base = (t, base) if self.raised_base is None else self.raised_base
             return
         self.raised_base = None
-        if self.peak is not None:
-            self.released_at, self.peak = smooth, None
+        if self.peak is not None:   # released: at least where the recession crossed the release line
+            self.released_at = max(smooth, base + self.release_fraction * self.peak)
+            self.peak = None
         if self.released_at is not None and smooth - base < self.hold_fraction * self.thresholds[0] * self.scale:
             self.released_at = None
 
