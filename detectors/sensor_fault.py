@@ -61,6 +61,9 @@ Checks (per quantity stream, a few floats of state):
   loose probe. Roughness is how far the second difference *reverses* (a rise or a recession,
   however curved, does not). For :data:`PROPORTIONAL` quantities (a sonde's 2–5 % of the value) it
   is a fraction of the current level, at least the usual magnitude (20th percentile of |v|).
+  For :data:`HYDROGRAPH` quantities the long-run level is not learnt while the flag holds: a river's
+  stage does not turn erratic, so an erratic spell stays a fault till it ends (a turbidity that
+  stays rougher after a flood is learnt as its new normal).
 - A water level (:data:`ON_A_DATUM`) is sized from its datum, not from zero: a gauge that reports
   metres above sea level is judged like one that reports its stage
   (:func:`detectors.stats.fault_scores.datum_of`).
@@ -331,7 +334,8 @@ class SensorFault(ExcursionChecks, NoiseScales, Gated):
                 r = self._rough(v)
                 if self.n >= 3:
                     self.rough_fast += self.noise_a * (r - self.rough_fast)
-                    self.rough_slow += max(self.noise_b, 1.0 / (self.n - 2)) * (r - self.rough_slow)
+                    if self.moves is None or "noise" not in self.lasting:  # a river is not erratic
+                        self.rough_slow += max(self.noise_b, 1.0 / (self.n - 2)) * (r - self.rough_slow)
                 self.rev += self.noise_a * (self._reversal(v) - self.rev)
                 self.dd = v - 2.0 * self.v1 + self.v2
             if t - self.drift_t >= self.drift_step_s:
