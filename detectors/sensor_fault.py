@@ -334,7 +334,7 @@ class SensorFault(ExcursionChecks, NoiseScales, Gated):
                 r = self._rough(v)
                 if self.n >= 3:
                     self.rough_fast += self.noise_a * (r - self.rough_fast)
-                    if self.moves is None or "noise" not in self.lasting:  # a river is not erratic
+                    if self.quantity not in HYDROGRAPH or "noise" not in self.lasting:  # a river is not erratic
                         self.rough_slow += max(self.noise_b, 1.0 / (self.n - 2)) * (r - self.rough_slow)
                 self.rev += self.noise_a * (self._reversal(v) - self.rev)
                 self.dd = v - 2.0 * self.v1 + self.v2

@@ -14,7 +14,7 @@ import pytest
 
 from detectors.base import get
 from detectors.stats.fault_scores import BASE_STAGE_MAX
-from tests.detectors.test_sensor_fault import GAUGE, HALF_HOUR, WQ, faults
+from tests.detectors.test_sensor_fault import GAUGE, HALF_HOUR, WQ, faults, noisy
 
 DATUMS = (0.0, 37.0, 250.0, -5.0)   # the gauge's zero, two heights above sea level, below the zero
 
@@ -79,7 +79,6 @@ def test_a_checkpoint_from_before_the_datum_restores_and_learns_it():
     assert restored.datum == pytest.approx(245.6 - BASE_STAGE_MAX)
 
 
-
 def erratic_gauge(seed, days=6, sd=0.02):
     """Stage at half-hourly readings: ten calm days at 0.8 m (a 2 cm daily swing, 2 mm noise), then
     ``days`` of an erratic sensor (``sd`` m of noise on the same river), then calm again."""
@@ -114,7 +113,5 @@ def test_a_turbidity_that_stays_more_variable_is_learnt_as_its_new_normal():
     # not so for turbidity: after a flood a stream's turbidity can stay rougher for months
     # (Sandy Creek, April to July 2017: held as a fault, 15 % of the time flagged); flagged at
     # first, it is learnt, not flagged for good
-    rng = random.Random(4)
-    values = [5.0 + rng.gauss(0, 0.2) for _ in range(800)] + [5.0 + rng.gauss(0, 0.8) for _ in range(3000)]
-    out = faults(WQ, "turbidity", values, step_s=HALF_HOUR)
+    out = faults(WQ, "turbidity", noisy(800, 5.0, 0.2, seed=4) + noisy(3000, 5.0, 0.8, seed=5), step_s=HALF_HOUR)
     assert "noise" in out[800:1000] and not any(out[-1000:])
