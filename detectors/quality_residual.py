@@ -86,7 +86,7 @@ from detectors.base import Finding, register
 from detectors.stats.cleaning import clamp, value_of
 from detectors.stats.early_signs import TREND_READINGS, EarlyGate, geometric_mean, not_only, projected
 from detectors.stats.flow_context import FlowContext
-from detectors.stats.gates import Gated
+from detectors.stats.gates import Gated, readings_within
 from detectors.stats.regression import TwoRegressorFit
 from detectors.stats.residual_track import BLIP_DAYS, ResidualTrack
 from detectors.stats.windows import shortest_interval
@@ -125,8 +125,11 @@ class Params(BaseModel):
         An alarm lasting this long restarts the baselines (a level shift is the new normal).
     warmup
         Readings of a quantity before it is scored.
-    persist_readings
-        Consecutive readings a new level needs.
+    persist_readings, persist_max_s
+        Consecutive readings a new level needs, but no more of them than arrive within
+        ``persist_max_s`` of the first at the usual interval, and at least one (0: no bound; see
+        :func:`~detectors.stats.gates.readings_within`): two at minute and 5-minute readings, one from
+        8-minute readings on, where a second reading would come after much of a 20-minute event.
     single_readings, blip_rate, blip_max, blip_max_s
         A departure of one quantity alone (not corroborated by another) reaches a public level
         only after it has lasted ``single_readings`` consecutive readings, and longer when the
@@ -167,6 +170,7 @@ class Params(BaseModel):
     relearn_s: float = Field(6 * 3600.0, gt=0)
     warmup: int = Field(120, ge=2)
     persist_readings: int = Field(2, ge=1)
+    persist_max_s: float = Field(450.0, ge=0)
     single_readings: int = Field(2, ge=1)
     context: tuple[str, ...] = CONTEXT
     explained: tuple[str, ...] = EXPLAINED
@@ -190,11 +194,13 @@ class QualityResidual(FlowContext, Gated):
                  "hold_s", "relearn_s", "warmup", "alarm_since", "last_high", "gate", "_cache", "_memo",
                  "context", "context_tracks", "explained", "context_s", "context_until", "explain_tau_s",
                  "fit", "fit_index", "_none", "tail", "tail_block", "single_readings", "blip_rate", "blip_max",
-                 "horizon", "blip_days", "blip_t", "_deps", "_up", "agree", "quick", "blip_s", "dt_typ")
+                 "horizon", "blip_days", "blip_t", "_deps", "_up", "agree", "quick", "blip_s", "dt_typ",
+                 "persist", "persist_max_s")
     #: Added with blips and trends (checkpoints from before load with these).
     slot_defaults = {"single_readings": 2, "blip_rate": 0.05, "blip_max": 6, "horizon": 0.0, "blip_days": 0.0,
                      "blip_t": None, "_deps": None, "_up": 0, "agree": 0, "quick": 0.0,
-                     "blip_s": Params().blip_max_s, "dt_typ": 0.0}   # added with blips bounded in time
+                     "blip_s": Params().blip_max_s, "dt_typ": 0.0,   # added with blips bounded in time
+                     "persist": None, "persist_max_s": Params().persist_max_s}   # with persistence in time
     transient_slots = frozenset({"_deps", "_up"})
 
     def __init__(self, quantities: tuple[str, ...], params: Params, context: tuple[str, ...] = ()) -> None:
@@ -209,6 +215,7 @@ class QualityResidual(FlowContext, Gated):
         self.alarm_since: float | None = None
         self.last_high = -math.inf
         self.gate = EarlyGate(params.persist_readings, 0.0)
+        self.persist, self.persist_max_s = params.persist_readings, params.persist_max_s
         self._cache = (None, 0.0, 0)
         self._memo = None
         self.context = context if params.context_s > 0 or params.explain_tau_s > 0 else ()
@@ -319,6 +326,7 @@ class QualityResidual(FlowContext, Gated):
         if self._cache[0] == t and self._up:
             self.last_high = t
         self._learn_blips(x, t)
+        self.gate.readings = readings_within(self.persist, self.persist_max_s, self.dt_typ)
         alarmed = self.gate.current > 0
         if alarmed and self.alarm_since is None:
             self.alarm_since = t
@@ -403,6 +411,8 @@ class QualityResidual(FlowContext, Gated):
 
     def _upgrade(self, version: int, missing: frozenset[str]) -> None:
         self.gate = EarlyGate.of(self.gate)           # checkpoints from before early signs
+        if self.persist is None:                      # ... and from before persistence in time
+            self.persist = self.gate.readings
 
     def evidence(self, x, score: float) -> Finding:
         """The most departing quantity, its baseline, and the quantities departing with it."""

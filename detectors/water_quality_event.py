@@ -29,7 +29,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from detectors.base import Finding, register
 from detectors.stats.baselines import RobustBaseline
 from detectors.stats.cleaning import clamp, value_of
-from detectors.stats.gates import Gated, LevelGate
+from detectors.stats.gates import Gated, LevelGate, readings_within
+from detectors.stats.windows import shortest_interval
 from detectors.sensor_fault import RESOLUTION
 from riverwatch.catalog import Station
 
@@ -51,6 +52,9 @@ class Params(BaseModel):
         Readings before scoring.
     persist_readings, persist_s
         Persistence of a level (see level_threshold).
+    persist_max_s
+        No more of those readings than arrive within this long of the first at the station's usual
+        interval, and at least one (0: no bound; see :func:`~detectors.stats.gates.readings_within`).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -62,13 +66,16 @@ class Params(BaseModel):
     warmup: int = Field(30, ge=2)
     persist_readings: int = Field(2, ge=1)
     persist_s: float = Field(0.0, ge=0)
+    persist_max_s: float = Field(450.0, ge=0)
 
 
 class WaterQualityEvent(Gated):
     """Multivariate water-quality event detector for one station (see the module docstring)."""
 
     __slots__ = ("quantities", "hazard", "baselines", "k", "levels", "depart_z", "warmup", "n", "gate",
-                 "_memo", "_cache")
+                 "_memo", "_cache", "persist", "persist_max_s", "t", "interval")
+    #: Added with persistence bounded in time (``persist`` None: the gate's readings, see _upgrade).
+    slot_defaults = {"persist": None, "persist_max_s": Params().persist_max_s, "t": None, "interval": 0.0}
 
     def __init__(self, quantities: tuple[str, ...], params: Params) -> None:
         self.quantities = quantities
@@ -81,6 +88,9 @@ class WaterQualityEvent(Gated):
         self.warmup = params.warmup
         self.n = 0
         self.gate = LevelGate(params.persist_readings, params.persist_s)
+        self.persist, self.persist_max_s = params.persist_readings, params.persist_max_s
+        self.t: float | None = None
+        self.interval = 0.0                 # seconds between readings (the shortest lately)
         self._cache = (None, 0.0, 0)
         self._memo = None
 
@@ -110,10 +120,18 @@ class WaterQualityEvent(Gated):
 
     def _commit(self, x) -> None:
         t = value_of(x, "t") or 0.0
+        if self.t is not None and t > self.t:
+            self.interval = shortest_interval(self.interval, t - self.t)
+            self.gate.readings = readings_within(self.persist, self.persist_max_s, self.interval)
+        self.t = t
         for q, b in zip(self.quantities, self.baselines):
             v = value_of(x, q)
             if v is not None:
                 b.update(t, v)
+
+    def _upgrade(self, version: int, missing: frozenset[str]) -> None:
+        if self.persist is None:            # a checkpoint from before persistence in time
+            self.persist = self.gate.readings
 
     def evidence(self, x, score: float) -> Finding:
         """The most departing quantity, its baseline, and all quantities departing with it."""

@@ -13,6 +13,21 @@ from riverwatch.model import Level
 from riverwatch.state import Slotted
 
 
+def readings_within(readings: int, seconds: float, interval: float) -> int:
+    """The readings a level needs: ``readings``, but no more than arrive within ``seconds`` of the
+    first at ``interval`` between readings (the longest persistence may hold a level back), and at
+    least one. ``seconds`` 0 (or no interval known yet): ``readings``.
+
+    >>> readings_within(2, 300.0, 60.0), readings_within(2, 300.0, 300.0), readings_within(2, 300.0, 360.0)
+    (2, 2, 1)
+    >>> readings_within(2, 0.0, 600.0), readings_within(3, 300.0, 0.0), readings_within(3, 300.0, 150.0)
+    (2, 3, 3)
+    """
+    if seconds <= 0 or interval <= 0:
+        return readings
+    return max(1, min(readings, 1 + int(seconds / interval + 1e-9)))
+
+
 class LevelGate(Slotted):
     """Persistence for a stream of candidate levels: a change needs ``n`` readings or ``s`` seconds.
 
