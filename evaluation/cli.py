@@ -159,11 +159,13 @@ def summarise(results: Sequence[ReplayResult], names: Sequence[str], params: dic
         "readings_per_s": round(readings / seconds) if seconds else None,
         "lead_window_minutes": lead_window / 60.0, "events": metrics.as_dict(),
         "sensor_warnings": sum(1 for r in results for w in r.warnings if w.hazard == "sensor"),
+        "values_failed_qc": sum(int(m.sum()) for r in results for m in r.failed_qc.values()),
     })
     faulty = [r for r in results if "faults" in r.series.meta]
     if faulty:
         parts = [fault_metrics(r.series.meta["faults"], r.stream_levels, r.stream_hazards, r.lifecycle, r.series.t,
-                               present={q: ~np.isnan(v) for q, v in r.series.columns.items()})
+                               present={q: ~np.isnan(v) for q, v in r.series.columns.items()},
+                               failed_qc=r.failed_qc)
                  for r in faulty]
         summary.update(parts[0] if len(parts) == 1 else {"fault_series": parts})
     per_series = []
@@ -185,7 +187,8 @@ def summarise(results: Sequence[ReplayResult], names: Sequence[str], params: dic
         per_series = [{"series": f"{r.series.category}/{r.series.name}"} for r in results]
     for row, item, r in zip(per_series, items, results):
         one = event_metrics([item], lead_window)
-        row.update({"events": one.events, "detected": one.detected, "warnings": one.warnings,
+        row.update({"values_failed_qc": int(sum(int(m.sum()) for m in r.failed_qc.values())),
+                    "events": one.events, "detected": one.detected, "warnings": one.warnings,
                     "false_warnings": one.false_warnings, "quiet": r.series.quiet,
                     "lead_times_minutes": [round(v, 1) for v in one.lead_times_minutes]})
     summary["per_series"] = per_series
@@ -288,7 +291,8 @@ def print_summary(summary: dict) -> None:
         return "n/a" if v is None else (f"{v:.3f}" if isinstance(v, float) else str(v))
     ev = summary["events"]
     print(f"detectors: {', '.join(summary['detectors'])}   series: {summary['series']}   "
-          f"readings: {summary['readings']} ({fmt(summary['readings_per_s'])}/s)")
+          f"readings: {summary['readings']} ({fmt(summary['readings_per_s'])}/s)"
+          + (f"   values failed QC (not replayed): {summary['values_failed_qc']}" if summary.get("values_failed_qc") else ""))
     print(f"events: {ev['events']} detected: {ev['detected']} warnings: {ev['warnings']} "
           f"false: {ev['false_warnings']} quiet-period warnings: {ev['quiet_warnings']} "
           f"sensor warnings: {summary['sensor_warnings']}")

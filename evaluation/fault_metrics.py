@@ -22,7 +22,8 @@ from evaluation.metrics import ratio
 
 
 def fault_metrics(faults: Sequence, stream_levels: dict, stream_hazards: dict, lifecycle: Sequence,
-                  t: np.ndarray, *, after_rows: int = 1, present: dict[str, np.ndarray] | None = None) -> dict:
+                  t: np.ndarray, *, after_rows: int = 1, present: dict[str, np.ndarray] | None = None,
+                  failed_qc: dict[str, np.ndarray] | None = None) -> dict:
     """Sensor-fault figures of a replay with labelled fault runs (``datasets.FaultRun``).
 
     A fault run ``[first, last]`` of quantity q is *flagged* when a ``sensor`` stream of q has a level
@@ -37,7 +38,10 @@ def fault_metrics(faults: Sequence, stream_levels: dict, stream_hazards: dict, l
     over the recording. ``public_warnings_raised`` counts every warning that was public at some
     point (raised public, or made public by a later update). With ``present`` (per quantity, which
     rows hold a value of it), "the rows after" are the next rows *with a value*: after a gap the
-    return is the next reading, not an empty row.
+    return is the next reading, not an empty row. With ``failed_qc`` (per quantity, the rows whose
+    value production's QC fails, so no detector sees it), the runs holding such a value are counted
+    apart (``fault_runs_failed_qc``, and ``fault_runs_flagged_or_failed_qc`` with the flagged ones):
+    production stores those values flagged FAIL, but that is a rejection, not a sensor warning.
 
     >>> from evaluation.datasets import FaultRun
     >>> lv = {"sensor_fault:turbidity": np.array([0, 0, 2, 0, 1, 0])}
@@ -53,7 +57,8 @@ def fault_metrics(faults: Sequence, stream_levels: dict, stream_hazards: dict, l
         by_quantity.setdefault(name.split(":", 1)[1], []).append(active)
     covered = {q: np.zeros(n, dtype=bool) for q in by_quantity}
     per_type: dict[str, dict[str, int]] = {}
-    flagged = 0
+    flagged = rejected = either = 0
+    failed_qc = failed_qc or {}
     leaked: set[str] = set()
     other: set[str] = set()
     runs_out = []
@@ -67,14 +72,17 @@ def fault_metrics(faults: Sequence, stream_levels: dict, stream_hazards: dict, l
         public = [e for e in lifecycle if e.public and e.hazard != "sensor" and e.state != "cleared"
                   and t0 <= e.time_ns / 1e9 <= t1]
         mine = {e.id for e in public if e.quantity == f.quantity or f.quantity in _departing(e)}
+        failed = bool(failed_qc[f.quantity][f.first:f.last + 1].any()) if f.quantity in failed_qc else False
         flagged += hit
+        rejected += failed
+        either += hit or failed
         leaked |= mine
         other |= {e.id for e in public} - mine
         row = per_type.setdefault(f.kind, {"runs": 0, "flagged": 0})
         row["runs"] += 1
         row["flagged"] += hit
         runs_out.append({"quantity": f.quantity, "type": f.kind, "first": f.first, "last": f.last,
-                         "flagged": bool(hit), "public_warnings": len(mine)})
+                         "flagged": bool(hit), "failed_qc": failed, "public_warnings": len(mine)})
     false_flags = 0
     for q, actives in by_quantity.items():
         for a in actives:
@@ -90,6 +98,8 @@ def fault_metrics(faults: Sequence, stream_levels: dict, stream_hazards: dict, l
             "public_warnings_by_hazard": {h: sum(1 for v in public_all.values() if v == h)
                                           for h in sorted(set(public_all.values()))},
             "false_sensor_flags": false_flags, "false_sensor_flags_per_day": ratio(false_flags, days),
+            "values_failed_qc": int(sum(int(m.sum()) for m in failed_qc.values())),
+            "fault_runs_failed_qc": rejected, "fault_runs_flagged_or_failed_qc": either,
             "fault_run_detail": runs_out}
 
 

@@ -1,7 +1,8 @@
 """Replay recorded series through the registered detectors, exactly as the pipeline calls them.
 
 For every reading the station's reading set ``x = {"t": …, <quantity>: value, …}`` (missing values
-left out, as QC-failed values are) goes through the station's detector streams by the production
+left out, and so are values outside the station quantity's plausible range, which production's QC
+fails) goes through the station's detector streams by the production
 stepper (:class:`early_warning.stepper.StationStepper`): ``score_one(x)``, then ``learn_one(x)``,
 then ``level(score)``, sensor streams first, so that with ``lifecycle=True`` the warning book judges
 a reading's warnings knowing that reading's sensor flags, as in production. A warning is *raised*
@@ -70,6 +71,7 @@ class ReplayResult:
     lifecycle: tuple[WarningEvent, ...] = ()
     stream_levels: dict[str, np.ndarray] = field(default_factory=dict)
     stream_hazards: dict[str, str] = field(default_factory=dict)
+    failed_qc: dict[str, np.ndarray] = field(default_factory=dict)
 
     def warnings_for(self, *, exclude: Iterable[str] = ("sensor",)) -> list[RaisedWarning]:
         """Raised warnings except those of the ``exclude`` hazards (sensor problems by default)."""
@@ -126,17 +128,48 @@ def parse_value(text: str) -> Any:
 
 
 def readings(series: Series) -> list[dict[str, float]]:
-    """The reading sets ``x`` of a series (NaN values left out)."""
+    """The reading sets ``x`` of a series: NaN values left out, and values outside the station
+    quantity's plausible range, which production's QC fails and never hands to a detector.
+
+    >>> from evaluation.datasets import synthetic_station
+    >>> st = synthetic_station("s", ["water_level"])
+    >>> readings(Series("s", "c", st, np.arange(3.0), {"water_level": np.array([1.0, -9999.0, np.nan])}))
+    [{'t': 0.0, 'water_level': 1.0}, {'t': 1.0}, {'t': 2.0}]
+    """
     keys = list(series.columns)
     cols = [series.columns[k].tolist() for k in keys]
+    ranges = [plausible_range(series.station, k) for k in keys]
     out = []
     for i, t in enumerate(series.t.tolist()):
         x = {"t": t}
-        for k, col in zip(keys, cols):
+        for k, col, (lo, hi) in zip(keys, cols, ranges):
             v = col[i]
-            if v == v:
+            if lo <= v <= hi:
                 x[k] = v
         out.append(x)
+    return out
+
+
+def plausible_range(station, quantity: str) -> tuple[float, float]:
+    """The values of ``quantity`` production's QC passes at ``station`` (its gross-range test)."""
+    spec = station.quantities.get(quantity)
+    return spec.plausible if spec is not None and spec.plausible is not None else (-math.inf, math.inf)
+
+
+def failed_qc(series: Series) -> dict[str, np.ndarray]:
+    """Per quantity with any, the rows whose value production's QC fails (see :func:`readings`).
+
+    >>> from evaluation.datasets import synthetic_station
+    >>> st = synthetic_station("s", ["water_level"])
+    >>> failed_qc(Series("s", "c", st, np.arange(3.0), {"water_level": np.array([1.0, -9999.0, np.nan])}))
+    {'water_level': array([False,  True, False])}
+    """
+    out = {}
+    for q, col in series.columns.items():
+        lo, hi = plausible_range(series.station, q)
+        bad = (col < lo) | (col > hi)
+        if bad.any():
+            out[q] = bad
     return out
 
 
@@ -197,7 +230,8 @@ def replay(series: Series, names: Sequence[str], params: Mapping[str, Mapping[st
         np.maximum(scores, np.clip(np.nan_to_num(s, nan=0.0, posinf=1.0, neginf=0.0), 0.0, 1.0), out=scores)
         np.maximum(levels, lv, out=levels)
     return ReplayResult(series, scores, levels, stream_scores, tuple(warnings), seconds, tuple(events),
-                        dict(zip(keys, stream_levels)), {key: ds.hazard for key, ds in zip(keys, streams)})
+                        dict(zip(keys, stream_levels)), {key: ds.hazard for key, ds in zip(keys, streams)},
+                        failed_qc(series))
 
 
 def _raised(series: Series, streams, stream_scores, stream_levels, xs, findings) -> list[RaisedWarning]:

@@ -68,3 +68,13 @@ def test_a_spike_before_a_gap_is_credited_at_the_next_reading_with_a_value():
     assert fault_metrics(run, levels, hazards, [], t)["fault_runs_flagged"] == 0  # the old rule: row 3 only
     m = fault_metrics(run, levels, hazards, [], t, present=present)
     assert (m["fault_runs_flagged"], m["false_sensor_flags"]) == (1, 0)
+
+
+def test_runs_holding_a_value_qc_fails_are_counted_apart_from_the_flagged_ones():
+    t = np.arange(8) * 3600.0
+    levels = {"sensor_fault:turbidity": np.array([0, 1, 0, 0, 0, 0, 0, 0])}
+    faults = [FaultRun("turbidity", "A", 1, 1), FaultRun("turbidity", "B", 4, 5), FaultRun("turbidity", "C", 7, 7)]
+    failed = {"turbidity": np.array([0, 1, 0, 0, 0, 1, 0, 0], dtype=bool)}
+    m = fault_metrics(faults, levels, {"sensor_fault:turbidity": "sensor"}, [], t, failed_qc=failed)
+    assert (m["fault_runs_flagged"], m["fault_runs_failed_qc"], m["fault_runs_flagged_or_failed_qc"]) == (1, 2, 2)
+    assert m["values_failed_qc"] == 2 and [r["failed_qc"] for r in m["fault_run_detail"]] == [True, True, False]

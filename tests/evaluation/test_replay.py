@@ -104,3 +104,25 @@ def test_replay_lifecycle_is_the_pipelines():
         piped += pipe.process(obs, []) + pipe.tick(x["t"])
     assert {e.hazard for e in replayed} == {"flood", "sensor"}
     assert replayed == tuple(piped)
+
+
+def test_replay_leaves_out_what_production_qc_fails_as_the_pipeline_does():
+    # a logger's "no data" codes inside a flood wave: production's QC fails them, so no detector sees
+    # them; the replay leaves them out too, and counts them (before, it fed them to the detectors)
+    rng = np.random.default_rng(5)
+    k = np.arange(300) / 40.0
+    levels = 1.4 + 2.2 * k ** 3 * np.exp(3 * (1 - k)) + rng.normal(0, 0.004, 300)
+    levels[[90, 150, 151]] = [-9999.0, 9999.0, -9999.0]
+    names = ["level_threshold", "rate_of_rise", "sensor_fault"]
+    series = gauge_series(levels.tolist(), step_s=300.0)
+    replayed = replay(series, names, lifecycle=True)
+    one_station = Catalog(partners=[Partner(id="rivertown", name="rivertown", country="ZZ")], stations=[GAUGE])
+    pipe = Pipeline(one_station, Settings(ingest={"detectors": names}))
+    piped = []
+    for i, (t, v) in enumerate(zip(series.t.tolist(), series.columns["water_level"].tolist())):
+        obs = Observation("rivertown", GAUGE.id, int(t * 1e9), i + 1, (("water_level", v),))
+        piped += pipe.process(obs, []) + pipe.tick(t)
+    assert replayed.lifecycle == tuple(piped)
+    assert pipe.counters.readings_failed == 3 and np.flatnonzero(replayed.failed_qc["water_level"]).tolist() == \
+        [90, 150, 151]
+    assert not [e for e in replayed.lifecycle if e.hazard == "sensor"]      # the codes flag no sensor
