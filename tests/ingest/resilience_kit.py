@@ -1,7 +1,7 @@
 """Shared by the resilience tests (test_resilience.py, test_resilience_sigkill.py) and the fault tests
 that reuse their stream: a module's own Mosquitto and InfluxDB (``own``), a fresh database, the paced
 QoS 1 :class:`StreamPublisher` with its broker acks, the exact count of what InfluxDB stored, and
-:class:`WorkerProcess`, ``riverwatch run`` as a real process."""
+:class:`WorkerProcess`, ``riverwatch run`` as a real process with its config (:func:`worker_config`)."""
 
 from __future__ import annotations
 
@@ -36,6 +36,31 @@ GAUGES = [st for st in CATALOG.stations if st.kind == "river_gauge"]
 WEATHER = [st for st in CATALOG.stations if st.kind == "weather"]
 STEP_S = 60
 WAIT = 60.0
+
+
+def worker_config(path: Path, services, database: str, influx_url: str, tmp_path: Path, metrics_port: int, *,
+                  detectors: str = "[]", client: str = "worker", influx_timeout_s: float | None = 2.0,
+                  **ingest: str) -> None:
+    """A ``riverwatch run`` config on ``services``' broker (``mqtt_host``, ``mqtt_port``), writing to
+    ``influx_url``; ``ingest`` adds ``[ingest]`` options as TOML values."""
+    extra = "".join(f"{key} = {value}\n" for key, value in ingest.items())
+    timeout = "" if influx_timeout_s is None else f"timeout_s = {influx_timeout_s}\n"
+    path.write_text(f"""
+state_dir = "{tmp_path / 'worker-state'}"
+[mqtt]
+host = "{services.mqtt_host}"
+port = {services.mqtt_port}
+client_id = "{client}-{uuid.uuid4().hex[:8]}"
+session_expiry_s = 300
+[influx]
+url = "{influx_url}"
+database = "{database}"
+{timeout}[ingest]
+detectors = {detectors}
+spool_dir = "{tmp_path / 'worker-spool'}"
+summary_interval_s = 1.0
+metrics_port = {metrics_port}
+{extra}""")
 
 
 def wait_until(predicate, timeout: float = WAIT, interval: float = 0.02) -> bool:

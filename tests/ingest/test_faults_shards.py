@@ -16,9 +16,8 @@ from application.services import free_port
 from ingest.consumer import shard_stations
 
 from tests.helpers import wait_until
-from tests.ingest.test_faults_spool import worker_config
 from tests.ingest.resilience_kit import (CATALOG, GAUGES, WAIT, WEATHER, StreamPublisher, WorkerProcess, interleaved,
-                                         report, stored)
+                                         report, stored, worker_config)
 
 
 def test_two_sharded_workers_one_sigkilled_lose_and_double_nothing(services, influx, tmp_path):
@@ -28,7 +27,7 @@ def test_two_sharded_workers_one_sigkilled_lose_and_double_nothing(services, inf
         folder.mkdir()
         port = free_port()
         worker_config(folder / "worker.toml", services, influx.database, services.influx_url, folder, port,
-                      shard=f'"{index}/2"', detectors='["level_threshold"]')
+                      client="faults", shard=f'"{index}/2"', detectors='["level_threshold"]')
         workers.append(WorkerProcess(folder / "worker.toml", folder / "worker.log", port))
     stations = GAUGES + WEATHER
     mine = {index: {key for key in shard_stations(CATALOG, (index, 2))} for index in range(2)}

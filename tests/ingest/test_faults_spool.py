@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import resource
 import time
-import uuid
 from pathlib import Path
 
 from application.services import free_port
@@ -21,31 +20,7 @@ from application.services import free_port
 from tests.helpers import wait_until
 from tests.ingest.fault_proxy import FaultProxy
 from tests.ingest.resilience_kit import (GAUGES, WAIT, WEATHER, StreamPublisher, WorkerProcess, interleaved, report,
-                                         stored)
-
-
-def worker_config(path: Path, services, database: str, influx_url: str, tmp_path: Path, metrics_port: int,
-                  detectors: str = "[]", **ingest: str) -> None:
-    """A ``riverwatch run`` config on the session broker, writing to ``influx_url``; ``ingest`` adds
-    ``[ingest]`` options as TOML values."""
-    extra = "".join(f"{key} = {value}\n" for key, value in ingest.items())
-    path.write_text(f"""
-state_dir = "{tmp_path / 'worker-state'}"
-[mqtt]
-host = "{services.mqtt_host}"
-port = {services.mqtt_port}
-client_id = "faults-{uuid.uuid4().hex[:8]}"
-session_expiry_s = 300
-[influx]
-url = "{influx_url}"
-database = "{database}"
-timeout_s = 2.0
-[ingest]
-detectors = {detectors}
-spool_dir = "{tmp_path / 'worker-spool'}"
-summary_interval_s = 1.0
-metrics_port = {metrics_port}
-{extra}""")
+                                         stored, worker_config)
 
 
 def set_file_size_limit(pid: int, limit: int) -> None:
@@ -58,7 +33,7 @@ def test_a_full_spool_disk_holds_acks_and_loses_nothing(services, influx, tmp_pa
     proxy = FaultProxy(services.influx_url)
     port = free_port()
     config = tmp_path / "worker.toml"
-    worker_config(config, services, influx.database, proxy.url, tmp_path, port)
+    worker_config(config, services, influx.database, proxy.url, tmp_path, port, client="faults")
     worker = WorkerProcess(config, tmp_path / "worker.log", port)
     publisher = StreamPublisher(services.mqtt_host, services.mqtt_port)
     try:

@@ -13,37 +13,16 @@ import threading
 import time
 import uuid
 from collections import Counter
-from pathlib import Path
 
 import orjson
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from riverwatch.influx import InfluxClient
 from application.services import free_port
 
 from tests.ingest.resilience_kit import (CATALOG, WAIT, WEATHER, StreamPublisher, WorkerProcess, message, report, stored,
-                                         wait_until)
+                                         wait_until, worker_config)
 from tests.ingest.resilience_kit import database, own  # noqa: F401 (fixtures)
-
-
-def write_config(path: Path, own, db: InfluxClient, tmp_path: Path, metrics_port: int) -> None:
-    path.write_text(f"""
-state_dir = "{tmp_path / 'worker-state'}"
-[mqtt]
-host = "{own.mqtt_host}"
-port = {own.mqtt_port}
-client_id = "killme-{uuid.uuid4().hex[:8]}"
-session_expiry_s = 300
-[influx]
-url = "{own.influx_url}"
-database = "{db.database}"
-[ingest]
-detectors = ["level_threshold"]
-spool_dir = "{tmp_path / 'worker-spool'}"
-summary_interval_s = 1.0
-metrics_port = {metrics_port}
-""")
 
 
 class WarningWatcher:
@@ -90,7 +69,8 @@ def test_sigkill_of_the_worker_loses_nothing_and_keeps_its_warnings(own, databas
     hold_end = (116 + 420) * 3  # index in ``messages`` where the water starts falling
     port = free_port()
     config = tmp_path / "worker.toml"
-    write_config(config, own, database, tmp_path, port)
+    worker_config(config, own, database.database, own.influx_url, tmp_path, port, client="killme",
+                  influx_timeout_s=None, detectors='["level_threshold"]')
     worker = WorkerProcess(config, tmp_path / "worker.log", port)
     watcher = WarningWatcher(own.mqtt_host, own.mqtt_port)
     publisher = StreamPublisher(own.mqtt_host, own.mqtt_port)
