@@ -35,7 +35,7 @@ from detectors.base import get
 from evaluation.datasets import Series
 from early_warning.lifecycle import WarningBook
 from early_warning.stepper import StationStepper
-from riverwatch.catalog import Catalog, Partner
+from riverwatch.catalog import Catalog, Partner, Station
 from riverwatch.errors import ConfigError
 from riverwatch.model import WarningEvent
 
@@ -150,7 +150,7 @@ def readings(series: Series) -> list[dict[str, float]]:
     return out
 
 
-def plausible_range(station, quantity: str) -> tuple[float, float]:
+def plausible_range(station: Station, quantity: str) -> tuple[float, float]:
     """The values of ``quantity`` production's QC passes at ``station`` (its gross-range test)."""
     spec = station.quantities.get(quantity)
     return spec.plausible if spec is not None and spec.plausible is not None else (-math.inf, math.inf)
