@@ -85,3 +85,19 @@ def test_checkpoints_from_before_keep_their_persistence_and_take_the_bound(name)
     restored.__setstate__(old)
     bound = get(name).params().persist_max_s
     assert (restored.persist, restored.persist_max_s, restored.gate.readings) == (3, bound, 3)
+
+
+@pytest.mark.parametrize("name", DETECTORS)
+def test_a_station_that_slows_down_keeps_two_readings_until_its_new_cadence_is_learnt(name):
+    # minute readings for 10 h, then every 10 minutes (a logger saving its battery): the usual interval
+    # grows 1 % a reading, so the first ~200 slow readings (34 h) still ask for two readings (the old
+    # rule, never looser), and after them one is enough
+    def slowing(event_at):
+        rng = random.Random(0)
+        t = 1.8e9
+        for i in range(900):
+            t += 60.0 if i < 600 else 600.0
+            yield {**reading(i, rng, EVENT if i == event_at else None), "t": t}
+
+    assert raised(name, slowing(610)) == []
+    assert raised(name, slowing(850)) == [850]
