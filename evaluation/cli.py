@@ -159,7 +159,7 @@ def summarise(results: Sequence[ReplayResult], names: Sequence[str], params: dic
         "readings_per_s": round(readings / seconds) if seconds else None,
         "lead_window_minutes": lead_window / 60.0, "events": metrics.as_dict(),
         "sensor_warnings": sum(1 for r in results for w in r.warnings if w.hazard == "sensor"),
-        "values_failed_qc": sum(int(m.sum()) for r in results for m in r.failed_qc.values()),
+        "values_failed_qc": sum(r.values_failed_qc for r in results),
     })
     faulty = [r for r in results if "faults" in r.series.meta]
     if faulty:
@@ -187,7 +187,7 @@ def summarise(results: Sequence[ReplayResult], names: Sequence[str], params: dic
         per_series = [{"series": f"{r.series.category}/{r.series.name}"} for r in results]
     for row, item, r in zip(per_series, items, results):
         one = event_metrics([item], lead_window)
-        row.update({"values_failed_qc": int(sum(int(m.sum()) for m in r.failed_qc.values())),
+        row.update({"values_failed_qc": r.values_failed_qc,
                     "events": one.events, "detected": one.detected, "warnings": one.warnings,
                     "false_warnings": one.false_warnings, "quiet": r.series.quiet,
                     "lead_times_minutes": [round(v, 1) for v in one.lead_times_minutes]})

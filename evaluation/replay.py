@@ -73,6 +73,11 @@ class ReplayResult:
     stream_hazards: dict[str, str] = field(default_factory=dict)
     failed_qc: dict[str, np.ndarray] = field(default_factory=dict)
 
+    @property
+    def values_failed_qc(self) -> int:
+        """How many values production's QC fails, left out of the replay (see :func:`readings`)."""
+        return sum(int(m.sum()) for m in self.failed_qc.values())
+
     def warnings_for(self, *, exclude: Iterable[str] = ("sensor",)) -> list[RaisedWarning]:
         """Raised warnings except those of the ``exclude`` hazards (sensor problems by default)."""
         skip = set(exclude)

@@ -86,22 +86,36 @@ def test_replay_judges_a_reading_knowing_its_sensor_flags(monkeypatch):
     assert all(dict(e.details).get("held_for_sensor") == "water_level" for e in flood)
 
 
-def test_replay_lifecycle_is_the_pipelines():
-    # a flood wave with an injected spike, through replay and through the ingest pipeline (one
-    # station, default lifecycle): the same warning events
+FLOOD_NAMES = ["level_threshold", "rate_of_rise", "sensor_fault"]
+
+
+def flood_wave() -> np.ndarray:
+    """Stage (m) of a flood wave read every 5 minutes, 300 readings, with a little noise."""
     rng = np.random.default_rng(5)
     k = np.arange(300) / 40.0
-    levels = 1.4 + 2.2 * k ** 3 * np.exp(3 * (1 - k)) + rng.normal(0, 0.004, 300)
-    levels[120] += 1.0
-    names = ["level_threshold", "rate_of_rise", "sensor_fault"]
-    series = gauge_series(levels.tolist(), step_s=300.0)
-    replayed = replay(series, names, lifecycle=True).lifecycle
+    return 1.4 + 2.2 * k ** 3 * np.exp(3 * (1 - k)) + rng.normal(0, 0.004, 300)
+
+
+def through_the_pipeline(series, names) -> tuple[list, Pipeline]:
+    """The warning events of ``series``'s recorded values sent to the ingest pipeline (one station,
+    default lifecycle), and the pipeline."""
     one_station = Catalog(partners=[Partner(id="rivertown", name="rivertown", country="ZZ")], stations=[GAUGE])
     pipe = Pipeline(one_station, Settings(ingest={"detectors": names}))
     piped = []
-    for i, x in enumerate(readings(series)):
-        obs = Observation("rivertown", GAUGE.id, int(x["t"] * 1e9), i + 1, (("water_level", x["water_level"]),))
-        piped += pipe.process(obs, []) + pipe.tick(x["t"])
+    for i, (t, v) in enumerate(zip(series.t.tolist(), series.columns["water_level"].tolist())):
+        obs = Observation("rivertown", GAUGE.id, int(t * 1e9), i + 1, (("water_level", v),))
+        piped += pipe.process(obs, []) + pipe.tick(t)
+    return piped, pipe
+
+
+def test_replay_lifecycle_is_the_pipelines():
+    # a flood wave with an injected spike, through replay and through the ingest pipeline: the same
+    # warning events
+    levels = flood_wave()
+    levels[120] += 1.0
+    series = gauge_series(levels.tolist(), step_s=300.0)
+    replayed = replay(series, FLOOD_NAMES, lifecycle=True).lifecycle
+    piped, _ = through_the_pipeline(series, FLOOD_NAMES)
     assert {e.hazard for e in replayed} == {"flood", "sensor"}
     assert replayed == tuple(piped)
 
@@ -109,20 +123,13 @@ def test_replay_lifecycle_is_the_pipelines():
 def test_replay_leaves_out_what_production_qc_fails_as_the_pipeline_does():
     # a logger's "no data" codes inside a flood wave: production's QC fails them, so no detector sees
     # them; the replay leaves them out too, and counts them (before, it fed them to the detectors)
-    rng = np.random.default_rng(5)
-    k = np.arange(300) / 40.0
-    levels = 1.4 + 2.2 * k ** 3 * np.exp(3 * (1 - k)) + rng.normal(0, 0.004, 300)
+    levels = flood_wave()
     levels[[90, 150, 151]] = [-9999.0, 9999.0, -9999.0]
-    names = ["level_threshold", "rate_of_rise", "sensor_fault"]
     series = gauge_series(levels.tolist(), step_s=300.0)
-    replayed = replay(series, names, lifecycle=True)
-    one_station = Catalog(partners=[Partner(id="rivertown", name="rivertown", country="ZZ")], stations=[GAUGE])
-    pipe = Pipeline(one_station, Settings(ingest={"detectors": names}))
-    piped = []
-    for i, (t, v) in enumerate(zip(series.t.tolist(), series.columns["water_level"].tolist())):
-        obs = Observation("rivertown", GAUGE.id, int(t * 1e9), i + 1, (("water_level", v),))
-        piped += pipe.process(obs, []) + pipe.tick(t)
+    replayed = replay(series, FLOOD_NAMES, lifecycle=True)
+    piped, pipe = through_the_pipeline(series, FLOOD_NAMES)
     assert replayed.lifecycle == tuple(piped)
     assert pipe.counters.readings_failed == 3 and np.flatnonzero(replayed.failed_qc["water_level"]).tolist() == \
         [90, 150, 151]
+    assert replayed.values_failed_qc == 3
     assert not [e for e in replayed.lifecycle if e.hazard == "sensor"]      # the codes flag no sensor
