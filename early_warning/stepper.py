@@ -40,6 +40,8 @@ from riverwatch.catalog import Station
 from riverwatch.model import Level, WarningEvent
 
 _NONE = Level.NONE
+#: The hazard of sensor streams (maintenance notices), the only ones shown QC-failed values.
+SENSOR = "sensor"
 
 
 class DetectorStream:
@@ -116,16 +118,26 @@ class StationStepper:
                 streams.append(DetectorStream(spec.name, quantity, detector, spec.hazard))
         return cls(station, sensor_streams_first(streams, lambda ds: ds.hazard, private), on_error)
 
-    def score(self, x: dict) -> None:
-        """Score, learn and level ``x`` on every stream whose quantity it holds."""
+    def score(self, x: dict, failed: Mapping[str, float] | None = None) -> None:
+        """Score, learn and level ``x`` on every stream whose quantity it holds.
+
+        ``failed`` holds the values of the same reading that QC failed (gross range: a logger's
+        −9999, a negative turbidity). No hazard detector sees them; a sensor stream of such a
+        quantity is scored on ``x`` with its value added, so a probe sending error codes raises its
+        maintenance notice (``sensor_fault``'s *impossible*).
+        """
+        with_failed = None
         for ds in self.streams:
             q = ds.quantity
+            seen = x
             if q is not None and q not in x:
-                continue
+                if not failed or q not in failed or ds.hazard != SENSOR:
+                    continue
+                seen = with_failed = with_failed or {**x, **failed}
             det = ds.detector
             try:
-                score = det.score_one(x)
-                det.learn_one(x)
+                score = det.score_one(seen)
+                det.learn_one(seen)
                 level = det.level(score)
             except Exception:  # a detector bug must not stop the others: report it, keep going
                 if self.on_error is None:

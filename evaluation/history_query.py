@@ -10,7 +10,7 @@ are left out, as the pipeline leaves them out. The warnings production raised co
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Sequence
 from urllib.parse import urlsplit, urlunsplit
 
@@ -57,6 +57,9 @@ class Chunk:
 
     rows: list[tuple[int, tuple[str, str], dict[str, float]]]
     failed: dict[tuple[str, str], int]
+    #: The values left out, by ``(time_ns, partner, station)``: production showed them to the sensor
+    #: streams only (:meth:`early_warning.stepper.StationStepper.score`), and so does the replay.
+    failed_values: dict[tuple[int, str, str], dict[str, float]] = field(default_factory=dict)
 
 
 def read_chunk(client: InfluxClient, stations: Sequence[Station], a_ns: int, b_ns: int) -> Chunk:
@@ -74,6 +77,7 @@ def read_chunk(client: InfluxClient, stations: Sequence[Station], a_ns: int, b_n
     known = {st.key: st.quantities for st in stations}
     sets: dict[tuple[int, str, str], dict[str, float]] = {}
     failed: dict[tuple[str, str], int] = defaultdict(int)
+    failed_values: dict[tuple[int, str, str], dict[str, float]] = {}
     for row in series_to_rows(series):
         key = (row.get("partner"), row.get("station"))
         quantities = known.get(key)
@@ -87,10 +91,11 @@ def read_chunk(client: InfluxClient, stations: Sequence[Station], a_ns: int, b_n
         qc = row.get("qc")
         if qc is not None and int(qc) >= QC.FAIL:
             failed[key] += 1
+            failed_values.setdefault((t, *key), {})[row["quantity"]] = float(value)
             continue
         x[row["quantity"]] = float(value)
     rows = [(t, (p, s), x) for (t, p, s), x in sorted(sets.items(), key=lambda item: item[0])]
-    return Chunk(rows, dict(failed))
+    return Chunk(rows, dict(failed), failed_values)
 
 
 def read_warnings(client: InfluxClient, stations: Sequence[Station], span: Span

@@ -197,17 +197,19 @@ class HistoryReplay:
         runs = self.runs
         for key, n in chunk.failed.items():
             runs[key].failed += n
+        failed = chunk.failed_values
         for t_ns, key, x in chunk.rows:
             run = runs[key]
-            score, level = self._step(run, x)
+            score, level = self._step(run, x, failed.get((t_ns, *key)) if failed else None)
             self._record(run, t_ns, x, score, level)
         self.seconds += time.perf_counter() - started
 
-    def _step(self, run: StationRun, x: dict) -> tuple[float, int]:
-        """Step the station's streams on ``x`` and feed the book (ticking it); the best score
-        (clipped to [0, 1]) and level of the streams scored on ``x``."""
+    def _step(self, run: StationRun, x: dict, failed: dict[str, float] | None = None) -> tuple[float, int]:
+        """Step the station's streams on ``x`` (and its ``failed`` values, for the sensor streams) and
+        feed the book (ticking it); the best score (clipped to [0, 1]) and level of the streams scored
+        on ``x``."""
         stepper = run.stepper
-        stepper.score(x)
+        stepper.score(x, failed)
         best_score, best_level = 0.0, 0
         for ds in stepper.streams:
             if ds.x is not x:

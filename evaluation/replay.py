@@ -178,6 +178,24 @@ def failed_qc(series: Series) -> dict[str, np.ndarray]:
     return out
 
 
+def failed_values(series: Series, failed: Mapping[str, np.ndarray]) -> dict[int, dict[str, float]]:
+    """The values QC fails, by row (``failed``: :func:`failed_qc`), for the sensor streams only
+    (:meth:`early_warning.stepper.StationStepper.score`).
+
+    >>> from evaluation.datasets import synthetic_station
+    >>> s = Series("s", "c", synthetic_station("s", ["water_level"]), np.arange(3.0),
+    ...            {"water_level": np.array([1.0, -9999.0, np.nan])})
+    >>> failed_values(s, failed_qc(s))
+    {1: {'water_level': -9999.0}}
+    """
+    out: dict[int, dict[str, float]] = {}
+    for q, mask in failed.items():
+        col = series.columns[q]
+        for i in np.flatnonzero(mask).tolist():
+            out.setdefault(i, {})[q] = float(col[i])
+    return out
+
+
 def replay(series: Series, names: Sequence[str], params: Mapping[str, Mapping[str, Any]] | None = None,
            progress: Any = None, *, lifecycle: bool = False) -> ReplayResult:
     """Run the detectors ``names`` over ``series``; ``progress`` is a tqdm bar updated per 1,000 rows.
@@ -205,8 +223,10 @@ def replay(series: Series, names: Sequence[str], params: Mapping[str, Mapping[st
     previous = [0] * len(streams)
     findings: dict[tuple[int, int], Any] = {}
     events: list[WarningEvent] = []
+    failed = failed_qc(series)
+    failed_rows = failed_values(series, failed)
     for i, x in enumerate(xs):
-        stepper.score(x)
+        stepper.score(x, failed_rows.get(i))
         for k, (ds, out, lv) in columns:
             if ds.x is not x:
                 continue
@@ -236,7 +256,7 @@ def replay(series: Series, names: Sequence[str], params: Mapping[str, Mapping[st
         np.maximum(levels, lv, out=levels)
     return ReplayResult(series, scores, levels, stream_scores, tuple(warnings), seconds, tuple(events),
                         dict(zip(keys, stream_levels)), {key: ds.hazard for key, ds in zip(keys, streams)},
-                        failed_qc(series))
+                        failed)
 
 
 def _raised(series: Series, streams, stream_scores, stream_levels, xs, findings) -> list[RaisedWarning]:

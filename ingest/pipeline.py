@@ -3,7 +3,8 @@
 For each observation the pipeline flags every value (:mod:`ingest.qc`), writes one ``reading``
 line per value, builds ``x = {"t": time_s, quantity: value, ...}`` from the values that did not
 FAIL, steps the station's detector streams (:class:`early_warning.stepper.StationStepper`:
-``score_one`` then ``learn_one``, then ``level``), writes one ``score`` line per quantity, and feeds
+``score_one`` then ``learn_one``, then ``level``; values that FAILed reach only the sensor streams,
+which raise a maintenance notice for them), writes one ``score`` line per quantity, and feeds
 the warning lifecycle (``early_warning.lifecycle.WarningBook``, with the ``[lifecycle]`` settings)
 each stream's level (stream ``detector:quantity``), sensor streams first (a warning of the same
 reading is judged knowing its sensor flags). The book may answer with events about other stations
@@ -140,6 +141,7 @@ class Pipeline:
         qc_of = st.qc
         counters = self.counters
         tail = f"{seq}i {time_ns}"
+        failed = None
         for q, v in obs.values:
             stream = qc_of.get(q) or self._qc_stream(st, q)
             flag = stream.check(t, v)
@@ -150,6 +152,9 @@ class Pipeline:
                     counters.readings_suspect += 1
             else:
                 counters.readings_failed += 1
+                if failed is None:
+                    failed = {}
+                failed[q] = v
         counters.observations += 1
         counters.readings += len(obs.values)
         if t > self.latest_time_s:
@@ -157,7 +162,7 @@ class Pipeline:
         stepper = st.stepper
         if not stepper.streams or obs.late:
             return []
-        stepper.score(x)
+        stepper.score(x, failed)
         if self.publish_scores:
             self._score_lines(st, x, time_ns, out)
         return stepper.decide(self.book, x) if self.book is not None else []

@@ -157,7 +157,9 @@ class LifecycleSettings(LifecycleTimes):
     hold_hazards
         Hazards held back (non-public) while their evidence rests only on flagged sensors.
     hold_exempt_faults
-        Sensor faults (``fault`` detail of a finding) that do not make a quantity suspect.
+        Sensor faults (``fault`` detail of a finding) that do not make a quantity suspect: a dropout
+        says nothing about the values, and an impossible value (QC failed it) reached no hazard
+        detector, so the warnings rest on the values that passed.
 
     >>> s = LifecycleSettings.model_validate({"clear_after_s": 600, "flood": {"min_duration_s": 3600}})
     >>> s.times("flood").min_duration_s, s.times("flood").clear_after_s, s.times("anomaly").min_duration_s
@@ -175,7 +177,7 @@ class LifecycleSettings(LifecycleTimes):
     propagate_min_level: Level = Level.WATCH
     propagated_level: Level = Level.WATCH
     hold_hazards: tuple[str, ...] = ("flood", "water_quality", "anomaly")
-    hold_exempt_faults: tuple[str, ...] = ("dropout",)
+    hold_exempt_faults: tuple[str, ...] = ("dropout", "impossible")
     hazards: dict[str, LifecycleTimes] = Field(default_factory=dict,
                                                description="per-hazard times, from [lifecycle.<hazard>]")
 

@@ -209,3 +209,36 @@ def test_a_held_warning_stays_held_when_the_station_falls_silent():
         events += book.tick(T0 + silent + 300 * i)
     assert at(HOCHTAL, events)[-1].state == "cleared"
     assert not [e for e in events if e.public]
+
+
+def crest_with_codes(codes: dict[int, float | None]) -> list:
+    """The warning events of a 3.9 m flood crest read every 15 minutes through the pipeline, with
+    ``codes`` (reading → value, None: not sent) in place of some readings."""
+    detectors = ["level_threshold", "rate_of_rise", "time_to_threshold", "sensor_fault"]
+    pipe = Pipeline(CATALOG, Settings(ingest={"detectors": detectors}))
+    events = []
+    for i in range(3 * 24 * 4):
+        level = codes.get(i, round(1.2 + 2.7 * math.exp(-((i / 4 - 40.0) / 9.0) ** 2) + 0.003 * math.sin(i), 3))
+        if level is not None:
+            obs = Observation("rivertown", "gauge-hochtal", int((T0 + 900 * i) * 1e9), i + 1,
+                              (("water_level", level),))
+            events += pipe.process(obs, [])
+        events += pipe.tick(T0 + 900 * i)
+    assert pipe.counters.readings_failed == sum(1 for v in codes.values() if v is not None)
+    return events
+
+
+def test_error_codes_raise_a_maintenance_notice_and_leave_the_public_flood_warning_alone():
+    """A gauge sending its logger's −9999 at the crest: QC fails the codes, so no flood detector sees
+    them. They used to reach no sensor check either (no notice at all); now they raise the
+    ``impossible`` notice, and the flood warning, which rests on the values that passed, is public
+    exactly as if the codes had not been sent (were the notice to hold it back, one code in a
+    storm would withdraw a public flood warning)."""
+    codes = {i: -9999.0 for i in (150, 160, 161, 175)}
+    with_codes = crest_with_codes(codes)
+    notices = [e for e in with_codes if e.hazard == "sensor"]
+    assert notices and {dict(e.details).get("fault") for e in notices if e.state == "raised"} == {"impossible"}
+    assert all(not e.public for e in notices)
+    flood = [(e.state, e.level, e.public, e.time_ns) for e in with_codes if e.hazard == "flood"]
+    unsent = [(e.state, e.level, e.public, e.time_ns) for e in crest_with_codes(dict.fromkeys(codes)) if e.hazard == "flood"]
+    assert any(public for _, _, public, _ in flood) and flood == unsent

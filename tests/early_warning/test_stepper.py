@@ -101,6 +101,34 @@ def test_restored_detectors_are_continued():
     assert stepper.streams[0].detector is kept
 
 
+class Seen(Recorder):
+    """A recorder that keeps the reading sets it was shown."""
+
+    def __init__(self):
+        super().__init__([])
+        self.shown = []
+
+    def score_one(self, x):
+        self.shown.append(dict(x))
+        return 0.0
+
+
+def test_values_qc_failed_reach_the_sensor_streams_only():
+    # a logger's error code: no hazard detector may see it (nor learn it), but the sensor checks
+    # must, or a probe sending nothing but codes never raises its maintenance notice
+    seen = {"sensor": Seen(), "flood": Seen()}
+    specs = [DetectorSpec(f"seen_{h}", lambda st, q, p, h=h: seen[h], NoParams, h, lambda st, p=None: ["water_level"])
+             for h in ("flood", "sensor")]
+    stepper = StationStepper.build(HOCHTAL, specs)
+    x = {"t": T0}
+    stepper.score(x, {"water_level": -9999.0})
+    assert seen["sensor"].shown == [{"t": T0, "water_level": -9999.0}] and seen["flood"].shown == []
+    assert [ds.name for ds in stepper.streams if ds.x is x] == ["seen_sensor"]  # fed to the book
+    stepper.score({"t": T0 + 600, "water_level": 1.2})
+    assert seen["flood"].shown == [{"t": T0 + 600, "water_level": 1.2}]
+    assert x == {"t": T0}                                                       # the reading set is not changed
+
+
 def streams_of(station, params):
     specs = [get(n) for n in ("rate_of_rise", "time_to_threshold", "relative_rise")]
     return sorted((ds.name, ds.quantity) for ds in StationStepper.build(station, specs, params).streams)

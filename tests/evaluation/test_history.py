@@ -6,9 +6,10 @@ import json
 import numpy as np
 import pytest
 
-from evaluation.history_replay import LevelSteps, Thinned
+from evaluation.history_query import Chunk
+from evaluation.history_replay import HistoryReplay, LevelSteps, Thinned
 from evaluation.history_report import warning_spans
-from evaluation.history_span import Span, parse_duration, resolve_stations
+from evaluation.history_span import NS, Span, parse_duration, resolve_stations
 from ingest.alerts import AlertRenderer
 from ingest.pipeline import Pipeline
 from riverwatch.storage import warning_line
@@ -207,3 +208,19 @@ def test_thinned_stays_bounded():
         th.add([float(i)])
     kept = th.array()[:, 0]
     assert len(kept) < 100 and kept[0] == 0 and np.all(np.diff(kept) == th.stride)
+
+
+def test_the_history_replay_shows_values_qc_failed_to_the_sensor_checks_as_production_did():
+    # production showed the FAILed codes to sensor_fault only (a maintenance notice); the replay of
+    # history, which leaves them out of every reading set, must do the same or miss the notice
+    station = CATALOG.station("rivertown", "gauge-hochtal")
+    key = station.key
+    levels = wave_levels().tolist()
+    rows = [((T0 + 600 * i) * NS, key, {"t": T0 + 600.0 * i} | ({} if i in FAILED_AT else {"water_level": v}))
+            for i, v in enumerate(levels)]
+    failed = {((T0 + 600 * i) * NS, *key): {"water_level": levels[i]} for i in FAILED_AT}
+    replay = HistoryReplay(CATALOG, [station], ["level_threshold", "sensor_fault"], {})
+    replay.feed(Chunk(rows, {key: len(FAILED_AT)}, failed))
+    notices = [e for e in replay.runs[key].events if e["hazard"] == "sensor"]
+    assert [(e["state"], e["level"], e["value"]) for e in notices][:1] == [("raised", 3, 9999.0)]  # impossible: WARNING
+    assert replay.runs[key].failed == len(FAILED_AT)

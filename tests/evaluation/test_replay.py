@@ -121,8 +121,9 @@ def test_replay_lifecycle_is_the_pipelines():
 
 
 def test_replay_leaves_out_what_production_qc_fails_as_the_pipeline_does():
-    # a logger's "no data" codes inside a flood wave: production's QC fails them, so no detector sees
-    # them; the replay leaves them out too, and counts them (before, it fed them to the detectors)
+    # a logger's "no data" codes inside a flood wave: production's QC fails them, so no hazard detector
+    # sees them, only the sensor checks; the replay does the same, and counts them (before, it fed them
+    # to every detector)
     levels = flood_wave()
     levels[[90, 150, 151]] = [-9999.0, 9999.0, -9999.0]
     series = gauge_series(levels.tolist(), step_s=300.0)
@@ -132,4 +133,10 @@ def test_replay_leaves_out_what_production_qc_fails_as_the_pipeline_does():
     assert pipe.counters.readings_failed == 3 and np.flatnonzero(replayed.failed_qc["water_level"]).tolist() == \
         [90, 150, 151]
     assert replayed.values_failed_qc == 3
-    assert not [e for e in replayed.lifecycle if e.hazard == "sensor"]      # the codes flag no sensor
+    # the sensor checks see the codes (in both): maintenance notices that hold no flood warning back
+    notices = [e for e in replayed.lifecycle if e.hazard == "sensor"]
+    assert notices and {dict(e.details).get("fault") for e in notices if e.state == "raised"} == {"impossible"}
+    gaps = flood_wave()
+    gaps[[90, 150, 151]] = np.nan
+    unsent = replay(gauge_series(gaps.tolist(), step_s=300.0), FLOOD_NAMES, lifecycle=True)
+    assert [e for e in replayed.lifecycle if e.hazard == "flood"] == [e for e in unsent.lifecycle if e.hazard == "flood"]
