@@ -11,6 +11,7 @@ nothing is compiled by hand). Adding a language is adding one file. Message ids 
                                 :data:`VARIANTS` (propagation from upstream, rate of rise, ...)
     fragment.expected           appended when a crossing time is given but the value is already past
     fragment.upstream           appended when an upstream station carries the evidence
+    fault.<fault>               what a sensor check found ({fault} in sensor notices: spike, stuck …)
     level.<level>, hazard.<hazard>, quantity.<quantity>, state.<state>   words used inside texts
     page.<label>                labels of the alert pages and feeds (:data:`PAGE_LABELS`)
     ack.<reason>                why an acknowledgement on a page was refused
@@ -57,6 +58,7 @@ from babel.dates import format_datetime, format_skeleton
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 
+from detectors.stats.fault_scores import FAULTS
 from riverwatch.ack_contract import ACK_REASONS
 from riverwatch.errors import ConfigError
 from riverwatch.model import HAZARDS, WARNING_STATES, Level
@@ -87,6 +89,7 @@ PLACEHOLDERS = {
     "upstream": "name of the upstream station carrying the evidence",
     "rate": "rate of change per hour with its unit (rate detectors)",
     "window": "accumulation window, e.g. 6 h (rain detectors)",
+    "fault": "what the sensor check found, in the language (sensor notices; key fault.<fault>)",
 }
 
 #: Labels of the HTML alert pages and the Atom feeds (keys ``page.<label>``).
@@ -140,6 +143,7 @@ def required_keys() -> list[str]:
     keys += [f"hazard.{h}" for h in HAZARDS] + [f"state.{s}" for s in WARNING_STATES]
     keys += [f"quantity.{q}" for q in QUANTITIES] + [f"page.{label}" for label in PAGE_LABELS]
     keys += [f"ack.{reason}" for reason in (*ACK_REASONS, "ack_unauthorized", "busy")]  # refusals, explained
+    keys += [f"fault.{f}" for f in FAULTS]  # why a sensor notice was raised ("none": no fault named)
     keys += ["exercise.mark"]  # the word that marks a drill's texts (ingest/alerts.py)
     return keys
 
@@ -370,7 +374,18 @@ def _placeholder_values(event, station, lang, tz, upstream, partner_name, catalo
         "upstream": upstream_name,
         "rate": format_number(_float(details.get("rate_per_hour")), lang, unit),
         "window": details.get("window", "–"),
+        "fault": _lookup(catalogs, lang, f"fault.{fault_name(details)}"),
     }
+
+
+def fault_name(details: dict[str, str]) -> str:
+    """The sensor fault an event's evidence names (``"none"`` when it names none we know).
+
+    >>> fault_name({"fault": "spike", "ratio": "2.5"}), fault_name({}), fault_name({"fault": "gremlins"})
+    ('spike', 'none', 'none')
+    """
+    fault = details.get("fault", "none")
+    return fault if fault in FAULTS else "none"
 
 
 def _float(text: str | None) -> float | None:

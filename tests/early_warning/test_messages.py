@@ -203,3 +203,18 @@ def test_a_shared_warning_adds_the_readers_languages_each_in_its_readers_time_zo
     assert "14:00" in rendered["fr"].description and "14:00" in rendered["en"].description  # Paris
     assert "08:00" in rendered["de"].description  # the German reader's New York
     assert list(texts(ev, CATALOG.by_id("gauge-lacville"), lacville)) == ["fr", "en"]
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_a_sensor_notice_says_what_the_check_found(lang):
+    # the notices said "not confirmed by neighbouring stations" whatever the fault; no sensor check
+    # compares neighbours: the operator reads what was found instead
+    st = CATALOG.by_id(STATION["sensor"])
+    catalog = load_catalogs()[lang]
+    for fault in ("spike", "stuck", "impossible", "dry_probe"):
+        ev = event("sensor", details=(("fault", fault), ("ratio", "2.5")))
+        assert catalog[f"fault.{fault}"] in render(ev, st, lang, "Europe/Berlin").description
+    english = render(event("sensor", details=(("fault", "impossible"),)), st, "en", "UTC").description
+    assert "neighbouring" not in english and "outside what the sensor can measure" in english
+    unnamed = render(event("sensor"), st, lang, "UTC").description           # evidence naming no fault
+    assert catalog["fault.none"] in unnamed
