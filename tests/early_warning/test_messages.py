@@ -218,3 +218,7 @@ def test_a_sensor_notice_says_what_the_check_found(lang):
     assert "neighbouring" not in english and "outside what the sensor can measure" in english
     unnamed = render(event("sensor"), st, lang, "UTC").description           # evidence naming no fault
     assert catalog["fault.none"] in unnamed
+    # the clearing event carries the last finding's value (the error code): "reads normally again
+    # (−9,999 NTU)" told the opposite of the truth, so the cleared text gives no value
+    closed = event("sensor", state="cleared", value=-9999.0, details=(("fault", "impossible"),))
+    assert "999" not in render(closed, st, lang, "UTC").description
