@@ -109,17 +109,29 @@ def warning_message(event: WarningEvent, catalog: Catalog | None = None) -> str:
     ...                   quantity="water_level", value=2.61, threshold=2.5, score=1.04)
     >>> warning_message(ev)
     'Flood watch raised at s: water_level 2.61 m (threshold 2.5 m)'
+
+    A sensor notice names the fault its check found; an all-clear quotes no value (the event
+    carries its last evidence, taken while the level was still up):
+
+    >>> from dataclasses import replace
+    >>> warning_message(replace(ev, hazard="sensor", details=(("fault", "spike"), ("ratio", "2.5"))))
+    'Sensor watch raised at s: water_level 2.61 m (threshold 2.5 m), spike'
+    >>> warning_message(replace(ev, state="cleared", level=Level.NONE))
+    'Flood all-clear cleared at s: water_level'
     """
     station = catalog.station(event.partner, event.station) if catalog is not None else None
     where = station.name if station is not None else event.station
     unit = QUANTITIES[event.quantity].unit if event.quantity in QUANTITIES else ""
     level = event.level.name.lower() if event.level else "all-clear"
     text = f"{event.hazard.replace('_', ' ').capitalize()} {level} {event.state} at {where}"
+    if event.quantity and event.state == "cleared":
+        return f"{text}: {event.quantity}"
     if event.quantity:
         text += f": {event.quantity} {event.value:.3g} {unit}".rstrip()
         if event.threshold is not None:
             text += f" (threshold {event.threshold:g} {unit})".replace(" )", ")")
-    return text
+    fault = dict(event.details).get("fault") if event.hazard == "sensor" else None
+    return f"{text}, {fault.replace('_', ' ')}" if fault and fault != "none" else text
 
 
 def warning_line(event: WarningEvent, catalog: Catalog | None = None, time_ns: int | None = None,
