@@ -1,6 +1,10 @@
-"""A sonde where the tide reaches: neither a sensor fault nor a water-quality event.
+"""Natural cycles of other sites are neither sensor faults nor water-quality events.
 
-Held-back observatories may be estuarine. There conductivity swings 500 ↔ 30,000 µS/cm twice a day,
+A river station's day: photosynthesis lifts pH and oxygen every afternoon (pH 8.2 ± 1.0,
+temperature 21 ± 4 °C, conductivity following), measured: no water-quality level in 30 days at 5-,
+15- and 30-minute readings.
+
+A sonde where the tide reaches (held-back observatories may be estuarine). There conductivity swings 500 ↔ 30,000 µS/cm twice a day,
 turbidity follows the tidal currents, pH the sea water, and a salt wedge lifts conductivity
 600 → 22,000 µS/cm within one reading and holds it five hours. Measured (2026-12-07): no sensor
 flag and no water-quality level over 20–30 days at 5-, 15- and 30-minute readings, while the same
@@ -70,3 +74,16 @@ def test_the_tide_is_no_water_quality_event_but_an_event_still_is(name, step_s):
         x.update(conductivity=x["conductivity"] * 3, turbidity=x["turbidity"] * 5, ph=x["ph"] - 0.8)
     out = levels(name, calm)
     assert max(out[1500:1502]) >= 1 and max(out[:1500]) == 0   # at 5-minute readings, on the second
+
+
+@pytest.mark.parametrize("name", ["quality_residual", "water_quality_event"])
+@pytest.mark.parametrize("step_s", [300.0, 900.0, 1800.0])
+def test_a_rivers_day_of_photosynthesis_is_no_water_quality_event(name, step_s):
+    rng = random.Random(5)
+    xs = []
+    for i in range(int(30 * 86400 / step_s)):
+        day = math.sin(2 * math.pi * (i * step_s / 86400 - 0.375))   # highest mid-afternoon
+        xs.append({"t": 1.8e9 + i * step_s, "ph": 8.2 + 1.0 * day + rng.gauss(0, 0.01),
+                   "water_temperature": 21 + 4 * day + rng.gauss(0, 0.02), "conductivity": 350 - 10 * day + rng.gauss(0, 1.0),
+                   "turbidity": 8 * (1 + rng.gauss(0, 0.05)), "dissolved_oxygen": 9 + 3 * day})
+    assert max(levels(name, xs)) == 0
