@@ -387,14 +387,17 @@ class RelativeRise(Gated):
             self.released_at = None
 
     def evidence(self, x, score: float) -> Finding:
-        """The excess over the baseline, the typical excess and the baseline itself."""
+        """The excess over the baseline, the typical excess and the baseline itself; the threshold is
+        the level's mark in the quantity's unit, baseline + multiple × typical excess (it was the
+        multiple, which a warning text read as metres: "0.89 m, beyond the advisory threshold of 4 m")."""
         v = value_of(x, self.quantity)
         lvl = self.level(score)
         th = self.thresholds[max(int(lvl), 1) - 1]
-        base = math.exp(self.base) if self.log else self.base
-        return Finding("relative_rise", self.hazard, lvl, self.quantity, 0.0 if v is None else v, score, th,
+        mark = self.base + th * self.scale
+        base, mark = (math.exp(self.base), math.exp(mark)) if self.log else (self.base, mark)
+        return Finding("relative_rise", self.hazard, lvl, self.quantity, 0.0 if v is None else v, score, mark,
                        None, "relative_rise", (("baseline", f"{base:.4g}"), ("typical_excess", f"{self.scale:.4g}"),
-                                               ("log", str(self.log).lower())))
+                                               ("log", str(self.log).lower()), ("multiple", f"{th:g}")))
 
 
 def flood_stream(station: Station, params: Params | None = None) -> list[str | None]:

@@ -102,7 +102,8 @@ PAGE_LABELS = ("feed_title", "active", "none_active", "level", "hazard", "state"
 
 #: ``message_key`` values with their own description: the evidence means something else there
 #: (the value is the upstream station's, the threshold a rate or the usual level).
-VARIANTS = ("flood.upstream", "water_quality.upstream", "water_quality.event", "rate_of_rise", "rainfall")
+VARIANTS = ("flood.upstream", "water_quality.upstream", "water_quality.event", "rate_of_rise", "rainfall",
+            "relative_rise")
 
 #: Preferred region for a bare language code (CAP wants e.g. de-DE); others use CLDR likely subtags.
 REGION = {"en": "GB"}

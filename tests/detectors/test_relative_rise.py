@@ -180,3 +180,23 @@ def test_a_checkpoint_written_before_the_time_scales_restores_and_keeps_warning(
     restored.__setstate__(state)
     out = detector_levels(restored, [(1.8e9 + i * STEP, 1.0 + 0.0075 * (i - 300)) for i in range(400, 480)])
     assert out[-1] >= Level.WATCH
+
+
+def test_the_evidence_threshold_is_the_levels_mark_in_metres_not_the_multiple():
+    # the threshold was the multiple of the typical excess (4, 8, 16): the public text read
+    # "0.89 m, beyond the advisory threshold of 4 m"; it is now baseline + multiple x typical excess
+    rng = random.Random(3)
+    hours = [i * STEP / 3600 for i in range(int(10 * 86400 / STEP))]
+    stage = [quiet(h, rng) + 0.03 * min(max(0.0, h - 120.0), 72.0) for h in hours]
+    det = get("relative_rise").build(NO_THRESHOLDS, "water_level")
+    for i, v in enumerate(stage):
+        x = {"t": 1.8e9 + i * STEP, "water_level": v}
+        s = det.score_one(x)
+        det.learn_one(x)
+        if det.level(s) > Level.NONE:
+            break
+    f = det.evidence(x, s)
+    d = dict(f.details)
+    mark = float(d["baseline"]) + float(d["multiple"]) * float(d["typical_excess"])   # details are rounded
+    assert math.isclose(f.threshold, mark, rel_tol=1e-3)
+    assert 1.0 < f.threshold <= f.value + 0.05 and d["multiple"] == "4"   # a stage near the reading, in m
