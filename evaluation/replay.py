@@ -56,6 +56,7 @@ class RaisedWarning:
     value: float
     end_index: int
     end_time: float
+    fault: str = ""       # the sensor fault the finding named (spike, stuck …); "" for hazards
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -279,7 +280,8 @@ def _raised(series: Series, streams, stream_scores, stream_levels, xs, findings)
             finding = findings.get((k, start))
             quantity = finding.quantity if finding is not None else (q or "")
             value = finding.value if finding is not None else float(xs[start].get(quantity, math.nan))
+            fault = dict(finding.details).get("fault", "") if finding is not None and hazard == "sensor" else ""
             out.append(RaisedWarning(start, float(t[start]), hazard, name, quantity, int(level[start]),
-                                     score, value, stop, float(t[stop])))
+                                     score, value, stop, float(t[stop]), fault))
     out.sort(key=lambda w: (w.index, w.hazard))
     return out

@@ -124,10 +124,10 @@ def _write_rows(w, r: ReplayResult) -> None:
 def _write_warnings(path: Path, r: ReplayResult) -> None:
     with open(path, "w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(["raised", "ended", "hazard", "level", "detector", "quantity", "value", "score"])
+        w.writerow(["raised", "ended", "hazard", "level", "detector", "quantity", "value", "score", "fault"])
         for warn in r.warnings:
             w.writerow([stamp(warn.time), stamp(warn.end_time), published_hazard(r, warn), warn.level,
-                        warn.detector, warn.quantity, num(warn.value), f"{warn.score:.6g}"])
+                        warn.detector, warn.quantity, num(warn.value), f"{warn.score:.6g}", warn.fault])
 
 
 def label_rows(s: datasets.Series) -> np.ndarray:

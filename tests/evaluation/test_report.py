@@ -60,3 +60,17 @@ def test_the_replay_plot_draws_every_quantity_and_the_fault_runs(tmp_path, monke
     axes = drawn["fig"].axes
     assert [ax.get_ylabel() for ax in axes[:-1]] == list(cols)            # nine quantities, turbidity included
     assert len(axes[-2].patches) == 1 and all(not ax.patches for ax in axes[:-2])   # the fault run, on turbidity
+
+
+def test_a_sensor_flag_says_which_fault_in_the_warnings_file(tmp_path):
+    # engineers tuning the sensor checks read what each flag was (before: detector and score only)
+    from evaluation.replay import replay
+    n = 200
+    rng = np.random.default_rng(4)
+    turbidity = 50.0 + rng.normal(0, 0.5, n)
+    turbidity[120] = 90.0                                   # one reading out and straight back
+    st = synthetic_station("sonde", ["turbidity"])
+    r = replay(Series("sonde.csv", "c", st, 1800.0 * np.arange(n), {"turbidity": turbidity}), ["sensor_fault"])
+    write_results([r], tmp_path, "qld")
+    rows = list(csv.DictReader(open(tmp_path / "c" / "sonde_warnings.csv")))
+    assert [(row["hazard"], row["fault"]) for row in rows] == [("sensor", "spike")]
