@@ -11,6 +11,7 @@ nothing is compiled by hand). Adding a language is adding one file. Message ids 
                                 :data:`VARIANTS` (propagation from upstream, rate of rise, ...)
     fragment.expected           appended when a crossing time is given but the value is already past
     fragment.upstream           appended when an upstream station carries the evidence
+    fragment.together           appended when other quantities departed with the event's own
     fault.<fault>               what a sensor check found ({fault} in sensor notices: spike, stuck …)
     level.<level>, hazard.<hazard>, quantity.<quantity>, state.<state>   words used inside texts
     page.<label>                labels of the alert pages and feeds (:data:`PAGE_LABELS`)
@@ -55,6 +56,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from babel import Locale, UnknownLocaleError
 from babel.core import get_global
 from babel.dates import format_datetime, format_skeleton
+from babel.lists import format_list
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 
@@ -90,6 +92,7 @@ PLACEHOLDERS = {
     "rate": "rate of change per hour with its unit (rate detectors)",
     "window": "accumulation window, e.g. 6 h (rain detectors)",
     "fault": "what the sensor check found, in the language (sensor notices; key fault.<fault>)",
+    "together": "the other quantities that departed with it, as a list in the language (fragment.together)",
 }
 
 #: Labels of the HTML alert pages and the Atom feeds (keys ``page.<label>``).
@@ -139,7 +142,7 @@ def required_keys() -> list[str]:
     """Every key a complete catalog has (the English catalog is the reference)."""
     keys = [message_key(h, s, p) for h in HAZARDS for s in WARNING_STATES for p in PARTS]
     keys += [f"{h}.forecast.description" for h in HAZARDS] + [f"{v}.description" for v in VARIANTS]
-    keys += ["fragment.expected", "fragment.upstream"]
+    keys += ["fragment.expected", "fragment.upstream", "fragment.together"]
     keys += [f"level.{level.name.lower()}" for level in Level if level]
     keys += [f"hazard.{h}" for h in HAZARDS] + [f"state.{s}" for s in WARNING_STATES]
     keys += [f"quantity.{q}" for q in QUANTITIES] + [f"page.{label}" for label in PAGE_LABELS]
@@ -316,6 +319,8 @@ def _render(catalogs, event, station, used, tz, upstream, partner_name) -> Rende
         fragments.append(_lookup(catalogs, used, "fragment.expected").format_map(values))
     if values["upstream"] != "–" and event.state != "cleared" and "{upstream}" not in template:
         fragments.append(_lookup(catalogs, used, "fragment.upstream").format_map(values))
+    if values["together"] and event.state != "cleared":
+        fragments.append(_lookup(catalogs, used, "fragment.together").format_map(values))
     return RenderedText(parts["headline"], " ".join(fragments), parts["instruction"], used)
 
 
@@ -360,6 +365,7 @@ def _placeholder_values(event, station, lang, tz, upstream, partner_name, catalo
     details = dict(event.details)
     upstream_name = upstream.name if upstream is not None else (
         details.get("upstream_name") or details.get("upstream") or "–")
+    others = [_quantity_name(q, lang, catalogs) for q in _departing_with(event, details)]
     return {
         "station": station.name,
         "partner": partner_name or station.partner,
@@ -376,7 +382,21 @@ def _placeholder_values(event, station, lang, tz, upstream, partner_name, catalo
         "rate": format_number(_float(details.get("rate_per_hour")), lang, unit),
         "window": details.get("window", "–"),
         "fault": _lookup(catalogs, lang, f"fault.{fault_name(details)}"),
+        "together": format_list(others, locale=lang) if others else "",
     }
+
+
+def _departing_with(event, details: dict[str, str]) -> list[str]:
+    """The other quantities the evidence says departed with the event's own (``quantities`` detail)."""
+    return [q for q in details.get("quantities", "").split(",") if q and q != event.quantity]
+
+
+def _quantity_name(q: str, lang: str, catalogs) -> str:
+    """``q`` in the language; a second sensor (``chlorine_2``) as its quantity and number."""
+    base, _, number = q.rpartition("_")
+    if q not in QUANTITIES and base in QUANTITIES and number.isdigit():
+        return f"{_lookup(catalogs, lang, f'quantity.{base}')} ({number})"
+    return _lookup(catalogs, lang, f"quantity.{q}") if q in QUANTITIES else q
 
 
 def fault_name(details: dict[str, str]) -> str:

@@ -231,3 +231,20 @@ def test_a_cleared_text_quotes_no_value(lang, hazard):
     # alert thresholds (2.31 m)" quoted a reading above the advisory threshold (the pages hide it too)
     text = render(event(hazard, "cleared", value=2.61), CATALOG.by_id(STATION[hazard]), lang, "UTC")
     assert "2.61" not in text.description and "2,61" not in text.description
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_a_water_quality_warning_names_the_quantities_that_departed_with_it(lang):
+    # the text named one quantity where the evidence had several departing together (the reason it
+    # was public: same-site corroboration); a second sensor reads as its quantity and number
+    st = CATALOG.by_id(STATION["water_quality"])
+    catalog = load_catalogs()[lang]
+    several = event("water_quality", quantity="redox", message_key="water_quality.event",
+                    details=(("quantities", "redox,chlorine_2,ph"),))
+    text = render(several, st, lang, "UTC").description
+    assert catalog["quantity.ph"] in text and f'{catalog["quantity.chlorine"]} (2)' in text
+    alone = event("water_quality", quantity="redox", message_key="water_quality.event", details=(("quantities", "redox"),))
+    words = max(catalog["fragment.together"].split("{together}"), key=len).strip(" .:")   # the fragment's own words
+    assert words in text and words not in render(alone, st, lang, "UTC").description
+    cleared = event("water_quality", "cleared", quantity="redox", details=(("quantities", "redox,ph"),))
+    assert catalog["quantity.ph"] not in render(cleared, st, lang, "UTC").description
