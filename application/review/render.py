@@ -53,7 +53,7 @@ padding:6px 14px}.small{font-size:12px;color:#555}
 """
 
 #: Detectors whose evidence threshold is a level in the quantity's unit.
-LEVEL_DETECTORS = frozenset({"level_threshold", "time_to_threshold"})
+LEVEL_DETECTORS = frozenset({"level_threshold", "time_to_threshold", "relative_rise"})  # relative_rise: its mark
 _BADGE = {"first_abnormal": "#607d8b", "crossing": "#8d6e63", "peak": "#5d4037", "received": "#1565c0",
           "ack": "#2e7d32", "reminder": "#ad1457"}
 
