@@ -40,8 +40,6 @@ from riverwatch.catalog import Station
 from riverwatch.model import Level, WarningEvent
 
 _NONE = Level.NONE
-#: The hazard of sensor streams (maintenance notices), the only ones shown QC-failed values.
-SENSOR = "sensor"
 
 
 class DetectorStream:
@@ -87,13 +85,15 @@ class StationStepper:
         traceback); the stream is skipped for that reading. None: the error propagates.
     """
 
-    __slots__ = ("station", "key", "streams", "on_error")
+    __slots__ = ("station", "key", "streams", "on_error", "private")
 
-    def __init__(self, station: Station, streams: list[DetectorStream], on_error: OnError | None = None) -> None:
+    def __init__(self, station: Station, streams: list[DetectorStream], on_error: OnError | None = None,
+                 private: Iterable[str] = ("sensor",)) -> None:
         self.station = station
         self.key = station.key
         self.streams = streams
         self.on_error = on_error
+        self.private = frozenset(private)   # the maintenance (sensor) hazards: they see QC-failed values
 
     @classmethod
     def build(cls, station: Station, specs: Iterable[DetectorSpec], params: Mapping[str, object] | None = None,
@@ -116,22 +116,22 @@ class StationStepper:
                 if detector is None:
                     detector = spec.build(station, quantity, params.get(spec.name))
                 streams.append(DetectorStream(spec.name, quantity, detector, spec.hazard))
-        return cls(station, sensor_streams_first(streams, lambda ds: ds.hazard, private), on_error)
+        return cls(station, sensor_streams_first(streams, lambda ds: ds.hazard, private), on_error, private)
 
     def score(self, x: dict, failed: Mapping[str, float] | None = None) -> None:
         """Score, learn and level ``x`` on every stream whose quantity it holds.
 
         ``failed`` holds the values of the same reading that QC failed (gross range: a logger's
-        −9999, a negative turbidity). No hazard detector sees them; a sensor stream of such a
-        quantity is scored on ``x`` with its value added, so a probe sending error codes raises its
-        maintenance notice (``sensor_fault``'s *impossible*).
+        −9999, a negative turbidity). No hazard detector sees them; a sensor stream (a ``private``
+        hazard) of such a quantity is scored on ``x`` with its value added, so a probe sending error
+        codes raises its maintenance notice (``sensor_fault``'s *impossible*).
         """
         with_failed = None
         for ds in self.streams:
             q = ds.quantity
             seen = x
             if q is not None and q not in x:
-                if not failed or q not in failed or ds.hazard != SENSOR:
+                if not failed or q not in failed or ds.hazard not in self.private:
                     continue
                 seen = with_failed = with_failed or {**x, **failed}
             det = ds.detector
