@@ -61,6 +61,7 @@ from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 
 from detectors.stats.fault_scores import FAULTS
+from early_warning.records import departing
 from riverwatch.ack_contract import ACK_REASONS
 from riverwatch.errors import ConfigError
 from riverwatch.model import HAZARDS, WARNING_STATES, Level
@@ -365,7 +366,7 @@ def _placeholder_values(event, station, lang, tz, upstream, partner_name, catalo
     details = dict(event.details)
     upstream_name = upstream.name if upstream is not None else (
         details.get("upstream_name") or details.get("upstream") or "–")
-    others = [_quantity_name(q, lang, catalogs) for q in _departing_with(event, details)]
+    others = [_quantity_name(q, lang, catalogs) for q in departing(event.details) if q != event.quantity]
     return {
         "station": station.name,
         "partner": partner_name or station.partner,
@@ -384,11 +385,6 @@ def _placeholder_values(event, station, lang, tz, upstream, partner_name, catalo
         "fault": _lookup(catalogs, lang, f"fault.{fault_name(details)}"),
         "together": format_list(others, locale=lang) if others else "",
     }
-
-
-def _departing_with(event, details: dict[str, str]) -> list[str]:
-    """The other quantities the evidence says departed with the event's own (``quantities`` detail)."""
-    return [q for q in details.get("quantities", "").split(",") if q and q != event.quantity]
 
 
 def _quantity_name(q: str, lang: str, catalogs) -> str:

@@ -67,15 +67,26 @@ def own_level(w: OpenWarning) -> int:
     return max((s.level for n, s in w.streams.items() if not n.startswith(PROPAGATION + ":")), default=0)
 
 
+def departing(details) -> list[str]:
+    """The quantities a multivariate finding or event names as departing together (its
+    ``quantities`` detail), in order.
+
+    >>> departing((("quantities", "redox,chlorine_2"), ("z", "redox=23.4"))), departing(())
+    (['redox', 'chlorine_2'], [])
+    """
+    for k, v in details:
+        if k == "quantities":
+            return [q for q in v.split(",") if q]
+    return []
+
+
 def quantities_of(streams) -> frozenset[str]:
     """Quantities named by ``(stream name, StreamLevel)`` pairs: each finding's quantity and its
     ``quantities`` detail (multivariate evidence), or the stream name's ``:quantity`` suffix."""
     quantities: set[str] = set()
     for name, s in streams:
         if s.finding is not None:
-            for k, v in s.finding.details:
-                if k == "quantities":
-                    quantities.update(q for q in v.split(",") if q)
+            quantities.update(departing(s.finding.details))
             quantities.add(s.finding.quantity)
         elif ":" in name:
             quantities.add(name.split(":", 1)[1])

@@ -18,6 +18,7 @@ from typing import Sequence
 
 import numpy as np
 
+from early_warning.records import departing
 from evaluation.metrics import ratio
 
 
@@ -71,7 +72,7 @@ def fault_metrics(faults: Sequence, stream_levels: dict, stream_hazards: dict, l
         t0, t1 = float(t[lo]), float(t[hi])
         public = [e for e in lifecycle if e.public and e.hazard != "sensor" and e.state != "cleared"
                   and t0 <= e.time_ns / 1e9 <= t1]
-        mine = {e.id for e in public if e.quantity == f.quantity or f.quantity in _departing(e)}
+        mine = {e.id for e in public if e.quantity == f.quantity or f.quantity in departing(e.details)}
         failed = bool(failed_qc[f.quantity][f.first:f.last + 1].any()) if f.quantity in failed_qc else False
         flagged += hit
         rejected += failed
@@ -119,10 +120,3 @@ def _after(last: int, rows: int, present: np.ndarray | None) -> int:
 def _next_run(faults: Sequence, f) -> int:
     """First row of the next fault run of ``f``'s quantity after ``f`` (a large number when none)."""
     return min((g.first for g in faults if g.quantity == f.quantity and g.first > f.last), default=1 << 62)
-
-
-def _departing(event) -> set[str]:
-    for k, v in event.details:
-        if k == "quantities":
-            return set(filter(None, v.split(",")))
-    return set()
